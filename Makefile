@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: ISC
+# ietd: one non-recursive Makefile. Each src/<module>/ becomes an archive
+# build/lib<module>.a; a program or test links its module and the modules
+# below it (MODDEPS), so a layering mistake fails at link time.
+#
+#   make            build ietd and ietadm
+#   make run        build, make the demo image and config, run ietd -f
+#   make check      every test (unit, config, integration, conformance)
+#   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build
+#   make install    DESTDIR= PREFIX= (default /usr/local; config in /etc)
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+B := build
+ifeq ($(SAN),1)
+B := build/san
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla \
+	-Wimplicit-fallthrough
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+PKGS := libcrypto libisal liburing
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lpthread
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+endif
+ifeq ($(COVERAGE),1)
+CFLAGS += --coverage
+LDFLAGS += --coverage
+endif
+
+ifneq ($(V),1)
+Q := @
+endif
+
+# Module layering: each module and what it may link against, lowest last.
+MODULES := util config net backend scsi target iscsi ctl
+MODDEPS_util    := util
+MODDEPS_config  := config util
+MODDEPS_net     := net util
+MODDEPS_backend := backend util
+MODDEPS_scsi    := scsi backend util
+MODDEPS_target  := target scsi backend config util
+MODDEPS_iscsi   := iscsi target scsi backend config net util
+MODDEPS_ctl     := ctl iscsi target scsi backend config net util
+MODDEPS_ietd    := ctl iscsi target scsi backend config net util
+MODDEPS_ietadm  := util
+
+modsrcs = $(wildcard src/$(1)/*.c)
+modobjs = $(patsubst src/%.c,$(B)/obj/%.o,$(call modsrcs,$(1)))
+modlibs = $(foreach m,$(MODDEPS_$(1)),$(if $(call modsrcs,$(m)),$(B)/lib$(m).a))
+
+PROGS := $(B)/ietd $(B)/ietadm
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+# tests/unit/test_<module>_<what>.c links against <module>'s layer.
+unitmod = $(word 2,$(subst _, ,$(notdir $(1))))
+
+.PHONY: all run check check-unit check-integration check-conformance \
+	check-deps lint format install clean fuzz fuzz-smoke bench demo
+all: $(PROGS)
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+define MODULE_RULES
+$(B)/lib$(1).a: $(call modobjs,$(1))
+	@$$(if $$(Q),echo "  AR      $$@")
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
+
+$(B)/ietd: $(call modobjs,ietd) $(call modlibs,ietd)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/ietadm: $(call modobjs,ietadm) $(call modlibs,ietadm)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/obj/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -c -o $@ $<
+
+.SECONDEXPANSION:
+$(B)/tests/test_%: $(B)/tests/obj/test_%.o $$(call modlibs,$$(call unitmod,$$@))
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+check-deps:
+	$(Q)tools/ensure-deps.sh
+
+run: check-deps all
+	$(Q)tools/demo.sh $(B)/ietd
+
+check: check-deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)tools/run-checks.sh $(B)
+
+check-unit: $(UNIT_BINS)
+	$(Q)tools/run-checks.sh $(B) unit
+
+check-integration: all
+	$(Q)tools/run-checks.sh $(B) integration
+
+lint:
+	$(Q)tools/lint.sh
+
+format:
+	$(Q)clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'fuzz/*.[ch]')
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(UNITDIR)
+	install -m 755 $(B)/ietd $(B)/ietadm $(DESTDIR)$(SBINDIR)/
+	install -m 644 doc/ietd.8 $(wildcard doc/ietadm.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 doc/ietd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	@# Never overwrite an administrator's configuration.
+	for f in ietd.conf initiators.allow initiators.deny targets.allow; do \
+		test -e $(DESTDIR)$(SYSCONFDIR)/$$f || \
+		install -m 600 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; \
+	done
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/ietd.service > $(DESTDIR)$(UNITDIR)/ietd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/ietd.service
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

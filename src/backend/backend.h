@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Backing stores behind one small interface. A backend knows offsets,
+ * lengths and buffers; nothing of CDBs or PDUs. I/O is asynchronous: the
+ * submitter names a completion queue (struct backend_cq) that belongs to
+ * its own thread, and the done() callback runs on that thread when the
+ * owner drains the queue (its fd becomes readable). So an event thread
+ * never blocks on disk and a completion never runs on a foreign thread.
+ */
+#ifndef IETD_BACKEND_BACKEND_H
+#define IETD_BACKEND_BACKEND_H
+
+#include <sys/uio.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/list.h"
+
+enum backend_type { BACKEND_FILEIO, BACKEND_BLOCKIO, BACKEND_NULLIO };
+
+enum backend_op {
+	BACKEND_OP_READ,
+	BACKEND_OP_WRITE,
+	BACKEND_OP_FLUSH,	/* make all earlier writes durable */
+	BACKEND_OP_DISCARD,	/* punch a hole / discard; reads zeros after */
+	BACKEND_OP_WRITE_ZEROES,
+};
+
+struct backend_cq;
+
+struct backend_io {
+	enum backend_op op;
+	uint64_t offset;	/* bytes */
+	uint64_t len;		/* bytes; for READ/WRITE the sum of iov */
+	struct iovec *iov;	/* borrowed until done() */
+	int iovcnt;
+	bool fua;		/* WRITE: durable before done() */
+	int result;		/* set before done(): 0 or -errno */
+	void (*done)(struct backend_io *io);
+	void *arg;		/* the submitter's */
+	struct backend_cq *cq;	/* where done() runs; set by submitter */
+	struct list_node node;	/* owned by the backend while in flight */
+};
+
+struct backend_open_params {
+	enum backend_type type;
+	const char *path;	/* fileio/blockio */
+	uint64_t nullio_bytes;	/* nullio size */
+	bool read_only;
+	bool write_through;	/* every write durable before done() (wt) */
+};
+
+struct backend;
+
+/*
+ * Open a backing store. Returns 0 and *out, or -errno with a one-line
+ * reason in why ("cannot open /x: No such file or directory").
+ */
+int backend_open(const struct backend_open_params *p, struct backend **out,
+    char *why, size_t whylen);
+void backend_close(struct backend *be);
+/* Current size in bytes (re-read each call: files can grow). */
+uint64_t backend_size(struct backend *be);
+/* Can DISCARD free space, and do discarded ranges read back as zeros? */
+bool backend_can_discard(const struct backend *be);
+bool backend_discard_zeroes(const struct backend *be);
+/* Is a volatile write cache in front of the medium (wb mode)? */
+bool backend_write_cache(const struct backend *be);
+
+/*
+ * Queue io; io->done runs later on io->cq's thread, never inside this
+ * call. Never blocks the caller on disk.
+ */
+void backend_submit(struct backend *be, struct backend_io *io);
+
+/* aio.c: the completion queue of one thread. */
+struct backend_cq *backend_cq_new(void);
+void backend_cq_free(struct backend_cq *cq);
+/* An fd that becomes readable when completions wait; poll it for reading. */
+int backend_cq_fd(const struct backend_cq *cq);
+/* Run done() for every waiting completion; call on the cq's thread. */
+void backend_cq_drain(struct backend_cq *cq);
+
+/* Size the worker pool used for blocking I/O (Wthreads). Call once. */
+int backend_workers_start(unsigned int nthreads);
+void backend_workers_stop(void);
+
+#endif /* IETD_BACKEND_BACKEND_H */

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * The configuration model: ietd.conf parsed into plain structs (ctld's
+ * parse / verify / apply split). This module only reads text and builds
+ * the model; it applies nothing. The target registry (src/target/) turns
+ * a struct conf into live targets, at start-up and on every reload.
+ * Everything above this layer may read these structs.
+ */
+#ifndef IETD_CONFIG_CONF_H
+#define IETD_CONFIG_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/list.h"
+
+#define CONF_LUN_MAX 16383	  /* highest LUN number ietd.conf accepts */
+#define CONF_SCSI_ID_MAX 16	  /* ScsiId and ScsiSN length limit */
+#define CONF_NAME_MAX 223	  /* iSCSI name length limit, RFC 7143 6.1 */
+
+enum conf_lun_type { CONF_LUN_FILEIO, CONF_LUN_BLOCKIO, CONF_LUN_NULLIO };
+enum conf_iomode { CONF_IOMODE_WT, CONF_IOMODE_WB, CONF_IOMODE_RO };
+
+/*
+ * HeaderDigest / DataDigest: the value is a preference list. Stored as one
+ * of these codes so a key keeps a single uint32_t like every other key.
+ */
+enum conf_digest {
+	CONF_DIGEST_NONE,	 /* "None" */
+	CONF_DIGEST_CRC32C,	 /* "CRC32C" */
+	CONF_DIGEST_NONE_CRC32C, /* "None,CRC32C": prefer None */
+	CONF_DIGEST_CRC32C_NONE, /* "CRC32C,None": prefer CRC32C */
+};
+
+/* The per-target keys of ietd.conf that carry a value (not accounts/LUNs). */
+enum conf_key {
+	CONF_KEY_MAX_CONNECTIONS,
+	CONF_KEY_MAX_SESSIONS,
+	CONF_KEY_INITIAL_R2T,
+	CONF_KEY_IMMEDIATE_DATA,
+	CONF_KEY_MAX_RECV_DATA_SEGMENT_LENGTH,
+	CONF_KEY_MAX_XMIT_DATA_SEGMENT_LENGTH,
+	CONF_KEY_MAX_BURST_LENGTH,
+	CONF_KEY_FIRST_BURST_LENGTH,
+	CONF_KEY_DEFAULT_TIME2WAIT,
+	CONF_KEY_DEFAULT_TIME2RETAIN,
+	CONF_KEY_MAX_OUTSTANDING_R2T,
+	CONF_KEY_DATA_PDU_IN_ORDER,
+	CONF_KEY_DATA_SEQUENCE_IN_ORDER,
+	CONF_KEY_ERROR_RECOVERY_LEVEL,
+	CONF_KEY_HEADER_DIGEST,
+	CONF_KEY_DATA_DIGEST,
+	CONF_KEY_NOP_INTERVAL,
+	CONF_KEY_NOP_TIMEOUT,
+	CONF_KEY_WTHREADS,
+	CONF_KEY_QUEUED_COMMANDS,
+	CONF_KEY_COUNT
+};
+
+enum conf_key_kind {
+	CONF_KIND_NUMBER, /* decimal in [min, max] */
+	CONF_KIND_BOOL,	  /* Yes / No, stored as 1 / 0 */
+	CONF_KIND_DIGEST, /* enum conf_digest */
+};
+
+struct conf_key_def {
+	const char *name; /* spelling used when writing the key back */
+	enum conf_key_kind kind;
+	uint32_t def, min, max;
+};
+
+/* conf_keys.c: the table, indexed by enum conf_key. */
+extern const struct conf_key_def conf_key_defs[CONF_KEY_COUNT];
+/* Case-insensitive lookup; returns CONF_KEY_COUNT when unknown. */
+enum conf_key conf_key_find(const char *name);
+/*
+ * Parse a value for key k. Returns 0, or -EINVAL / -ERANGE with a short
+ * reason ("expected Yes or No", "expected 512 to 16777215", ...) written
+ * into why.
+ */
+int conf_key_parse(enum conf_key k, const char *value, uint32_t *out,
+    char *why, size_t whylen);
+/* Write a value back in ietd.conf form ("Yes", "CRC32C,None", "8192"). */
+const char *conf_key_format(enum conf_key k, uint32_t v, char *buf,
+    size_t len);
+
+struct conf_account {
+	struct list_node node;
+	char *user;
+	char *secret;
+};
+
+struct conf_lun {
+	struct list_node node;
+	unsigned int lun;
+	unsigned int line;	 /* where it was defined, for messages */
+	enum conf_lun_type type;
+	char *path;		 /* NULL for nullio */
+	char *scsi_id;		 /* NULL when not given */
+	char *scsi_sn;		 /* NULL when not given */
+	enum conf_iomode iomode;
+	unsigned int block_size; /* 512, 1024, 2048 or 4096 */
+	uint64_t sectors;	 /* nullio size in blocks; 0 for the others */
+};
+
+struct conf_target {
+	struct list_node node;
+	char *name;		 /* the target's iSCSI name (IQN/EUI/NAA) */
+	char *alias;		 /* NULL when not given */
+	unsigned int tid;	 /* 1, 2, 3... in file order */
+	unsigned int line;
+	struct list_node incoming; /* struct conf_account */
+	struct conf_account *outgoing; /* NULL when not given */
+	uint32_t params[CONF_KEY_COUNT];
+	bool param_set[CONF_KEY_COUNT]; /* given in the file, not defaulted */
+	struct list_node luns;	 /* struct conf_lun, sorted by number */
+};
+
+struct conf {
+	char *path;			 /* the file it came from */
+	struct list_node incoming;	 /* discovery accounts */
+	struct conf_account *outgoing;	 /* discovery mutual CHAP account */
+	char *isns_server;		 /* NULL when not given */
+	bool isns_access_control;
+	struct list_node targets;	 /* struct conf_target, file order */
+};
+
+/*
+ * Called once per error with "file:line: message" (no newline). arg is
+ * the caller's.
+ */
+typedef void conf_report_fn(void *arg, const char *msg);
+
+/*
+ * Parse the file at path. Every error is reported (parsing goes on to
+ * find them all), then NULL is returned. On success the caller frees the
+ * result with conf_free(). A missing file is one error ("path: cannot
+ * open: reason").
+ */
+struct conf *conf_load(const char *path, conf_report_fn *report, void *arg);
+/* The same for text already in memory; name is used in messages. */
+struct conf *conf_load_buf(const char *name, const char *text, size_t len,
+    conf_report_fn *report, void *arg);
+void conf_free(struct conf *conf);
+
+struct conf_target *conf_target_find(const struct conf *conf,
+    const char *name);
+/* Deep copy of one target (for the registry); NULL on allocation failure. */
+struct conf_target *conf_target_dup(const struct conf_target *t);
+void conf_target_free(struct conf_target *t);
+/* Write conf back as a valid ietd.conf; with_secrets = false writes
+ * "********" in place of each secret. */
+void conf_write(const struct conf *conf, FILE *f, bool with_secrets);
+
+#endif /* IETD_CONFIG_CONF_H */

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * The SCSI layer: logical units (direct-access block devices, SPC-4 and
+ * SBC-4) and the task object that crosses from the transport to here and
+ * back. This layer knows nothing about PDUs, sessions or sockets: the
+ * transport fills a struct scsi_task (CDB, LUN, attribute, data buffer,
+ * I_T nexus), calls scsi_task_exec(), and gets the task back through
+ * task->done() with status, sense and the data length filled in.
+ */
+#ifndef IETD_SCSI_SCSI_H
+#define IETD_SCSI_SCSI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/list.h"
+#include "backend/backend.h"
+
+#define SCSI_CDB_MAX 260	/* 16-byte CDB plus extended CDB AHS */
+#define SCSI_SENSE_MAX 252
+
+/* SAM-5 status codes. */
+#define SCSI_STATUS_GOOD 0x00
+#define SCSI_STATUS_CHECK_CONDITION 0x02
+#define SCSI_STATUS_CONDITION_MET 0x04
+#define SCSI_STATUS_BUSY 0x08
+#define SCSI_STATUS_RESERVATION_CONFLICT 0x18
+#define SCSI_STATUS_TASK_SET_FULL 0x28
+#define SCSI_STATUS_ACA_ACTIVE 0x30
+#define SCSI_STATUS_TASK_ABORTED 0x40
+
+/* Task attributes, numbered as iSCSI's ATTR field (RFC 7143 11.3.1). */
+enum scsi_attr {
+	SCSI_ATTR_UNTAGGED = 0,
+	SCSI_ATTR_SIMPLE = 1,
+	SCSI_ATTR_ORDERED = 2,
+	SCSI_ATTR_HEAD_OF_QUEUE = 3,
+	SCSI_ATTR_ACA = 4,
+};
+
+/*
+ * One I_T nexus (SAM-5): an initiator port talking to a target port. The
+ * transport owns it (one per iSCSI session); the SCSI layer keys unit
+ * attentions and reservations on it. Register before the first command,
+ * unregister when the nexus is lost (session gone): that releases its
+ * reservations.
+ */
+struct scsi_nexus {
+	uint64_t id;			/* unique while registered */
+	char initiator_port[256];	/* "iqn...,i,0x<ISID>" */
+	char target_port[256];		/* "iqn...,t,0x<TPGT>" */
+	uint16_t rel_port_id;		/* relative target port identifier */
+	struct list_node node;		/* owned by the SCSI layer */
+};
+
+struct scsi_lu;
+struct scsi_task;
+typedef void scsi_task_done_fn(struct scsi_task *task);
+
+struct scsi_task {
+	/* Filled by the transport before scsi_task_exec(). */
+	uint8_t cdb[SCSI_CDB_MAX];
+	unsigned int cdb_len;
+	uint64_t lun;			/* LUN number (flat, decoded) */
+	enum scsi_attr attr;
+	struct scsi_nexus *nexus;	/* borrowed for the task's life */
+	struct backend_cq *cq;		/* completion queue of this thread */
+	/*
+	 * Data buffer: for writes it holds the data received from the
+	 * initiator (data_len bytes); for reads the SCSI layer fills up to
+	 * data_len bytes. Owned by the transport.
+	 */
+	uint8_t *data;
+	uint32_t data_len;
+	bool data_out;			/* initiator sends data (write) */
+	bool data_in;			/* initiator expects data (read) */
+	scsi_task_done_fn *done;
+	void *priv;			/* the transport's */
+
+	/* Filled by the SCSI layer before done(). */
+	uint8_t status;
+	uint8_t sense[SCSI_SENSE_MAX];
+	unsigned int sense_len;
+	/*
+	 * Bytes of data the command itself describes (from the CDB: blocks x
+	 * block size, allocation length, parameter list length), so the
+	 * transport can compute residual over/underflow against its expected
+	 * data transfer length.
+	 */
+	uint32_t xfer_len;
+	/* Data-In bytes actually placed in data (<= data_len). */
+	uint32_t data_in_len;
+
+	/* Private to the SCSI layer. */
+	struct scsi_lu *lu;
+	struct list_node node;
+	unsigned int state;
+	bool aborted;
+	void *internal;
+};
+
+/* How the target layer describes a logical unit to create. */
+struct scsi_lu_params {
+	uint64_t lun;
+	struct backend_open_params backend;
+	unsigned int block_size;	/* 512..4096, power of two */
+	const char *scsi_id;		/* VPD 0x83 vendor id; NULL = generate */
+	const char *scsi_sn;		/* VPD 0x80 serial; NULL = generate */
+	const char *target_name;	/* for designators and generated ids */
+	unsigned int tid;
+	bool read_only;
+	bool write_cache;		/* WCE reported on (IOMode=wb) */
+};
+
+/*
+ * lu.c. Create a logical unit: opens the backing store. Returns 0 and
+ * *out, or -errno with a reason in why. The LU is reference counted:
+ * scsi_lu_new gives one reference, dropped with scsi_lu_put().
+ */
+int scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out,
+    char *why, size_t whylen);
+void scsi_lu_get(struct scsi_lu *lu);
+void scsi_lu_put(struct scsi_lu *lu);
+uint64_t scsi_lu_number(const struct scsi_lu *lu);
+/* Capacity in logical blocks and the block size, as READ CAPACITY says. */
+uint64_t scsi_lu_blocks(struct scsi_lu *lu);
+unsigned int scsi_lu_block_size(const struct scsi_lu *lu);
+/* Text for status output: "fileio", "wt", the path. */
+const char *scsi_lu_iotype(const struct scsi_lu *lu);
+const char *scsi_lu_iomode(const struct scsi_lu *lu);
+const char *scsi_lu_path(const struct scsi_lu *lu);
+
+/*
+ * Unit attentions raised from outside a command: the LU inventory of a
+ * target changed (REPORTED LUNS DATA HAS CHANGED), the capacity changed.
+ */
+void scsi_lu_ua_luns_changed(struct scsi_lu *lu);
+void scsi_lu_ua_capacity_changed(struct scsi_lu *lu);
+
+/* nexus.c */
+void scsi_nexus_register(struct scsi_nexus *nx);
+void scsi_nexus_unregister(struct scsi_nexus *nx);
+
+/*
+ * task.c. Execute task on lu. lu is NULL when the addressed LUN does not
+ * exist: the task then completes as SPC-4 says for an unsupported LUN
+ * (INQUIRY with peripheral qualifier 3, REPORT LUNS and REQUEST SENSE
+ * answered, everything else LOGICAL UNIT NOT SUPPORTED). luns (count n,
+ * ascending) is the target's LUN inventory, for REPORT LUNS; borrowed for
+ * the call only. done() may run inside this call or later on task->cq's
+ * thread; either way exactly once.
+ */
+void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
+    const uint64_t *luns, unsigned int n);
+
+/*
+ * Task management (SAM-5 7). Abort: the task will complete with
+ * task->aborted set and must not have its status sent; a write that was
+ * aborted before reaching the backing store never reaches it. Resets
+ * establish the unit attentions other nexuses must see.
+ */
+void scsi_task_abort(struct scsi_task *task);
+void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
+void scsi_lu_nexus_reset(struct scsi_lu *lu, const struct scsi_nexus *nx);
+
+/* sense.c: build sense on a task (fixed or descriptor as the LU's D_SENSE). */
+void scsi_task_set_sense(struct scsi_task *task, uint8_t key, uint8_t asc,
+    uint8_t ascq);
+/* Complete a task with a status that has no sense (BUSY, TASK SET FULL). */
+void scsi_task_set_status(struct scsi_task *task, uint8_t status);
+
+#endif /* IETD_SCSI_SCSI_H */

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * The registry of live targets, their LUNs and CHAP accounts. Start-up,
+ * SIGHUP reload and ietadm all change it through target_apply() and the
+ * target_*() calls (IET's cops, ctld's conf_apply). The transport only
+ * reads it: at login (find a target, check accounts) and per command
+ * (find a LUN). Any thread may call these functions; the registry has its
+ * own lock and hands out references.
+ */
+#ifndef IETD_TARGET_TARGET_H
+#define IETD_TARGET_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/conf.h"
+#include "config/allow.h"
+#include "scsi/scsi.h"
+
+struct target;
+
+/*
+ * Make the running set of targets match conf: new targets and LUNs
+ * appear, changed parameters apply to new sessions, removed LUNs go at
+ * once (the other nexuses get REPORTED LUNS DATA HAS CHANGED), removed
+ * targets go once their last session ends. Every change is logged. On
+ * start-up (nothing running yet) a LUN that cannot be opened fails the
+ * call; on reload it is logged and the rest still applies. Returns 0 or
+ * -errno (why says what failed).
+ */
+int target_apply(const struct conf *conf, char *why, size_t whylen);
+/* Drop everything (shutdown). Sessions must be gone already. */
+void target_registry_clear(void);
+
+/* Where the access files are; read at every login and discovery. */
+void target_set_allow_paths(const struct allow_paths *p);
+const struct allow_paths *target_allow_paths(void);
+
+/* Lookups return a reference (target_put() it) or NULL. */
+struct target *target_find_by_name(const char *name);
+struct target *target_find_by_tid(unsigned int tid);
+void target_get(struct target *t);
+void target_put(struct target *t);
+
+/*
+ * Call fn for each target that is not being removed, in tid order, with a
+ * reference held for the call. Stops early when fn returns false.
+ */
+void target_foreach(bool (*fn)(struct target *t, void *arg), void *arg);
+
+unsigned int target_tid(const struct target *t);
+/* Borrowed; valid while the reference is held. */
+const char *target_name(const struct target *t);
+const char *target_alias(const struct target *t);	/* NULL if none */
+/* A configured parameter value (the target's offer in negotiation). */
+uint32_t target_param(const struct target *t, enum conf_key k);
+bool target_is_removing(const struct target *t);
+
+/*
+ * CHAP accounts. t == NULL means the discovery (global) accounts.
+ * target_needs_chap: at least one IncomingUser exists.
+ * target_incoming_secret: copy the secret of user into secret (NUL
+ * terminated); false when no such user.
+ * target_outgoing_account: copy user and secret of OutgoingUser; false
+ * when there is none.
+ */
+bool target_needs_chap(const struct target *t);
+bool target_incoming_secret(const struct target *t, const char *user,
+    char *secret, size_t len);
+bool target_outgoing_account(const struct target *t, char *user,
+    size_t ulen, char *secret, size_t slen);
+
+/*
+ * Sessions. target_session_add fails with -EBUSY when MaxSessions is
+ * reached, -ENOENT when the target is being removed. target_session_del
+ * lets a removed target go with its last session.
+ */
+int target_session_add(struct target *t);
+void target_session_del(struct target *t);
+unsigned int target_session_count(const struct target *t);
+
+/*
+ * Run a SCSI task on LUN task->lun of t: looks the LU up (NULL = not
+ * there), supplies the LUN inventory for REPORT LUNS, and calls
+ * scsi_task_exec().
+ */
+void target_task_exec(struct target *t, struct scsi_task *task);
+/* The LU with that number, with a reference (scsi_lu_put()), or NULL. */
+struct scsi_lu *target_lu_find(struct target *t, uint64_t lun);
+
+#endif /* IETD_TARGET_TARGET_H */

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Logging back end. Messages are formatted into one buffer and written
+ * with a single write(2) or syslog(3) call so lines from several event
+ * threads never interleave.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static bool log_to_stderr = true;
+static int log_level = -1;
+
+void
+log_init(const char *ident, bool to_stderr, int debug_level)
+{
+	log_to_stderr = to_stderr;
+	log_level = debug_level;
+	if (!to_stderr)
+		openlog(ident, 0, LOG_DAEMON);
+}
+
+int
+log_debug_level(void)
+{
+	return log_level;
+}
+
+void
+log_vmsg(int prio, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int off = 0;
+
+	if (!log_to_stderr) {
+		vsyslog(prio, fmt, ap);
+		return;
+	}
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	off = snprintf(line, sizeof(line), "%ld.%06ld: ", (long)tv.tv_sec,
+	    (long)tv.tv_usec);
+	int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
+	if (n < 0)
+		return;
+	off += n;
+	if ((size_t)off > sizeof(line) - 2)
+		off = (int)sizeof(line) - 2;
+	line[off++] = '\n';
+	/* One write per line: a short write on stderr is not worth a retry. */
+	ssize_t w = write(STDERR_FILENO, line, (size_t)off);
+	(void)w;
+}
+
+void
+log_msg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(prio, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_hexdump(const char *label, const void *buf, unsigned int len)
+{
+	const unsigned char *p = buf;
+	char line[16 * 3 + 1];
+
+	if (log_level < 2)
+		return;
+	log_msg(LOG_DEBUG, "%s: (%p)", label, buf);
+	for (unsigned int i = 0; i < len; i += 16) {
+		char ascii[17];
+		unsigned int j, o = 0;
+
+		for (j = 0; j < 16 && i + j < len; j++) {
+			o += (unsigned int)snprintf(line + o, sizeof(line) - o,
+			    "%02x ", p[i + j]);
+			ascii[j] = (p[i + j] >= 32 && p[i + j] < 127) ?
+			    (char)p[i + j] : '.';
+		}
+		ascii[j] = '\0';
+		log_msg(LOG_DEBUG, "%s %.16s", line, ascii);
+	}
+}
+
+static void __attribute__((noreturn))
+fatal_common(bool with_errno, const char *fmt, va_list ap)
+{
+	char msg[768];
+	int saved = errno;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno)
+		log_msg(LOG_ERR, "%s: %s", msg, strerror(saved));
+	else
+		log_msg(LOG_ERR, "%s", msg);
+	exit(1);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fatal_common(true, fmt, ap);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fatal_common(false, fmt, ap);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Logging: syslog (ident "ietd", facility daemon) or, in the foreground,
+ * stderr with IET's "sec.usec: " prefix. Thread-safe: each call is one
+ * write. fatal()/fatalx() exit and are for start-up only.
+ */
+#ifndef IETD_UTIL_LOG_H
+#define IETD_UTIL_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <syslog.h>
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/*
+ * Set where messages go. to_stderr: write to stderr instead of syslog.
+ * debug_level: log_debug(level, ...) prints when level <= debug_level;
+ * -1 means no debug output at all (the default until this is called).
+ */
+void log_init(const char *ident, bool to_stderr, int debug_level);
+int log_debug_level(void);
+
+void log_msg(int prio, const char *fmt, ...) LOG_PRINTF(2, 3);
+void log_vmsg(int prio, const char *fmt, va_list ap) LOG_PRINTF(2, 0);
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(level, ...)                              \
+	do {                                               \
+		if ((level) <= log_debug_level())          \
+			log_msg(LOG_DEBUG, __VA_ARGS__);   \
+	} while (0)
+
+/* Hex dump at debug level 2, one "%s %.16s" style line per 16 bytes. */
+void log_hexdump(const char *label, const void *buf, unsigned int len);
+
+/* Log at LOG_ERR (with strerror(errno) for fatal) and exit(1). */
+void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+#endif /* IETD_UTIL_LOG_H */

@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Make sure the Debian packages that building and testing ietd need are
+# installed. As root, install what is missing (one apt-get update first);
+# otherwise print the exact apt-get line and fail.
+set -eu
+
+PKGS="build-essential pkg-config libssl-dev libisal-dev liburing-dev
+libcmocka-dev libiscsi-bin qemu-utils qemu-block-extra mandoc python3
+iproute2 procps"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ietd: missing Debian packages. Run as root:" >&2
+	echo "  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "ietd: installing missing Debian packages:$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
