@@ -57,7 +57,7 @@ Q := @
 endif
 
 # Module layering: each module and what it may link against, lowest last.
-MODULES := util config net backend scsi target iscsi ctl
+MODULES := util config net backend scsi target iscsi ctl ietd
 MODDEPS_util    := util
 MODDEPS_config  := config util
 MODDEPS_net     := net util
@@ -66,14 +66,15 @@ MODDEPS_scsi    := scsi backend util
 MODDEPS_target  := target scsi backend config util
 MODDEPS_iscsi   := iscsi target scsi backend config net util
 MODDEPS_ctl     := ctl iscsi target scsi backend config net util
-MODDEPS_ietd    := ctl iscsi target scsi backend config net util
+MODDEPS_ietd    := ietd ctl iscsi target scsi backend config net util
 MODDEPS_ietadm  := util
 
-modsrcs = $(wildcard src/$(1)/*.c)
+# A program's main.c stays out of its archive so unit tests can link it.
+modsrcs = $(filter-out src/%/main.c,$(wildcard src/$(1)/*.c))
 modobjs = $(patsubst src/%.c,$(B)/obj/%.o,$(call modsrcs,$(1)))
 modlibs = $(foreach m,$(MODDEPS_$(1)),$(if $(call modsrcs,$(m)),$(B)/lib$(m).a))
 
-PROGS := $(B)/ietd $(B)/ietadm
+PROGS := $(B)/ietd $(if $(wildcard src/ietadm/main.c),$(B)/ietadm)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 # tests/unit/test_<module>_<what>.c links against <module>'s layer.
@@ -95,11 +96,11 @@ $(B)/lib$(1).a: $(call modobjs,$(1))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 
-$(B)/ietd: $(call modobjs,ietd) $(call modlibs,ietd)
+$(B)/ietd: $(B)/obj/ietd/main.o $(call modlibs,ietd)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/ietadm: $(call modobjs,ietadm) $(call modlibs,ietadm)
+$(B)/ietadm: $(B)/obj/ietadm/main.o $(call modlibs,ietadm)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -139,7 +140,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) \
 		$(DESTDIR)$(UNITDIR)
-	install -m 755 $(B)/ietd $(B)/ietadm $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 644 doc/ietd.8 $(wildcard doc/ietadm.8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 doc/ietd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	@# Never overwrite an administrator's configuration.

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct list_node {
 	struct list_node *next, *prev;
@@ -17,8 +18,9 @@ struct list_node {
 
 #define LIST_HEAD_INIT(name) { &(name), &(name) }
 
+/* Through uintptr_t so a const node yields an element without a warning. */
 #define list_entry(node, type, member) \
-	((type *)(void *)((char *)(node) - offsetof(type, member)))
+	((type *)((uintptr_t)(node) - offsetof(type, member)))
 
 #define list_first_entry(head, type, member) \
 	list_entry((head)->next, type, member)

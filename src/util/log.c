@@ -15,16 +15,16 @@
 
 #include "log.h"
 
-static bool log_to_stderr = true;
+static unsigned int log_sinks = LOG_SINK_STDERR;
 static int log_level = -1;
 
 void
-log_init(const char *ident, bool to_stderr, int debug_level)
+log_init(const char *ident, unsigned int sinks, int debug_level)
 {
-	log_to_stderr = to_stderr;
-	log_level = debug_level;
-	if (!to_stderr)
+	if ((sinks & LOG_SINK_SYSLOG) && !(log_sinks & LOG_SINK_SYSLOG))
 		openlog(ident, 0, LOG_DAEMON);
+	log_sinks = sinks;
+	log_level = debug_level;
 }
 
 int
@@ -39,10 +39,15 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	char line[1024];
 	int off = 0;
 
-	if (!log_to_stderr) {
-		vsyslog(prio, fmt, ap);
-		return;
+	if (log_sinks & LOG_SINK_SYSLOG) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		vsyslog(prio, fmt, copy);
+		va_end(copy);
 	}
+	if (!(log_sinks & LOG_SINK_STDERR))
+		return;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	off = snprintf(line, sizeof(line), "%ld.%06ld: ", (long)tv.tv_sec,

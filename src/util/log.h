@@ -14,12 +14,15 @@
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+#define LOG_SINK_STDERR 0x1u
+#define LOG_SINK_SYSLOG 0x2u
+
 /*
- * Set where messages go. to_stderr: write to stderr instead of syslog.
+ * Set where messages go (LOG_SINK_* bits; stderr until this is called).
  * debug_level: log_debug(level, ...) prints when level <= debug_level;
- * -1 means no debug output at all (the default until this is called).
+ * -1 means no debug output at all (the default).
  */
-void log_init(const char *ident, bool to_stderr, int debug_level);
+void log_init(const char *ident, unsigned int sinks, int debug_level);
 int log_debug_level(void);
 
 void log_msg(int prio, const char *fmt, ...) LOG_PRINTF(2, 3);

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * ietd: start-up, signals and shutdown. The main thread owns the listening
+ * sockets, signals (through signalfd) and reloads; connections are handed
+ * round-robin to the event threads, where the iSCSI engine runs them.
+ */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "config/allow.h"
+#include "config/conf.h"
+#include "iscsi/iscsi.h"
+#include "net/listen.h"
+#include "net/loop.h"
+#include "target/target.h"
+#include "util/log.h"
+#include "daemon.h"
+#include "options.h"
+
+#define IETD_VERSION "0.1.0"
+#define SHUTDOWN_GRACE_MS 10000	/* sessions get this long to go */
+#define ACCEPT_BACKOFF_MS 100	/* pause accepting when out of fds */
+
+static struct {
+	struct ietd_options opt;
+	struct loop *main_loop;
+	struct loop **workers;
+	unsigned int nworkers;
+	unsigned int next_worker;
+	struct listen_set listeners;
+	struct loop_watch *listen_watch[LISTEN_MAX];
+	struct loop_timer *accept_timer;
+	struct loop_timer *shutdown_timer;
+	struct loop_watch *signal_watch;
+	int signal_fd;
+	int pid_fd;
+	bool shutting_down;
+} ietd = { .signal_fd = -1, .pid_fd = -1 };
+
+static void
+main_report_log(void *arg, const char *msg)
+{
+	unsigned int *count = arg;
+
+	(*count)++;
+	log_error("%s", msg);
+}
+
+/*
+ * Load ietd.conf and check the syntax of the allow files. Returns the
+ * model, or NULL when anything is wrong (every error logged).
+ */
+static struct conf *
+main_config_load(unsigned int *nerrors)
+{
+	const char *allow[] = { ietd.opt.initiators_allow,
+		ietd.opt.initiators_deny, ietd.opt.targets_allow };
+	struct conf *conf;
+
+	*nerrors = 0;
+	conf = conf_load(ietd.opt.config, main_report_log, nerrors);
+	for (unsigned int i = 0; i < 3; i++)
+		allow_check_file(allow[i], main_report_log, nerrors);
+	if (*nerrors > 0 && conf != NULL) {
+		conf_free(conf);
+		conf = NULL;
+	}
+	if (conf == NULL && *nerrors == 0)
+		(*nerrors)++;	/* conf_load failed without a message */
+	return conf;
+}
+
+static unsigned int
+main_wthreads(const struct conf *conf)
+{
+	struct list_node *n;
+	unsigned int w = conf_key_defs[CONF_KEY_WTHREADS].def;
+
+	/* Wthreads is per target in IET; one shared pool takes the largest. */
+	list_for_each(n, &conf->targets) {
+		const struct conf_target *t = list_entry(n, struct conf_target,
+		    node);
+		if (t->param_set[CONF_KEY_WTHREADS] &&
+		    t->params[CONF_KEY_WTHREADS] > w)
+			w = t->params[CONF_KEY_WTHREADS];
+	}
+	return w;
+}
+
+static void
+main_reload(void)
+{
+	unsigned int nerrors;
+	struct conf *conf;
+	char why[256];
+
+	log_notice("SIGHUP: reloading %s", ietd.opt.config);
+	conf = main_config_load(&nerrors);
+	if (conf == NULL) {
+		log_error("reload: %u error(s) in the configuration; the running "
+		    "configuration stays", nerrors);
+		return;
+	}
+	if (target_apply(conf, why, sizeof(why)) != 0)
+		log_error("reload: %s", why);
+	else
+		log_notice("reload: configuration applied");
+	conf_free(conf);
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void
+main_conn_start(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	iscsi_conn_accept(loop_current(), fd);
+}
+
+static void
+main_listen_pause(bool pause)
+{
+	for (unsigned int i = 0; i < ietd.listeners.n; i++)
+		loop_fd_mod(ietd.listen_watch[i], pause ? 0 : LOOP_READ);
+}
+
+static void
+main_accept_resume(void *arg)
+{
+	(void)arg;
+	main_listen_pause(false);
+}
+
+static void
+main_accept(void *arg, unsigned int events)
+{
+	int lfd = (int)(intptr_t)arg;
+
+	(void)events;
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			/*
+			 * Out of descriptors or memory: stop accepting for a
+			 * moment instead of spinning on a ready listener.
+			 */
+			log_warning("accept failed (%s); pausing %u ms",
+			    strerror(errno), ACCEPT_BACKOFF_MS);
+			main_listen_pause(true);
+			loop_timer_arm(ietd.accept_timer, ACCEPT_BACKOFF_MS);
+			return;
+		}
+		if (ietd.shutting_down) {
+			close(fd);
+			continue;
+		}
+		struct loop *w = ietd.workers[ietd.next_worker++ %
+		    ietd.nworkers];
+		if (loop_post(w, main_conn_start, (void *)(intptr_t)fd) != 0) {
+			log_warning("connection dropped: out of memory");
+			close(fd);
+		}
+	}
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void
+main_shutdown_done(void *arg)
+{
+	(void)arg;
+	loop_stop(ietd.main_loop);
+}
+
+static void
+main_shutdown_timeout(void *arg)
+{
+	(void)arg;
+	log_warning("shutdown: sessions did not end within %u s; exiting",
+	    SHUTDOWN_GRACE_MS / 1000);
+	loop_stop(ietd.main_loop);
+}
+
+static void
+main_shutdown(int sig)
+{
+	if (ietd.shutting_down)
+		return;
+	ietd.shutting_down = true;
+	log_notice("%s: shutting down", strsignal(sig));
+	for (unsigned int i = 0; i < ietd.listeners.n; i++) {
+		loop_fd_del(ietd.listen_watch[i]);
+		ietd.listen_watch[i] = NULL;
+	}
+	listen_close(&ietd.listeners);
+	loop_timer_arm(ietd.shutdown_timer, SHUTDOWN_GRACE_MS);
+	iscsi_shutdown(main_shutdown_done, NULL);
+}
+
+static void
+main_signal(void *arg, unsigned int events)
+{
+	struct signalfd_siginfo si;
+
+	(void)arg;
+	(void)events;
+	while (read(ietd.signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			if (!ietd.shutting_down)
+				main_reload();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			main_shutdown((int)si.ssi_signo);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+static void
+main_worker_init(void *arg)
+{
+	struct loop *loop = arg;
+	int err = iscsi_loop_init(loop);
+
+	if (err)
+		log_error("event thread %s: cannot start (%s)",
+		    loop_name(loop), strerror(-err));
+}
+
+static void
+main_worker_fini(void *arg)
+{
+	struct loop *loop = arg;
+
+	iscsi_loop_fini(loop);
+	loop_stop(loop);
+}
+
+static int
+main_workers_start(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int n = ietd.opt.threads;
+
+	if (n == 0)
+		n = cores > 0 ? (unsigned int)cores : 1;
+	if (n > IETD_MAX_THREADS)
+		n = IETD_MAX_THREADS;
+	ietd.workers = calloc(n, sizeof(*ietd.workers));
+	if (ietd.workers == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "io%u", i);
+		ietd.workers[i] = loop_new(name);
+		if (ietd.workers[i] == NULL)
+			return -ENOMEM;
+		/* Posted before the thread runs: it is its first job. */
+		if (loop_post(ietd.workers[i], main_worker_init,
+		    ietd.workers[i]) != 0 ||
+		    loop_thread_start(ietd.workers[i]) != 0)
+			return -ENOMEM;
+		ietd.nworkers++;
+	}
+	return 0;
+}
+
+static void
+main_workers_stop(void)
+{
+	for (unsigned int i = 0; i < ietd.nworkers; i++)
+		loop_post(ietd.workers[i], main_worker_fini, ietd.workers[i]);
+	for (unsigned int i = 0; i < ietd.nworkers; i++) {
+		loop_thread_join(ietd.workers[i]);
+		loop_free(ietd.workers[i]);
+	}
+	free(ietd.workers);
+	ietd.workers = NULL;
+	ietd.nworkers = 0;
+}
+
+static int
+main_signals_setup(void)
+{
+	sigset_t set;
+
+	/* Blocked before any thread starts, so every thread inherits it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	ietd.signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return ietd.signal_fd < 0 ? -errno : 0;
+}
+
+/* Everything up to serving; on failure logs why and returns false. */
+static bool
+main_start(struct conf *conf)
+{
+	char why[512];
+	struct allow_paths paths = {
+		.initiators_allow = ietd.opt.initiators_allow,
+		.initiators_deny = ietd.opt.initiators_deny,
+		.targets_allow = ietd.opt.targets_allow,
+	};
+
+	ietd.pid_fd = daemon_pidfile_lock(ietd.opt.pid_file);
+	if (ietd.pid_fd < 0)
+		return false;
+	if (main_signals_setup() != 0) {
+		log_error("unable to set up signals (%s)", strerror(errno));
+		return false;
+	}
+	if (listen_open(ietd.opt.address, ietd.opt.port, &ietd.listeners) != 0)
+		return false;
+	iscsi_set_portals(ietd.listeners.addr, ietd.listeners.n);
+	target_set_allow_paths(&paths);
+	if (backend_workers_start(main_wthreads(conf)) != 0) {
+		log_error("unable to start the I/O threads");
+		return false;
+	}
+	/* Backing files are opened here, before privileges go. */
+	if (target_apply(conf, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		return false;
+	}
+	if (daemon_drop_privileges(ietd.opt.gid_set, ietd.opt.gid,
+	    ietd.opt.uid_set, ietd.opt.uid) != 0)
+		return false;
+	if (daemon_pidfile_write(ietd.pid_fd) != 0)
+		return false;
+
+	ietd.main_loop = loop_new("main");
+	if (ietd.main_loop == NULL || main_workers_start() != 0) {
+		log_error("unable to start the event threads");
+		return false;
+	}
+	ietd.accept_timer = loop_timer_new(ietd.main_loop, main_accept_resume,
+	    NULL);
+	ietd.shutdown_timer = loop_timer_new(ietd.main_loop,
+	    main_shutdown_timeout, NULL);
+	if (ietd.accept_timer == NULL || ietd.shutdown_timer == NULL ||
+	    loop_fd_add(ietd.main_loop, ietd.signal_fd, LOOP_READ, main_signal,
+	    NULL, &ietd.signal_watch) != 0)
+		return false;
+	for (unsigned int i = 0; i < ietd.listeners.n; i++) {
+		if (loop_fd_add(ietd.main_loop, ietd.listeners.fd[i], LOOP_READ,
+		    main_accept, (void *)(intptr_t)ietd.listeners.fd[i],
+		    &ietd.listen_watch[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+static int
+main_check_config(void)
+{
+	unsigned int nerrors;
+	struct conf *conf = main_config_load(&nerrors);
+
+	if (conf == NULL) {
+		fprintf(stderr, "%s: %u error(s)\n", ietd.opt.config, nerrors);
+		return 1;
+	}
+	printf("%s: configuration OK (%u target(s))\n", ietd.opt.config,
+	    (unsigned int)list_count(&conf->targets));
+	conf_free(conf);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned int nerrors;
+	struct conf *conf;
+
+	if (options_parse(&ietd.opt, argc, argv, stderr) != 0)
+		return 2;
+	if (ietd.opt.help) {
+		options_usage(stdout);
+		return 0;
+	}
+	if (ietd.opt.version) {
+		printf("ietd %s\n", IETD_VERSION);
+		return 0;
+	}
+	/*
+	 * In the foreground everything goes to stderr. A daemon logs to
+	 * syslog, and until start-up is over to the terminal as well, so the
+	 * administrator who started it sees why it did not start.
+	 */
+	log_init("ietd", ietd.opt.foreground || ietd.opt.check_config ?
+	    LOG_SINK_STDERR : LOG_SINK_STDERR | LOG_SINK_SYSLOG,
+	    ietd.opt.debug);
+	if (ietd.opt.check_config)
+		return main_check_config();
+
+	conf = main_config_load(&nerrors);
+	if (conf == NULL) {
+		log_error("%s: %u error(s); not starting", ietd.opt.config,
+		    nerrors);
+		return 1;
+	}
+	if (!ietd.opt.foreground)
+		daemon_background();
+	if (!main_start(conf)) {
+		daemon_failed();
+		return 1;
+	}
+	conf_free(conf);
+	log_notice("ietd %s started", IETD_VERSION);
+	daemon_ready();
+	if (!ietd.opt.foreground)
+		log_init("ietd", LOG_SINK_SYSLOG, ietd.opt.debug);
+
+	loop_run(ietd.main_loop);
+
+	main_workers_stop();
+	backend_workers_stop();
+	target_registry_clear();
+	loop_timer_free(ietd.accept_timer);
+	loop_timer_free(ietd.shutdown_timer);
+	loop_fd_del(ietd.signal_watch);
+	loop_free(ietd.main_loop);
+	close(ietd.signal_fd);
+	unlink(ietd.opt.pid_file);
+	close(ietd.pid_fd);
+	log_notice("ietd stopped");
+	return 0;
+}

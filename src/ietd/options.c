@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Command line parsing for ietd. Every value is checked here (number
+ * ranges, user and group names) so that a bad command line never starts a
+ * half-configured daemon.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+
+#include "util/str.h"
+#include "options.h"
+
+enum {
+	OPT_PID_FILE = 256,
+	OPT_INITIATORS_ALLOW,
+	OPT_INITIATORS_DENY,
+	OPT_TARGETS_ALLOW,
+};
+
+static const struct option options_long[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "debug", required_argument, NULL, 'd' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "gid", required_argument, NULL, 'g' },
+	{ "uid", required_argument, NULL, 'u' },
+	{ "address", required_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "check-config", no_argument, NULL, 't' },
+	{ "threads", required_argument, NULL, 'T' },
+	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	{ "initiators-allow", required_argument, NULL, OPT_INITIATORS_ALLOW },
+	{ "initiators-deny", required_argument, NULL, OPT_INITIATORS_DENY },
+	{ "targets-allow", required_argument, NULL, OPT_TARGETS_ALLOW },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+options_usage(FILE *f)
+{
+	fprintf(f,
+	    "Usage: ietd [OPTION]...\n"
+	    "iSCSI target daemon: serves the targets of ietd.conf over "
+	    "iSCSI/TCP.\n"
+	    "\n"
+	    "  -c, --config=FILE        configuration file (default "
+	    IETD_DEFAULT_CONFIG ")\n"
+	    "  -d, --debug=LEVEL        debug messages, LEVEL 0 to 2\n"
+	    "  -f, --foreground         stay in the foreground, log to stderr\n"
+	    "  -g, --gid=GID            group (id or name) to run as after "
+	    "binding\n"
+	    "  -u, --uid=UID            user (id or name) to run as after "
+	    "binding\n"
+	    "  -a, --address=ADDRESS    listen on this IPv4 or IPv6 address "
+	    "(default: all)\n"
+	    "  -p, --port=PORT          TCP port (default 3260)\n"
+	    "      --pid-file=PATH      locked pid file (default "
+	    IETD_DEFAULT_PIDFILE ")\n"
+	    "  -t, --check-config       check the configuration and the "
+	    "allow files,\n"
+	    "                           report every error, exit 0 or 1\n"
+	    "  -T, --threads=N          event threads (default: one per "
+	    "core)\n"
+	    "      --initiators-allow=FILE  (default /etc/initiators.allow)\n"
+	    "      --initiators-deny=FILE   (default /etc/initiators.deny)\n"
+	    "      --targets-allow=FILE     (default /etc/targets.allow)\n"
+	    "  -V, --version            print the version and exit\n"
+	    "  -h, --help               print this help and exit\n"
+	    "\n"
+	    "Signals: SIGHUP reloads ietd.conf and applies the difference; "
+	    "SIGTERM and\n"
+	    "SIGINT shut down cleanly. Exit status: 0 success, 1 error, 2 bad "
+	    "usage.\n");
+}
+
+static int
+options_number(const char *opt, const char *v, uint64_t min, uint64_t max,
+    uint64_t *out, FILE *err)
+{
+	int rc = str_to_u64(v, min, max, false, out);
+
+	if (rc == -EINVAL)
+		fprintf(err, "ietd: %s: '%s' is not a number\n", opt, v);
+	else if (rc == -ERANGE)
+		fprintf(err, "ietd: %s: %s is out of range (%llu to %llu)\n",
+		    opt, v, (unsigned long long)min, (unsigned long long)max);
+	return rc;
+}
+
+static int
+options_gid(const char *v, gid_t *out, FILE *err)
+{
+	uint64_t n;
+	struct group *gr;
+
+	if (str_to_u64(v, 0, (gid_t)-2, false, &n) == 0) {
+		*out = (gid_t)n;
+		return 0;
+	}
+	gr = getgrnam(v);
+	if (gr == NULL) {
+		fprintf(err, "ietd: --gid: no such group '%s'\n", v);
+		return -EINVAL;
+	}
+	*out = gr->gr_gid;
+	return 0;
+}
+
+static int
+options_uid(const char *v, uid_t *out, FILE *err)
+{
+	uint64_t n;
+	struct passwd *pw;
+
+	if (str_to_u64(v, 0, (uid_t)-2, false, &n) == 0) {
+		*out = (uid_t)n;
+		return 0;
+	}
+	pw = getpwnam(v);
+	if (pw == NULL) {
+		fprintf(err, "ietd: --uid: no such user '%s'\n", v);
+		return -EINVAL;
+	}
+	*out = pw->pw_uid;
+	return 0;
+}
+
+int
+options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
+{
+	uint64_t n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->config = IETD_DEFAULT_CONFIG;
+	o->debug = -1;
+	o->port = IETD_DEFAULT_PORT;
+	o->pid_file = IETD_DEFAULT_PIDFILE;
+	o->initiators_allow = "/etc/initiators.allow";
+	o->initiators_deny = "/etc/initiators.deny";
+	o->targets_allow = "/etc/targets.allow";
+
+	optind = 1;
+	opterr = 0;	/* we print our own message */
+	while ((c = getopt_long(argc, argv, ":c:d:fg:u:a:p:hVtT:",
+	    options_long, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'd':
+			if (options_number("--debug", optarg, 0, 2, &n, err))
+				goto usage;
+			o->debug = (int)n;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'g':
+			if (options_gid(optarg, &o->gid, err))
+				goto usage;
+			o->gid_set = true;
+			break;
+		case 'u':
+			if (options_uid(optarg, &o->uid, err))
+				goto usage;
+			o->uid_set = true;
+			break;
+		case 'a':
+			if (*optarg == '\0') {
+				fprintf(err, "ietd: --address: empty address\n");
+				goto usage;
+			}
+			o->address = optarg;
+			break;
+		case 'p':
+			if (options_number("--port", optarg, 1, 65535, &n, err))
+				goto usage;
+			o->port = (uint16_t)n;
+			break;
+		case 'h':
+			o->help = true;
+			break;
+		case 'V':
+			o->version = true;
+			break;
+		case 't':
+			o->check_config = true;
+			break;
+		case 'T':
+			if (options_number("--threads", optarg, 1,
+			    IETD_MAX_THREADS, &n, err))
+				goto usage;
+			o->threads = (unsigned int)n;
+			break;
+		case OPT_PID_FILE:
+			o->pid_file = optarg;
+			break;
+		case OPT_INITIATORS_ALLOW:
+			o->initiators_allow = optarg;
+			break;
+		case OPT_INITIATORS_DENY:
+			o->initiators_deny = optarg;
+			break;
+		case OPT_TARGETS_ALLOW:
+			o->targets_allow = optarg;
+			break;
+		case ':':
+			fprintf(err, "ietd: option '%s' needs a value\n",
+			    argv[optind - 1]);
+			goto usage;
+		default:
+			fprintf(err, "ietd: unknown option '%s'\n",
+			    argv[optind - 1]);
+			goto usage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(err, "ietd: unexpected argument '%s'\n", argv[optind]);
+		goto usage;
+	}
+	return 0;
+usage:
+	options_usage(err);
+	return -1;
+}

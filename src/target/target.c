@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * The registry of live targets. One rwlock guards the list, each target's
+ * configuration and LUN table; targets and LUs are reference counted, so
+ * a session keeps using what it holds while a reload swaps the registry's
+ * view. target_apply() works out the difference between what runs and a
+ * new struct conf and applies only that (ctld's conf_apply).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/alloc.h"
+#include "util/log.h"
+#include "target.h"
+
+/* The LUN numbers of a target, shared read-only with REPORT LUNS. */
+struct lun_inventory {
+	atomic_int refs;
+	unsigned int n;
+	uint64_t luns[];
+};
+
+struct target_lun {
+	uint64_t lun;
+	struct scsi_lu *lu;
+	const struct conf_lun *def;	/* in target->ct, for diffs */
+};
+
+struct target {
+	struct list_node node;		/* registry.targets, by tid */
+	atomic_int refs;
+	unsigned int tid;
+	struct conf_target *ct;		/* owned; replaced on reload */
+	struct target_lun *luns;	/* sorted by number */
+	unsigned int nluns;
+	struct lun_inventory *inv;
+	unsigned int sessions;
+	bool removing;
+	bool listed;			/* still in registry.targets */
+};
+
+static struct {
+	pthread_rwlock_t lock;
+	struct list_node targets;
+	struct list_node disc_incoming;	/* struct conf_account */
+	struct conf_account *disc_outgoing;
+	struct allow_paths allow;
+	bool started;			/* a conf was applied before */
+} registry = {
+	.lock = PTHREAD_RWLOCK_INITIALIZER,
+	.targets = LIST_HEAD_INIT(registry.targets),
+	.disc_incoming = LIST_HEAD_INIT(registry.disc_incoming),
+	.allow = {
+		.initiators_allow = "/etc/initiators.allow",
+		.initiators_deny = "/etc/initiators.deny",
+		.targets_allow = "/etc/targets.allow",
+	},
+};
+
+void
+target_set_allow_paths(const struct allow_paths *p)
+{
+	registry.allow = *p;
+}
+
+const struct allow_paths *
+target_allow_paths(void)
+{
+	return &registry.allow;
+}
+
+/* ---- accounts ---------------------------------------------------------- */
+
+static void
+target_account_free(struct conf_account *a)
+{
+	if (a == NULL)
+		return;
+	mem_free(a->user);
+	mem_free(a->secret);
+	mem_free(a);
+}
+
+static void
+target_accounts_clear(struct list_node *head)
+{
+	while (!list_empty(head)) {
+		struct conf_account *a = list_first_entry(head,
+		    struct conf_account, node);
+		list_remove(&a->node);
+		target_account_free(a);
+	}
+}
+
+static struct conf_account *
+target_account_dup(const struct conf_account *a)
+{
+	struct conf_account *d = mem_zalloc(sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	list_init(&d->node);
+	d->user = mem_strdup(a->user);
+	d->secret = mem_strdup(a->secret);
+	if (d->user == NULL || d->secret == NULL) {
+		target_account_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static bool
+target_accounts_copy(struct list_node *dst, const struct list_node *src)
+{
+	const struct list_node *n;
+
+	list_for_each(n, src) {
+		struct conf_account *d = target_account_dup(
+		    list_entry(n, struct conf_account, node));
+		if (d == NULL)
+			return false;
+		list_add_tail(dst, &d->node);
+	}
+	return true;
+}
+
+static const struct list_node *
+target_incoming_list(const struct target *t)
+{
+	return t ? &t->ct->incoming : &registry.disc_incoming;
+}
+
+bool
+target_needs_chap(const struct target *t)
+{
+	bool r;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	r = !list_empty(target_incoming_list(t));
+	pthread_rwlock_unlock(&registry.lock);
+	return r;
+}
+
+bool
+target_incoming_secret(const struct target *t, const char *user,
+    char *secret, size_t len)
+{
+	const struct list_node *n;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	list_for_each(n, target_incoming_list(t)) {
+		const struct conf_account *a = list_entry(n,
+		    struct conf_account, node);
+		if (strcmp(a->user, user) == 0) {
+			snprintf(secret, len, "%s", a->secret);
+			found = true;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	return found;
+}
+
+bool
+target_outgoing_account(const struct target *t, char *user, size_t ulen,
+    char *secret, size_t slen)
+{
+	const struct conf_account *a;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	a = t ? t->ct->outgoing : registry.disc_outgoing;
+	if (a != NULL) {
+		snprintf(user, ulen, "%s", a->user);
+		snprintf(secret, slen, "%s", a->secret);
+		found = true;
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	return found;
+}
+
+/* ---- targets ----------------------------------------------------------- */
+
+static void
+target_inventory_put(struct lun_inventory *inv)
+{
+	if (inv != NULL && atomic_fetch_sub(&inv->refs, 1) == 1)
+		mem_free(inv);
+}
+
+static void
+target_free(struct target *t)
+{
+	for (unsigned int i = 0; i < t->nluns; i++)
+		scsi_lu_put(t->luns[i].lu);
+	mem_free(t->luns);
+	target_inventory_put(t->inv);
+	conf_target_free(t->ct);
+	mem_free(t);
+}
+
+void
+target_get(struct target *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+}
+
+void
+target_put(struct target *t)
+{
+	if (t != NULL && atomic_fetch_sub(&t->refs, 1) == 1)
+		target_free(t);
+}
+
+/* Caller holds the lock. */
+static struct target *
+target_lookup_name(const char *name)
+{
+	struct list_node *n;
+
+	list_for_each(n, &registry.targets) {
+		struct target *t = list_entry(n, struct target, node);
+		if (strcasecmp(t->ct->name, name) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+struct target *
+target_find_by_name(const char *name)
+{
+	struct target *t;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	t = target_lookup_name(name);
+	if (t != NULL && !t->removing)
+		target_get(t);
+	else
+		t = NULL;
+	pthread_rwlock_unlock(&registry.lock);
+	log_debug(1, "target_find_name: %s", name);
+	return t;
+}
+
+struct target *
+target_find_by_tid(unsigned int tid)
+{
+	struct list_node *n;
+	struct target *found = NULL;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	list_for_each(n, &registry.targets) {
+		struct target *t = list_entry(n, struct target, node);
+		if (t->tid == tid && !t->removing) {
+			target_get(t);
+			found = t;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	log_debug(1, "target_find_id: %u", tid);
+	return found;
+}
+
+void
+target_foreach(bool (*fn)(struct target *t, void *arg), void *arg)
+{
+	struct target **snap = NULL;
+	unsigned int n = 0, cap = 0;
+	struct list_node *pos;
+
+	/* Snapshot, then call without the lock: fn may take it again. */
+	pthread_rwlock_rdlock(&registry.lock);
+	cap = (unsigned int)list_count(&registry.targets);
+	snap = cap ? mem_calloc(cap, sizeof(*snap)) : NULL;
+	if (snap != NULL) {
+		list_for_each(pos, &registry.targets) {
+			struct target *t = list_entry(pos, struct target, node);
+			if (!t->removing) {
+				target_get(t);
+				snap[n++] = t;
+			}
+		}
+	} else if (cap) {
+		log_warning("target list: out of memory");
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	unsigned int i;
+	for (i = 0; i < n; i++)
+		if (!fn(snap[i], arg))
+			break;
+	for (i = 0; i < n; i++)
+		target_put(snap[i]);
+	mem_free(snap);
+}
+
+unsigned int
+target_tid(const struct target *t)
+{
+	return t->tid;
+}
+
+const char *
+target_name(const struct target *t)
+{
+	/* The name never changes for a target: a rename is a new target. */
+	return t->ct->name;
+}
+
+const char *
+target_alias(const struct target *t)
+{
+	return t->ct->alias;
+}
+
+uint32_t
+target_param(const struct target *t, enum conf_key k)
+{
+	uint32_t v;
+
+	if (t == NULL)
+		return conf_key_defs[k].def;
+	pthread_rwlock_rdlock(&registry.lock);
+	v = t->ct->params[k];
+	pthread_rwlock_unlock(&registry.lock);
+	return v;
+}
+
+bool
+target_is_removing(const struct target *t)
+{
+	return t->removing;
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+/* Caller holds the write lock. Drops the registry's reference. */
+static void
+target_unlist(struct target *t)
+{
+	if (!t->listed)
+		return;
+	list_remove(&t->node);
+	t->listed = false;
+	log_debug(1, "target_remove: %u,%s", t->tid, t->ct->name);
+	log_notice("target %u (%s) removed", t->tid, t->ct->name);
+	target_put(t);
+}
+
+int
+target_session_add(struct target *t)
+{
+	int err = 0;
+	uint32_t max;
+
+	pthread_rwlock_wrlock(&registry.lock);
+	max = t->ct->params[CONF_KEY_MAX_SESSIONS];
+	if (t->removing)
+		err = -ENOENT;
+	else if (max != 0 && t->sessions >= max)
+		err = -EBUSY;
+	else
+		t->sessions++;
+	pthread_rwlock_unlock(&registry.lock);
+	return err;
+}
+
+void
+target_session_del(struct target *t)
+{
+	pthread_rwlock_wrlock(&registry.lock);
+	if (t->sessions > 0)
+		t->sessions--;
+	if (t->removing && t->sessions == 0)
+		target_unlist(t);
+	pthread_rwlock_unlock(&registry.lock);
+}
+
+unsigned int
+target_session_count(const struct target *t)
+{
+	unsigned int n;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	n = t->sessions;
+	pthread_rwlock_unlock(&registry.lock);
+	return n;
+}
+
+/* ---- LUNs -------------------------------------------------------------- */
+
+/* Caller holds the lock. Binary search in the sorted table. */
+static struct target_lun *
+target_lun_lookup(const struct target *t, uint64_t lun)
+{
+	unsigned int lo = 0, hi = t->nluns;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		if (t->luns[mid].lun == lun)
+			return &t->luns[mid];
+		if (t->luns[mid].lun < lun)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+struct scsi_lu *
+target_lu_find(struct target *t, uint64_t lun)
+{
+	struct target_lun *tl;
+	struct scsi_lu *lu = NULL;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	tl = target_lun_lookup(t, lun);
+	if (tl != NULL) {
+		lu = tl->lu;
+		scsi_lu_get(lu);
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	return lu;
+}
+
+void
+target_task_exec(struct target *t, struct scsi_task *task)
+{
+	struct target_lun *tl;
+	struct scsi_lu *lu = NULL;
+	struct lun_inventory *inv;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	tl = target_lun_lookup(t, task->lun);
+	if (tl != NULL) {
+		lu = tl->lu;
+		scsi_lu_get(lu);
+	}
+	inv = t->inv;
+	if (inv != NULL)
+		atomic_fetch_add(&inv->refs, 1);
+	pthread_rwlock_unlock(&registry.lock);
+
+	scsi_task_exec(lu, task, inv ? inv->luns : NULL, inv ? inv->n : 0);
+
+	target_inventory_put(inv);
+	/* The task holds its own reference to the LU while it runs. */
+	if (lu != NULL)
+		scsi_lu_put(lu);
+}
+
+/* Rebuild the inventory after the LUN table changed; lock held. */
+static int
+target_inventory_rebuild(struct target *t)
+{
+	struct lun_inventory *inv = mem_zalloc(sizeof(*inv) +
+	    (t->nluns ? t->nluns : 1) * sizeof(uint64_t));
+
+	if (inv == NULL)
+		return -ENOMEM;
+	atomic_init(&inv->refs, 1);
+	inv->n = t->nluns;
+	for (unsigned int i = 0; i < t->nluns; i++)
+		inv->luns[i] = t->luns[i].lun;
+	target_inventory_put(t->inv);
+	t->inv = inv;
+	return 0;
+}
+
+static bool
+target_str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+target_lun_def_eq(const struct conf_lun *a, const struct conf_lun *b)
+{
+	return a->type == b->type && a->iomode == b->iomode &&
+	    a->block_size == b->block_size && a->sectors == b->sectors &&
+	    target_str_eq(a->path, b->path) &&
+	    target_str_eq(a->scsi_id, b->scsi_id) &&
+	    target_str_eq(a->scsi_sn, b->scsi_sn);
+}
+
+static int
+target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
+    struct scsi_lu **out, char *why, size_t whylen)
+{
+	static const enum backend_type types[] = {
+		[CONF_LUN_FILEIO] = BACKEND_FILEIO,
+		[CONF_LUN_BLOCKIO] = BACKEND_BLOCKIO,
+		[CONF_LUN_NULLIO] = BACKEND_NULLIO,
+	};
+	struct scsi_lu_params p = {
+		.lun = cl->lun,
+		.backend = {
+			.type = types[cl->type],
+			.path = cl->path,
+			.nullio_bytes = cl->sectors * cl->block_size,
+			.read_only = cl->iomode == CONF_IOMODE_RO,
+			.write_through = cl->iomode == CONF_IOMODE_WT,
+		},
+		.block_size = cl->block_size,
+		.scsi_id = cl->scsi_id,
+		.scsi_sn = cl->scsi_sn,
+		.target_name = ct->name,
+		.tid = ct->tid,
+		.read_only = cl->iomode == CONF_IOMODE_RO,
+		.write_cache = cl->iomode == CONF_IOMODE_WB,
+	};
+
+	return scsi_lu_new(&p, out, why, whylen);
+}
+
+/*
+ * Build the LUN table for new configuration ct of target t (t->luns may
+ * hold the running one): unchanged LUNs keep their LU, changed ones are
+ * reopened, the rest opened fresh. Opening happens without the registry
+ * lock (it may touch the disk); the caller swaps the result in. Returns
+ * the number of LUNs that could not be opened.
+ */
+static unsigned int
+target_luns_build(const struct target *old, const struct conf_target *ct,
+    struct target_lun **out, unsigned int *nout, bool strict, char *why,
+    size_t whylen)
+{
+	unsigned int n = (unsigned int)list_count(&ct->luns), i = 0, bad = 0;
+	struct target_lun *tab = mem_calloc(n ? n : 1, sizeof(*tab));
+	struct list_node *pos;
+
+	*out = NULL;
+	*nout = 0;
+	if (tab == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return n ? n : 1;
+	}
+	list_for_each(pos, &ct->luns) {
+		const struct conf_lun *cl = list_entry(pos, struct conf_lun,
+		    node);
+		struct target_lun *cur = old ?
+		    target_lun_lookup(old, cl->lun) : NULL;
+		char reason[256];
+
+		if (cur != NULL && target_lun_def_eq(cur->def, cl)) {
+			scsi_lu_get(cur->lu);
+			tab[i++] = (struct target_lun){ cl->lun, cur->lu, cl };
+			continue;
+		}
+		struct scsi_lu *lu;
+		int err = target_lu_open(ct, cl, &lu, reason, sizeof(reason));
+		if (err) {
+			bad++;
+			log_error("%s:%u: target %s lun %u: %s", "ietd.conf",
+			    cl->line, ct->name, cl->lun, reason);
+			snprintf(why, whylen, "target %s lun %u: %s",
+			    ct->name, cl->lun, reason);
+			if (strict)
+				break;
+			continue;
+		}
+		log_debug(1, "attaching %u to %u:%u", cl->lun, ct->tid,
+		    cl->lun);
+		if (cur != NULL)
+			log_notice("target %s: lun %u changed, reopened",
+			    ct->name, cl->lun);
+		else if (old != NULL)
+			log_notice("target %s: lun %u added", ct->name,
+			    cl->lun);
+		tab[i++] = (struct target_lun){ cl->lun, lu, cl };
+	}
+	*out = tab;
+	*nout = i;
+	return bad;
+}
+
+static void
+target_luns_release(struct target_lun *tab, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		scsi_lu_put(tab[i].lu);
+	mem_free(tab);
+}
+
+/* Tell every LU of t that the inventory changed (SPC-4 6.33 UA). */
+static void
+target_luns_changed(struct target *t)
+{
+	for (unsigned int i = 0; i < t->nluns; i++)
+		scsi_lu_ua_luns_changed(t->luns[i].lu);
+}
+
+static bool
+target_params_differ(const struct conf_target *a, const struct conf_target *b)
+{
+	if (!target_str_eq(a->alias, b->alias))
+		return true;
+	return memcmp(a->params, b->params, sizeof(a->params)) != 0;
+}
+
+static bool
+target_tid_used(unsigned int tid)
+{
+	struct list_node *n;
+
+	list_for_each(n, &registry.targets)
+		if (list_entry(n, struct target, node)->tid == tid)
+			return true;
+	return false;
+}
+
+/* Insert t keeping the list sorted by tid; lock held. */
+static void
+target_list_insert(struct target *t)
+{
+	struct list_node *pos;
+
+	list_for_each(pos, &registry.targets)
+		if (list_entry(pos, struct target, node)->tid > t->tid)
+			break;
+	list_insert_between(&t->node, pos->prev, pos);
+	t->listed = true;
+}
+
+static struct target *
+target_create(const struct conf_target *src, bool strict, char *why,
+    size_t whylen)
+{
+	struct target *t = mem_zalloc(sizeof(*t));
+
+	if (t == NULL || (t->ct = conf_target_dup(src)) == NULL) {
+		mem_free(t);
+		snprintf(why, whylen, "out of memory creating target %s",
+		    src->name);
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	list_init(&t->node);
+	if (target_luns_build(NULL, t->ct, &t->luns, &t->nluns, strict, why,
+	    whylen) != 0 && strict) {
+		target_free(t);
+		return NULL;
+	}
+	if (target_inventory_rebuild(t) != 0) {
+		snprintf(why, whylen, "out of memory");
+		target_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Update a running target to ct (a copy is taken). */
+static void
+target_update(struct target *t, const struct conf_target *src)
+{
+	struct conf_target *ct = conf_target_dup(src);
+	struct target_lun *tab;
+	unsigned int n;
+	char why[256];
+	bool params_changed, luns_changed;
+
+	if (ct == NULL) {
+		log_error("target %s: out of memory, keeping its old settings",
+		    src->name);
+		return;
+	}
+	/* Building reads t->luns: readers only, nobody else writes here. */
+	target_luns_build(t, ct, &tab, &n, false, why, sizeof(why));
+
+	pthread_rwlock_wrlock(&registry.lock);
+	params_changed = target_params_differ(t->ct, ct);
+	/* Any LU not carried over (removed or reopened) changes the set. */
+	luns_changed = n != t->nluns;
+	for (unsigned int i = 0; i < t->nluns; i++) {
+		bool kept = false, renumbered = false;
+		for (unsigned int j = 0; j < n; j++) {
+			kept |= tab[j].lu == t->luns[i].lu;
+			renumbered |= tab[j].lun == t->luns[i].lun;
+		}
+		luns_changed |= !kept;
+		if (!renumbered)
+			log_notice("target %s: lun %u removed", ct->name,
+			    (unsigned int)t->luns[i].lun);
+	}
+	struct target_lun *old_tab = t->luns;
+	unsigned int old_n = t->nluns;
+	struct conf_target *old_ct = t->ct;
+	t->luns = tab;
+	t->nluns = n;
+	t->ct = ct;
+	if (target_inventory_rebuild(t) != 0)
+		log_error("target %s: out of memory rebuilding LUN list",
+		    ct->name);
+	if (luns_changed)
+		target_luns_changed(t);
+	pthread_rwlock_unlock(&registry.lock);
+
+	if (params_changed)
+		log_notice("target %s: parameters changed; they apply to new "
+		    "sessions", ct->name);
+	target_luns_release(old_tab, old_n);
+	conf_target_free(old_ct);
+}
+
+int
+target_apply(const struct conf *conf, char *why, size_t whylen)
+{
+	struct list_node *pos, *tmp;
+	bool strict = !registry.started;
+	struct list_node acc;
+
+	snprintf(why, whylen, "no error");
+	/* Discovery accounts: replace as a whole. */
+	list_init(&acc);
+	struct conf_account *out = NULL;
+	if (!target_accounts_copy(&acc, &conf->incoming) ||
+	    (conf->outgoing && !(out = target_account_dup(conf->outgoing)))) {
+		target_accounts_clear(&acc);
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&registry.lock);
+	target_accounts_clear(&registry.disc_incoming);
+	target_account_free(registry.disc_outgoing);
+	list_for_each_safe(pos, tmp, &acc) {
+		list_remove(pos);
+		list_add_tail(&registry.disc_incoming, pos);
+	}
+	registry.disc_outgoing = out;
+	pthread_rwlock_unlock(&registry.lock);
+
+	/* Targets gone from the file: remove now or with their last session. */
+	pthread_rwlock_wrlock(&registry.lock);
+	list_for_each_safe(pos, tmp, &registry.targets) {
+		struct target *t = list_entry(pos, struct target, node);
+		if (t->removing || conf_target_find(conf, t->ct->name))
+			continue;
+		t->removing = true;
+		if (t->sessions == 0) {
+			log_debug(1, "removing target %u", t->tid);
+			target_unlist(t);
+		} else {
+			log_notice("need to shutdown target %s", t->ct->name);
+		}
+	}
+	pthread_rwlock_unlock(&registry.lock);
+
+	list_for_each(pos, &conf->targets) {
+		const struct conf_target *ct = list_entry(pos,
+		    struct conf_target, node);
+		struct target *t;
+
+		pthread_rwlock_rdlock(&registry.lock);
+		t = target_lookup_name(ct->name);
+		if (t != NULL)
+			target_get(t);
+		pthread_rwlock_unlock(&registry.lock);
+		if (t != NULL && !t->removing) {
+			target_update(t, ct);
+			target_put(t);
+			continue;
+		}
+		if (t != NULL) {
+			/*
+			 * Removed by an earlier reload, back before its last
+			 * session ended: it keeps running, updated.
+			 */
+			t->removing = false;
+			target_update(t, ct);
+			target_put(t);
+			continue;
+		}
+		t = target_create(ct, strict, why, whylen);
+		if (t == NULL) {
+			if (strict)
+				return -EINVAL;
+			log_error("%s", why);
+			continue;
+		}
+		pthread_rwlock_wrlock(&registry.lock);
+		t->tid = ct->tid;
+		while (target_tid_used(t->tid))
+			t->tid++;
+		target_list_insert(t);
+		pthread_rwlock_unlock(&registry.lock);
+		log_debug(1, "active target %u: %s", t->tid, ct->name);
+		if (registry.started)
+			log_notice("target %u (%s) added", t->tid, ct->name);
+	}
+	registry.started = true;
+	return 0;
+}
+
+void
+target_registry_clear(void)
+{
+	pthread_rwlock_wrlock(&registry.lock);
+	while (!list_empty(&registry.targets)) {
+		struct target *t = list_first_entry(&registry.targets,
+		    struct target, node);
+		t->removing = true;
+		target_unlist(t);
+	}
+	target_accounts_clear(&registry.disc_incoming);
+	target_account_free(registry.disc_outgoing);
+	registry.disc_outgoing = NULL;
+	registry.started = false;
+	pthread_rwlock_unlock(&registry.lock);
+}

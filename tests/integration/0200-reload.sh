@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# SIGHUP: a target added to ietd.conf appears in discovery while a session
+# on another target keeps reading and writing; an invalid file is refused
+# as a whole; a removed target goes once its session ends.
+. "$(dirname "$0")/lib.sh"
+
+img1=$(make_image one.img 64M)
+img2=$(make_image two.img 64M)
+cat > "$T/ietd.conf" <<CONF
+Target $IQN_BASE:one
+	Lun 0 Path=$img1
+CONF
+cp "$T/ietd.conf" "$T/one.conf"
+ietd_start || { not_ok start; finish; exit 1; }
+
+# A long-lived session: qemu-io reading commands from a fifo.
+mkfifo "$T/qio.in"
+qemu-io -f raw "$(url one 0)" <"$T/qio.in" >"$T/qio.out" 2>&1 &
+qio=$!
+track_pid $qio
+exec 7>"$T/qio.in"
+# qio_run CMD EXPECT: send a command, wait for EXPECT in the output.
+qio_run() {
+	echo "$1" >&7
+	for i in $(seq 100); do
+		grep -q "$2" "$T/qio.out" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "session: write before reload" qio_run "write -P 0x5a 0 64k" "wrote 65536"
+
+cat >> "$T/ietd.conf" <<CONF
+Target $IQN_BASE:two
+	Lun 0 Path=$img2
+CONF
+kill -HUP "$IETD_PID"
+for i in $(seq 50); do grep -q "reload: configuration applied" "$IETD_LOG" && break; sleep 0.1; done
+check "SIGHUP: new target in discovery" bash -c "iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:two'"
+check "SIGHUP: new target serves I/O" iscsi-readcapacity16 "$(url two 0)"
+check "session survives the reload: read back" qio_run "read -P 0x5a 0 64k" "read 65536"
+grep -q "Pattern verification failed" "$T/qio.out" &&
+	not_ok "session data intact" "$(cat "$T/qio.out")" || ok "session data intact"
+check "session: write after reload" qio_run "write -P 0x33 64k 64k" "wrote 65536/65536 bytes at offset 65536"
+
+# An invalid file is refused whole; what runs stays.
+cp "$T/ietd.conf" "$T/good.conf"
+printf 'Target %s:three\n\tLun 0 Path=/no/such/file\n\tBogusKey 1\n' "$IQN_BASE" >> "$T/ietd.conf"
+kill -HUP "$IETD_PID"
+for i in $(seq 50); do grep -q "the running configuration stays" "$IETD_LOG" && break; sleep 0.1; done
+check "invalid reload: refused with file:line" grep -q "ietd.conf:[0-9]*: " "$IETD_LOG"
+check "invalid reload: running config stays" bash -c "iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:two'"
+check "invalid reload: nothing of it applied" bash -c "! iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:three'"
+
+# Remove target one while its session runs: it stays until the session ends.
+cat > "$T/ietd.conf" <<CONF
+Target $IQN_BASE:two
+	Lun 0 Path=$img2
+CONF
+kill -HUP "$IETD_PID"
+for i in $(seq 50); do grep -q "need to shutdown target $IQN_BASE:one" "$IETD_LOG" && break; sleep 0.1; done
+check "removed target: logged as waiting for its session" grep -q "need to shutdown target $IQN_BASE:one" "$IETD_LOG"
+check "removed target: hidden from discovery" bash -c "! iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:one'"
+check "removed target: its session still works" qio_run "read -P 0x33 64k 64k" "read 65536/65536 bytes at offset 65536"
+echo quit >&7
+exec 7>&-
+wait $qio
+for i in $(seq 50); do grep -q "($IQN_BASE:one) removed" "$IETD_LOG" && break; sleep 0.1; done
+check "removed target: gone with its last session" grep -q "($IQN_BASE:one) removed" "$IETD_LOG"
+check "removed target: login refused" bash -c "! iscsi-inq '$(url one 0)'"
+ietd_stop; rc=$?
+[ $rc -eq 0 ] && ok "exit 0 after reloads" || not_ok "exit 0 after reloads" "$rc"
+finish

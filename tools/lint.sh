@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# make lint: static analysis, layering, headers, formatting and man pages.
+set -u
+cd "$(dirname "$0")/.."
+rc=0
+step() { echo "== $1"; shift; "$@" || rc=1; }
+step "layers" tools/check-layers.sh
+step "headers" tools/check-headers.sh
+step "mandoc" bash -c 'out=$(mandoc -Tlint -W warning doc/*.[0-9] 2>&1); [ -z "$out" ] || { echo "$out"; false; }'
+step "cppcheck" cppcheck -q --enable=warning,style,performance,portability \
+	--std=c11 --inline-suppr --error-exitcode=1 -D_GNU_SOURCE -Isrc \
+	--suppress=missingIncludeSystem src
+if command -v clang-format >/dev/null; then
+	step "clang-format" clang-format --dry-run -Werror $(git ls-files 'src/*.[ch]')
+fi
+exit $rc

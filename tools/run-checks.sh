@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Run ietd's test suites and print one closing line "N passed, N failed".
+#   tools/run-checks.sh BUILD_DIR [unit|integration|conformance|docs|all]
+# Each unit test binary, integration script, conformance suite and the
+# documentation lint counts as one test; details go to the terminal.
+set -u
+B=${1:-build}
+what=${2:-all}
+cd "$(dirname "$0")/.." || exit 1
+export IETD="$PWD/$B/ietd" IETADM="$PWD/$B/ietadm" IETD_BUILD="$PWD/$B"
+
+pass=0
+fail=0
+failed=()
+
+record() { # name status
+	if [ "$2" -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "PASS: $1"
+	else
+		fail=$((fail + 1))
+		failed+=("$1")
+		echo "FAIL: $1 (exit $2)"
+	fi
+}
+
+run_unit() {
+	local t
+	for t in "$B"/tests/test_*; do
+		[ -x "$t" ] || continue
+		timeout 300 "$t"
+		record "unit/$(basename "$t")" $?
+	done
+}
+
+run_integration() {
+	local t
+	for t in tests/integration/[0-9]*.sh; do
+		[ -f "$t" ] || continue
+		echo "=== $t"
+		timeout 600 bash "$t"
+		record "integration/$(basename "$t" .sh)" $?
+	done
+}
+
+run_conformance() {
+	if [ -x tests/conformance/run.sh ]; then
+		tests/conformance/run.sh
+		record "conformance" $?
+	fi
+}
+
+run_docs() {
+	local out
+	out=$(mandoc -Tlint -W warning doc/*.[0-9] 2>&1)
+	[ -z "$out" ] || echo "$out"
+	[ -z "$out" ]
+	record "docs/mandoc-lint" $?
+}
+
+case $what in
+unit) run_unit ;;
+integration) run_integration ;;
+conformance) run_conformance ;;
+docs) run_docs ;;
+all)
+	run_unit
+	run_docs
+	run_integration
+	run_conformance
+	;;
+*) echo "usage: $0 BUILD_DIR [unit|integration|conformance|docs|all]" >&2; exit 2 ;;
+esac
+
+echo
+if [ "$fail" -gt 0 ]; then
+	printf 'failed: %s\n' "${failed[@]}"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
