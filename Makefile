@@ -21,6 +21,12 @@ B := build
 ifeq ($(SAN),1)
 B := build/san
 endif
+# FUZZ=1: everything built by clang with libFuzzer's instrumentation and
+# ASan + UBSan, for the fuzz/ targets (make fuzz, make fuzz-smoke).
+ifeq ($(FUZZ),1)
+B := build/fuzz
+CC := clang
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla \
@@ -46,6 +52,12 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 CFLAGS += $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
+endif
+ifeq ($(FUZZ),1)
+FUZZFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+CFLAGS += $(FUZZFLAGS) -fsanitize=fuzzer-no-link
+LDFLAGS += $(FUZZFLAGS)
 endif
 ifeq ($(COVERAGE),1)
 CFLAGS += --coverage
@@ -81,7 +93,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 unitmod = $(word 2,$(subst _, ,$(notdir $(1))))
 
 .PHONY: all run check check-unit check-integration check-conformance \
-	check-deps lint format install clean fuzz fuzz-smoke bench demo
+	check-deps lint format install clean fuzz fuzz-smoke fuzz-bins bench
 all: $(PROGS)
 
 $(B)/obj/%.o: src/%.c
@@ -114,6 +126,34 @@ $(B)/tests/test_%: $(B)/tests/obj/test_%.o $$(call modlibs,$$(call unitmod,$$@))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 10
+FUZZ_LONG_SECONDS ?= 3600
+
+build/fuzz/obj/fuzz/%.o: fuzz/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+build/fuzz/bin/%: build/fuzz/obj/fuzz/%.o $(call modlibs,ietd)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) -fsanitize=fuzzer $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+# A short run of every fuzz target on its checked-in corpus (part of
+# make check). New inputs go to a scratch folder, not into the repo.
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	$(Q)tools/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# Long runs: make fuzz FUZZ_LONG_SECONDS=N (default an hour per target).
+fuzz:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	$(Q)tools/run-fuzz.sh $(FUZZ_LONG_SECONDS) $(FUZZ_BINS)
+
 check-deps:
 	$(Q)tools/ensure-deps.sh
 
@@ -122,7 +162,8 @@ run: check-deps all
 
 check: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
-	$(Q)tools/run-checks.sh $(B)
+	$(Q)$(if $(FUZZ_SRCS),$(MAKE) --no-print-directory FUZZ=1 fuzz-bins)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tools/run-checks.sh $(B)
 
 check-unit: $(UNIT_BINS)
 	$(Q)tools/run-checks.sh $(B) unit

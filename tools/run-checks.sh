@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # Run ietd's test suites and print one closing line "N passed, N failed".
-#   tools/run-checks.sh BUILD_DIR [unit|integration|conformance|docs|all]
+#   tools/run-checks.sh BUILD_DIR [unit|integration|conformance|docs|fuzz|all]
 # Each unit test binary, integration script, conformance suite and the
 # documentation lint counts as one test; details go to the terminal.
 set -u
@@ -51,6 +51,14 @@ run_conformance() {
 	fi
 }
 
+run_fuzz() {
+	local bins
+	bins=$(ls build/fuzz/bin/fuzz_* 2>/dev/null)
+	[ -n "$bins" ] || return 0
+	tools/run-fuzz.sh "${FUZZ_SECONDS:-10}" $bins
+	record "fuzz-smoke" $?
+}
+
 run_docs() {
 	local out
 	out=$(mandoc -Tlint -W warning doc/*.[0-9] 2>&1)
@@ -64,13 +72,15 @@ unit) run_unit ;;
 integration) run_integration ;;
 conformance) run_conformance ;;
 docs) run_docs ;;
+fuzz) run_fuzz ;;
 all)
 	run_unit
 	run_docs
+	run_fuzz
 	run_integration
 	run_conformance
 	;;
-*) echo "usage: $0 BUILD_DIR [unit|integration|conformance|docs|all]" >&2; exit 2 ;;
+*) echo "usage: $0 BUILD_DIR [unit|integration|conformance|docs|fuzz|all]" >&2; exit 2 ;;
 esac
 
 echo

@@ -98,7 +98,7 @@ log_hexdump(const char *label, const void *buf, unsigned int len)
 	}
 }
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn)) LOG_PRINTF(2, 0)
 fatal_common(bool with_errno, const char *fmt, va_list ap)
 {
 	char msg[768];
