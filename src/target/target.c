@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -814,4 +815,504 @@ target_registry_clear(void)
 	registry.disc_outgoing = NULL;
 	registry.started = false;
 	pthread_rwlock_unlock(&registry.lock);
+}
+
+/* ---- administration ------------------------------------------------------
+ * ietadm's changes are validated by the ietd.conf parser itself: each one
+ * is written as a small ietd.conf text and parsed, so a value ietadm
+ * accepts is exactly one ietd.conf accepts, with the same message when
+ * not. The result then goes through target_update(), the path a reload
+ * takes. All of this runs on the main thread, as reloads do.
+ */
+
+struct target_admin_err {
+	char *why;
+	size_t len;
+	bool seen;
+};
+
+/* Keep the first parser message, without its "ietadm:LINE: " prefix. */
+static void
+target_admin_report(void *arg, const char *msg)
+{
+	struct target_admin_err *e = arg;
+	const char *p = msg;
+
+	if (e->seen)
+		return;
+	e->seen = true;
+	for (int colons = 0; *p && colons < 2; p++)
+		if (*p == ':')
+			colons++;
+	while (*p == ' ')
+		p++;
+	snprintf(e->why, e->len, "%s", *p ? p : msg);
+}
+
+/* Parse text as ietd.conf; NULL with the first error in why. */
+static struct conf *
+target_admin_parse(const char *text, char *why, size_t whylen)
+{
+	struct target_admin_err e = { why, whylen, false };
+	struct conf *c = conf_load_buf("ietadm", text, strlen(text),
+	    target_admin_report, &e);
+
+	if (c == NULL && !e.seen)
+		snprintf(why, whylen, "out of memory");
+	return c;
+}
+
+/* A live target by tid, referenced; why says so when there is none. */
+static struct target *
+target_admin_find(unsigned int tid, char *why, size_t whylen)
+{
+	struct target *t = target_find_by_tid(tid);
+
+	if (t == NULL)
+		snprintf(why, whylen, "no target with tid %u", tid);
+	return t;
+}
+
+/* Copy of t's configuration to edit; NULL (why set) on no memory. */
+static struct conf_target *
+target_admin_edit(struct target *t, char *why, size_t whylen)
+{
+	struct conf_target *ct;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	ct = conf_target_dup(t->ct);
+	pthread_rwlock_unlock(&registry.lock);
+	if (ct == NULL)
+		snprintf(why, whylen, "out of memory");
+	return ct;
+}
+
+static void
+target_admin_commit(struct target *t, struct conf_target *ct)
+{
+	target_update(t, ct);
+	conf_target_free(ct);
+}
+
+int
+target_admin_add(unsigned int *tid, const char *name, char *why,
+    size_t whylen)
+{
+	char text[512];
+	struct conf *c;
+	struct target *t;
+
+	if (strchr(name, '\n') || strlen(name) > CONF_NAME_MAX) {
+		snprintf(why, whylen, "not a valid iSCSI name");
+		return -EINVAL;
+	}
+	snprintf(text, sizeof(text), "Target %s\n", name);
+	if ((c = target_admin_parse(text, why, whylen)) == NULL)
+		return -EINVAL;
+	const struct conf_target *ct = list_first_entry(&c->targets,
+	    struct conf_target, node);
+
+	pthread_rwlock_rdlock(&registry.lock);
+	bool name_used = target_lookup_name(ct->name) != NULL;
+	bool tid_used = *tid != 0 && target_tid_used(*tid);
+	pthread_rwlock_unlock(&registry.lock);
+	if (name_used || tid_used) {
+		if (name_used)
+			snprintf(why, whylen, "a target named %s exists",
+			    ct->name);
+		else
+			snprintf(why, whylen, "tid %u is in use", *tid);
+		conf_free(c);
+		return -EEXIST;
+	}
+	t = target_create(ct, true, why, whylen);
+	conf_free(c);
+	if (t == NULL)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&registry.lock);
+	t->tid = *tid ? *tid : 1;
+	while (target_tid_used(t->tid))
+		t->tid++;
+	t->ct->tid = t->tid;
+	target_list_insert(t);
+	*tid = t->tid;
+	pthread_rwlock_unlock(&registry.lock);
+	log_notice("ietadm: target %u (%s) added", t->tid, t->ct->name);
+	return 0;
+}
+
+int
+target_admin_del(unsigned int tid, char *why, size_t whylen)
+{
+	struct target *t = target_admin_find(tid, why, whylen);
+	int err = 0;
+
+	if (t == NULL)
+		return -ENOENT;
+	pthread_rwlock_wrlock(&registry.lock);
+	if (t->sessions > 0) {
+		snprintf(why, whylen, "target %s has %u session(s); log them "
+		    "out first", t->ct->name, t->sessions);
+		err = -EBUSY;
+	} else {
+		t->removing = true;
+		target_unlist(t);
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	target_put(t);
+	return err;
+}
+
+int
+target_admin_set(unsigned int tid, const char *key, const char *value,
+    char *why, size_t whylen)
+{
+	struct target *t = target_admin_find(tid, why, whylen);
+	struct conf_target *ct;
+	struct conf *c;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err = 0;
+
+	if (t == NULL)
+		return -ENOENT;
+	if (strpbrk(key, "\n\\#") || strpbrk(value, "\n\\#")) {
+		snprintf(why, whylen, "%s: value holds a line break, "
+		    "backslash or #", key);
+		target_put(t);
+		return -EINVAL;
+	}
+	if ((ct = target_admin_edit(t, why, whylen)) == NULL) {
+		target_put(t);
+		return -ENOMEM;
+	}
+	/*
+	 * The target's other explicit keys go into the text too, so checks
+	 * between keys (FirstBurstLength <= MaxBurstLength) see them.
+	 */
+	f = open_memstream(&text, &len);
+	if (f == NULL) {
+		snprintf(why, whylen, "out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
+	fprintf(f, "Target %s\n", ct->name);
+	for (unsigned int k = 0; k < CONF_KEY_COUNT; k++) {
+		char buf[64];
+		if (ct->param_set[k] &&
+		    strcasecmp(conf_key_defs[k].name, key) != 0)
+			fprintf(f, "%s %s\n", conf_key_defs[k].name,
+			    conf_key_format(k, ct->params[k], buf,
+			    sizeof(buf)));
+	}
+	fprintf(f, "%s %s\n", key, value);
+	if (fclose(f) != 0 || text == NULL) {
+		snprintf(why, whylen, "out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
+	if ((c = target_admin_parse(text, why, whylen)) == NULL) {
+		err = -EINVAL;
+		goto out;
+	}
+	const struct conf_target *parsed = list_first_entry(&c->targets,
+	    struct conf_target, node);
+	enum conf_key k = conf_key_find(key);
+	if (k != CONF_KEY_COUNT) {
+		ct->params[k] = parsed->params[k];
+		ct->param_set[k] = true;
+	} else if (strcasecmp(key, "Alias") == 0 && parsed->alias) {
+		char *alias = mem_strdup(parsed->alias);
+		if (alias == NULL) {
+			snprintf(why, whylen, "out of memory");
+			err = -ENOMEM;
+		} else {
+			mem_free(ct->alias);
+			ct->alias = alias;
+		}
+	} else {
+		snprintf(why, whylen, "%s cannot be changed with update", key);
+		err = -EINVAL;
+	}
+	conf_free(c);
+	if (err == 0) {
+		log_notice("ietadm: target %u: %s set to %s", tid, key, value);
+		target_admin_commit(t, ct);
+		ct = NULL;
+	}
+out:
+	free(text);
+	conf_target_free(ct);
+	target_put(t);
+	return err;
+}
+
+int
+target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
+    char *why, size_t whylen)
+{
+	struct target *t = target_admin_find(tid, why, whylen);
+	struct conf_target *ct = NULL;
+	struct conf *c = NULL;
+	char text[4096];
+	struct list_node *pos;
+	int err = 0;
+
+	if (t == NULL)
+		return -ENOENT;
+	if (strpbrk(params, "\n\\#") || strlen(params) > 3000) {
+		snprintf(why, whylen, "bad LUN parameter list");
+		err = -EINVAL;
+		goto out;
+	}
+	struct scsi_lu *existing = target_lu_find(t, lun);
+	if (existing != NULL) {
+		scsi_lu_put(existing);
+		snprintf(why, whylen, "target %u already has lun %u", tid, lun);
+		err = -EEXIST;
+		goto out;
+	}
+	snprintf(text, sizeof(text), "Target %s\nLun %u %s\n", target_name(t),
+	    lun, params);
+	if ((c = target_admin_parse(text, why, whylen)) == NULL) {
+		err = -EINVAL;
+		goto out;
+	}
+	if ((ct = target_admin_edit(t, why, whylen)) == NULL) {
+		err = -ENOMEM;
+		goto out;
+	}
+	struct conf_target *parsed = list_first_entry(&c->targets,
+	    struct conf_target, node);
+	struct conf_lun *cl = list_first_entry(&parsed->luns, struct conf_lun,
+	    node);
+	list_remove(&cl->node);
+	/* Keep ct->luns sorted by number, as the parser leaves it. */
+	list_for_each(pos, &ct->luns)
+		if (list_entry(pos, struct conf_lun, node)->lun > lun)
+			break;
+	list_insert_between(&cl->node, pos->prev, pos);
+	target_admin_commit(t, ct);
+	ct = NULL;
+	/* target_update logs open failures; check the LU really came. */
+	struct scsi_lu *lu = target_lu_find(t, lun);
+	if (lu == NULL) {
+		snprintf(why, whylen, "lun %u could not be opened (see the "
+		    "daemon's log)", lun);
+		err = -EIO;
+	} else {
+		scsi_lu_put(lu);
+	}
+out:
+	conf_free(c);
+	conf_target_free(ct);
+	target_put(t);
+	return err;
+}
+
+int
+target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
+    size_t whylen)
+{
+	struct target *t = target_admin_find(tid, why, whylen);
+	struct conf_target *ct;
+	struct list_node *pos;
+	bool found = false;
+
+	if (t == NULL)
+		return -ENOENT;
+	if ((ct = target_admin_edit(t, why, whylen)) == NULL) {
+		target_put(t);
+		return -ENOMEM;
+	}
+	list_for_each(pos, &ct->luns) {
+		struct conf_lun *cl = list_entry(pos, struct conf_lun, node);
+		if (cl->lun == lun) {
+			list_remove(&cl->node);
+			mem_free(cl->path);
+			mem_free(cl->scsi_id);
+			mem_free(cl->scsi_sn);
+			mem_free(cl);
+			found = true;
+			break;
+		}
+	}
+	if (!found) {
+		snprintf(why, whylen, "target %u has no lun %u", tid, lun);
+		conf_target_free(ct);
+		target_put(t);
+		return -ENOENT;
+	}
+	target_admin_commit(t, ct);
+	target_put(t);
+	return 0;
+}
+
+/* The account list to change: a target's, or discovery's (t NULL). */
+static int
+target_admin_account_apply(struct target *t, bool outgoing, bool add,
+    const char *user, const char *secret, char *why, size_t whylen)
+{
+	struct conf_account *acc = NULL;
+	struct conf_target *ct = NULL;
+	struct list_node *head;
+	struct conf_account **out;
+	int err = 0;
+
+	if (add) {
+		struct conf_account tmp = { .user = (char *)(uintptr_t)user,
+			.secret = (char *)(uintptr_t)secret };
+		if ((acc = target_account_dup(&tmp)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (t != NULL) {
+		if ((ct = target_admin_edit(t, why, whylen)) == NULL) {
+			target_account_free(acc);
+			return -ENOMEM;
+		}
+		head = &ct->incoming;
+		out = &ct->outgoing;
+	} else {
+		pthread_rwlock_wrlock(&registry.lock);
+		head = &registry.disc_incoming;
+		out = &registry.disc_outgoing;
+	}
+
+	if (outgoing) {
+		if (add) {
+			target_account_free(*out);
+			*out = acc;
+			acc = NULL;
+		} else if (*out && strcmp((*out)->user, user) == 0) {
+			target_account_free(*out);
+			*out = NULL;
+		} else {
+			snprintf(why, whylen, "no OutgoingUser %s", user);
+			err = -ENOENT;
+		}
+	} else {
+		struct list_node *pos;
+		struct conf_account *found = NULL;
+		list_for_each(pos, head) {
+			struct conf_account *a = list_entry(pos,
+			    struct conf_account, node);
+			if (strcmp(a->user, user) == 0)
+				found = a;
+		}
+		if (add && found) {
+			snprintf(why, whylen, "IncomingUser %s exists", user);
+			err = -EEXIST;
+		} else if (add) {
+			list_add_tail(head, &acc->node);
+			acc = NULL;
+		} else if (found) {
+			list_remove(&found->node);
+			target_account_free(found);
+		} else {
+			snprintf(why, whylen, "no IncomingUser %s", user);
+			err = -ENOENT;
+		}
+	}
+
+	if (t == NULL)
+		pthread_rwlock_unlock(&registry.lock);
+	else if (err == 0)
+		target_admin_commit(t, ct);
+	else
+		conf_target_free(ct);
+	target_account_free(acc);
+	return err;
+}
+
+int
+target_admin_account_add(unsigned int tid, bool outgoing, const char *user,
+    const char *secret, char *why, size_t whylen)
+{
+	char text[1024];
+	struct conf *c;
+	struct target *t = NULL;
+	int err;
+
+	if (tid != 0 && (t = target_admin_find(tid, why, whylen)) == NULL)
+		return -ENOENT;
+	if (strpbrk(user, "\n\\# \t") || strpbrk(secret, "\n\\# \t")) {
+		snprintf(why, whylen, "user names and secrets may not hold "
+		    "blanks, line breaks, backslashes or #");
+		target_put(t);
+		return -EINVAL;
+	}
+	/* The parser checks names and secrets as it does in ietd.conf. */
+	snprintf(text, sizeof(text), "%s %s %s\n",
+	    outgoing ? "OutgoingUser" : "IncomingUser", user, secret);
+	if ((c = target_admin_parse(text, why, whylen)) == NULL) {
+		target_put(t);
+		return -EINVAL;
+	}
+	conf_free(c);
+	err = target_admin_account_apply(t, outgoing, true, user, secret, why,
+	    whylen);
+	if (err == 0)
+		log_notice("ietadm: %s account %s added to %s",
+		    outgoing ? "outgoing" : "incoming", user,
+		    t ? target_name(t) : "discovery");
+	target_put(t);
+	return err;
+}
+
+int
+target_admin_account_del(unsigned int tid, bool outgoing, const char *user,
+    char *why, size_t whylen)
+{
+	struct target *t = NULL;
+	int err;
+
+	if (tid != 0 && (t = target_admin_find(tid, why, whylen)) == NULL)
+		return -ENOENT;
+	err = target_admin_account_apply(t, outgoing, false, user, NULL, why,
+	    whylen);
+	if (err == 0)
+		log_notice("ietadm: %s account %s removed from %s",
+		    outgoing ? "outgoing" : "incoming", user,
+		    t ? target_name(t) : "discovery");
+	target_put(t);
+	return err;
+}
+
+struct conf *
+target_snapshot(void)
+{
+	struct conf *c = mem_zalloc(sizeof(*c));
+	struct list_node *pos;
+	bool ok = true;
+
+	if (c == NULL)
+		return NULL;
+	list_init(&c->incoming);
+	list_init(&c->targets);
+	pthread_rwlock_rdlock(&registry.lock);
+	ok = target_accounts_copy(&c->incoming, &registry.disc_incoming);
+	if (ok && registry.disc_outgoing)
+		ok = (c->outgoing = target_account_dup(
+		    registry.disc_outgoing)) != NULL;
+	list_for_each(pos, &registry.targets) {
+		const struct target *t = list_entry(pos, struct target, node);
+		struct conf_target *ct;
+		if (!ok || t->removing)
+			continue;
+		if ((ct = conf_target_dup(t->ct)) == NULL) {
+			ok = false;
+			break;
+		}
+		ct->tid = t->tid;
+		list_add_tail(&c->targets, &ct->node);
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	if (!ok) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
 }

@@ -91,3 +91,51 @@ void target_task_exec(struct target *t, struct scsi_task *task);
 struct scsi_lu *target_lu_find(struct target *t, uint64_t lun);
 
 #endif /* IETD_TARGET_TARGET_H */
+
+/*
+ * ---- Administration (ietadm) --------------------------------------------
+ * Live changes made through the control socket. Each returns 0 or -errno
+ * and, on failure, one plain sentence in why ("no target with tid 3",
+ * "target iqn... has 2 sessions"). Changes last until ietd restarts or the
+ * next SIGHUP re-reads ietd.conf (which then wins).
+ */
+
+/*
+ * New target with default parameters. *tid == 0 picks the lowest free
+ * tid; the tid used is written back. -EEXIST: name or tid in use;
+ * -EINVAL: not a valid iSCSI name.
+ */
+int target_admin_add(unsigned int *tid, const char *name, char *why,
+    size_t whylen);
+/* Remove a target; -EBUSY while it has sessions, -ENOENT if none. */
+int target_admin_del(unsigned int tid, char *why, size_t whylen);
+/*
+ * Set one ietd.conf target key ("MaxSessions", "HeaderDigest",
+ * "Alias", ...) to value (ietd.conf syntax). Applies to new sessions.
+ */
+int target_admin_set(unsigned int tid, const char *key, const char *value,
+    char *why, size_t whylen);
+/*
+ * Add LUN lun from an ietd.conf Lun parameter list
+ * ("Path=/x,Type=fileio,IOMode=wb"); the other sessions of the target get
+ * REPORTED LUNS DATA HAS CHANGED. -EEXIST if the LUN is there.
+ */
+int target_admin_lun_add(unsigned int tid, unsigned int lun,
+    const char *params, char *why, size_t whylen);
+/* Remove a LUN; commands to it get LOGICAL UNIT NOT SUPPORTED after. */
+int target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
+    size_t whylen);
+/*
+ * Accounts: tid 0 = discovery. outgoing selects OutgoingUser (at most one;
+ * adding replaces it) instead of IncomingUser.
+ */
+int target_admin_account_add(unsigned int tid, bool outgoing,
+    const char *user, const char *secret, char *why, size_t whylen);
+int target_admin_account_del(unsigned int tid, bool outgoing,
+    const char *user, char *why, size_t whylen);
+
+/*
+ * A snapshot of the running configuration as a struct conf (caller frees
+ * with conf_free()), for ietadm's show and dump. NULL when out of memory.
+ */
+struct conf *target_snapshot(void);
