@@ -184,10 +184,14 @@ install: all
 	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 644 doc/ietd.8 $(wildcard doc/ietadm.8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 doc/ietd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	@# Never overwrite an administrator's configuration.
-	for f in ietd.conf initiators.allow initiators.deny targets.allow; do \
+	@# Never overwrite an administrator's configuration. ietd.conf holds
+	@# CHAP secrets (0600); the allow files none, and ietd running with -u
+	@# must still read them at every login (0644).
+	test -e $(DESTDIR)$(SYSCONFDIR)/ietd.conf || \
+		install -m 600 etc/ietd.conf $(DESTDIR)$(SYSCONFDIR)/ietd.conf
+	for f in initiators.allow initiators.deny targets.allow; do \
 		test -e $(DESTDIR)$(SYSCONFDIR)/$$f || \
-		install -m 600 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; \
+		install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; \
 	done
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/ietd.service > $(DESTDIR)$(UNITDIR)/ietd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/ietd.service

@@ -37,11 +37,15 @@ else
 	echo "# no IPv6 loopback here: IPv6 cases not run"
 fi
 
-# Privileges: bind as root, then run as nobody:nogroup.
+# Privileges: bind as root, then run as nobody:nogroup. The allow files
+# are read at every login, so they must be readable by that user: here
+# they are absent from a folder nobody can search (a path in $T, mode
+# 0700, would refuse every login: ietd fails closed on unreadable files).
 if [ "$(id -u)" -eq 0 ]; then
-	chmod 644 "$img"
 	PORT=$(free_port)
-	"$IETD" "${common[@]}" -a 127.0.0.1 -p "$PORT" -u nobody -g nogroup \
+	"$IETD" -f -c "$T/ietd.conf" --initiators-allow /nonexistent/ietd/ia \
+		--initiators-deny /nonexistent/ietd/id --targets-allow /nonexistent/ietd/ta \
+		-a 127.0.0.1 -p "$PORT" -u nobody -g nogroup \
 		--pid-file "$T/priv.pid" >"$IETD_LOG" 2>&1 &
 	IETD_PID=$!
 	wait_port 127.0.0.1 "$PORT"

@@ -20,9 +20,21 @@ _fail=0
 _extra_pids=()
 
 _cleanup() {
-	local p
+	local p i
+	# SIGTERM first (ietd exits cleanly), SIGKILL for what is left.
 	for p in "${_extra_pids[@]}" $IETD_PID; do
-		[ -n "$p" ] && kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+	done
+	for i in $(seq 50); do
+		local alive=0
+		for p in "${_extra_pids[@]}" $IETD_PID; do
+			[ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ $alive -eq 0 ] && break
+		sleep 0.1
+	done
+	for p in "${_extra_pids[@]}" $IETD_PID; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
 	rm -rf "$T"
