@@ -16,6 +16,7 @@
 #define TEXT_KEY_MAX 63		/* RFC 7143 6.1 */
 #define TEXT_PAIRS_MAX 256	/* more keys than any login has */
 
+/* key and value share one allocation owned by the list: never free them. */
 struct text_kv {
 	char *key;
 	char *value;
