@@ -42,6 +42,7 @@ struct backend_io {
 	void *arg;		/* the submitter's */
 	struct backend_cq *cq;	/* where done() runs; set by submitter */
 	struct list_node node;	/* owned by the backend while in flight */
+	struct backend *be;	/* the backend's: set by backend_submit */
 };
 
 struct backend_open_params {
@@ -82,6 +83,12 @@ void backend_cq_free(struct backend_cq *cq);
 int backend_cq_fd(const struct backend_cq *cq);
 /* Run done() for every waiting completion; call on the cq's thread. */
 void backend_cq_drain(struct backend_cq *cq);
+/*
+ * Queue io as already completed (io->result as set by the caller): its
+ * done() runs at the next drain on cq's thread. Any thread may call it;
+ * it lets upper layers defer a completion onto the owner's thread.
+ */
+void backend_cq_post(struct backend_cq *cq, struct backend_io *io);
 
 /* Size the worker pool used for blocking I/O (Wthreads). Call once. */
 int backend_workers_start(unsigned int nthreads);

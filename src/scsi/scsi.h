@@ -19,6 +19,12 @@
 
 #define SCSI_CDB_MAX 260	/* 16-byte CDB plus extended CDB AHS */
 #define SCSI_SENSE_MAX 252
+/*
+ * Largest data transfer one command may describe; VPD 0xB0 advertises it
+ * (as blocks) and longer READ/WRITE CDBs get INVALID FIELD IN CDB. The
+ * transport should accept buffers of at least this size.
+ */
+#define SCSI_XFER_MAX (16u * 1024 * 1024)
 
 /* SAM-5 status codes. */
 #define SCSI_STATUS_GOOD 0x00
@@ -158,7 +164,11 @@ void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
  * Task management (SAM-5 7). Abort: the task will complete with
  * task->aborted set and must not have its status sent; a write that was
  * aborted before reaching the backing store never reaches it. Resets
- * establish the unit attentions other nexuses must see.
+ * establish the unit attentions the nexuses must see: scsi_lu_reset gives
+ * every nexus (the issuing one too, as SAM-5 6.3.3 and libiscsi want)
+ * BUS DEVICE RESET FUNCTION OCCURRED and drops SPC-2 reservations;
+ * scsi_lu_nexus_reset gives nx POWER ON/RESET and drops its reservation.
+ * Any thread may call them.
  */
 void scsi_task_abort(struct scsi_task *task);
 void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);

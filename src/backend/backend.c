@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Opening and describing backing stores, and routing submitted I/O to the
+ * worker pool. What each store type does per request lives in fileio.c,
+ * blockio.c and nullio.c; the threads and completion queues in aio.c.
+ */
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/fs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend_int.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+/* Does the block device's queue accept discards? (sysfs attribute) */
+static bool
+backend_blkdev_discard_max(dev_t rdev)
+{
+	char path[128], buf[32];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+	    "/sys/dev/block/%u:%u/queue/discard_max_bytes", major(rdev),
+	    minor(rdev));
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	if (fgets(buf, sizeof(buf), f) != NULL)
+		v = strtoull(buf, NULL, 10);
+	fclose(f);
+	return v > 0;
+}
+
+static int
+backend_open_fd(struct backend *be, const struct backend_open_params *p,
+    char *why, size_t whylen)
+{
+	int flags = (p->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+	int rc;
+
+	if (p->path == NULL || p->path[0] == '\0') {
+		snprintf(why, whylen, "no Path given");
+		return -EINVAL;
+	}
+	if (be->type == BACKEND_BLOCKIO)
+		flags |= O_DIRECT;
+	be->fd = open(p->path, flags);
+	if (be->fd < 0 && be->type == BACKEND_BLOCKIO && errno == EINVAL) {
+		/* tmpfs and some others refuse O_DIRECT: serve buffered. */
+		log_warning("%s: O_DIRECT not supported, using buffered I/O",
+		    p->path);
+		flags &= ~O_DIRECT;
+		be->fd = open(p->path, flags);
+	}
+	if (be->fd < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot open %s: %s", p->path,
+		    strerror(errno));
+		return rc;
+	}
+	be->direct = (flags & O_DIRECT) != 0;
+	if (fstat(be->fd, &st) < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot stat %s: %s", p->path,
+		    strerror(errno));
+		return rc;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		int lbs = 0;
+
+		be->is_blkdev = true;
+		if (ioctl(be->fd, BLKSSZGET, &lbs) < 0 || lbs <= 0)
+			lbs = 512;
+		be->align = (unsigned int)lbs;
+		be->can_discard =
+		    !p->read_only && backend_blkdev_discard_max(st.st_rdev);
+		/* BLKDISCARD's zeroing is not promised; LBPRZ stays off. */
+		be->discard_zeroes = false;
+	} else if (S_ISREG(st.st_mode)) {
+		be->align = BACKEND_DIRECT_ALIGN_FILE;
+		/* Hole punching, falling back to writing zeros (fileio.c). */
+		be->can_discard = !p->read_only;
+		be->discard_zeroes = be->can_discard;
+	} else {
+		snprintf(why, whylen,
+		    "%s is not a regular file or block device", p->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+backend_open(const struct backend_open_params *p, struct backend **out,
+    char *why, size_t whylen)
+{
+	struct backend *be;
+	int rc;
+
+	*out = NULL;
+	be = mem_zalloc(sizeof(*be));
+	if (be == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	be->type = p->type;
+	be->fd = -1;
+	pthread_mutex_init(&be->rmw_lock, NULL);
+	be->read_only = p->read_only;
+	be->write_through = p->write_through;
+	switch (p->type) {
+	case BACKEND_NULLIO:
+		be->null_bytes = p->nullio_bytes;
+		be->align = 1;
+		be->can_discard = !p->read_only;
+		be->discard_zeroes = be->can_discard;
+		break;
+	case BACKEND_FILEIO:
+	case BACKEND_BLOCKIO:
+		rc = backend_open_fd(be, p, why, whylen);
+		if (rc < 0)
+			goto fail;
+		be->path = mem_strdup(p->path);
+		if (be->path == NULL) {
+			snprintf(why, whylen, "out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+		break;
+	default:
+		snprintf(why, whylen, "unknown backend type %d", (int)p->type);
+		rc = -EINVAL;
+		goto fail;
+	}
+	*out = be;
+	return 0;
+fail:
+	if (be->fd >= 0)
+		close(be->fd);
+	pthread_mutex_destroy(&be->rmw_lock);
+	mem_free(be);
+	return rc;
+}
+
+void
+backend_close(struct backend *be)
+{
+	if (be == NULL)
+		return;
+	if (be->fd >= 0)
+		close(be->fd);
+	mem_free(be->path);
+	pthread_mutex_destroy(&be->rmw_lock);
+	mem_free(be);
+}
+
+uint64_t
+backend_size(struct backend *be)
+{
+	struct stat st;
+	uint64_t sz = 0;
+
+	if (be->type == BACKEND_NULLIO)
+		return be->null_bytes;
+	if (be->is_blkdev) {
+		if (ioctl(be->fd, BLKGETSIZE64, &sz) < 0)
+			return 0;
+		return sz;
+	}
+	if (fstat(be->fd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
+bool
+backend_can_discard(const struct backend *be)
+{
+	return be->can_discard;
+}
+
+bool
+backend_discard_zeroes(const struct backend *be)
+{
+	return be->discard_zeroes;
+}
+
+bool
+backend_write_cache(const struct backend *be)
+{
+	return be->type != BACKEND_NULLIO && !be->write_through;
+}
+
+void
+backend_submit(struct backend *be, struct backend_io *io)
+{
+	int rc;
+
+	io->be = be;
+	io->result = 0;
+	if (be->read_only &&
+	    (io->op == BACKEND_OP_WRITE || io->op == BACKEND_OP_DISCARD ||
+		io->op == BACKEND_OP_WRITE_ZEROES)) {
+		io->result = -EROFS;
+		backend_cq_push(io->cq, io);
+		return;
+	}
+	/* nullio never blocks: complete through the queue right away. */
+	if (be->type == BACKEND_NULLIO) {
+		backend_nullio_exec(be, io);
+		backend_cq_push(io->cq, io);
+		return;
+	}
+	rc = backend_workers_queue(be, io);
+	if (rc < 0) {
+		io->result = rc;
+		backend_cq_push(io->cq, io);
+	}
+}

@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Block commands (SBC-4): READ CAPACITY, READ/WRITE 6/10/12/16, VERIFY,
+ * WRITE AND VERIFY, PRE-FETCH, SYNCHRONIZE CACHE, WRITE SAME, UNMAP,
+ * COMPARE AND WRITE, GET LBA STATUS, READ DEFECT DATA. Media commands run
+ * as chains of backend ios; each step's completion calls the next.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "scsi/scsi_int.h"
+#include "scsi/scsi_proto.h"
+#include "util/alloc.h"
+#include "util/be.h"
+
+#define SBC_READ6_BLOCKS_ZERO 256  /* SBC-4 5.13: 0 means 256 */
+#define SBC_WS_CHUNK (1024 * 1024) /* WRITE SAME pattern buffer */
+#define SBC_UNMAP_DESC_LEN 16
+
+bool
+scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n)
+{
+	switch (cdb[0]) {
+	case SCSI_OP_READ_6:
+	case SCSI_OP_WRITE_6:
+		*lba = get_be24(cdb + 1) & 0x1fffff;
+		*n = cdb[4] ? cdb[4] : SBC_READ6_BLOCKS_ZERO;
+		return true;
+	case SCSI_OP_READ_10:
+	case SCSI_OP_WRITE_10:
+	case SCSI_OP_WRITE_VERIFY_10:
+	case SCSI_OP_VERIFY_10:
+	case SCSI_OP_PRE_FETCH_10:
+	case SCSI_OP_SYNCHRONIZE_CACHE_10:
+	case SCSI_OP_WRITE_SAME_10:
+		*lba = get_be32(cdb + 2);
+		*n = get_be16(cdb + 7);
+		return true;
+	case SCSI_OP_READ_12:
+	case SCSI_OP_WRITE_12:
+	case SCSI_OP_WRITE_VERIFY_12:
+	case SCSI_OP_VERIFY_12:
+		*lba = get_be32(cdb + 2);
+		*n = get_be32(cdb + 6);
+		return true;
+	case SCSI_OP_READ_16:
+	case SCSI_OP_WRITE_16:
+	case SCSI_OP_WRITE_VERIFY_16:
+	case SCSI_OP_VERIFY_16:
+	case SCSI_OP_WRITE_SAME_16:
+	case SCSI_OP_COMPARE_AND_WRITE:
+		*lba = get_be64(cdb + 2);
+		*n = cdb[0] == SCSI_OP_COMPARE_AND_WRITE ? cdb[13]
+							 : get_be32(cdb + 10);
+		return true;
+	case SCSI_OP_PRE_FETCH_16:
+	case SCSI_OP_SYNCHRONIZE_CACHE_16:
+		*lba = get_be64(cdb + 2);
+		*n = get_be32(cdb + 10);
+		return true;
+	}
+	*lba = 0;
+	*n = 0;
+	return false;
+}
+
+/* Byte offset of the TRANSFER LENGTH field, for the sense pointer. */
+static unsigned int
+scsi_sbc_len_field(uint8_t opcode)
+{
+	switch (opcode) {
+	case SCSI_OP_READ_6:
+	case SCSI_OP_WRITE_6:
+		return 4;
+	case SCSI_OP_READ_12:
+	case SCSI_OP_WRITE_12:
+	case SCSI_OP_WRITE_VERIFY_12:
+	case SCSI_OP_VERIFY_12:
+		return 6;
+	case SCSI_OP_READ_16:
+	case SCSI_OP_WRITE_16:
+	case SCSI_OP_WRITE_VERIFY_16:
+	case SCSI_OP_VERIFY_16:
+	case SCSI_OP_WRITE_SAME_16:
+		return 10;
+	}
+	return 7;
+}
+
+/* LBA range check (SBC-4 4.5): lba + n must not pass the capacity. */
+static bool
+scsi_sbc_range_ok(struct scsi_cmd *cmd)
+{
+	uint64_t blocks = __atomic_load_n(&cmd->lu->blocks, __ATOMIC_RELAXED);
+
+	if (cmd->lba > blocks || cmd->nblocks > blocks - cmd->lba) {
+		scsi_task_set_sense(cmd->task, SK_ILLEGAL_REQUEST,
+		    ASC_LBA_OUT_OF_RANGE);
+		return false;
+	}
+	return true;
+}
+
+static void
+scsi_sbc_fail_io(struct scsi_cmd *cmd, bool write)
+{
+	/* SBC-4 4.18: the first failing LBA goes in INFORMATION. */
+	if (write)
+		scsi_task_sense_info(cmd->task, SK_MEDIUM_ERROR,
+		    ASC_WRITE_ERROR, cmd->lba);
+	else
+		scsi_task_sense_info(cmd->task, SK_MEDIUM_ERROR,
+		    ASC_UNRECOVERED_READ_ERROR, cmd->lba);
+}
+
+static void
+scsi_sbc_read_done(struct scsi_cmd *cmd)
+{
+	if (cmd->io.result < 0) {
+		cmd->task->data_in_len = 0;
+		scsi_sbc_fail_io(cmd, false);
+	}
+	scsi_cmd_complete(cmd);
+}
+
+static void
+scsi_sbc_write_done(struct scsi_cmd *cmd)
+{
+	if (cmd->io.result < 0)
+		scsi_sbc_fail_io(cmd, true);
+	scsi_cmd_complete(cmd);
+}
+
+/* Does the write need FUA: its own bit, or the cache switched off. */
+static bool
+scsi_sbc_fua(struct scsi_cmd *cmd, bool bit)
+{
+	return bit || !__atomic_load_n(&cmd->lu->wce, __ATOMIC_RELAXED);
+}
+
+/* READ and WRITE 6/10/12/16 and WRITE AND VERIFY 10/12/16. */
+void
+scsi_sbc_rw(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	uint8_t op = task->cdb[0];
+	bool write = cmd->writes,
+	     six = op == SCSI_OP_READ_6 || op == SCSI_OP_WRITE_6;
+	bool verify = op == SCSI_OP_WRITE_VERIFY_10 ||
+	    op == SCSI_OP_WRITE_VERIFY_12 || op == SCSI_OP_WRITE_VERIFY_16;
+	uint64_t bytes, n;
+
+	/* RDPROTECT/WRPROTECT: no protection information here. */
+	if (!six && (task->cdb[1] & CDB_PROTECT_MASK)) {
+		scsi_task_sense_invalid_field(task, true, 1, 7);
+		goto done;
+	}
+	if (verify && (task->cdb[1] & 0x02) == 0 && (task->cdb[1] & 0x04)) {
+		/* BYTCHK 10b is reserved for WRITE AND VERIFY. */
+		scsi_task_sense_invalid_field(task, true, 1, 2);
+		goto done;
+	}
+	if (!scsi_sbc_range_ok(cmd))
+		goto done;
+	bytes = cmd->nblocks << lu->block_shift;
+	if (bytes > SCSI_XFER_MAX) {
+		scsi_task_sense_invalid_field(task, true,
+		    scsi_sbc_len_field(op), -1);
+		goto done;
+	}
+	task->xfer_len = (uint32_t)bytes;
+	if (bytes == 0)
+		goto done;
+	if (!write) {
+		n = bytes < task->data_len ? bytes : task->data_len;
+		if (n == 0 || task->data == NULL)
+			goto done;
+		task->data_in_len = (uint32_t)n;
+		scsi_cmd_submit(cmd, BACKEND_OP_READ,
+		    cmd->lba << lu->block_shift, n, task->data, false,
+		    scsi_sbc_read_done);
+		return;
+	}
+	/*
+	 * Fewer bytes arrived than the CDB describes (expected data
+	 * transfer length too short): write nothing rather than a partial
+	 * or garbage block; the transport reports the residual overflow.
+	 */
+	if (task->data_len < bytes || task->data == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
+	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << lu->block_shift,
+	    bytes, task->data,
+	    scsi_sbc_fua(cmd, verify || (!six && (task->cdb[1] & CDB_FUA))),
+	    scsi_sbc_write_done);
+	return;
+done:
+	scsi_cmd_complete(cmd);
+}
+
+static void
+scsi_sbc_sync_done(struct scsi_cmd *cmd)
+{
+	if (cmd->io.result < 0)
+		scsi_task_set_sense(cmd->task, SK_MEDIUM_ERROR,
+		    ASC_WRITE_ERROR);
+	scsi_cmd_complete(cmd);
+}
+
+void
+scsi_sbc_sync_cache(struct scsi_cmd *cmd)
+{
+	if (!scsi_sbc_range_ok(cmd)) {
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	scsi_cmd_submit(cmd, BACKEND_OP_FLUSH, 0, 0, NULL, false,
+	    scsi_sbc_sync_done);
+}
+
+void
+scsi_sbc_prefetch(struct scsi_cmd *cmd)
+{
+	/* Nothing to load ahead of time: the page cache does it. */
+	scsi_sbc_range_ok(cmd);
+	scsi_cmd_complete(cmd);
+}
+
+static void
+scsi_sbc_verify_done(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	uint64_t len = cmd->pos;
+
+	if (cmd->io.result < 0) {
+		scsi_sbc_fail_io(cmd, false);
+	} else {
+		for (uint64_t i = 0; i < len; i++) {
+			if (cmd->buf[i] != task->data[i]) {
+				/* SBC-4 5.30: INFORMATION = offset of miss. */
+				scsi_task_sense_info(task, SK_MISCOMPARE,
+				    ASC_MISCOMPARE_DURING_VERIFY, i);
+				break;
+			}
+		}
+	}
+	scsi_cmd_complete(cmd);
+}
+
+/* VERIFY 10/12/16 (SBC-4 5.28): BYTCHK 0 checks media only, 1 compares. */
+void
+scsi_sbc_verify(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	unsigned int bytchk = (task->cdb[1] & CDB_BYTCHK) >> 1;
+	uint64_t bytes;
+
+	if (task->cdb[1] & CDB_PROTECT_MASK) {
+		scsi_task_sense_invalid_field(task, true, 1, 7);
+		goto done;
+	}
+	if (bytchk > 1) {
+		/* 11b would compare one block against all: not offered. */
+		scsi_task_sense_invalid_field(task, true, 1, 2);
+		goto done;
+	}
+	if (!scsi_sbc_range_ok(cmd))
+		goto done;
+	bytes = cmd->nblocks << lu->block_shift;
+	if (bytes > SCSI_XFER_MAX) {
+		scsi_task_sense_invalid_field(task, true,
+		    scsi_sbc_len_field(task->cdb[0]), -1);
+		goto done;
+	}
+	if (bytchk == 0 || bytes == 0)
+		goto done;
+	task->xfer_len = (uint32_t)bytes;
+	if (task->data_len < bytes || task->data == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
+	cmd->buf = mem_alloc((size_t)bytes);
+	if (cmd->buf == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		goto done;
+	}
+	cmd->pos = bytes;
+	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << lu->block_shift,
+	    bytes, cmd->buf, false, scsi_sbc_verify_done);
+	return;
+done:
+	scsi_cmd_complete(cmd);
+}
+
+static void
+scsi_sbc_caw_write_done(struct scsi_cmd *cmd)
+{
+	if (cmd->io.result < 0)
+		scsi_sbc_fail_io(cmd, true);
+	scsi_cmd_complete(cmd);
+}
+
+static void
+scsi_sbc_caw_read_done(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	uint64_t i, len = cmd->pos;
+
+	if (cmd->io.result < 0) {
+		scsi_sbc_fail_io(cmd, false);
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if (cmd->buf[i] != task->data[i]) {
+			scsi_task_sense_info(task, SK_MISCOMPARE,
+			    ASC_MISCOMPARE_DURING_VERIFY, i);
+			scsi_cmd_complete(cmd);
+			return;
+		}
+	}
+	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << cmd->lu->block_shift,
+	    len, task->data + len, scsi_sbc_fua(cmd, task->cdb[1] & CDB_FUA),
+	    scsi_sbc_caw_write_done);
+}
+
+/*
+ * COMPARE AND WRITE (SBC-4 5.3): the data holds the compare blocks then
+ * the write blocks. Atomic against other commands because the task set
+ * never runs overlapping writes side by side.
+ */
+void
+scsi_sbc_compare_write(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	uint64_t bytes = cmd->nblocks << cmd->lu->block_shift;
+
+	if (task->cdb[1] & CDB_PROTECT_MASK) {
+		scsi_task_sense_invalid_field(task, true, 1, 7);
+		goto done;
+	}
+	if (cmd->nblocks > 1) {
+		scsi_task_sense_invalid_field(task, true, 13, -1);
+		goto done;
+	}
+	if (!scsi_sbc_range_ok(cmd))
+		goto done;
+	task->xfer_len = (uint32_t)(2 * bytes);
+	if (bytes == 0) {
+		/* Data-Out for a command that moves none: the length lies. */
+		if (task->data_len > 0)
+			scsi_task_sense_invalid_field(task, true, 13, -1);
+		goto done;
+	}
+	if (task->data_len < 2 * bytes || task->data == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
+	cmd->buf = mem_alloc((size_t)bytes);
+	if (cmd->buf == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		goto done;
+	}
+	cmd->pos = bytes;
+	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << cmd->lu->block_shift,
+	    bytes, cmd->buf, false, scsi_sbc_caw_read_done);
+	return;
+done:
+	scsi_cmd_complete(cmd);
+}
+
+/* WRITE SAME with a pattern: write the filled chunk until the end. */
+static void
+scsi_sbc_ws_step(struct scsi_cmd *cmd)
+{
+	uint64_t n;
+
+	if (cmd->io.result < 0) {
+		scsi_sbc_fail_io(cmd, true);
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	if (cmd->pos >= cmd->end) {
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	n = cmd->end - cmd->pos;
+	if (n > SBC_WS_CHUNK)
+		n = SBC_WS_CHUNK;
+	cmd->pos += n;
+	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->pos - n, n, cmd->buf,
+	    scsi_sbc_fua(cmd, false), scsi_sbc_ws_step);
+}
+
+static bool
+scsi_sbc_all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+/* WRITE SAME 10/16 (SBC-4 5.47), with UNMAP and NDOB. */
+void
+scsi_sbc_write_same(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	bool sixteen = task->cdb[0] == SCSI_OP_WRITE_SAME_16;
+	bool unmap = task->cdb[1] & CDB_WS_UNMAP;
+	bool ndob = sixteen && (task->cdb[1] & CDB_WS_NDOB);
+	uint32_t bs = lu->block_size;
+	uint64_t i, chunk;
+
+	if (task->cdb[1] & CDB_PROTECT_MASK) {
+		scsi_task_sense_invalid_field(task, true, 1, 7);
+		goto done;
+	}
+	if (task->cdb[1] & CDB_WS_ANCHOR) {
+		scsi_task_sense_invalid_field(task, true, 1, 4);
+		goto done;
+	}
+	if (unmap && !backend_can_discard(lu->be)) {
+		scsi_task_sense_invalid_field(task, true, 1, 3);
+		goto done;
+	}
+	/* Block limits VPD sets WSNZ: zero blocks is not "to the end". */
+	if (cmd->nblocks == 0 ||
+	    cmd->nblocks > (BL_MAX_WS_BYTES >> lu->block_shift)) {
+		scsi_task_sense_invalid_field(task, true, sixteen ? 10 : 7, -1);
+		goto done;
+	}
+	if (!scsi_sbc_range_ok(cmd))
+		goto done;
+	task->xfer_len = ndob ? 0 : bs;
+	if (!ndob && (task->data_len < bs || task->data == NULL)) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
+	cmd->pos = cmd->lba << lu->block_shift;
+	cmd->end = cmd->pos + (cmd->nblocks << lu->block_shift);
+	if (ndob || scsi_sbc_all_zero(task->data, bs)) {
+		/* Zeros: let the store do it without moving data. */
+		scsi_cmd_submit(cmd,
+		    unmap && backend_discard_zeroes(lu->be)
+			? BACKEND_OP_DISCARD
+			: BACKEND_OP_WRITE_ZEROES,
+		    cmd->pos, cmd->end - cmd->pos, NULL, false,
+		    scsi_sbc_write_done);
+		return;
+	}
+	chunk = cmd->end - cmd->pos;
+	if (chunk > SBC_WS_CHUNK)
+		chunk = SBC_WS_CHUNK;
+	cmd->buf = mem_alloc((size_t)chunk);
+	if (cmd->buf == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		goto done;
+	}
+	for (i = 0; i < chunk; i += bs)
+		memcpy(cmd->buf + i, task->data, bs);
+	cmd->io.result = 0;
+	scsi_sbc_ws_step(cmd);
+	return;
+done:
+	scsi_cmd_complete(cmd);
+}
+
+/* UNMAP (SBC-4 5.32): discard each descriptor in turn. */
+static void
+scsi_sbc_unmap_step(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	uint64_t blocks = __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
+
+	if (cmd->io.result < 0) {
+		scsi_task_set_sense(task, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	while (cmd->pos + SBC_UNMAP_DESC_LEN <= cmd->end) {
+		const uint8_t *d = task->data + cmd->pos;
+		uint64_t lba = get_be64(d);
+		uint32_t n = get_be32(d + 8);
+
+		cmd->pos += SBC_UNMAP_DESC_LEN;
+		if (lba > blocks || n > blocks - lba) {
+			scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+			    ASC_LBA_OUT_OF_RANGE);
+			break;
+		}
+		if (n == 0)
+			continue;
+		scsi_cmd_submit(cmd, BACKEND_OP_DISCARD, lba << lu->block_shift,
+		    (uint64_t)n << lu->block_shift, NULL, false,
+		    scsi_sbc_unmap_step);
+		return;
+	}
+	scsi_cmd_complete(cmd);
+}
+
+void
+scsi_sbc_unmap(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	uint32_t plen = get_be16(task->cdb + 7);
+	uint32_t dlen, i;
+
+	if (!backend_can_discard(cmd->lu->be)) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_OPCODE);
+		goto done;
+	}
+	if (task->cdb[1] & 0x01) {
+		/* ANCHOR */
+		scsi_task_sense_invalid_field(task, true, 1, 0);
+		goto done;
+	}
+	task->xfer_len = plen;
+	if (plen == 0)
+		goto done;
+	if (task->data_len < plen || task->data == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
+	if (plen < 8) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_PARAMETER_LIST_LENGTH_ERROR);
+		goto done;
+	}
+	dlen = get_be16(task->data + 2);
+	if (dlen + 8 > plen)
+		dlen = (plen - 8) / SBC_UNMAP_DESC_LEN * SBC_UNMAP_DESC_LEN;
+	if (dlen / SBC_UNMAP_DESC_LEN > BL_MAX_UNMAP_DESCS) {
+		/* SBC-4 5.32.1: more descriptors than VPD 0xB0 allows. */
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST);
+		goto done;
+	}
+	for (i = 8; i + SBC_UNMAP_DESC_LEN <= 8 + dlen;
+	     i += SBC_UNMAP_DESC_LEN) {
+		if (get_be32(task->data + i + 8) > BL_MAX_UNMAP_BLOCKS) {
+			scsi_task_sense_invalid_field(task, false, i + 8, -1);
+			goto done;
+		}
+	}
+	cmd->pos = 8;
+	cmd->end = 8 + dlen;
+	cmd->io.result = 0;
+	scsi_sbc_unmap_step(cmd);
+	return;
+done:
+	scsi_cmd_complete(cmd);
+}
+
+void
+scsi_sbc_read_capacity10(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	uint8_t b[8];
+	uint64_t blocks = scsi_lu_refresh_blocks(task->lu);
+	uint64_t last = blocks ? blocks - 1 : 0;
+
+	(void)luns;
+	(void)n;
+	/* SBC-4 5.21: 0xffffffff says "use READ CAPACITY (16)". */
+	put_be32(b, last > UINT32_MAX ? UINT32_MAX : (uint32_t)last);
+	put_be32(b + 4, task->lu->block_size);
+	scsi_task_data_in(task, b, sizeof(b), sizeof(b));
+}
+
+static void
+scsi_sbc_read_capacity16(struct scsi_task *task)
+{
+	struct scsi_lu *lu = task->lu;
+	uint8_t b[RC16_LEN];
+	uint64_t blocks = scsi_lu_refresh_blocks(lu);
+
+	memset(b, 0, sizeof(b));
+	put_be64(b, blocks ? blocks - 1 : 0);
+	put_be32(b + 8, lu->block_size);
+	if (backend_can_discard(lu->be)) {
+		b[14] = RC16_LBPME;
+		if (backend_discard_zeroes(lu->be))
+			b[14] |= RC16_LBPRZ;
+	}
+	scsi_task_data_in(task, b, sizeof(b), get_be32(task->cdb + 10));
+}
+
+/* GET LBA STATUS (SBC-4 5.6): everything is reported mapped. */
+static void
+scsi_sbc_get_lba_status(struct scsi_task *task)
+{
+	uint8_t b[24];
+	uint64_t lba = get_be64(task->cdb + 2);
+	uint64_t blocks = __atomic_load_n(&task->lu->blocks, __ATOMIC_RELAXED);
+	uint64_t left;
+
+	if (lba >= blocks) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_LBA_OUT_OF_RANGE);
+		return;
+	}
+	left = blocks - lba;
+	memset(b, 0, sizeof(b));
+	put_be32(b, 20);
+	put_be64(b + 8, lba);
+	put_be32(b + 16, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
+	scsi_task_data_in(task, b, sizeof(b), get_be32(task->cdb + 10));
+}
+
+void
+scsi_sbc_service_action_in(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	(void)luns;
+	(void)n;
+	switch (task->cdb[1] & 0x1f) {
+	case SCSI_SAI_READ_CAPACITY_16:
+		scsi_sbc_read_capacity16(task);
+		break;
+	case SCSI_SAI_GET_LBA_STATUS:
+		scsi_sbc_get_lba_status(task);
+		break;
+	default:
+		scsi_task_sense_invalid_field(task, true, 1, 4);
+		break;
+	}
+}
+
+void
+scsi_sbc_start_stop(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	/* A virtual disk has no motor; the medium is always loaded. */
+	(void)task;
+	(void)luns;
+	(void)n;
+}
+
+/* READ DEFECT DATA 10/12 (SBC-4 5.16/5.17): an empty list. */
+void
+scsi_sbc_read_defect(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	uint8_t b[8];
+
+	(void)luns;
+	(void)n;
+	memset(b, 0, sizeof(b));
+	if (task->cdb[0] == SCSI_OP_READ_DEFECT_DATA_10) {
+		b[1] = task->cdb[2] & 0x1f;
+		scsi_task_data_in(task, b, 4, get_be16(task->cdb + 7));
+	} else {
+		b[1] = task->cdb[1] & 0x1f;
+		scsi_task_data_in(task, b, 8, get_be32(task->cdb + 6));
+	}
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Internals of the SCSI layer shared by its files: the logical unit, the
+ * per-command state hung on task->internal, the opcode table entry, and
+ * helpers for sense, unit attentions and reservations.
+ */
+#ifndef IETD_SCSI_SCSI_INT_H
+#define IETD_SCSI_SCSI_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "scsi/scsi.h"
+
+#define SCSI_SERIAL_LEN 16
+#define SCSI_ID_MAX 64
+#define SCSI_NAA_LEN 8
+#define SCSI_UA_MAX 8 /* pending UAs kept per I_T nexus */
+
+/* Block limits we advertise in VPD 0xB0 and enforce (SBC-4 6.6.3). */
+#define BL_OPT_XFER_BLOCKS 128
+#define BL_MAX_UNMAP_BLOCKS 0x100000
+#define BL_MAX_UNMAP_DESCS 256
+#define BL_MAX_WS_BYTES SCSI_XFER_MAX
+#define BL_MAX_CAW_BLOCKS 1
+
+/* A unit attention waiting for one I_T nexus. */
+struct scsi_ua {
+	uint8_t asc, ascq;
+};
+
+/* What an LU knows about one I_T nexus (an I_T_L nexus). */
+struct scsi_itl {
+	struct list_node node;
+	uint64_t nexus_id;
+	struct scsi_ua ua[SCSI_UA_MAX];
+	unsigned int nua;
+};
+
+/* A persistent reservation registration (SPC-4 5.13.7): one I_T nexus. */
+struct scsi_pr_reg {
+	struct list_node node;
+	uint64_t key;
+	uint64_t nexus_id; /* the nexus that registered, for UAs */
+	uint16_t rel_port_id;
+	char initiator_port[256];
+	char target_port[256];
+};
+
+struct scsi_lu {
+	pthread_mutex_t lock;  /* itls, reservation, task set, mode */
+	unsigned int refs;     /* atomic */
+	struct list_node node; /* on the global LU list */
+	uint64_t lun;
+	struct backend *be;
+	enum backend_type type;
+	bool write_through;
+	unsigned int block_size;
+	unsigned int block_shift;
+	uint64_t blocks; /* last seen capacity */
+	bool read_only;
+	bool wce; /* caching mode page WCE (current) */
+	bool wce_default;
+	bool d_sense; /* control mode page D_SENSE */
+	char *path;
+	char serial[SCSI_ID_MAX + 1];
+	char t10_id[SCSI_ID_MAX + 1];
+	uint8_t naa[SCSI_NAA_LEN];
+	char target_name[224];
+	unsigned int tid;
+	struct list_node itls;
+	bool reserved; /* SPC-2 RESERVE */
+	uint64_t reserve_holder;
+	struct list_node tasks; /* media tasks in arrival order */
+	/* Persistent reservations (pr.c), not kept across restarts. */
+	struct list_node pr_regs;
+	uint32_t pr_gen;
+	bool pr_held;
+	uint8_t pr_type;
+	struct scsi_pr_reg *pr_holder; /* NULL for all-registrants types */
+};
+
+/* Task states (task->state). */
+enum scsi_task_state {
+	SCSI_TS_NEW = 0,
+	SCSI_TS_WAITING,
+	SCSI_TS_RUNNING,
+	SCSI_TS_DONE,
+};
+
+struct scsi_cmd;
+typedef void scsi_cmd_fn(struct scsi_cmd *cmd);
+
+/* Per media-command state, hung on task->internal. */
+struct scsi_cmd {
+	struct scsi_task *task;
+	struct scsi_lu *lu;
+	scsi_cmd_fn *handler; /* starts the command */
+	scsi_cmd_fn *next;    /* continuation after io completes */
+	uint64_t lba;
+	uint64_t nblocks;
+	bool has_range;
+	bool writes;
+	bool in_set;  /* on lu->tasks */
+	bool in_exec; /* still inside scsi_task_exec */
+	bool posted;
+	struct backend_io io;
+	struct iovec iov;
+	uint8_t *buf;      /* owned scratch (verify, write same) */
+	uint64_t pos, end; /* progress of chunked work (bytes) */
+	uint32_t param;    /* handler's own counter */
+};
+
+/* Opcode table entry flags. */
+#define SCSI_F_NO_UA 0x01    /* does not report/clear a UA */
+#define SCSI_F_RESV_OK 0x02  /* allowed under another's reservation */
+#define SCSI_F_MEDIA 0x04    /* goes to the backend, ordered */
+#define SCSI_F_WRITE 0x08    /* modifies the medium */
+#define SCSI_F_PR_WRITE 0x10 /* write class under a PR (SPC-4 5.13.1) */
+#define SCSI_F_PR_READ 0x20  /* read class: only Exclusive Access blocks */
+
+/* Inline handler: fills the task, runs with no backend I/O. */
+typedef void scsi_inline_fn(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+
+struct scsi_op {
+	uint8_t flags;
+	uint8_t cdb_len;
+	scsi_inline_fn *run; /* non-media commands */
+	scsi_cmd_fn *start;  /* media commands */
+};
+
+/* sense.c */
+void scsi_sense_build(uint8_t *buf, unsigned int *len, bool desc, uint8_t key,
+    uint8_t asc, uint8_t ascq, bool info_valid, uint64_t info,
+    const uint8_t *sks);
+void scsi_task_sense_invalid_field(struct scsi_task *task, bool in_cdb,
+    unsigned int byte, int bit);
+void scsi_task_sense_info(struct scsi_task *task, uint8_t key, uint8_t asc,
+    uint8_t ascq, uint64_t info);
+
+/* ua.c (called with lu->lock held unless said) */
+struct scsi_itl *scsi_itl_find(struct scsi_lu *lu, uint64_t nexus_id,
+    bool create);
+void scsi_itl_ua_add(struct scsi_itl *itl, uint8_t asc, uint8_t ascq);
+bool scsi_itl_ua_pop(struct scsi_itl *itl, struct scsi_ua *out);
+void scsi_lu_ua_all(struct scsi_lu *lu, uint64_t except_id, bool except,
+    uint8_t asc, uint8_t ascq);
+
+/* lu.c */
+void scsi_lu_list_lock(void);
+void scsi_lu_list_unlock(void);
+struct list_node *scsi_lu_list(void);
+void scsi_lu_nexus_gone(struct scsi_lu *lu, uint64_t nexus_id);
+uint64_t scsi_lu_refresh_blocks(struct scsi_lu *lu);
+
+/* reserve.c (lu->lock held) */
+bool scsi_resv_conflict(struct scsi_lu *lu, const struct scsi_task *task,
+    const struct scsi_op *op);
+void scsi_spc_reserve(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_release(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+
+/* pr.c */
+bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_task *task,
+    const struct scsi_op *op); /* lu->lock held */
+void scsi_pr_in(struct scsi_task *task, const uint64_t *luns, unsigned int n);
+void scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n);
+void scsi_pr_free(struct scsi_lu *lu);
+
+/* task.c */
+const struct scsi_op *scsi_op_lookup(uint8_t opcode);
+void scsi_cmd_complete(struct scsi_cmd *cmd);
+void scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
+    uint64_t len, void *buf, bool fua, scsi_cmd_fn *next);
+uint64_t scsi_task_nexus_id(const struct scsi_task *task);
+
+/* spc.c */
+void scsi_spc_test_unit_ready(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_inquiry(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_report_luns(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_request_sense(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_mode_sense(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_spc_maintenance_in(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+/* Copy len bytes of src into the Data-In buffer, honouring alloc. */
+void scsi_task_data_in(struct scsi_task *task, const void *src, uint32_t len,
+    uint32_t alloc);
+
+/* sbc.c */
+void scsi_sbc_read_capacity10(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_sbc_service_action_in(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_sbc_start_stop(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_sbc_read_defect(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+void scsi_sbc_rw(struct scsi_cmd *cmd);
+void scsi_sbc_sync_cache(struct scsi_cmd *cmd);
+void scsi_sbc_verify(struct scsi_cmd *cmd);
+void scsi_sbc_prefetch(struct scsi_cmd *cmd);
+void scsi_sbc_write_same(struct scsi_cmd *cmd);
+void scsi_sbc_unmap(struct scsi_cmd *cmd);
+void scsi_sbc_compare_write(struct scsi_cmd *cmd);
+/* Decode LBA and block count of a media CDB; false if it has none. */
+bool scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n);
+
+#endif /* IETD_SCSI_SCSI_INT_H */

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * SCSI wire constants: operation codes (SPC-4, SBC-4), sense keys and
+ * additional sense codes (SPC-4 4.5.6 and annex D), VPD and mode page
+ * codes. Numbers only; no code.
+ */
+#ifndef IETD_SCSI_SCSI_PROTO_H
+#define IETD_SCSI_SCSI_PROTO_H
+
+/* Operation codes. */
+#define SCSI_OP_TEST_UNIT_READY 0x00
+#define SCSI_OP_REQUEST_SENSE 0x03
+#define SCSI_OP_READ_6 0x08
+#define SCSI_OP_WRITE_6 0x0a
+#define SCSI_OP_INQUIRY 0x12
+#define SCSI_OP_MODE_SELECT_6 0x15
+#define SCSI_OP_RESERVE_6 0x16
+#define SCSI_OP_RELEASE_6 0x17
+#define SCSI_OP_MODE_SENSE_6 0x1a
+#define SCSI_OP_START_STOP_UNIT 0x1b
+#define SCSI_OP_READ_CAPACITY_10 0x25
+#define SCSI_OP_READ_10 0x28
+#define SCSI_OP_WRITE_10 0x2a
+#define SCSI_OP_WRITE_VERIFY_10 0x2e
+#define SCSI_OP_VERIFY_10 0x2f
+#define SCSI_OP_PRE_FETCH_10 0x34
+#define SCSI_OP_SYNCHRONIZE_CACHE_10 0x35
+#define SCSI_OP_READ_DEFECT_DATA_10 0x37
+#define SCSI_OP_WRITE_SAME_10 0x41
+#define SCSI_OP_UNMAP 0x42
+#define SCSI_OP_PERSISTENT_RESERVE_IN 0x5e
+#define SCSI_OP_PERSISTENT_RESERVE_OUT 0x5f
+#define SCSI_OP_MODE_SELECT_10 0x55
+#define SCSI_OP_RESERVE_10 0x56
+#define SCSI_OP_RELEASE_10 0x57
+#define SCSI_OP_MODE_SENSE_10 0x5a
+#define SCSI_OP_READ_16 0x88
+#define SCSI_OP_COMPARE_AND_WRITE 0x89
+#define SCSI_OP_WRITE_16 0x8a
+#define SCSI_OP_WRITE_VERIFY_16 0x8e
+#define SCSI_OP_VERIFY_16 0x8f
+#define SCSI_OP_PRE_FETCH_16 0x90
+#define SCSI_OP_SYNCHRONIZE_CACHE_16 0x91
+#define SCSI_OP_WRITE_SAME_16 0x93
+#define SCSI_OP_SERVICE_ACTION_IN_16 0x9e
+#define SCSI_OP_REPORT_LUNS 0xa0
+#define SCSI_OP_MAINTENANCE_IN 0xa3
+#define SCSI_OP_READ_12 0xa8
+#define SCSI_OP_WRITE_12 0xaa
+#define SCSI_OP_WRITE_VERIFY_12 0xae
+#define SCSI_OP_VERIFY_12 0xaf
+#define SCSI_OP_READ_DEFECT_DATA_12 0xb7
+
+/* Service actions. */
+#define SCSI_SAI_READ_CAPACITY_16 0x10
+#define SCSI_SAI_GET_LBA_STATUS 0x12
+#define SCSI_MI_REPORT_SUPPORTED_OPCODES 0x0c
+#define SCSI_MI_REPORT_SUPPORTED_TMFS 0x0d
+
+/* Sense keys (SPC-4 table 47). */
+#define SK_NO_SENSE 0x0
+#define SK_NOT_READY 0x2
+#define SK_MEDIUM_ERROR 0x3
+#define SK_HARDWARE_ERROR 0x4
+#define SK_ILLEGAL_REQUEST 0x5
+#define SK_UNIT_ATTENTION 0x6
+#define SK_DATA_PROTECT 0x7
+#define SK_ABORTED_COMMAND 0xb
+#define SK_MISCOMPARE 0xe
+
+/* Additional sense code, qualifier pairs (SPC-4 annex D). */
+#define ASC_NO_ADDITIONAL_SENSE 0x00, 0x00
+#define ASC_WRITE_ERROR 0x0c, 0x00
+#define ASC_INVALID_FIELD_IN_IU 0x0e, 0x03
+#define ASC_UNRECOVERED_READ_ERROR 0x11, 0x00
+#define ASC_PARAMETER_LIST_LENGTH_ERROR 0x1a, 0x00
+#define ASC_MISCOMPARE_DURING_VERIFY 0x1d, 0x00
+#define ASC_INVALID_OPCODE 0x20, 0x00
+#define ASC_LBA_OUT_OF_RANGE 0x21, 0x00
+#define ASC_INVALID_FIELD_IN_CDB 0x24, 0x00
+#define ASC_LU_NOT_SUPPORTED 0x25, 0x00
+#define ASC_INVALID_FIELD_IN_PARAM_LIST 0x26, 0x00
+#define ASC_WRITE_PROTECTED 0x27, 0x00
+#define ASC_POWER_ON_RESET 0x29, 0x00
+#define ASC_BUS_DEVICE_RESET 0x29, 0x03
+#define ASC_MODE_PARAMETERS_CHANGED 0x2a, 0x01
+#define ASC_RESERVATIONS_RELEASED 0x2a, 0x04
+#define ASC_CAPACITY_DATA_CHANGED 0x2a, 0x09
+#define ASC_REPORTED_LUNS_CHANGED 0x3f, 0x0e
+#define ASC_RESERVATIONS_PREEMPTED 0x2a, 0x03
+#define ASC_REGISTRATIONS_PREEMPTED 0x2a, 0x05
+#define ASC_INVALID_RELEASE_OF_PR 0x26, 0x04
+#define ASC_SAVING_PARAMS_UNSUPPORTED 0x39, 0x00
+#define ASC_INTERNAL_TARGET_FAILURE 0x44, 0x00
+
+/* Sense data formats (SPC-4 4.5). */
+#define SENSE_FIXED_CURRENT 0x70
+#define SENSE_DESC_CURRENT 0x72
+#define SENSE_FIXED_LEN 18
+#define SENSE_FIXED_VALID 0x80
+#define SENSE_SKSV 0x80
+#define SENSE_SKS_CD 0x40  /* field pointer is in the CDB */
+#define SENSE_SKS_BPV 0x08 /* bit pointer valid */
+#define SENSE_DESC_INFORMATION 0x00
+#define SENSE_DESC_SKS 0x02
+
+/* INQUIRY (SPC-4 6.6). */
+#define INQ_EVPD 0x01
+#define INQ_PQ_NOT_CONNECTED 0x60 /* qualifier 3 (011b) */
+#define INQ_TYPE_DISK 0x00
+#define INQ_TYPE_UNKNOWN 0x1f
+#define INQ_VERSION_SPC4 0x06
+#define INQ_RDF_SPC 0x02
+#define INQ_HISUP 0x10
+#define INQ_CMDQUE 0x02
+#define INQ_STD_LEN 74
+
+#define VPD_SUPPORTED_PAGES 0x00
+#define VPD_UNIT_SERIAL 0x80
+#define VPD_DEVICE_ID 0x83
+#define VPD_BLOCK_LIMITS 0xb0
+#define VPD_BLOCK_DEV_CHARS 0xb1
+#define VPD_LBP 0xb2
+
+/* Designators (SPC-4 7.8.6). */
+#define DESIG_CODESET_BINARY 0x1
+#define DESIG_CODESET_ASCII 0x2
+#define DESIG_CODESET_UTF8 0x3
+#define DESIG_PROTO_ISCSI 0x5
+#define DESIG_PIV 0x80
+#define DESIG_ASSOC_LU 0x00
+#define DESIG_ASSOC_PORT 0x10
+#define DESIG_ASSOC_TARGET 0x20
+#define DESIG_TYPE_T10 0x1
+#define DESIG_TYPE_NAA 0x3
+#define DESIG_TYPE_REL_PORT 0x4
+#define DESIG_TYPE_TPG 0x5
+#define DESIG_TYPE_SCSI_NAME 0x8
+#define NAA_LOCAL 0x3
+
+/* Version descriptors (SPC-4 table 95). */
+#define VD_SAM5 0x00a0
+#define VD_SPC4 0x0460
+#define VD_SBC3 0x04c0
+#define VD_ISCSI 0x0960
+
+/* Mode pages (SPC-4 7.5, SBC-4 6.5). */
+#define MODE_PAGE_RW_RECOVERY 0x01
+#define MODE_PAGE_CACHING 0x08
+#define MODE_PAGE_CONTROL 0x0a
+#define MODE_PAGE_INFO_EXCEPT 0x1c
+#define MODE_PAGE_ALL 0x3f
+#define MODE_SUBPAGE_ALL 0xff
+#define MODE_PC_CURRENT 0
+#define MODE_PC_CHANGEABLE 1
+#define MODE_PC_DEFAULT 2
+#define MODE_PC_SAVED 3
+#define MODE_DBD 0x08
+#define MODE_LLBAA 0x10
+#define MODE_DSP_WP 0x80
+#define MODE_DSP_DPOFUA 0x10
+#define MODE_CACHING_WCE 0x04
+#define MODE_CONTROL_D_SENSE 0x04
+#define MODE_SELECT_PF 0x10
+#define MODE_SELECT_SP 0x01
+#define MODE_PAGE_SPF 0x40
+#define MODE_PAGE_PS 0x80
+
+/* CDB bits (SBC-4). */
+#define CDB_FUA 0x08
+#define CDB_PROTECT_MASK 0xe0
+#define CDB_BYTCHK 0x06
+#define CDB_WS_UNMAP 0x08
+#define CDB_WS_ANCHOR 0x10
+#define CDB_WS_NDOB 0x01
+#define CDB_RC16_PMI 0x01
+#define CDB_REQSENSE_DESC 0x01
+#define CDB_NACA 0x04
+
+/* READ CAPACITY (16) (SBC-4 5.20.2). */
+#define RC16_LBPME 0x80
+#define RC16_LBPRZ 0x40
+#define RC16_LEN 32
+
+/* Logical block provisioning VPD (SBC-4 6.6.4). */
+#define LBP_LBPU 0x80
+#define LBP_LBPWS 0x40
+#define LBP_LBPWS10 0x20
+#define LBP_LBPRZ 0x04
+#define LBP_THIN 0x02
+
+/* Block limits VPD (SBC-4 6.6.3). */
+#define BL_WSNZ 0x01
+
+/* REPORT LUNS addressing (SAM-5 4.7). */
+#define LUN_FLAT_SPACE 0x40
+#define LUN_FLAT_MAX 16383
+
+#endif /* IETD_SCSI_SCSI_PROTO_H */

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Task execution: the opcode table, unit attention and reservation checks
+ * done before a command runs (SAM-5 5.14, SPC-2 5.5.1), and the task set
+ * of each LU that keeps SAM-5 8.6 ordering: ORDERED waits for every older
+ * task and holds the younger ones, HEAD OF QUEUE goes first, and media
+ * commands over overlapping blocks never overtake one another.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "scsi/scsi_int.h"
+#include "scsi/scsi_proto.h"
+#include "util/alloc.h"
+
+#define OP(op_, flags_, len_, run_, start_) \
+	[op_] = {.flags = (flags_),         \
+	    .cdb_len = (len_),              \
+	    .run = (run_),                  \
+	    .start = (start_)}
+
+/* SPC-2 5.5.1 table: which commands pass another nexus's reservation. */
+static const struct scsi_op scsi_ops[256] = {
+    OP(SCSI_OP_TEST_UNIT_READY, 0, 6, scsi_spc_test_unit_ready, NULL),
+    OP(SCSI_OP_REQUEST_SENSE, SCSI_F_NO_UA | SCSI_F_RESV_OK, 6,
+	scsi_spc_request_sense, NULL),
+    OP(SCSI_OP_INQUIRY, SCSI_F_NO_UA | SCSI_F_RESV_OK, 6, scsi_spc_inquiry,
+	NULL),
+    OP(SCSI_OP_REPORT_LUNS, SCSI_F_NO_UA | SCSI_F_RESV_OK, 12,
+	scsi_spc_report_luns, NULL),
+    OP(SCSI_OP_MODE_SENSE_6, 0, 6, scsi_spc_mode_sense, NULL),
+    OP(SCSI_OP_MODE_SENSE_10, 0, 10, scsi_spc_mode_sense, NULL),
+    OP(SCSI_OP_MODE_SELECT_6, SCSI_F_PR_WRITE, 6, scsi_spc_mode_select, NULL),
+    OP(SCSI_OP_MODE_SELECT_10, SCSI_F_PR_WRITE, 10, scsi_spc_mode_select, NULL),
+    OP(SCSI_OP_RESERVE_6, SCSI_F_PR_WRITE, 6, scsi_spc_reserve, NULL),
+    OP(SCSI_OP_RESERVE_10, SCSI_F_PR_WRITE, 10, scsi_spc_reserve, NULL),
+    OP(SCSI_OP_RELEASE_6, SCSI_F_RESV_OK | SCSI_F_PR_WRITE, 6, scsi_spc_release,
+	NULL),
+    OP(SCSI_OP_RELEASE_10, SCSI_F_RESV_OK | SCSI_F_PR_WRITE, 10,
+	scsi_spc_release, NULL),
+    OP(SCSI_OP_PERSISTENT_RESERVE_IN, 0, 10, scsi_pr_in, NULL),
+    OP(SCSI_OP_PERSISTENT_RESERVE_OUT, 0, 10, scsi_pr_out, NULL),
+    OP(SCSI_OP_MAINTENANCE_IN, SCSI_F_RESV_OK, 12, scsi_spc_maintenance_in,
+	NULL),
+    OP(SCSI_OP_START_STOP_UNIT, SCSI_F_PR_WRITE, 6, scsi_sbc_start_stop, NULL),
+    OP(SCSI_OP_READ_CAPACITY_10, SCSI_F_RESV_OK, 10, scsi_sbc_read_capacity10,
+	NULL),
+    OP(SCSI_OP_SERVICE_ACTION_IN_16, SCSI_F_RESV_OK, 16,
+	scsi_sbc_service_action_in, NULL),
+    OP(SCSI_OP_READ_DEFECT_DATA_10, 0, 10, scsi_sbc_read_defect, NULL),
+    OP(SCSI_OP_READ_DEFECT_DATA_12, 0, 12, scsi_sbc_read_defect, NULL),
+    OP(SCSI_OP_READ_6, SCSI_F_MEDIA | SCSI_F_PR_READ, 6, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_READ_10, SCSI_F_MEDIA | SCSI_F_PR_READ, 10, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_READ_12, SCSI_F_MEDIA | SCSI_F_PR_READ, 12, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_READ_16, SCSI_F_MEDIA | SCSI_F_PR_READ, 16, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_6, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 6, NULL,
+	scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_10, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 10,
+	NULL, scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_12, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 12,
+	NULL, scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 16,
+	NULL, scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_VERIFY_10, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
+	10, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_VERIFY_12, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
+	12, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_WRITE_VERIFY_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
+	16, NULL, scsi_sbc_rw),
+    OP(SCSI_OP_VERIFY_10, SCSI_F_MEDIA | SCSI_F_PR_READ, 10, NULL,
+	scsi_sbc_verify),
+    OP(SCSI_OP_VERIFY_12, SCSI_F_MEDIA | SCSI_F_PR_READ, 12, NULL,
+	scsi_sbc_verify),
+    OP(SCSI_OP_VERIFY_16, SCSI_F_MEDIA | SCSI_F_PR_READ, 16, NULL,
+	scsi_sbc_verify),
+    OP(SCSI_OP_PRE_FETCH_10, SCSI_F_MEDIA | SCSI_F_PR_READ, 10, NULL,
+	scsi_sbc_prefetch),
+    OP(SCSI_OP_PRE_FETCH_16, SCSI_F_MEDIA | SCSI_F_PR_READ, 16, NULL,
+	scsi_sbc_prefetch),
+    OP(SCSI_OP_SYNCHRONIZE_CACHE_10, SCSI_F_MEDIA | SCSI_F_PR_WRITE, 10, NULL,
+	scsi_sbc_sync_cache),
+    OP(SCSI_OP_SYNCHRONIZE_CACHE_16, SCSI_F_MEDIA | SCSI_F_PR_WRITE, 16, NULL,
+	scsi_sbc_sync_cache),
+    OP(SCSI_OP_WRITE_SAME_10, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 10,
+	NULL, scsi_sbc_write_same),
+    OP(SCSI_OP_WRITE_SAME_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 16,
+	NULL, scsi_sbc_write_same),
+    OP(SCSI_OP_UNMAP, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 10, NULL,
+	scsi_sbc_unmap),
+    OP(SCSI_OP_COMPARE_AND_WRITE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
+	16, NULL, scsi_sbc_compare_write),
+};
+
+const struct scsi_op *
+scsi_op_lookup(uint8_t opcode)
+{
+	const struct scsi_op *op = &scsi_ops[opcode];
+
+	return op->run != NULL || op->start != NULL ? op : NULL;
+}
+
+uint64_t
+scsi_task_nexus_id(const struct scsi_task *task)
+{
+	return task->nexus != NULL ? task->nexus->id : 0;
+}
+
+static void
+scsi_task_reset_result(struct scsi_task *task)
+{
+	task->status = SCSI_STATUS_GOOD;
+	task->sense_len = 0;
+	task->xfer_len = 0;
+	task->data_in_len = 0;
+}
+
+/* Commands answered for a LUN that does not exist (SPC-4 4.6.4?). */
+static void
+scsi_task_exec_nolu(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	switch (task->cdb[0]) {
+	case SCSI_OP_INQUIRY:
+		scsi_spc_inquiry(task, luns, n);
+		break;
+	case SCSI_OP_REPORT_LUNS:
+		scsi_spc_report_luns(task, luns, n);
+		break;
+	case SCSI_OP_REQUEST_SENSE:
+		scsi_spc_request_sense(task, luns, n);
+		break;
+	default:
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_LU_NOT_SUPPORTED);
+		break;
+	}
+	task->state = SCSI_TS_DONE;
+	task->done(task);
+}
+
+/*
+ * May cmd start now? Called with lu->lock held; cmd is on lu->tasks and
+ * everything before it is older.
+ */
+static bool
+scsi_cmd_can_start(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct list_node *pos;
+
+	if (task->attr == SCSI_ATTR_HEAD_OF_QUEUE)
+		return true;
+	for (pos = cmd->lu->tasks.next; pos != &task->node; pos = pos->next) {
+		struct scsi_task *older =
+		    list_entry(pos, struct scsi_task, node);
+		struct scsi_cmd *oc = older->internal;
+
+		if (older->attr == SCSI_ATTR_HEAD_OF_QUEUE)
+			continue;
+		/* SAM-5 8.6.3: an ORDERED task fences both ways. */
+		if (task->attr == SCSI_ATTR_ORDERED ||
+		    older->attr == SCSI_ATTR_ORDERED)
+			return false;
+		if (!cmd->has_range || !oc->has_range)
+			continue;
+		if (!cmd->writes && !oc->writes)
+			continue;
+		if (cmd->lba < oc->lba + oc->nblocks &&
+		    oc->lba < cmd->lba + cmd->nblocks)
+			return false;
+	}
+	return true;
+}
+
+static void
+scsi_cmd_start(struct scsi_cmd *cmd)
+{
+	if (cmd->task->aborted) {
+		/* Never reaches the store (SAM-5 7.2). */
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	cmd->handler(cmd);
+}
+
+/* Start the waiting tasks that may now run; lu->lock held. */
+static void
+scsi_lu_collect_ready(struct scsi_lu *lu, struct list_node *ready)
+{
+	struct list_node *pos;
+
+	list_for_each(pos, &lu->tasks) {
+		struct scsi_task *t = list_entry(pos, struct scsi_task, node);
+		struct scsi_cmd *c = t->internal;
+
+		if (t->state != SCSI_TS_WAITING || !scsi_cmd_can_start(c))
+			continue;
+		t->state = SCSI_TS_RUNNING;
+		/* Borrow the cmd's io node to carry it to the caller. */
+		list_add_tail(ready, &c->io.node);
+	}
+}
+
+static void
+scsi_run_ready(struct list_node *ready)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, ready) {
+		struct scsi_cmd *c = list_entry(pos, struct scsi_cmd, io.node);
+
+		list_remove(pos);
+		scsi_cmd_start(c);
+	}
+}
+
+static void
+scsi_cmd_free(struct scsi_cmd *cmd)
+{
+	mem_free(cmd->buf);
+	mem_free(cmd);
+}
+
+static void
+scsi_cmd_finish(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	struct list_node ready;
+
+	list_init(&ready);
+	pthread_mutex_lock(&lu->lock);
+	if (cmd->in_set) {
+		list_remove(&task->node);
+		cmd->in_set = false;
+	}
+	scsi_lu_collect_ready(lu, &ready);
+	pthread_mutex_unlock(&lu->lock);
+	task->internal = NULL;
+	task->state = SCSI_TS_DONE;
+	scsi_cmd_free(cmd);
+	task->done(task);
+	scsi_run_ready(&ready);
+	scsi_lu_put(lu);
+}
+
+static void
+scsi_cmd_posted(struct backend_io *io)
+{
+	scsi_cmd_finish(io->arg);
+}
+
+/*
+ * Complete a media command. Inside scsi_task_exec it may finish at once;
+ * elsewhere (started by another task's completion, perhaps on another
+ * thread) the completion is posted to the task's own queue so done()
+ * runs on the owner's thread.
+ */
+void
+scsi_cmd_complete(struct scsi_cmd *cmd)
+{
+	if (cmd->in_exec || cmd->task->cq == NULL) {
+		scsi_cmd_finish(cmd);
+		return;
+	}
+	memset(&cmd->io, 0, sizeof(cmd->io));
+	cmd->io.done = scsi_cmd_posted;
+	cmd->io.arg = cmd;
+	cmd->io.cq = cmd->task->cq;
+	backend_cq_post(cmd->task->cq, &cmd->io);
+}
+
+static void
+scsi_cmd_io_done(struct backend_io *io)
+{
+	struct scsi_cmd *cmd = io->arg;
+
+	cmd->next(cmd);
+}
+
+void
+scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
+    uint64_t len, void *buf, bool fua, scsi_cmd_fn *next)
+{
+	memset(&cmd->io, 0, sizeof(cmd->io));
+	cmd->iov.iov_base = buf;
+	cmd->iov.iov_len = (size_t)len;
+	cmd->io.op = op;
+	cmd->io.offset = off;
+	cmd->io.len = len;
+	if (op == BACKEND_OP_READ || op == BACKEND_OP_WRITE) {
+		cmd->io.iov = &cmd->iov;
+		cmd->io.iovcnt = 1;
+	}
+	cmd->io.fua = fua;
+	cmd->io.done = scsi_cmd_io_done;
+	cmd->io.arg = cmd;
+	cmd->io.cq = cmd->task->cq;
+	cmd->next = next;
+	/* Once submitted the completion always comes through the queue. */
+	cmd->in_exec = false;
+	backend_submit(cmd->lu->be, &cmd->io);
+}
+
+static void
+scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
+    const struct scsi_op *op)
+{
+	struct scsi_cmd *cmd;
+	bool go;
+
+	cmd = mem_zalloc(sizeof(*cmd));
+	if (cmd == NULL || task->cq == NULL) {
+		mem_free(cmd);
+		/* Out of memory fails this one command (SAM-5 5.3.1). */
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		task->done(task);
+		return;
+	}
+	cmd->task = task;
+	cmd->lu = lu;
+	cmd->handler = op->start;
+	cmd->writes = (op->flags & SCSI_F_WRITE) != 0;
+	cmd->has_range =
+	    scsi_sbc_cdb_range(task->cdb, &cmd->lba, &cmd->nblocks);
+	/* UNMAP names its ranges in the data: treat it as a full fence. */
+	if (task->cdb[0] == SCSI_OP_UNMAP) {
+		cmd->has_range = true;
+		cmd->lba = 0;
+		cmd->nblocks = UINT64_MAX;
+	}
+	cmd->in_exec = true;
+	task->internal = cmd;
+	scsi_lu_get(lu);
+	pthread_mutex_lock(&lu->lock);
+	list_add_tail(&lu->tasks, &task->node);
+	cmd->in_set = true;
+	go = scsi_cmd_can_start(cmd);
+	task->state = go ? SCSI_TS_RUNNING : SCSI_TS_WAITING;
+	if (!go)
+		cmd->in_exec = false;
+	pthread_mutex_unlock(&lu->lock);
+	if (go)
+		scsi_cmd_start(cmd);
+}
+
+void
+scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	const struct scsi_op *op;
+	struct scsi_itl *itl;
+	struct scsi_ua ua = {0, 0};
+	bool have_ua = false, conflict = false;
+
+	scsi_task_reset_result(task);
+	task->lu = lu;
+	task->internal = NULL;
+	task->state = SCSI_TS_NEW;
+	list_init(&task->node);
+	if (lu == NULL) {
+		scsi_task_exec_nolu(task, luns, n);
+		return;
+	}
+	op = scsi_op_lookup(task->cdb[0]);
+
+	pthread_mutex_lock(&lu->lock);
+	itl = scsi_itl_find(lu, scsi_task_nexus_id(task), true);
+	if (itl == NULL) {
+		pthread_mutex_unlock(&lu->lock);
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		task->done(task);
+		return;
+	}
+	/* SAM-5 5.14: INQUIRY, REPORT LUNS, REQUEST SENSE see no UA. */
+	if (op == NULL || !(op->flags & SCSI_F_NO_UA))
+		have_ua = scsi_itl_ua_pop(itl, &ua);
+	if (!have_ua)
+		conflict = scsi_resv_conflict(lu, task, op);
+	pthread_mutex_unlock(&lu->lock);
+
+	if (have_ua) {
+		scsi_task_set_sense(task, SK_UNIT_ATTENTION, ua.asc, ua.ascq);
+	} else if (conflict) {
+		scsi_task_set_status(task, SCSI_STATUS_RESERVATION_CONFLICT);
+	} else if (op == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_OPCODE);
+	} else if (task->cdb[op->cdb_len - 1] & CDB_NACA) {
+		/* We offer no ACA (INQUIRY NORMACA=0): SAM-5 5.9.1.2. */
+		scsi_task_sense_invalid_field(task, true, op->cdb_len - 1, 2);
+	} else if (op->start != NULL) {
+		if (lu->read_only && (op->flags & SCSI_F_WRITE)) {
+			scsi_task_set_sense(task, SK_DATA_PROTECT,
+			    ASC_WRITE_PROTECTED);
+		} else {
+			scsi_task_exec_media(lu, task, op);
+			return;
+		}
+	} else {
+		op->run(task, luns, n);
+	}
+	task->state = SCSI_TS_DONE;
+	task->done(task);
+}
+
+void
+scsi_task_abort(struct scsi_task *task)
+{
+	struct scsi_lu *lu = task->lu;
+	struct scsi_cmd *cmd;
+	bool waiting = false;
+
+	task->aborted = true;
+	if (lu == NULL)
+		return;
+	pthread_mutex_lock(&lu->lock);
+	cmd = task->internal;
+	if (cmd != NULL && task->state == SCSI_TS_WAITING) {
+		/* Not started: leave the set now, complete on its thread. */
+		task->state = SCSI_TS_RUNNING;
+		waiting = true;
+	}
+	pthread_mutex_unlock(&lu->lock);
+	if (waiting)
+		scsi_cmd_complete(cmd);
+}

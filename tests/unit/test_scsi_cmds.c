@@ -1,0 +1,910 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * SCSI layer tests: each CDB decoded against a small file-backed or nullio
+ * LU through a real completion queue, checking exact status, sense (key,
+ * ASC, ASCQ, field pointer) and returned data.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "scsi/scsi.h"
+#include "util/be.h"
+
+#define T_BLOCKS 2048
+#define T_BS 512
+#define T_BUF (64 * 1024)
+
+static char t_path[256];
+static struct backend_cq *t_cq;
+static struct scsi_nexus t_nx1, t_nx2;
+static const uint64_t t_luns[] = {0, 1, 300};
+
+struct t_task {
+	struct scsi_task task;
+	uint8_t buf[T_BUF];
+	int ndone;
+};
+
+static void
+t_done(struct scsi_task *task)
+{
+	struct t_task *t = task->priv;
+
+	t->ndone++;
+}
+
+static void
+t_wait(struct t_task *t)
+{
+	struct pollfd pfd;
+
+	while (t->ndone == 0) {
+		pfd.fd = backend_cq_fd(t_cq);
+		pfd.events = POLLIN;
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+		backend_cq_drain(t_cq);
+	}
+	assert_int_equal(t->ndone, 1);
+}
+
+static void
+t_prep(struct t_task *t, const uint8_t *cdb, unsigned int cdb_len,
+    uint32_t data_len, bool out, struct scsi_nexus *nx)
+{
+	memset(&t->task, 0, sizeof(t->task));
+	memcpy(t->task.cdb, cdb, cdb_len);
+	t->task.cdb_len = cdb_len;
+	t->task.attr = SCSI_ATTR_SIMPLE;
+	t->task.nexus = nx;
+	t->task.cq = t_cq;
+	t->task.data = t->buf;
+	t->task.data_len = data_len;
+	t->task.data_out = out;
+	t->task.data_in = !out && data_len > 0;
+	t->task.done = t_done;
+	t->task.priv = t;
+	t->ndone = 0;
+}
+
+/* Run one command to completion. */
+static struct t_task *
+t_run(struct scsi_lu *lu, const uint8_t *cdb, unsigned int cdb_len,
+    uint32_t data_len, bool out, struct scsi_nexus *nx)
+{
+	static struct t_task t;
+
+	if (!out)
+		memset(t.buf, 0xcc, sizeof(t.buf));
+	t_prep(&t, cdb, cdb_len, data_len, out, nx);
+	scsi_task_exec(lu, &t.task, t_luns, 3);
+	t_wait(&t);
+	return &t;
+}
+
+static void
+t_expect_sense(const struct t_task *t, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	assert_int_equal(t->task.status, SCSI_STATUS_CHECK_CONDITION);
+	if ((t->task.sense[0] & 0x7f) == 0x72) {
+		assert_int_equal(t->task.sense_len, 8u + t->task.sense[7]);
+		assert_int_equal(t->task.sense[1], key);
+		assert_int_equal(t->task.sense[2], asc);
+		assert_int_equal(t->task.sense[3], ascq);
+		return;
+	}
+	assert_int_equal(t->task.sense[0] & 0x7f, 0x70);
+	assert_int_equal(t->task.sense_len, 18);
+	assert_int_equal(t->task.sense[2] & 0x0f, key);
+	assert_int_equal(t->task.sense[12], asc);
+	assert_int_equal(t->task.sense[13], ascq);
+}
+
+/* INVALID FIELD IN CDB with the field pointer at byte. */
+static void
+t_expect_invalid_cdb(const struct t_task *t, unsigned int byte)
+{
+	t_expect_sense(t, 0x05, 0x24, 0x00);
+	assert_int_equal(t->task.sense[15] & 0xc0, 0xc0); /* SKSV, C/D */
+	assert_int_equal(get_be16(t->task.sense + 16), byte);
+}
+
+static struct scsi_lu *
+t_lu_new(enum backend_type type, bool ro, bool wce, uint64_t lun)
+{
+	struct scsi_lu_params p = {
+	    .lun = lun,
+	    .backend = {.type = type,
+		.path = t_path,
+		.nullio_bytes = (uint64_t)T_BLOCKS * T_BS,
+		.write_through = !wce},
+	    .block_size = T_BS,
+	    .target_name = "iqn.2026-01.org.example:disk",
+	    .tid = 1,
+	    .read_only = ro,
+	    .write_cache = wce,
+	};
+	struct scsi_lu *lu = NULL;
+	char why[256];
+
+	assert_int_equal(scsi_lu_new(&p, &lu, why, sizeof(why)), 0);
+	return lu;
+}
+
+static const uint8_t cdb_tur[6] = {0x00};
+
+/* Consume the power-on UA of nx on lu. */
+static void
+t_clear_ua(struct scsi_lu *lu, struct scsi_nexus *nx)
+{
+	struct t_task *t = t_run(lu, cdb_tur, 6, 0, false, nx);
+
+	t_expect_sense(t, 0x06, 0x29, 0x00);
+	t = t_run(lu, cdb_tur, 6, 0, false, nx);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+}
+
+static int
+t_setup(void **state)
+{
+	int fd;
+
+	(void)state;
+	snprintf(t_path, sizeof(t_path), "build/test_scsi.%d.img",
+	    (int)getpid());
+	fd = open(t_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)T_BLOCKS * T_BS) < 0)
+		return -1;
+	close(fd);
+	t_cq = backend_cq_new();
+	t_nx1.id = 1;
+	snprintf(t_nx1.initiator_port, sizeof(t_nx1.initiator_port),
+	    "iqn.i1,i,0x1");
+	snprintf(t_nx1.target_port, sizeof(t_nx1.target_port),
+	    "iqn.2026-01.org.example:disk,t,0x0001");
+	t_nx1.rel_port_id = 1;
+	t_nx2 = t_nx1;
+	t_nx2.id = 2;
+	scsi_nexus_register(&t_nx1);
+	scsi_nexus_register(&t_nx2);
+	return t_cq == NULL ? -1 : 0;
+}
+
+static int
+t_teardown(void **state)
+{
+	(void)state;
+	scsi_nexus_unregister(&t_nx1);
+	scsi_nexus_unregister(&t_nx2);
+	backend_cq_free(t_cq);
+	backend_workers_stop();
+	unlink(t_path);
+	return 0;
+}
+
+static void
+test_unit_attention(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	uint8_t inq[6] = {0x12, 0, 0, 0, 36, 0};
+	uint8_t rs[6] = {0x03, 0, 0, 0, 18, 0};
+	struct t_task *t;
+
+	(void)state;
+	/* INQUIRY and REPORT LUNS do not see nor clear the UA. */
+	t = t_run(lu, inq, 6, 36, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x06, 0x29, 0x00);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* The other nexus has its own; REQUEST SENSE reports and clears. */
+	t = t_run(lu, rs, 6, 18, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.data_in_len, 18);
+	assert_int_equal(t->buf[0], 0x70);
+	assert_int_equal(t->buf[2], 0x06);
+	assert_int_equal(t->buf[12], 0x29);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, rs, 6, 18, false, &t_nx2);
+	assert_int_equal(t->buf[2], 0x00);
+	assert_int_equal(t->buf[12], 0x00);
+	/* LU reset by nexus 1: every nexus sees 29/03. */
+	scsi_lu_reset(lu, &t_nx1);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x06, 0x29, 0x03);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	t_expect_sense(t, 0x06, 0x29, 0x03);
+	scsi_lu_ua_luns_changed(lu);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x06, 0x3f, 0x0e);
+	scsi_lu_put(lu);
+}
+
+static void
+test_inquiry(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	uint8_t cdb[6] = {0x12, 0, 0, 0, 255, 0};
+	struct t_task *t;
+
+	(void)state;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* Fewer bytes than allocated: the command describes 74. */
+	assert_int_equal(t->task.xfer_len, 74);
+	assert_int_equal(t->task.data_in_len, t->buf[4] + 5);
+	assert_int_equal(t->buf[0], 0x00);
+	assert_int_equal(t->buf[2], 0x06);
+	assert_memory_equal(t->buf + 8, "IET     ", 8);
+	assert_memory_equal(t->buf + 16, "VIRTUAL-DISK    ", 16);
+	assert_int_equal(get_be16(t->buf + 58), 0x00a0);
+	/* Allocation length honoured. */
+	cdb[4] = 5;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(t->task.data_in_len, 5);
+	/* Page code without EVPD. */
+	cdb[2] = 0x80;
+	cdb[4] = 255;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	t_expect_invalid_cdb(t, 2);
+	/* VPD 0x00. */
+	cdb[1] = 1;
+	cdb[2] = 0x00;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[1], 0x00);
+	assert_int_equal(get_be16(t->buf + 2), 6);
+	assert_int_equal(t->buf[5], 0x80);
+	assert_int_equal(t->buf[9], 0xb2);
+	/* VPD 0x80: 16 hex digits, stable. */
+	cdb[2] = 0x80;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(get_be16(t->buf + 2), 16);
+	{
+		char sn[17];
+		struct scsi_lu *lu2 = t_lu_new(BACKEND_NULLIO, false, false, 0);
+		struct scsi_lu *lu3 = t_lu_new(BACKEND_NULLIO, false, false, 1);
+
+		memcpy(sn, t->buf + 4, 16);
+		sn[16] = 0;
+		t = t_run(lu2, cdb, 6, 255, false, &t_nx1);
+		assert_memory_equal(t->buf + 4, sn, 16);
+		t = t_run(lu3, cdb, 6, 255, false, &t_nx1);
+		assert_memory_not_equal(t->buf + 4, sn, 16);
+		scsi_lu_put(lu2);
+		scsi_lu_put(lu3);
+	}
+	/* VPD 0x83: first designator NAA, locally assigned. */
+	cdb[2] = 0x83;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[4], 0x01);
+	assert_int_equal(t->buf[5] & 0x0f, 0x03);
+	assert_int_equal(t->buf[7], 8);
+	assert_int_equal(t->buf[8] >> 4, 0x3);
+	assert_int_equal(t->buf[16 + 1] & 0x0f, 0x01); /* T10 vendor id */
+	assert_memory_equal(t->buf + 20, "IET     ", 8);
+	/* VPD 0xb0, 0xb2. */
+	cdb[2] = 0xb0;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(get_be16(t->buf + 2), 0x3c);
+	assert_int_equal(t->buf[4] & 1, 1);
+	cdb[2] = 0xb2;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	assert_int_equal(get_be16(t->buf + 2), 4);
+	assert_int_equal(t->buf[5] & 0xe4, 0xe4);
+	cdb[2] = 0x42;
+	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
+	t_expect_invalid_cdb(t, 2);
+	scsi_lu_put(lu);
+}
+
+static void
+test_no_lu(void **state)
+{
+	uint8_t inq[6] = {0x12, 0, 0, 0, 36, 0};
+	uint8_t rl[12] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+	struct t_task *t;
+
+	(void)state;
+	t = t_run(NULL, inq, 6, 36, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[0], 0x7f);
+	t = t_run(NULL, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x05, 0x25, 0x00);
+	t = t_run(NULL, rl, 12, 256, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(get_be32(t->buf), 24);
+	assert_int_equal(t->task.data_in_len, 32);
+	assert_int_equal(t->buf[8 + 1], 0);
+	assert_int_equal(t->buf[16 + 1], 1);
+	/* 300 in flat space addressing. */
+	assert_int_equal(t->buf[24], 0x41);
+	assert_int_equal(t->buf[25], 300 & 0xff);
+	rl[9] = 0;
+	rl[8] = 0;
+	rl[6] = 0;
+	rl[9] = 8;
+	t = t_run(NULL, rl, 12, 256, false, &t_nx1);
+	t_expect_invalid_cdb(t, 6);
+}
+
+static void
+test_capacity(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t rc10[10] = {0x25};
+	uint8_t rc16[16] = {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32};
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t = t_run(lu, rc10, 10, 8, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(get_be32(t->buf), T_BLOCKS - 1);
+	assert_int_equal(get_be32(t->buf + 4), T_BS);
+	t = t_run(lu, rc16, 16, 32, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.data_in_len, 32);
+	assert_int_equal(get_be64(t->buf), T_BLOCKS - 1);
+	assert_int_equal(t->buf[14] & 0xc0, 0xc0); /* LBPME, LBPRZ */
+	assert_int_equal(scsi_lu_blocks(lu), T_BLOCKS);
+	assert_string_equal(scsi_lu_iotype(lu), "fileio");
+	assert_string_equal(scsi_lu_iomode(lu), "wt");
+	scsi_lu_put(lu);
+}
+
+static void
+test_read_write(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 10, 0, 0, 4, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 10, 0, 0, 4, 0};
+	uint8_t r6[6] = {0x08, 0, 0, 0, 0, 0};
+	uint8_t w16[16] = {0x8a, 0x08};
+	uint8_t pattern[4 * T_BS];
+	struct t_task *t;
+	unsigned int i;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	for (i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 13 + 1);
+	t = t_run(lu, w10, 10, 0, true, &t_nx1);
+	/* Not enough data for the blocks the CDB names. */
+	t_expect_sense(t, 0x05, 0x0e, 0x03);
+	assert_int_equal(t->task.xfer_len, 4 * T_BS);
+	{
+		static struct t_task wt;
+
+		memcpy(wt.buf, pattern, sizeof(pattern));
+		t_prep(&wt, w10, 10, sizeof(pattern), true, &t_nx1);
+		scsi_task_exec(lu, &wt.task, t_luns, 3);
+		t_wait(&wt);
+		assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+		assert_int_equal(wt.task.xfer_len, 4 * T_BS);
+	}
+	t = t_run(lu, r10, 10, 4 * T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.data_in_len, 4 * T_BS);
+	assert_memory_equal(t->buf, pattern, sizeof(pattern));
+	/* Short buffer: filled only as far as it goes. */
+	t = t_run(lu, r10, 10, 100, false, &t_nx1);
+	assert_int_equal(t->task.data_in_len, 100);
+	assert_int_equal(t->task.xfer_len, 4 * T_BS);
+	assert_memory_equal(t->buf, pattern, 100);
+	assert_int_equal(t->buf[100], 0xcc);
+	/* Transfer length 0 is nothing for READ 10. */
+	r10[8] = 0;
+	t = t_run(lu, r10, 10, 4 * T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.data_in_len, 0);
+	/* ... and 256 blocks for READ 6. */
+	t = t_run(lu, r6, 6, T_BUF, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.xfer_len, 256 * T_BS);
+	/* Past the end. */
+	put_be32(r10 + 2, T_BLOCKS - 1);
+	r10[8] = 2;
+	t = t_run(lu, r10, 10, 4 * T_BS, false, &t_nx1);
+	t_expect_sense(t, 0x05, 0x21, 0x00);
+	put_be32(r10 + 2, T_BLOCKS + 1);
+	r10[8] = 0;
+	t = t_run(lu, r10, 10, 0, false, &t_nx1);
+	t_expect_sense(t, 0x05, 0x21, 0x00);
+	/* RDPROTECT set. */
+	r10[1] = 0x20;
+	put_be32(r10 + 2, 0);
+	t = t_run(lu, r10, 10, 0, false, &t_nx1);
+	t_expect_invalid_cdb(t, 1);
+	/* WRITE 16 with FUA, one block at the last LBA. */
+	put_be64(w16 + 2, T_BLOCKS - 1);
+	put_be32(w16 + 10, 1);
+	{
+		static struct t_task wt;
+
+		memset(wt.buf, 0x5a, T_BS);
+		t_prep(&wt, w16, 16, T_BS, true, &t_nx1);
+		scsi_task_exec(lu, &wt.task, t_luns, 3);
+		t_wait(&wt);
+		assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	}
+	scsi_lu_put(lu);
+}
+
+static void
+test_ordering(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 20, 0, 0, 8, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 20, 0, 0, 8, 0};
+	static struct t_task ts[16];
+	struct pollfd pfd;
+	struct t_task *t;
+	int i, left;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	/* Sixteen writes to one range: the last one must win. */
+	for (i = 0; i < 16; i++) {
+		memset(ts[i].buf, i + 1, 8 * T_BS);
+		t_prep(&ts[i], w10, 10, 8 * T_BS, true, &t_nx1);
+		ts[i].task.attr = i == 7 ? SCSI_ATTR_ORDERED : SCSI_ATTR_SIMPLE;
+		scsi_task_exec(lu, &ts[i].task, t_luns, 3);
+	}
+	for (;;) {
+		left = 0;
+		for (i = 0; i < 16; i++)
+			left += ts[i].ndone == 0;
+		if (left == 0)
+			break;
+		pfd.fd = backend_cq_fd(t_cq);
+		pfd.events = POLLIN;
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+		backend_cq_drain(t_cq);
+	}
+	for (i = 0; i < 16; i++) {
+		assert_int_equal(ts[i].ndone, 1);
+		assert_int_equal(ts[i].task.status, SCSI_STATUS_GOOD);
+	}
+	t = t_run(lu, r10, 10, 8 * T_BS, false, &t_nx1);
+	assert_int_equal(t->buf[0], 16);
+	assert_int_equal(t->buf[8 * T_BS - 1], 16);
+	scsi_lu_put(lu);
+}
+
+static void
+test_abort_waiting(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 40, 0, 0, 1, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 40, 0, 0, 1, 0};
+	static struct t_task a, b;
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	memset(a.buf, 0x11, T_BS);
+	memset(b.buf, 0x22, T_BS);
+	t_prep(&a, w10, 10, T_BS, true, &t_nx1);
+	t_prep(&b, w10, 10, T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &a.task, t_luns, 3);
+	scsi_task_exec(lu, &b.task, t_luns, 3);
+	/* b overlaps a, so it waits; aborting it keeps it off the disk. */
+	scsi_task_abort(&b.task);
+	t_wait(&a);
+	t_wait(&b);
+	assert_true(b.task.aborted);
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0x11);
+	scsi_lu_put(lu);
+}
+
+static void
+test_mode(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, true, 0);
+	uint8_t ms6[6] = {0x1a, 0, 0x3f, 0, 255, 0};
+	uint8_t ms10[10] = {0x5a, 0x08, 0x08, 0, 0, 0, 0, 0, 255, 0};
+	uint8_t sel6[6] = {0x15, 0x10, 0, 0, 0, 0};
+	uint8_t r10[10] = {0x28, 0, 0xff, 0, 0, 0, 0, 0, 1, 0};
+	struct t_task *t;
+	static struct t_task st;
+	unsigned int len;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* header 4 + block descriptor 8 + 12 + 20 + 12 + 12 */
+	assert_int_equal(t->task.data_in_len, 68);
+	assert_int_equal(t->buf[0], 67);
+	assert_int_equal(t->buf[3], 8);
+	assert_int_equal(get_be32(t->buf + 4), T_BLOCKS);
+	assert_int_equal(get_be24(t->buf + 9), T_BS);
+	assert_int_equal(t->buf[12], 0x01);
+	assert_int_equal(t->buf[24], 0x08);
+	assert_int_equal(t->buf[26] & 0x04, 0x04); /* WCE */
+	/* MODE SENSE 10, caching only, DBD. */
+	t = t_run(lu, ms10, 10, 255, false, &t_nx1);
+	assert_int_equal(t->task.data_in_len, 28);
+	assert_int_equal(get_be16(t->buf + 6), 0);
+	assert_int_equal(t->buf[8], 0x08);
+	/* Changeable values: only WCE. */
+	ms10[2] = 0x48;
+	t = t_run(lu, ms10, 10, 255, false, &t_nx1);
+	assert_int_equal(t->buf[10], 0x04);
+	/* Unknown page. */
+	ms6[2] = 0x05;
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	t_expect_invalid_cdb(t, 2);
+	/* MODE SELECT: turn WCE off, D_SENSE on. */
+	len = 4 + 20 + 12;
+	memset(st.buf, 0, len);
+	st.buf[4] = 0x08;
+	st.buf[5] = 18;
+	st.buf[24] = 0x0a;
+	st.buf[25] = 10;
+	st.buf[26] = 0x04;
+	st.buf[27] = 0x10;
+	put_be16(st.buf + 32, 0xffff);
+	sel6[4] = (uint8_t)len;
+	t_prep(&st, sel6, 6, len, true, &t_nx1);
+	scsi_task_exec(lu, &st.task, t_luns, 3);
+	t_wait(&st);
+	assert_int_equal(st.task.status, SCSI_STATUS_GOOD);
+	ms6[2] = 0x08;
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	assert_int_equal(t->buf[12 + 2] & 0x04, 0);
+	/* The other nexus hears of it. */
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	t_expect_sense(t, 0x06, 0x2a, 0x01);
+	/* Descriptor sense now. */
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->task.sense[0], 0x72);
+	t_expect_sense(t, 0x05, 0x21, 0x00);
+	/* A change outside the mask: pointer to the byte. */
+	st.buf[24 + 3] = 0x00;
+	st.buf[26] = 0x00;
+	st.buf[24 + 5] = 0x40;
+	t_prep(&st, sel6, 6, len, true, &t_nx1);
+	scsi_task_exec(lu, &st.task, t_luns, 3);
+	t_wait(&st);
+	assert_int_equal(st.task.status, SCSI_STATUS_CHECK_CONDITION);
+	assert_int_equal(st.task.sense[0], 0x72);
+	assert_int_equal(st.task.sense[2], 0x26);
+	/* Sense-key-specific descriptor: SKSV, C/D=0, byte 27 (QAM). */
+	assert_int_equal(st.task.sense[7], 8);
+	assert_int_equal(st.task.sense[8], 0x02);
+	assert_int_equal(st.task.sense[9], 0x06);
+	assert_int_equal(st.task.sense[12], 0x80);
+	assert_int_equal(get_be16(st.task.sense + 13), 27);
+	scsi_lu_put(lu);
+}
+
+static void
+test_misc(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, true, false, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+	uint8_t bad[6] = {0xff};
+	uint8_t ss[6] = {0x1b, 0, 0, 0, 1, 0};
+	uint8_t sync[10] = {0x35};
+	uint8_t rs6[6] = {0x16};
+	uint8_t rl6[6] = {0x17};
+	uint8_t ms6[6] = {0x1a, 0, 0x3f, 0, 255, 0};
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	t = t_run(lu, w10, 10, T_BS, true, &t_nx1);
+	t_expect_sense(t, 0x07, 0x27, 0x00);
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	assert_int_equal(t->buf[2] & 0x80, 0x80); /* WP */
+	t = t_run(lu, bad, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x05, 0x20, 0x00);
+	t = t_run(lu, ss, 6, 0, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, sync, 10, 0, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* REPORT SUPPORTED OPERATION CODES: one command, with SA rules. */
+	{
+		uint8_t rsoc[12] = {0xa3, 0x0c, 0x01, 0x28, 0, 0, 0, 0, 1, 0};
+
+		t = t_run(lu, rsoc, 12, 256, false, &t_nx1);
+		assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+		assert_int_equal(t->buf[1] & 0x07, 0x03);
+		assert_int_equal(get_be16(t->buf + 2), 10);
+		assert_int_equal(t->buf[4], 0x28);
+		rsoc[3] = 0x9e;
+		t = t_run(lu, rsoc, 12, 256, false, &t_nx1);
+		t_expect_invalid_cdb(t, 2);
+		rsoc[2] = 0x82;
+		rsoc[5] = 0x10;
+		t = t_run(lu, rsoc, 12, 256, false, &t_nx1);
+		assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+		assert_int_equal(t->buf[1], 0x83);
+		assert_int_equal(t->task.data_in_len, 4 + 16 + 12);
+		rsoc[2] = 0x00;
+		rsoc[8] = 0x10;
+		t = t_run(lu, rsoc, 12, 4096, false, &t_nx1);
+		assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+		assert_int_equal(get_be32(t->buf) % 8, 0);
+		assert_int_equal(t->task.data_in_len, get_be32(t->buf) + 4);
+	}
+	/* SPC-2 reservations. */
+	t = t_run(lu, rs6, 6, 0, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	t = t_run(lu, rl6, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, rs6, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* Losing the nexus drops its reservation. */
+	scsi_nexus_unregister(&t_nx1);
+	scsi_nexus_register(&t_nx1);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	scsi_lu_put(lu);
+}
+
+static void
+test_write_same_unmap_verify(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t ws16[16] = {0x93, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 3};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 100, 0, 0, 3, 0};
+	uint8_t vf10[10] = {0x2f, 0x02, 0, 0, 0, 100, 0, 0, 3, 0};
+	uint8_t um[10] = {0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t caw[16] = {0x89, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 1};
+	static struct t_task wt;
+	struct t_task *t;
+	unsigned int i;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	for (i = 0; i < T_BS; i++)
+		wt.buf[i] = (uint8_t)i;
+	t_prep(&wt, ws16, 16, T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r10, 10, 3 * T_BS, false, &t_nx1);
+	for (i = 0; i < 3 * T_BS; i++)
+		assert_int_equal(t->buf[i], (uint8_t)(i % T_BS));
+	/* VERIFY with a miscompare at byte 700. */
+	for (i = 0; i < 3 * T_BS; i++)
+		wt.buf[i] = (uint8_t)(i % T_BS);
+	wt.buf[700] ^= 1;
+	t_prep(&wt, vf10, 10, 3 * T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	t_expect_sense(&wt, 0x0e, 0x1d, 0x00);
+	assert_int_equal(get_be32(wt.task.sense + 3), 700);
+	wt.buf[700] ^= 1;
+	t_prep(&wt, vf10, 10, 3 * T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	/* COMPARE AND WRITE: block 100 as written above, then 0xee. */
+	memset(wt.buf + T_BS, 0xee, T_BS);
+	t_prep(&wt, caw, 16, 2 * T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	t_prep(&wt, caw, 16, 2 * T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	t_expect_sense(&wt, 0x0e, 0x1d, 0x00);
+	/* UNMAP blocks 100..102: they read back as zeros. */
+	memset(wt.buf, 0, 24);
+	put_be16(wt.buf, 22);
+	put_be16(wt.buf + 2, 16);
+	put_be64(wt.buf + 8, 100);
+	put_be32(wt.buf + 16, 3);
+	t_prep(&wt, um, 10, 24, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r10, 10, 3 * T_BS, false, &t_nx1);
+	for (i = 0; i < 3 * T_BS; i++)
+		assert_int_equal(t->buf[i], 0);
+	/* WRITE SAME of zero blocks is refused (WSNZ). */
+	ws16[13] = 0;
+	t_prep(&wt, ws16, 16, T_BS, true, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	t_expect_invalid_cdb(&wt, 10);
+	scsi_lu_put(lu);
+}
+
+/* A backend I/O error becomes MEDIUM ERROR with the LBA. */
+static void
+test_medium_error(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0x07, 0xf0, 0, 0, 16, 0};
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	/* Shrink the file under the LU; its cached capacity is stale. */
+	assert_int_equal(truncate(t_path, 1024 * T_BS), 0);
+	t = t_run(lu, r10, 10, 16 * T_BS, false, &t_nx1);
+	t_expect_sense(t, 0x03, 0x11, 0x00);
+	assert_int_equal(get_be32(t->task.sense + 3), 0x7f0);
+	assert_int_equal(truncate(t_path, (off_t)T_BLOCKS * T_BS), 0);
+	scsi_lu_put(lu);
+}
+
+/* Descriptor-format INVALID FIELD carries the pointer in its own descriptor;
+ * oversize transfers, nexus reset and capacity changes. */
+static void
+test_sense_formats(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t r16[16] = {0x88};
+	uint8_t rs[6] = {0x03, 0x01, 0, 0, 252, 0};
+	uint8_t rc10[10] = {0x25};
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	/* More than SCSI_XFER_MAX: INVALID FIELD at the length (byte 10). */
+	{
+		struct scsi_lu_params p = {
+		    .backend = {.type = BACKEND_NULLIO,
+			.nullio_bytes = 4ull * SCSI_XFER_MAX},
+		    .block_size = T_BS,
+		    .target_name = "iqn.2026-01.org.example:big",
+		};
+		struct scsi_lu *big = NULL;
+		char why[128];
+
+		assert_int_equal(scsi_lu_new(&p, &big, why, sizeof(why)), 0);
+		t_clear_ua(big, &t_nx1);
+		put_be32(r16 + 10, SCSI_XFER_MAX / T_BS + 1);
+		t = t_run(big, r16, 16, 0, false, &t_nx1);
+		t_expect_invalid_cdb(t, 10);
+		assert_int_equal(t->task.sense_len, 18);
+		scsi_lu_put(big);
+	}
+	/* REQUEST SENSE with DESC: descriptor format data. */
+	scsi_lu_nexus_reset(lu, &t_nx1);
+	t = t_run(lu, rs, 6, 252, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[0], 0x72);
+	assert_int_equal(t->buf[1], 0x06);
+	assert_int_equal(t->buf[2], 0x29);
+	assert_int_equal(t->buf[3], 0x00);
+	assert_int_equal(t->task.data_in_len, 8);
+	/* The other nexus was not reset. */
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* The store grows: READ CAPACITY sees it, everyone gets 2A/09. */
+	assert_int_equal(truncate(t_path, (off_t)2 * T_BLOCKS * T_BS), 0);
+	t = t_run(lu, rc10, 10, 8, false, &t_nx1);
+	assert_int_equal(get_be32(t->buf), 2 * T_BLOCKS - 1);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	t_expect_sense(t, 0x06, 0x2a, 0x09);
+	assert_int_equal(truncate(t_path, (off_t)T_BLOCKS * T_BS), 0);
+	assert_int_equal(scsi_lu_blocks(lu), T_BLOCKS);
+	scsi_lu_put(lu);
+}
+
+/* PERSISTENT RESERVE OUT/IN: register, reserve WE, conflict, preempt. */
+static struct t_task *
+t_prout(struct scsi_lu *lu, uint8_t sa, uint8_t type, uint64_t key,
+    uint64_t sakey, struct scsi_nexus *nx)
+{
+	static struct t_task pt;
+	uint8_t cdb[10] = {0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0};
+
+	memset(pt.buf, 0, 24);
+	put_be64(pt.buf, key);
+	put_be64(pt.buf + 8, sakey);
+	t_prep(&pt, cdb, 10, 24, true, nx);
+	scsi_task_exec(lu, &pt.task, t_luns, 3);
+	t_wait(&pt);
+	return &pt;
+}
+
+static void
+test_persistent_reservations(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+	uint8_t keys[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 1, 0, 0};
+	uint8_t resv[10] = {0x5e, 0x01, 0, 0, 0, 0, 0, 1, 0, 0};
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	snprintf(t_nx2.initiator_port, sizeof(t_nx2.initiator_port),
+	    "iqn.i2,i,0x2");
+	/* Wrong key for an unregistered nexus: conflict. */
+	t = t_prout(lu, 0x00, 0, 5, 0xaa, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	t = t_prout(lu, 0x00, 0, 0, 0xaa, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_prout(lu, 0x00, 0, 0, 0xbb, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, keys, 10, 256, false, &t_nx1);
+	assert_int_equal(get_be32(t->buf), 2); /* generation */
+	assert_int_equal(get_be32(t->buf + 4), 16);
+	assert_int_equal(get_be64(t->buf + 8), 0xaa);
+	assert_int_equal(get_be64(t->buf + 16), 0xbb);
+	/* Write Exclusive by nexus 1: nexus 2 may read, not write. */
+	t = t_prout(lu, 0x01, 0x01, 0xaa, 0, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, resv, 10, 256, false, &t_nx2);
+	assert_int_equal(get_be32(t->buf + 4), 16);
+	assert_int_equal(get_be64(t->buf + 8), 0xaa);
+	assert_int_equal(t->buf[21], 0x01);
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, w10, 10, T_BS, true, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	t = t_run(lu, w10, 10, T_BS, true, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* Release with the wrong type. */
+	t = t_prout(lu, 0x02, 0x03, 0xaa, 0, &t_nx1);
+	t_expect_sense(t, 0x05, 0x26, 0x04);
+	/* Nexus 2 preempts: it holds, nexus 1 is unregistered. */
+	t = t_prout(lu, 0x04, 0x03, 0xbb, 0xaa, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* The preempted nexus hears first, then meets the conflict. */
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x06, 0x2a, 0x05);
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	t = t_prout(lu, 0x03, 0, 0xbb, 0, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	snprintf(t_nx2.initiator_port, sizeof(t_nx2.initiator_port),
+	    "iqn.i1,i,0x1");
+	scsi_lu_put(lu);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_unit_attention),
+	    cmocka_unit_test(test_inquiry),
+	    cmocka_unit_test(test_no_lu),
+	    cmocka_unit_test(test_capacity),
+	    cmocka_unit_test(test_read_write),
+	    cmocka_unit_test(test_ordering),
+	    cmocka_unit_test(test_abort_waiting),
+	    cmocka_unit_test(test_mode),
+	    cmocka_unit_test(test_misc),
+	    cmocka_unit_test(test_write_same_unmap_verify),
+	    cmocka_unit_test(test_medium_error),
+	    cmocka_unit_test(test_sense_formats),
+	    cmocka_unit_test(test_persistent_reservations),
+	};
+
+	return cmocka_run_group_tests(tests, t_setup, t_teardown);
+}
