@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Connection lifecycle: accept on a loop, read and write events, deferred
+ * close (a connection is only freed after the current dispatch and once
+ * the last reference is gone, so a backend completion that arrives for a
+ * closed connection finds its memory still there and is dropped), the
+ * per-connection log prefix, and the orderly shutdown of all sessions.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/log.h"
+#include "backend/backend.h"
+#include "target/target.h"
+#include "iscsi.h"
+#include "iscsi_int.h"
+
+/*
+ * Reference rules: the loop holds one reference from accept until the
+ * deferred close; every task (struct iscsi_task) holds one until it is
+ * freed, so a backend completion can always look at task->conn; a call
+ * posted from another thread holds one until it ran. Only the owning
+ * loop's thread changes a connection's state.
+ */
+struct list_node iscsi_conns = LIST_HEAD_INIT(iscsi_conns);
+static pthread_mutex_t conn_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int iscsi_nconns;
+static bool iscsi_shutting_down;
+static void (*iscsi_shutdown_done)(void *);
+static void *iscsi_shutdown_arg;
+static struct loop *iscsi_shutdown_loop;
+
+void
+conn_registry_lock(void)
+{
+	pthread_mutex_lock(&conn_registry_mutex);
+}
+
+void
+conn_registry_unlock(void)
+{
+	pthread_mutex_unlock(&conn_registry_mutex);
+}
+
+bool
+iscsi_is_shutting_down(void)
+{
+	bool v;
+
+	conn_registry_lock();
+	v = iscsi_shutting_down;
+	conn_registry_unlock();
+	return v;
+}
+
+unsigned int
+iscsi_conn_count(void)
+{
+	unsigned int n;
+
+	conn_registry_lock();
+	n = iscsi_nconns;
+	conn_registry_unlock();
+	return n;
+}
+
+void
+conn_log(const struct iscsi_conn *conn, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	const struct iscsi_session *s = conn->session;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s [%s] %u:%llu:%u %s", conn->peer_str,
+	    conn->initiator[0] != '\0' ? conn->initiator : "-",
+	    s != NULL && s->target != NULL ? target_tid(s->target) : 0,
+	    s != NULL ? (unsigned long long)s->sid : 0ULL, conn->cid, msg);
+}
+
+static void
+iscsi_cq_event(void *arg, unsigned int events)
+{
+	struct iscsi_loop *il = arg;
+
+	(void)events;
+	backend_cq_drain(il->cq);
+}
+
+int
+iscsi_loop_init(struct loop *loop)
+{
+	struct iscsi_loop *il;
+	int rc;
+
+	il = mem_zalloc(sizeof(*il));
+	if (il == NULL)
+		return -ENOMEM;
+	il->loop = loop;
+	il->cq = backend_cq_new();
+	if (il->cq == NULL) {
+		mem_free(il);
+		return -ENOMEM;
+	}
+	rc = loop_fd_add(loop, backend_cq_fd(il->cq), LOOP_READ, iscsi_cq_event,
+	    il, &il->cq_watch);
+	if (rc != 0) {
+		backend_cq_free(il->cq);
+		mem_free(il);
+		return rc;
+	}
+	loop_set_data(loop, il);
+	return 0;
+}
+
+void
+iscsi_loop_fini(struct loop *loop)
+{
+	struct iscsi_loop *il = loop_data(loop);
+
+	if (il == NULL)
+		return;
+	loop_fd_del(il->cq_watch);
+	backend_cq_free(il->cq);
+	loop_set_data(loop, NULL);
+	mem_free(il);
+}
+
+void
+conn_want_write(struct iscsi_conn *conn, bool on)
+{
+	unsigned int ev = LOOP_READ | (on ? LOOP_WRITE : 0);
+
+	if (conn->watch == NULL || conn->events == ev ||
+	    conn->state == CONN_S_CLOSED)
+		return;
+	if (loop_fd_mod(conn->watch, ev) == 0)
+		conn->events = ev;
+}
+
+void
+conn_get(struct iscsi_conn *conn)
+{
+	__atomic_add_fetch(&conn->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void
+conn_free(struct iscsi_conn *conn)
+{
+	bool fire = false;
+
+	conn_registry_lock();
+	list_remove(&conn->all_node);
+	iscsi_nconns--;
+	if (iscsi_shutting_down && iscsi_nconns == 0 &&
+	    iscsi_shutdown_done != NULL)
+		fire = true;
+	conn_registry_unlock();
+	pdu_tx_drop(conn);
+	mem_free(conn->rx.owned);
+	mem_free(conn->text_out);
+	mem_free(conn->text_in);
+	login_free(conn);
+	mem_free(conn);
+	if (fire) {
+		if (iscsi_shutdown_loop != NULL &&
+		    loop_post(iscsi_shutdown_loop, iscsi_shutdown_done,
+			iscsi_shutdown_arg) == 0)
+			return;
+		iscsi_shutdown_done(iscsi_shutdown_arg);
+	}
+}
+
+void
+conn_put(struct iscsi_conn *conn)
+{
+	if (__atomic_sub_fetch(&conn->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		conn_free(conn);
+}
+
+/* Deferred part of a close: runs after the dispatch round. */
+static void
+conn_close_deferred(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	conn_put(conn);
+}
+
+/*
+ * Close now (RFC 7143 S5 -> S1 via T8 at ErrorRecoveryLevel 0): stop
+ * watching the socket, drop queued output, abort the tasks the SCSI layer
+ * still holds (they come back with aborted set and are dropped), end the
+ * session, and free the memory after this dispatch round.
+ */
+void
+conn_close(struct iscsi_conn *conn)
+{
+	struct iscsi_session *s = conn->session;
+
+	if (conn->state == CONN_S_CLOSED)
+		return;
+	conn_log(conn, LOG_INFO, "connection closed");
+	conn->state = CONN_S_CLOSED;
+	nop_stop(conn);
+	if (conn->logout_timer != NULL) {
+		loop_timer_free(conn->logout_timer);
+		conn->logout_timer = NULL;
+	}
+	if (conn->watch != NULL) {
+		loop_fd_del(conn->watch);
+		conn->watch = NULL;
+	}
+	pdu_tx_drop(conn);
+	if (conn->rx.task != NULL) {
+		task_put(conn->rx.task);
+		conn->rx.task = NULL;
+	}
+	/* Tasks still in the SCSI layer hold references and are dropped. */
+	ffp_conn_drop_tasks(conn);
+	if (s != NULL) {
+		session_free(s);
+		conn->session = NULL;
+	}
+	close(conn->fd);
+	conn->fd = -1;
+	/* The loop's reference goes after this dispatch round. */
+	if (loop_post(conn->loop, conn_close_deferred, conn) != 0)
+		conn_put(conn);
+}
+
+void
+conn_close_after_tx(struct iscsi_conn *conn)
+{
+	conn->close_queued = true;
+	if (list_empty(&conn->txq))
+		conn_close(conn);
+}
+
+/* Readable: run the receive state machine; then write what is queued. */
+static void
+conn_event(void *arg, unsigned int events)
+{
+	struct iscsi_conn *conn = arg;
+	int rc = 0;
+
+	conn_get(conn);
+	if ((events & LOOP_READ) != 0 && !conn->close_queued)
+		rc = pdu_rx(conn);
+	if (rc == 0 && conn->state != CONN_S_CLOSED)
+		rc = pdu_tx_flush(conn);
+	else if ((events & LOOP_ERROR) != 0 && rc == 0)
+		rc = -ECONNRESET;
+	if (rc != 0) {
+		if (rc != -ECONNRESET && rc != -EPIPE)
+			conn_dbg(conn, 1, "closing: %s", strerror(-rc));
+		conn_close(conn);
+	} else if (conn->close_queued && list_empty(&conn->txq)) {
+		conn_close(conn);
+	}
+	conn_put(conn);
+}
+
+static void
+conn_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+struct iscsi_conn *
+conn_new(struct iscsi_loop *il, int fd)
+{
+	struct iscsi_conn *conn;
+	socklen_t sl;
+
+	conn = mem_zalloc(sizeof(*conn));
+	if (conn == NULL)
+		return NULL;
+	conn->il = il;
+	conn->loop = il != NULL ? il->loop : NULL;
+	conn->fd = fd;
+	conn->refs = 1;
+	conn->state = CONN_S_LOGIN;
+	list_init(&conn->txq);
+	list_init(&conn->tasks);
+	conn->rx.state = RX_BHS;
+	conn->rx.want = ISCSI_BHS_LEN;
+	conn->max_recv_dsl = ISCSI_LOGIN_DSL_MAX;
+	conn->max_xmit_dsl = ISCSI_LOGIN_DSL_MAX;
+	conn->ttt_next = 1;
+	sl = sizeof(conn->peer);
+	if (getpeername(fd, (struct sockaddr *)&conn->peer, &sl) != 0)
+		conn->peer.ss_family = AF_UNSPEC;
+	sl = sizeof(conn->local);
+	if (getsockname(fd, (struct sockaddr *)&conn->local, &sl) != 0)
+		conn->local.ss_family = AF_UNSPEC;
+	conn_format_addr(&conn->peer, conn->peer_str, sizeof(conn->peer_str));
+	conn_registry_lock();
+	list_add_tail(&iscsi_conns, &conn->all_node);
+	iscsi_nconns++;
+	conn_registry_unlock();
+	return conn;
+}
+
+void
+iscsi_conn_accept(struct loop *loop, int fd)
+{
+	struct iscsi_loop *il = loop_data(loop);
+	struct iscsi_conn *conn;
+	int one = 1, fl;
+
+	if (il == NULL || iscsi_is_shutting_down()) {
+		close(fd);
+		return;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		close(fd);
+		return;
+	}
+	/* Responses are small and latency-bound; do not wait for ACKs. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn = conn_new(il, fd);
+	if (conn == NULL) {
+		log_warning("out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	log_info("connection request from %s", conn->peer_str);
+	if (login_start(conn) != 0 ||
+	    loop_fd_add(loop, fd, LOOP_READ, conn_event, conn, &conn->watch) !=
+		0) {
+		conn_log(conn, LOG_WARNING, "cannot set up the connection");
+		conn_close(conn);
+		return;
+	}
+	conn->events = LOOP_READ;
+}
+
+/* On the connection's loop: ask its session to log out (RFC 7143 11.9). */
+static void
+conn_shutdown_one(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	if (conn->state == CONN_S_FFP && conn->session != NULL &&
+	    !conn->session->discovery)
+		tmf_async_logout(conn);
+	else if (conn->state != CONN_S_CLOSED)
+		conn_close(conn);
+	conn_put(conn);
+}
+
+/*
+ * Every connection gets a call on its own loop; the last one to be freed
+ * runs done (conn_free), on the caller's loop when it has one.
+ */
+void
+iscsi_shutdown(void (*done)(void *arg), void *arg)
+{
+	struct list_node *pos;
+	bool none;
+
+	conn_registry_lock();
+	iscsi_shutting_down = true;
+	iscsi_shutdown_done = done;
+	iscsi_shutdown_arg = arg;
+	iscsi_shutdown_loop = loop_current();
+	none = iscsi_nconns == 0;
+	list_for_each(pos, &iscsi_conns) {
+		struct iscsi_conn *conn =
+		    list_entry(pos, struct iscsi_conn, all_node);
+
+		conn_get(conn);
+		if (loop_post(conn->loop, conn_shutdown_one, conn) != 0)
+			__atomic_sub_fetch(&conn->refs, 1, __ATOMIC_ACQ_REL);
+	}
+	conn_registry_unlock();
+	if (none && done != NULL)
+		done(arg);
+}

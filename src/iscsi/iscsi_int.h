@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Internals of the iSCSI engine shared by its files: connections (one per
+ * TCP socket, living on one loop), sessions, tasks, the PDU receive state
+ * machine and the transmit queue. Nothing here is visible outside
+ * src/iscsi/.
+ */
+#ifndef IETD_ISCSI_ISCSI_INT_H
+#define IETD_ISCSI_ISCSI_INT_H
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/list.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "net/loop.h"
+#include "scsi/scsi.h"
+#include "iscsi_proto.h"
+#include "param.h"
+#include "text.h"
+
+struct target;
+struct chap_ctx;
+
+/* Largest data buffer one command may have (reads or writes). */
+#define ISCSI_TASK_DATA_MAX (16u * 1024 * 1024)
+/* Largest login or text request the initiator may build with C bits. */
+#define ISCSI_TEXT_IN_MAX (64u * 1024)
+/* Largest text answer (SendTargets of many targets) we assemble. */
+#define ISCSI_TEXT_OUT_MAX (256u * 1024)
+/* Commands beyond QueuedCommands (immediate ones) before TASK SET FULL. */
+#define ISCSI_IMMEDIATE_SLACK 16
+/* R2Ts we keep in flight per command (caps MaxOutstandingR2T). */
+#define ISCSI_R2T_MAX 16
+/* Grace for an initiator to log out after an Async logout request (s). */
+#define ISCSI_LOGOUT_WAIT_S 3
+#define ISCSI_NAME_MAX 224
+
+/* Per-loop state set up by iscsi_loop_init(). */
+struct iscsi_loop {
+	struct loop *loop;
+	struct backend_cq *cq;
+	struct loop_watch *cq_watch;
+};
+
+enum conn_state {
+	CONN_S_LOGIN,  /* RFC 7143 S4: in login */
+	CONN_S_FFP,    /* S5: logged in */
+	CONN_S_LOGOUT, /* logout response queued; close when sent */
+	CONN_S_CLOSED, /* closed; waiting for the last reference */
+};
+
+enum rx_state { RX_BHS, RX_AHS, RX_HDIG, RX_DATA, RX_DDIG };
+
+/* The receive side: one PDU at a time, never trusting a length. */
+struct iscsi_rx {
+	enum rx_state state;
+	uint8_t bhs[ISCSI_BHS_LEN];
+	uint8_t ahs[ISCSI_AHS_MAX];
+	uint32_t ahs_len;
+	uint8_t digest[ISCSI_DIGEST_LEN];
+	uint32_t dlen;  /* DataSegmentLength */
+	uint32_t want;  /* bytes wanted in this state */
+	uint32_t got;   /* bytes received in this state */
+	uint8_t *data;  /* where the data segment goes, NULL: drop */
+	uint8_t *owned; /* conn-owned data buffer (login, text...) */
+	uint32_t crc;   /* running data digest */
+	bool ddigest_bad;
+	struct iscsi_task *task; /* data goes into task's buffer */
+	int r2t_idx;             /* Data-Out: its R2T, -1 unsolicited */
+};
+
+/* One PDU queued for writev: header (+digest), data, padding (+digest). */
+struct iscsi_tx {
+	struct list_node node;
+	uint8_t hdr[ISCSI_BHS_LEN + ISCSI_DIGEST_LEN];
+	uint8_t tail[ISCSI_PAD - 1 + ISCSI_DIGEST_LEN];
+	struct iovec iov[3];
+	int iovcnt;
+	size_t len; /* total bytes */
+	size_t sent;
+	void *owned;             /* freed once sent */
+	struct iscsi_task *task; /* reference held until sent */
+};
+
+struct iscsi_login;
+
+struct iscsi_conn {
+	struct iscsi_loop *il;
+	struct loop *loop;
+	int fd;
+	struct loop_watch *watch;
+	unsigned int events;
+	int refs; /* atomic */
+	enum conn_state state;
+	bool close_queued;
+	struct sockaddr_storage peer, local;
+	char peer_str[64];
+	char initiator[ISCSI_NAME_MAX]; /* escaped, for the log prefix */
+	struct iscsi_rx rx;
+	struct list_node txq;      /* struct iscsi_tx */
+	struct iscsi_login *login; /* during login only */
+	struct iscsi_session *session;
+	uint16_t cid;
+	uint32_t statsn;
+	bool hdigest, ddigest;
+	uint32_t max_recv_dsl;  /* what we accept */
+	uint32_t max_xmit_dsl;  /* what we may send */
+	struct list_node tasks; /* struct iscsi_task */
+	unsigned int ntasks;
+	struct list_node all_node; /* iscsi_conns */
+	uint32_t ttt_next;
+	/* Target-initiated NOP-In (nop.c). */
+	struct loop_timer *nop_timer;
+	bool nop_waiting;
+	uint32_t nop_ttt;
+	uint32_t nop_interval_ms, nop_timeout_ms;
+	/* A long text answer sent over several Text Responses. */
+	char *text_out;
+	size_t text_out_len, text_out_off;
+	uint32_t text_ttt;
+	char *text_in;
+	size_t text_in_len;
+	/* Shutdown / async logout. */
+	struct loop_timer *logout_timer;
+	bool logout_requested;
+};
+
+struct iscsi_session {
+	struct list_node node;   /* iscsi_sessions */
+	struct iscsi_conn *conn; /* the one connection */
+	struct target *target;   /* reference; NULL for discovery */
+	bool discovery;
+	uint8_t isid[ISCSI_ISID_LEN];
+	uint16_t tsih;
+	uint64_t sid;
+	char initiator[ISCSI_NAME_MAX];
+	struct param_set params;
+	uint32_t exp_cmdsn, max_cmdsn;
+	unsigned int queued;      /* QueuedCommands */
+	unsigned int active;      /* tasks counted in the window */
+	struct list_node pending; /* held CmdSNs, ascending */
+	struct scsi_nexus nexus;
+	bool nexus_registered;
+	bool target_counted;
+	bool in_table;
+};
+
+enum task_state {
+	TASK_S_HELD, /* waiting for its CmdSN turn */
+	TASK_S_DATA, /* collecting Data-Out */
+	TASK_S_EXEC, /* in the SCSI layer */
+	TASK_S_DONE, /* response queued */
+};
+
+struct iscsi_r2t {
+	uint32_t ttt, offset, len, got, datasn;
+	bool used;
+};
+
+struct iscsi_tmf;
+
+struct iscsi_task {
+	struct scsi_task st;
+	struct iscsi_conn *conn;
+	struct list_node node; /* conn->tasks */
+	int refs;
+	enum task_state state;
+	uint32_t itt, cmdsn, edtl;
+	uint8_t lun_raw[8];
+	bool immediate, read, write, counted, aborted, in_scsi;
+	uint32_t data_got;   /* write bytes received */
+	uint32_t unsol_end;  /* immediate + unsolicited end offset */
+	uint32_t unsol_next; /* next unsolicited offset expected */
+	uint32_t unsol_datasn;
+	uint32_t r2t_next; /* next offset to solicit */
+	uint32_t r2tsn;
+	struct iscsi_r2t r2t[ISCSI_R2T_MAX];
+	unsigned int r2t_count;
+	uint32_t datasn;       /* Data-In PDUs sent */
+	struct iscsi_tmf *tmf; /* a TMF waits for this task */
+	bool oversize;         /* fail with CHECK CONDITION */
+};
+
+/* An entry of a session's held-CmdSN list. */
+struct iscsi_held {
+	struct list_node node;
+	uint32_t cmdsn;
+	struct iscsi_task *task; /* NULL: a non-SCSI PDU already done */
+};
+
+/* Serial number arithmetic (RFC 1982 via RFC 7143 4.2.2.1). */
+static inline bool
+sn_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (int32_t)(a - b) < 0;
+}
+
+static inline bool
+sn_le(uint32_t a, uint32_t b)
+{
+	return a == b || sn_lt(a, b);
+}
+
+/* conn.c */
+void conn_log(const struct iscsi_conn *conn, int prio, const char *fmt, ...)
+    LOG_PRINTF(3, 4);
+#define conn_dbg(conn, lvl, ...)                                \
+	do {                                                    \
+		if ((lvl) <= log_debug_level())                 \
+			conn_log(conn, LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
+void conn_get(struct iscsi_conn *conn);
+void conn_put(struct iscsi_conn *conn);
+/* Close soon (after the current dispatch); pending output is dropped. */
+void conn_close(struct iscsi_conn *conn);
+/* Close once everything queued has been written. */
+void conn_close_after_tx(struct iscsi_conn *conn);
+/* Called by conn_close paths: tasks are dropped, session goes. */
+struct iscsi_conn *conn_new(struct iscsi_loop *il, int fd);
+void conn_want_write(struct iscsi_conn *conn, bool on);
+bool iscsi_is_shutting_down(void);
+void conn_registry_lock(void);
+void conn_registry_unlock(void);
+extern struct list_node iscsi_conns;
+
+/* pdu.c */
+/* Process readable input: returns 0, or -errno when the conn must close. */
+int pdu_rx(struct iscsi_conn *conn);
+/* Feed bytes (for tests and the fuzzer): like pdu_rx from a buffer. */
+int pdu_rx_buf(struct iscsi_conn *conn, const uint8_t *buf, size_t len,
+    size_t *used);
+/* Check a BHS's lengths against limits; 0 or -EPROTO / -EMSGSIZE. */
+int pdu_check_lengths(const uint8_t *bhs, uint32_t max_dsl, uint32_t *ahs_len,
+    uint32_t *dlen);
+uint32_t pdu_dsl(const uint8_t *bhs);
+void pdu_set_dsl(uint8_t *bhs, uint32_t dlen);
+uint32_t pdu_pad(uint32_t len);
+/*
+ * Queue a PDU: bhs (48 bytes, copied), data (len bytes; owned is freed
+ * after sending, task is referenced until sent). Digests are added as
+ * negotiated. Returns 0 or -ENOMEM (the connection is then closed).
+ */
+int pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
+    uint32_t len, void *owned, struct iscsi_task *task);
+/* Write what can be written; 0, or -errno when the conn must close. */
+int pdu_tx_flush(struct iscsi_conn *conn);
+void pdu_tx_drop(struct iscsi_conn *conn);
+/* Dispatch a complete PDU by phase and opcode. -EPROTO closes. */
+int pdu_dispatch(struct iscsi_conn *conn);
+/* Decide where a PDU's data goes once its header is known. */
+int pdu_header(struct iscsi_conn *conn);
+void pdu_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance);
+/* Send a Reject carrying the offending header. */
+int pdu_reject(struct iscsi_conn *conn, const uint8_t *bhs, uint8_t reason);
+
+/* login.c */
+int login_start(struct iscsi_conn *conn);
+void login_free(struct iscsi_conn *conn);
+int login_rx(struct iscsi_conn *conn, const uint8_t *bhs, const uint8_t *data,
+    uint32_t dlen);
+
+/* session.c */
+void session_table_lock(void);
+void session_table_unlock(void);
+struct iscsi_session *session_new(void);
+/* Detach from the conn, unregister, free. On the session's loop. */
+void session_free(struct iscsi_session *s);
+/* A Normal session with this initiator name and ISID, under the lock. */
+struct iscsi_session *session_find_isid(const char *initiator,
+    const uint8_t *isid, const struct target *t);
+struct iscsi_session *session_find_tsih(uint16_t tsih);
+int session_insert(struct iscsi_session *s, uint16_t tsih);
+void session_update_window(struct iscsi_session *s);
+/*
+ * CmdSN check for a non-immediate command: 0 deliver now, 1 hold (it is
+ * ahead of ExpCmdSN), -1 outside the window (drop silently).
+ */
+int session_cmdsn_check(struct iscsi_session *s, uint32_t cmdsn);
+/* Record that cmdsn was delivered (or held) and deliver what follows. */
+void session_cmdsn_advance(struct iscsi_session *s);
+/* Deliver held commands whose turn has come. */
+void session_deliver_held(struct iscsi_session *s);
+int session_hold(struct iscsi_session *s, uint32_t cmdsn,
+    struct iscsi_task *task);
+void session_drop_held(struct iscsi_session *s, struct iscsi_task *task);
+void session_kill_remote(struct iscsi_session *s);
+extern unsigned int iscsi_nsessions;
+/* All sessions; walk only with session_table_lock() held. */
+extern struct list_node iscsi_session_table;
+
+/* ffp.c */
+int ffp_hdr_scsi_cmd(struct iscsi_conn *conn);
+int ffp_data_scsi_cmd(struct iscsi_conn *conn);
+int ffp_hdr_data_out(struct iscsi_conn *conn);
+int ffp_data_data_out(struct iscsi_conn *conn);
+void ffp_task_deliver(struct iscsi_task *task);
+void task_get(struct iscsi_task *task);
+void task_put(struct iscsi_task *task);
+struct iscsi_task *ffp_task_find(struct iscsi_conn *conn, uint32_t itt);
+void ffp_task_release_window(struct iscsi_task *task);
+/* Decode a LUN field (flat or peripheral addressing, SAM-5 4.7). */
+uint64_t ffp_lun_decode(const uint8_t *lun);
+int ffp_logout(struct iscsi_conn *conn);
+/*
+ * CmdSN of a non-SCSI request: 0 process it, 1 drop it (outside the
+ * window). Held early ones are processed at once and their CmdSN
+ * remembered (RFC 7143 3.2.2.1 orders only SCSI tasks strictly here).
+ */
+int ffp_cmdsn_consume(struct iscsi_conn *conn, const uint8_t *bhs);
+void ffp_task_abort(struct iscsi_task *task);
+void ffp_task_finish(struct iscsi_task *task);
+void ffp_conn_drop_tasks(struct iscsi_conn *conn);
+
+/* nop.c */
+int nop_out(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen);
+void nop_start(struct iscsi_conn *conn);
+void nop_stop(struct iscsi_conn *conn);
+void nop_activity(struct iscsi_conn *conn);
+
+/* tmf.c */
+int tmf_request(struct iscsi_conn *conn);
+void tmf_task_gone(struct iscsi_task *task);
+void tmf_async_logout(struct iscsi_conn *conn);
+
+/* textreq.c */
+int textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen);
+
+/* discovery.c */
+/*
+ * Append TargetName/TargetAddress pairs for SendTargets=value to sb.
+ * Returns 0 or -E2BIG when sb overflowed.
+ */
+int discovery_send_targets(struct iscsi_conn *conn, const char *value,
+    struct strbuf *sb);
+
+#endif /* IETD_ISCSI_ISCSI_INT_H */

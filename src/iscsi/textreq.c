@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Text Request handling in full feature phase (RFC 7143 11.10, 11.11):
+ * SendTargets in discovery and normal sessions, requests continued by the
+ * initiator with the C bit, and long answers continued by the target with
+ * the C bit and a Target Transfer Tag.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/be.h"
+#include "iscsi_int.h"
+
+static int
+textreq_send(struct iscsi_conn *conn, const uint8_t *req)
+{
+	uint8_t rsp[ISCSI_BHS_LEN] = {0};
+	size_t left = conn->text_out_len - conn->text_out_off;
+	bool more = left > conn->max_xmit_dsl;
+	size_t n = more ? conn->max_xmit_dsl : left;
+	uint8_t *copy = NULL;
+
+	rsp[BHS_OPCODE] = ISCSI_OP_TEXT_RSP;
+	memcpy(rsp + BHS_ITT, req + BHS_ITT, 4);
+	if (more) {
+		/* RFC 7143 11.11.1: more follows; the TTT fetches it. */
+		rsp[BHS_FLAGS] = TEXT_FLAG_CONTINUE;
+		if (conn->ttt_next == ISCSI_RSVD_TAG)
+			conn->ttt_next = 1;
+		conn->text_ttt = conn->ttt_next++;
+		put_be32(rsp + BHS_TTT, conn->text_ttt);
+	} else {
+		rsp[BHS_FLAGS] = ISCSI_FLAG_FINAL;
+		put_be32(rsp + BHS_TTT, ISCSI_RSVD_TAG);
+	}
+	pdu_fill_sn(conn, rsp, true);
+	if (n > 0) {
+		copy = mem_alloc(n);
+		if (copy == NULL)
+			return -ENOMEM;
+		memcpy(copy, conn->text_out + conn->text_out_off, n);
+	}
+	conn->text_out_off += n;
+	if (conn->text_out_off == conn->text_out_len) {
+		mem_free(conn->text_out);
+		conn->text_out = NULL;
+		conn->text_out_len = conn->text_out_off = 0;
+	}
+	return pdu_tx(conn, rsp, copy, (uint32_t)n, copy, NULL);
+}
+
+static void
+textreq_reset(struct iscsi_conn *conn)
+{
+	mem_free(conn->text_out);
+	conn->text_out = NULL;
+	conn->text_out_len = conn->text_out_off = 0;
+	mem_free(conn->text_in);
+	conn->text_in = NULL;
+	conn->text_in_len = 0;
+}
+
+int
+textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
+{
+	const uint8_t *req = conn->rx.bhs;
+	uint32_t ttt = get_be32(req + BHS_TTT);
+	struct text_list kv;
+	struct strbuf sb;
+	char why[128];
+	const uint8_t *text = data;
+	size_t tlen = dlen;
+	char *out;
+
+	if (ffp_cmdsn_consume(conn, req) != 0)
+		return 0;
+	if (ttt != ISCSI_RSVD_TAG) {
+		if (conn->text_out == NULL || ttt != conn->text_ttt)
+			return pdu_reject(conn, req, REJECT_INVALID_PDU_FIELD);
+		return textreq_send(conn, req);
+	}
+	/* A new request ends any earlier exchange (RFC 7143 11.10.4). */
+	mem_free(conn->text_out);
+	conn->text_out = NULL;
+	conn->text_out_len = conn->text_out_off = 0;
+	if ((req[BHS_FLAGS] & TEXT_FLAG_CONTINUE) != 0 ||
+	    conn->text_in != NULL) {
+		char *n;
+
+		if (conn->text_in_len + dlen > ISCSI_TEXT_IN_MAX) {
+			textreq_reset(conn);
+			return pdu_reject(conn, req, REJECT_OUT_OF_RESOURCES);
+		}
+		n = mem_realloc(conn->text_in, conn->text_in_len + dlen + 1);
+		if (n == NULL) {
+			textreq_reset(conn);
+			return pdu_reject(conn, req, REJECT_OUT_OF_RESOURCES);
+		}
+		if (dlen > 0)
+			memcpy(n + conn->text_in_len, data, dlen);
+		conn->text_in = n;
+		conn->text_in_len += dlen;
+		if ((req[BHS_FLAGS] & TEXT_FLAG_CONTINUE) != 0) {
+			/* Ask for the rest with an empty response. */
+			conn->text_out = NULL;
+			return textreq_send(conn, req);
+		}
+		text = (const uint8_t *)conn->text_in;
+		tlen = conn->text_in_len;
+	}
+	text_list_init(&kv);
+	if (tlen > 0 && text_parse(text, tlen, &kv, why, sizeof(why)) != 0) {
+		text_list_free(&kv);
+		textreq_reset(conn);
+		return pdu_reject(conn, req, REJECT_PROTOCOL_ERROR);
+	}
+	out = mem_alloc(ISCSI_TEXT_OUT_MAX);
+	if (out == NULL) {
+		text_list_free(&kv);
+		textreq_reset(conn);
+		return pdu_reject(conn, req, REJECT_OUT_OF_RESOURCES);
+	}
+	strbuf_init(&sb, out, ISCSI_TEXT_OUT_MAX);
+	for (unsigned int i = 0; i < kv.n; i++) {
+		const char *k = kv.kv[i].key;
+
+		if (strcmp(k, "SendTargets") == 0)
+			(void)discovery_send_targets(conn, kv.kv[i].value, &sb);
+		else
+			text_put(&sb, k, "NotUnderstood");
+	}
+	text_list_free(&kv);
+	mem_free(conn->text_in);
+	conn->text_in = NULL;
+	conn->text_in_len = 0;
+	conn->text_out = out;
+	conn->text_out_len = sb.len;
+	conn->text_out_off = 0;
+	return textreq_send(conn, req);
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * Task management (RFC 7143 11.5, 11.6; RFC 7144 for the query functions
+ * when iSCSIProtocolLevel 2 was negotiated) and the Async Message that asks
+ * an initiator to log out. The response to an abort waits until the
+ * aborted tasks came back from the SCSI layer; they get no response.
+ */
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/be.h"
+#include "target/target.h"
+#include "iscsi_int.h"
+
+#define TMF_PROTOCOL_LEVEL_QUERY 2 /* RFC 7144 */
+
+struct iscsi_tmf {
+	struct iscsi_conn *conn;
+	uint8_t rsp[ISCSI_BHS_LEN];
+	unsigned int waiting;
+	bool cold;
+};
+
+static void
+tmf_send(struct iscsi_tmf *tmf)
+{
+	struct iscsi_conn *conn = tmf->conn;
+
+	if (conn->state == CONN_S_FFP) {
+		pdu_fill_sn(conn, tmf->rsp, true);
+		(void)pdu_tx(conn, tmf->rsp, NULL, 0, NULL, NULL);
+		/* RFC 7143 11.5.1: a cold reset drops the connection too. */
+		if (tmf->cold)
+			conn_close_after_tx(conn);
+	}
+	conn_put(conn);
+	mem_free(tmf);
+}
+
+void
+tmf_task_gone(struct iscsi_task *task)
+{
+	struct iscsi_tmf *tmf = task->tmf;
+
+	if (tmf == NULL)
+		return;
+	task->tmf = NULL;
+	if (--tmf->waiting == 0)
+		tmf_send(tmf);
+}
+
+static void
+tmf_abort(struct iscsi_tmf *tmf, struct iscsi_task *t)
+{
+	if (t->aborted || t->state == TASK_S_DONE)
+		return;
+	if (t->in_scsi) {
+		t->tmf = tmf;
+		tmf->waiting++;
+	}
+	ffp_task_abort(t);
+}
+
+/* Abort this connection's tasks on lun (all LUNs when all is set). */
+static void
+tmf_abort_lun(struct iscsi_tmf *tmf, struct iscsi_conn *conn, uint64_t lun,
+    bool all)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &conn->tasks) {
+		struct iscsi_task *t = list_entry(pos, struct iscsi_task, node);
+
+		if (all || t->st.lun == lun)
+			tmf_abort(tmf, t);
+	}
+}
+
+static uint8_t
+tmf_reset_lus(struct iscsi_session *s, uint64_t lun, bool all, bool nexus)
+{
+	uint64_t first = all ? 0 : lun, last = all ? CONF_LUN_MAX : lun;
+
+	for (uint64_t l = first; l <= last; l++) {
+		struct scsi_lu *lu = target_lu_find(s->target, l);
+
+		if (lu == NULL) {
+			if (!all)
+				return TMF_RSP_NO_LUN;
+			continue;
+		}
+		if (nexus)
+			scsi_lu_nexus_reset(lu, &s->nexus);
+		else
+			scsi_lu_reset(lu, &s->nexus);
+		scsi_lu_put(lu);
+	}
+	return TMF_RSP_COMPLETE;
+}
+
+int
+tmf_request(struct iscsi_conn *conn)
+{
+	const uint8_t *req = conn->rx.bhs;
+	struct iscsi_session *s = conn->session;
+	uint8_t fn = req[BHS_FLAGS] & TMF_FUNC_MASK;
+	uint32_t ref = get_be32(req + TMF_REF_TASK_TAG);
+	uint32_t refcmdsn = get_be32(req + TMF_REF_CMDSN);
+	uint32_t cmdsn = get_be32(req + BHS_CMDSN);
+	uint64_t lun = ffp_lun_decode(req + BHS_LUN);
+	bool query =
+	    s->params.v[PARAM_PROTOCOL_LEVEL] >= TMF_PROTOCOL_LEVEL_QUERY;
+	struct iscsi_tmf *tmf;
+	struct iscsi_task *t;
+	uint8_t resp = TMF_RSP_COMPLETE;
+
+	if (ffp_cmdsn_consume(conn, req) != 0)
+		return 0;
+	tmf = mem_zalloc(sizeof(*tmf));
+	if (tmf == NULL)
+		return pdu_reject(conn, req, REJECT_OUT_OF_RESOURCES);
+	tmf->conn = conn;
+	conn_get(conn);
+	tmf->waiting = 1; /* ours, dropped below */
+	conn_dbg(conn, 1, "TMF function %u ITT 0x%08x ref 0x%08x", fn,
+	    get_be32(req + BHS_ITT), ref);
+	switch (fn) {
+	case TMF_ABORT_TASK:
+		t = ffp_task_find(conn, ref);
+		if (t != NULL) {
+			tmf_abort(tmf, t);
+		} else if (!(sn_lt(refcmdsn, cmdsn) &&
+			       sn_le(s->exp_cmdsn - s->queued, refcmdsn))) {
+			/*
+			 * RFC 7143 11.6.1: unknown task whose RefCmdSN is not
+			 * in the window below this request: does not exist.
+			 */
+			resp = TMF_RSP_NO_TASK;
+		}
+		break;
+	case TMF_ABORT_TASK_SET:
+	case TMF_CLEAR_TASK_SET:
+		tmf_abort_lun(tmf, conn, lun, false);
+		break;
+	case TMF_CLEAR_ACA:
+		/* No ACA is ever established (NACA is not supported). */
+		break;
+	case TMF_LOGICAL_UNIT_RESET:
+		tmf_abort_lun(tmf, conn, lun, false);
+		resp = tmf_reset_lus(s, lun, false, false);
+		break;
+	case TMF_TARGET_WARM_RESET:
+	case TMF_TARGET_COLD_RESET:
+		tmf_abort_lun(tmf, conn, 0, true);
+		(void)tmf_reset_lus(s, 0, true, false);
+		tmf->cold = fn == TMF_TARGET_COLD_RESET;
+		break;
+	case TMF_TASK_REASSIGN:
+		/* Needs ErrorRecoveryLevel 2 (RFC 7143 11.5.1). */
+		resp = TMF_RSP_NO_REASSIGN;
+		break;
+	case TMF_QUERY_TASK:
+		if (!query) {
+			resp = TMF_RSP_NOT_SUPPORTED;
+			break;
+		}
+		t = ffp_task_find(conn, ref);
+		resp = t != NULL && !t->aborted ? TMF_RSP_SUCCEEDED
+						: TMF_RSP_COMPLETE;
+		break;
+	case TMF_QUERY_TASK_SET: {
+		struct list_node *pos;
+
+		if (!query) {
+			resp = TMF_RSP_NOT_SUPPORTED;
+			break;
+		}
+		list_for_each(pos, &conn->tasks) {
+			t = list_entry(pos, struct iscsi_task, node);
+			if (t->st.lun == lun && !t->aborted)
+				resp = TMF_RSP_SUCCEEDED;
+		}
+		break;
+	}
+	case TMF_I_T_NEXUS_RESET:
+		if (!query) {
+			resp = TMF_RSP_NOT_SUPPORTED;
+			break;
+		}
+		tmf_abort_lun(tmf, conn, 0, true);
+		(void)tmf_reset_lus(s, 0, true, true);
+		break;
+	case TMF_QUERY_ASYNC_EVENT:
+		/* No pending unit attention is reported this way. */
+		resp = query ? TMF_RSP_COMPLETE : TMF_RSP_NOT_SUPPORTED;
+		break;
+	default:
+		resp = TMF_RSP_NOT_SUPPORTED;
+		break;
+	}
+	tmf->rsp[BHS_OPCODE] = ISCSI_OP_TMF_RSP;
+	tmf->rsp[BHS_FLAGS] = ISCSI_FLAG_FINAL;
+	tmf->rsp[TMF_RSP_RESPONSE] = resp;
+	memcpy(tmf->rsp + BHS_ITT, req + BHS_ITT, 4);
+	if (--tmf->waiting == 0)
+		tmf_send(tmf);
+	return 0;
+}
+
+static void
+tmf_logout_timeout(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	conn_log(conn, LOG_INFO, "no logout after the request, closing");
+	conn_close(conn);
+}
+
+void
+tmf_async_logout(struct iscsi_conn *conn)
+{
+	uint8_t msg[ISCSI_BHS_LEN] = {0};
+
+	if (conn->logout_requested)
+		return;
+	conn->logout_requested = true;
+	/* RFC 7143 11.9.1: AsyncEvent 1, Parameter3 = seconds to log out. */
+	msg[BHS_OPCODE] = ISCSI_OP_ASYNC;
+	msg[BHS_FLAGS] = ISCSI_FLAG_FINAL;
+	put_be32(msg + BHS_ITT, ISCSI_RSVD_TAG);
+	msg[ASYNC_EVENT] = ASYNC_EVENT_LOGOUT_REQUEST;
+	put_be16(msg + ASYNC_PARAM3, ISCSI_LOGOUT_WAIT_S);
+	pdu_fill_sn(conn, msg, true);
+	if (pdu_tx(conn, msg, NULL, 0, NULL, NULL) != 0)
+		return;
+	(void)pdu_tx_flush(conn);
+	if (conn->logout_timer == NULL)
+		conn->logout_timer =
+		    loop_timer_new(conn->loop, tmf_logout_timeout, conn);
+	if (conn->logout_timer != NULL)
+		loop_timer_arm(conn->logout_timer,
+		    (ISCSI_LOGOUT_WAIT_S + 1) * 1000);
+	else
+		conn_close(conn);
+}

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * PDU layer tests over a socketpair: BHS encoding of what we send (lengths,
+ * padding, header and data digests), the receive state machine's length
+ * checks, digest errors, a discovery login with SendTargets, NOP-Out
+ * echo, Reject reasons, and login refusals with their status codes.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/conf.h"
+#include "iscsi/iscsi.h"
+#include "iscsi/iscsi_int.h"
+#include "net/loop.h"
+#include "target/target.h"
+#include "util/be.h"
+#include "util/crc32c.h"
+
+#define TEST_TARGET "iqn.2026-11.test:pdu"
+#define TEST_INITIATOR "iqn.2026-11.test:initiator"
+
+static struct loop *test_loop;
+static struct iscsi_conn *conn;
+static int peer = -1;
+static struct conf *test_conf;
+
+static void
+report(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static int
+group_setup(void **state)
+{
+	static const char text[] = "Target " TEST_TARGET "\n"
+				   "\tLun 0 Sectors=2048,Type=nullio\n";
+	static const struct allow_paths none = {
+	    "/nonexistent/initiators.allow",
+	    "/nonexistent/initiators.deny",
+	    "/nonexistent/targets.allow",
+	};
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	char why[256];
+
+	(void)state;
+	target_set_allow_paths(&none);
+	test_conf = conf_load_buf("test", text, strlen(text), report, NULL);
+	if (test_conf == NULL || target_apply(test_conf, why, sizeof(why)))
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(3260);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	iscsi_set_portals(&ss, 1);
+	return 0;
+}
+
+static void
+stop_loop(void *arg)
+{
+	loop_stop(arg);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	target_registry_clear();
+	conf_free(test_conf);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	int sv[2];
+
+	(void)state;
+	/* A loop per test: a stopped loop does not run again. */
+	test_loop = loop_new("test");
+	if (test_loop == NULL || iscsi_loop_init(test_loop) != 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
+		return -1;
+	conn = conn_new(loop_data(test_loop), sv[0]);
+	if (conn == NULL || login_start(conn) != 0)
+		return -1;
+	peer = sv[1];
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	conn_close(conn);
+	loop_post(test_loop, stop_loop, test_loop);
+	loop_run(test_loop);
+	close(peer);
+	iscsi_loop_fini(test_loop);
+	loop_free(test_loop);
+	assert_int_equal(iscsi_conn_count(), 0);
+	assert_int_equal(iscsi_session_count(), 0);
+	return 0;
+}
+
+/* Write bytes for the conn to read, then let it read them. */
+static int
+feed(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(peer, p, len);
+
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return pdu_rx(conn);
+}
+
+static int
+feed_pdu(const uint8_t *bhs, const void *data, uint32_t dlen, bool hd, bool dd)
+{
+	uint8_t buf[ISCSI_BHS_LEN + 4 + 16384 + 8];
+	size_t off = 0;
+	uint32_t pad = pdu_pad(dlen);
+
+	memcpy(buf, bhs, ISCSI_BHS_LEN);
+	put_be24(buf + BHS_DSL, dlen);
+	off = ISCSI_BHS_LEN;
+	if (hd) {
+		uint32_t crc = crc32c_final(
+		    crc32c_update(CRC32C_INIT, buf, ISCSI_BHS_LEN));
+
+		memcpy(buf + off, &crc, 4);
+		off += 4;
+	}
+	if (dlen > 0) {
+		uint32_t crc;
+
+		memcpy(buf + off, data, dlen);
+		memset(buf + off + dlen, 0, pad);
+		crc = crc32c_final(
+		    crc32c_update(CRC32C_INIT, buf + off, dlen + pad));
+		off += dlen + pad;
+		if (dd) {
+			memcpy(buf + off, &crc, 4);
+			off += 4;
+		}
+	}
+	return feed(buf, off);
+}
+
+/* Flush the conn's output and read one PDU back (no digests). */
+static uint32_t
+read_pdu(uint8_t *bhs, uint8_t *data, size_t cap)
+{
+	uint32_t dlen, got = 0, want;
+	ssize_t n;
+
+	assert_int_equal(pdu_tx_flush(conn), 0);
+	n = read(peer, bhs, ISCSI_BHS_LEN);
+	assert_int_equal(n, ISCSI_BHS_LEN);
+	dlen = get_be24(bhs + BHS_DSL);
+	want = dlen + pdu_pad(dlen);
+	assert_true(want <= cap);
+	while (got < want) {
+		n = read(peer, data + got, want - got);
+		assert_true(n > 0);
+		got += (uint32_t)n;
+	}
+	return dlen;
+}
+
+static void
+login_bhs(uint8_t *bhs, uint8_t flags, uint16_t tsih)
+{
+	static const uint8_t isid[ISCSI_ISID_LEN] = {0x80, 0, 0, 1, 2, 3};
+
+	memset(bhs, 0, ISCSI_BHS_LEN);
+	bhs[BHS_OPCODE] = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
+	bhs[BHS_FLAGS] = flags;
+	memcpy(bhs + LOGIN_ISID, isid, sizeof(isid));
+	put_be16(bhs + LOGIN_TSIH, tsih);
+	put_be32(bhs + BHS_ITT, 0x1234);
+	put_be32(bhs + BHS_CMDSN, 100);
+	put_be32(bhs + BHS_EXP_STATSN, 7);
+}
+
+static size_t
+keys(char *buf, size_t cap, const char *const *kv)
+{
+	size_t off = 0;
+
+	for (; *kv != NULL; kv++) {
+		size_t n = strlen(*kv) + 1;
+
+		assert_true(off + n <= cap);
+		memcpy(buf + off, *kv, n);
+		off += n;
+	}
+	return off;
+}
+
+static bool
+has_key(const uint8_t *data, uint32_t len, const char *kv)
+{
+	size_t n = strlen(kv) + 1;
+
+	for (uint32_t off = 0; off + n <= len;) {
+		if (memcmp(data + off, kv, n) == 0)
+			return true;
+		off +=
+		    (uint32_t)strnlen((const char *)data + off, len - off) + 1;
+	}
+	return false;
+}
+
+/* Log in to a discovery session in one PDU (security -> FFP). */
+static void
+discovery_login(void)
+{
+	static const char *const kv[] = {"InitiatorName=" TEST_INITIATOR,
+	    "SessionType=Discovery", "AuthMethod=None",
+	    "MaxRecvDataSegmentLength=4096", NULL};
+	uint8_t bhs[ISCSI_BHS_LEN], rsp[ISCSI_BHS_LEN], data[16384];
+	char text[512];
+	size_t len = keys(text, sizeof(text), kv);
+	uint32_t dlen;
+
+	login_bhs(bhs, LOGIN_FLAG_TRANSIT | LOGIN_STAGE_FFP, 0);
+	assert_int_equal(feed_pdu(bhs, text, (uint32_t)len, false, false), 0);
+	dlen = read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_LOGIN_RSP);
+	assert_int_equal(rsp[BHS_FLAGS], LOGIN_FLAG_TRANSIT | LOGIN_STAGE_FFP);
+	assert_int_equal(rsp[LOGIN_STATUS_CLASS], 0);
+	assert_int_equal(rsp[LOGIN_STATUS_DETAIL], 0);
+	assert_int_not_equal(get_be16(rsp + LOGIN_TSIH), 0);
+	assert_int_equal(get_be32(rsp + BHS_ITT), 0x1234);
+	assert_int_equal(get_be32(rsp + BHS_STATSN), 7);
+	assert_int_equal(get_be32(rsp + BHS_EXP_CMDSN), 100);
+	assert_memory_equal(rsp + LOGIN_ISID, bhs + LOGIN_ISID, ISCSI_ISID_LEN);
+	assert_true(has_key(data, dlen, "AuthMethod=None"));
+	assert_int_equal(conn->state, CONN_S_FFP);
+	assert_int_equal(conn->max_xmit_dsl, 4096);
+	assert_int_equal(iscsi_session_count(), 1);
+}
+
+static void
+test_lengths(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN] = {0};
+	uint32_t ahs, dlen;
+
+	(void)state;
+	bhs[BHS_TOTAL_AHS_LEN] = 3;
+	put_be24(bhs + BHS_DSL, 8192);
+	assert_int_equal(pdu_check_lengths(bhs, 8192, &ahs, &dlen), 0);
+	assert_int_equal(ahs, 12);
+	assert_int_equal(dlen, 8192);
+	put_be24(bhs + BHS_DSL, 8193);
+	assert_int_equal(pdu_check_lengths(bhs, 8192, &ahs, &dlen), -EMSGSIZE);
+	put_be24(bhs + BHS_DSL, ISCSI_DSL_MAX);
+	assert_int_equal(pdu_dsl(bhs), ISCSI_DSL_MAX);
+	assert_int_equal(pdu_pad(0), 0);
+	assert_int_equal(pdu_pad(1), 3);
+	assert_int_equal(pdu_pad(2), 2);
+	assert_int_equal(pdu_pad(3), 1);
+	assert_int_equal(pdu_pad(4), 0);
+	/* RFC 3720 B.4 style check value of CRC32C. */
+	assert_int_equal(crc32c_final(
+			     crc32c_update(CRC32C_INIT, "123456789", 9)),
+	    0xe3069283u);
+}
+
+static void
+test_tx_encoding(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN] = {0}, buf[128];
+	uint32_t crc;
+	ssize_t n;
+
+	(void)state;
+	bhs[BHS_OPCODE] = ISCSI_OP_NOP_IN;
+	put_be32(bhs + BHS_ITT, 0xabcdef01);
+	assert_int_equal(pdu_tx(conn, bhs, "hello", 5, NULL, NULL), 0);
+	assert_int_equal(pdu_tx_flush(conn), 0);
+	n = read(peer, buf, sizeof(buf));
+	assert_int_equal(n, ISCSI_BHS_LEN + 8);
+	assert_int_equal(get_be24(buf + BHS_DSL), 5);
+	assert_int_equal(buf[BHS_TOTAL_AHS_LEN], 0);
+	assert_int_equal(get_be32(buf + BHS_ITT), 0xabcdef01);
+	assert_memory_equal(buf + ISCSI_BHS_LEN, "hello\0\0\0", 8);
+
+	/* With both digests: BHS, CRC, data, pad, CRC. */
+	conn->hdigest = conn->ddigest = true;
+	assert_int_equal(pdu_tx(conn, bhs, "hello", 5, NULL, NULL), 0);
+	assert_int_equal(pdu_tx_flush(conn), 0);
+	n = read(peer, buf, sizeof(buf));
+	assert_int_equal(n, ISCSI_BHS_LEN + 4 + 8 + 4);
+	crc = crc32c_final(crc32c_update(CRC32C_INIT, buf, ISCSI_BHS_LEN));
+	assert_memory_equal(buf + ISCSI_BHS_LEN, &crc, 4);
+	crc = crc32c_final(
+	    crc32c_update(CRC32C_INIT, buf + ISCSI_BHS_LEN + 4, 8));
+	assert_memory_equal(buf + ISCSI_BHS_LEN + 12, &crc, 4);
+}
+
+static void
+test_login_wrong_opcode(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN] = {0};
+
+	(void)state;
+	bhs[BHS_OPCODE] = ISCSI_OP_SCSI_CMD;
+	assert_int_equal(feed_pdu(bhs, NULL, 0, false, false), -EPROTO);
+}
+
+static void
+test_login_too_long(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN];
+
+	(void)state;
+	login_bhs(bhs, 0, 0);
+	put_be24(bhs + BHS_DSL, ISCSI_LOGIN_DSL_MAX + 1);
+	/* Refused from the header alone, before any data is read. */
+	assert_int_equal(feed(bhs, sizeof(bhs)), -EMSGSIZE);
+}
+
+static void
+expect_login_status(const char *const *kv, uint8_t flags, uint16_t tsih,
+    uint16_t status)
+{
+	uint8_t bhs[ISCSI_BHS_LEN], rsp[ISCSI_BHS_LEN], data[1024];
+	char text[1024];
+	size_t len = keys(text, sizeof(text), kv);
+
+	login_bhs(bhs, flags, tsih);
+	assert_int_equal(feed_pdu(bhs, text, (uint32_t)len, false, false), 0);
+	read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_LOGIN_RSP);
+	assert_int_equal(get_be16(rsp + LOGIN_STATUS_CLASS), status);
+	assert_true(conn->close_queued || conn->state == CONN_S_CLOSED);
+}
+
+static void
+test_login_no_initiator(void **state)
+{
+	static const char *const kv[] = {"SessionType=Discovery", NULL};
+
+	(void)state;
+	expect_login_status(kv, LOGIN_FLAG_TRANSIT | LOGIN_STAGE_FFP, 0,
+	    LOGIN_ERR_MISSING_PARAMETER);
+}
+
+static void
+test_login_no_target(void **state)
+{
+	static const char *const kv[] = {"InitiatorName=" TEST_INITIATOR,
+	    "TargetName=iqn.2026-11.test:nothere", NULL};
+
+	(void)state;
+	expect_login_status(kv, LOGIN_FLAG_TRANSIT | LOGIN_STAGE_FFP, 0,
+	    LOGIN_ERR_TARGET_NOT_FOUND);
+}
+
+static void
+test_login_duplicate_key(void **state)
+{
+	static const char *const kv[] = {"InitiatorName=" TEST_INITIATOR,
+	    "TargetName=" TEST_TARGET, "MaxBurstLength=4096",
+	    "MaxBurstLength=8192", NULL};
+
+	(void)state;
+	expect_login_status(kv,
+	    LOGIN_FLAG_TRANSIT | (LOGIN_STAGE_OPERATIONAL << LOGIN_CSG_SHIFT) |
+		LOGIN_STAGE_FFP,
+	    0, LOGIN_ERR_MISSING_PARAMETER);
+}
+
+static void
+test_login_bad_session(void **state)
+{
+	static const char *const kv[] = {"InitiatorName=" TEST_INITIATOR,
+	    "TargetName=" TEST_TARGET, NULL};
+
+	(void)state;
+	expect_login_status(kv, LOGIN_FLAG_TRANSIT | LOGIN_STAGE_FFP, 0x4242,
+	    LOGIN_ERR_SESSION_NOT_FOUND);
+}
+
+static void
+test_login_version(void **state)
+{
+	static const char *const kv[] = {"InitiatorName=" TEST_INITIATOR, NULL};
+	uint8_t bhs[ISCSI_BHS_LEN], rsp[ISCSI_BHS_LEN], data[64];
+	char text[128];
+	size_t len = keys(text, sizeof(text), kv);
+
+	(void)state;
+	login_bhs(bhs, 0, 0);
+	bhs[LOGIN_VERSION_MAX] = 2;
+	bhs[LOGIN_VERSION_MIN] = 1;
+	assert_int_equal(feed_pdu(bhs, text, (uint32_t)len, false, false), 0);
+	read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(get_be16(rsp + LOGIN_STATUS_CLASS),
+	    LOGIN_ERR_UNSUPPORTED_VERSION);
+}
+
+static void
+test_normal_login_stages(void **state)
+{
+	static const char *const sec[] = {"InitiatorName=" TEST_INITIATOR,
+	    "TargetName=" TEST_TARGET, "AuthMethod=CHAP,None", NULL};
+	static const char *const op[] = {"HeaderDigest=None",
+	    "MaxRecvDataSegmentLength=262144", "MaxBurstLength=65536",
+	    "X-foo=1", NULL};
+	uint8_t bhs[ISCSI_BHS_LEN], rsp[ISCSI_BHS_LEN], data[4096];
+	char text[1024];
+	size_t len;
+	uint32_t dlen;
+
+	(void)state;
+	len = keys(text, sizeof(text), sec);
+	login_bhs(bhs, LOGIN_FLAG_TRANSIT | LOGIN_STAGE_OPERATIONAL, 0);
+	assert_int_equal(feed_pdu(bhs, text, (uint32_t)len, false, false), 0);
+	dlen = read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_FLAGS],
+	    LOGIN_FLAG_TRANSIT | LOGIN_STAGE_OPERATIONAL);
+	assert_int_equal(get_be16(rsp + LOGIN_STATUS_CLASS), LOGIN_OK);
+	assert_true(has_key(data, dlen, "AuthMethod=None"));
+	assert_true(has_key(data, dlen, "TargetPortalGroupTag=1"));
+
+	len = keys(text, sizeof(text), op);
+	login_bhs(bhs,
+	    LOGIN_FLAG_TRANSIT | (LOGIN_STAGE_OPERATIONAL << LOGIN_CSG_SHIFT) |
+		LOGIN_STAGE_FFP,
+	    0);
+	assert_int_equal(feed_pdu(bhs, text, (uint32_t)len, false, false), 0);
+	dlen = read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(get_be16(rsp + LOGIN_STATUS_CLASS), LOGIN_OK);
+	assert_int_equal(rsp[BHS_FLAGS],
+	    LOGIN_FLAG_TRANSIT | (LOGIN_STAGE_OPERATIONAL << LOGIN_CSG_SHIFT) |
+		LOGIN_STAGE_FFP);
+	assert_true(has_key(data, dlen, "HeaderDigest=None"));
+	assert_true(has_key(data, dlen, "MaxBurstLength=65536"));
+	assert_true(has_key(data, dlen, "X-foo=NotUnderstood"));
+	assert_true(has_key(data, dlen, "MaxRecvDataSegmentLength=8192"));
+	assert_int_equal(conn->state, CONN_S_FFP);
+	assert_int_equal(conn->max_xmit_dsl, 8192);
+	assert_int_equal(conn->session->exp_cmdsn, 100);
+}
+
+static void
+test_send_targets(void **state)
+{
+	static const char st[] = "SendTargets=All";
+	uint8_t bhs[ISCSI_BHS_LEN] = {0}, rsp[ISCSI_BHS_LEN], data[4096];
+	uint32_t dlen;
+
+	(void)state;
+	discovery_login();
+	bhs[BHS_OPCODE] = ISCSI_OP_TEXT_REQ | ISCSI_OP_IMMEDIATE;
+	bhs[BHS_FLAGS] = ISCSI_FLAG_FINAL;
+	put_be32(bhs + BHS_ITT, 5);
+	put_be32(bhs + BHS_TTT, ISCSI_RSVD_TAG);
+	put_be32(bhs + BHS_CMDSN, 100);
+	assert_int_equal(feed_pdu(bhs, st, sizeof(st), false, false), 0);
+	dlen = read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_TEXT_RSP);
+	assert_int_equal(rsp[BHS_FLAGS], ISCSI_FLAG_FINAL);
+	assert_int_equal(get_be32(rsp + BHS_TTT), ISCSI_RSVD_TAG);
+	assert_int_equal(get_be32(rsp + BHS_STATSN), 8);
+	assert_true(has_key(data, dlen, "TargetName=" TEST_TARGET));
+	assert_true(has_key(data, dlen, "TargetAddress=127.0.0.1:3260,1"));
+}
+
+static void
+nop_out_bhs(uint8_t *bhs, uint32_t itt)
+{
+	memset(bhs, 0, ISCSI_BHS_LEN);
+	bhs[BHS_OPCODE] = ISCSI_OP_NOP_OUT | ISCSI_OP_IMMEDIATE;
+	bhs[BHS_FLAGS] = ISCSI_FLAG_FINAL;
+	put_be32(bhs + BHS_ITT, itt);
+	put_be32(bhs + NOP_TTT, ISCSI_RSVD_TAG);
+	put_be32(bhs + BHS_CMDSN, 100);
+}
+
+static void
+test_nop_and_digests(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN], rsp[ISCSI_BHS_LEN], data[4096];
+	uint32_t dlen;
+
+	(void)state;
+	discovery_login();
+	nop_out_bhs(bhs, 9);
+	assert_int_equal(feed_pdu(bhs, "ping!", 5, false, false), 0);
+	dlen = read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_NOP_IN);
+	assert_int_equal(dlen, 5);
+	assert_memory_equal(data, "ping!", 5);
+	assert_int_equal(get_be32(rsp + BHS_ITT), 9);
+	assert_int_equal(get_be32(rsp + NOP_TTT), ISCSI_RSVD_TAG);
+
+	/* A data digest error: Reject with reason 0x02, conn stays. */
+	conn->ddigest = true;
+	nop_out_bhs(bhs, 10);
+	put_be24(bhs + BHS_DSL, 4);
+	{
+		uint8_t buf[ISCSI_BHS_LEN + 8];
+
+		memcpy(buf, bhs, ISCSI_BHS_LEN);
+		memcpy(buf + ISCSI_BHS_LEN, "abcd\xde\xad\xbe\xef", 8);
+		assert_int_equal(feed(buf, sizeof(buf)), 0);
+	}
+	conn->ddigest = false;
+	dlen = read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_REJECT);
+	assert_int_equal(rsp[REJECT_REASON], REJECT_DATA_DIGEST);
+	assert_int_equal(dlen, ISCSI_BHS_LEN);
+	assert_int_equal(get_be32(data + BHS_ITT), 10);
+
+	/* A good data digest is accepted. */
+	conn->ddigest = true;
+	nop_out_bhs(bhs, 11);
+	assert_int_equal(feed_pdu(bhs, "abcd", 4, false, true), 0);
+	conn->ddigest = false;
+
+	/* A header digest error closes the connection. */
+	conn->hdigest = true;
+	nop_out_bhs(bhs, 12);
+	{
+		uint8_t buf[ISCSI_BHS_LEN + 4];
+
+		memcpy(buf, bhs, ISCSI_BHS_LEN);
+		memset(buf + ISCSI_BHS_LEN, 0x55, 4);
+		assert_int_equal(feed(buf, sizeof(buf)), -EPROTO);
+	}
+}
+
+static void
+test_ffp_rejects(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN] = {0}, rsp[ISCSI_BHS_LEN], data[4096];
+
+	(void)state;
+	discovery_login();
+	/* SCSI Command in a discovery session: protocol error. */
+	bhs[BHS_OPCODE] = ISCSI_OP_SCSI_CMD;
+	bhs[BHS_FLAGS] = ISCSI_FLAG_FINAL;
+	put_be32(bhs + BHS_CMDSN, 100);
+	assert_int_equal(feed_pdu(bhs, NULL, 0, false, false), 0);
+	read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_REJECT);
+	assert_int_equal(rsp[REJECT_REASON], REJECT_PROTOCOL_ERROR);
+	/* SNACK: not supported at ErrorRecoveryLevel 0. */
+	memset(bhs, 0, sizeof(bhs));
+	bhs[BHS_OPCODE] = ISCSI_OP_SNACK;
+	assert_int_equal(feed_pdu(bhs, NULL, 0, false, false), 0);
+	read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[REJECT_REASON], REJECT_CMD_NOT_SUPPORTED);
+	/* A data segment over our MaxRecvDataSegmentLength closes. */
+	nop_out_bhs(bhs, 1);
+	put_be24(bhs + BHS_DSL, conn->max_recv_dsl + 1);
+	assert_int_equal(feed(bhs, sizeof(bhs)), -EMSGSIZE);
+}
+
+static void
+test_lun_decode(void **state)
+{
+	static const uint8_t peripheral[8] = {0x00, 0x05};
+	static const uint8_t flat[8] = {0x41, 0x23};
+	static const uint8_t bus[8] = {0x01, 0x05};
+	static const uint8_t extended[8] = {0xc0, 0x00};
+
+	(void)state;
+	assert_int_equal(ffp_lun_decode(peripheral), 5);
+	assert_int_equal(ffp_lun_decode(flat), 0x123);
+	assert_true(ffp_lun_decode(bus) > CONF_LUN_MAX);
+	assert_true(ffp_lun_decode(extended) > CONF_LUN_MAX);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lengths),
+	    cmocka_unit_test(test_lun_decode),
+	    cmocka_unit_test_setup_teardown(test_tx_encoding, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_wrong_opcode, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_login_too_long, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_login_no_initiator, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_login_no_target, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_login_duplicate_key, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_login_bad_session, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_login_version, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_normal_login_stages, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_send_targets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nop_and_digests, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_ffp_rejects, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
