@@ -21,6 +21,7 @@ Try, from another terminal:
   iscsi-ls -s iscsi://127.0.0.1:3260
   iscsi-inq iscsi://127.0.0.1:3260/$IQN/0
   qemu-img info iscsi://127.0.0.1:3260/$IQN/0
+  build/ietadm --control state/ietd.sock --op show --status=volume
 Stop with Ctrl-C.
 MSG
 # No allow files in state/: everyone on loopback may log in.
@@ -28,4 +29,5 @@ exec "$IETD" -f -c state/ietd.conf -a 127.0.0.1 -p 3260 \
 	--pid-file state/ietd.pid \
 	--initiators-allow state/initiators.allow \
 	--initiators-deny state/initiators.deny \
-	--targets-allow state/targets.allow
+	--targets-allow state/targets.allow \
+	--control state/ietd.sock --status-dir state/status

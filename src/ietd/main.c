@@ -19,6 +19,7 @@
 #include "backend/backend.h"
 #include "config/allow.h"
 #include "config/conf.h"
+#include "ctl/ctl.h"
 #include "iscsi/iscsi.h"
 #include "net/listen.h"
 #include "net/loop.h"
@@ -115,6 +116,7 @@ main_reload(void)
 		log_error("reload: %s", why);
 	else
 		log_notice("reload: configuration applied");
+	ctl_status_update();
 	conf_free(conf);
 }
 
@@ -317,6 +319,13 @@ main_signals_setup(void)
 	return ietd.signal_fd < 0 ? -errno : 0;
 }
 
+/* ietadm --op delete: stop all activity, as SIGTERM does. */
+static void
+main_ctl_shutdown(void)
+{
+	main_shutdown(SIGTERM);
+}
+
 /* Everything up to serving; on failure logs why and returns false. */
 static bool
 main_start(struct conf *conf)
@@ -348,14 +357,23 @@ main_start(struct conf *conf)
 		log_error("%s", why);
 		return false;
 	}
+	/* The control socket lives under /run: create it while root. */
+	ietd.main_loop = loop_new("main");
+	if (ietd.main_loop == NULL)
+		return false;
+	if (ctl_start(ietd.main_loop, ietd.opt.control, ietd.opt.status_dir,
+	    ietd.opt.uid_set ? ietd.opt.uid : geteuid(), main_ctl_shutdown,
+	    why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		return false;
+	}
 	if (daemon_drop_privileges(ietd.opt.gid_set, ietd.opt.gid,
 	    ietd.opt.uid_set, ietd.opt.uid) != 0)
 		return false;
 	if (daemon_pidfile_write(ietd.pid_fd) != 0)
 		return false;
 
-	ietd.main_loop = loop_new("main");
-	if (ietd.main_loop == NULL || main_workers_start() != 0) {
+	if (main_workers_start() != 0) {
 		log_error("unable to start the event threads");
 		return false;
 	}
@@ -439,6 +457,7 @@ main(int argc, char **argv)
 
 	loop_run(ietd.main_loop);
 
+	ctl_stop();
 	main_workers_stop();
 	backend_workers_stop();
 	target_registry_clear();

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <string.h>
 
+#include "ctl/ctl_proto.h"
 #include "util/str.h"
 #include "options.h"
 
@@ -19,6 +20,8 @@ enum {
 	OPT_INITIATORS_ALLOW,
 	OPT_INITIATORS_DENY,
 	OPT_TARGETS_ALLOW,
+	OPT_CONTROL,
+	OPT_STATUS_DIR,
 };
 
 static const struct option options_long[] = {
@@ -37,6 +40,8 @@ static const struct option options_long[] = {
 	{ "initiators-allow", required_argument, NULL, OPT_INITIATORS_ALLOW },
 	{ "initiators-deny", required_argument, NULL, OPT_INITIATORS_DENY },
 	{ "targets-allow", required_argument, NULL, OPT_TARGETS_ALLOW },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "status-dir", required_argument, NULL, OPT_STATUS_DIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -69,6 +74,11 @@ options_usage(FILE *f)
 	    "      --initiators-allow=FILE  (default /etc/initiators.allow)\n"
 	    "      --initiators-deny=FILE   (default /etc/initiators.deny)\n"
 	    "      --targets-allow=FILE     (default /etc/targets.allow)\n"
+	    "      --control=PATH       ietadm's control socket (default "
+	    CTL_DEFAULT_SOCKET ")\n"
+	    "      --status-dir=DIR     IET-style volume and session files "
+	    "(default\n"
+	    "                           " CTL_DEFAULT_STATUS_DIR ")\n"
 	    "  -V, --version            print the version and exit\n"
 	    "  -h, --help               print this help and exit\n"
 	    "\n"
@@ -144,6 +154,8 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 	o->initiators_allow = "/etc/initiators.allow";
 	o->initiators_deny = "/etc/initiators.deny";
 	o->targets_allow = "/etc/targets.allow";
+	o->control = CTL_DEFAULT_SOCKET;
+	o->status_dir = CTL_DEFAULT_STATUS_DIR;
 
 	optind = 1;
 	opterr = 0;	/* we print our own message */
@@ -209,6 +221,12 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			break;
 		case OPT_TARGETS_ALLOW:
 			o->targets_allow = optarg;
+			break;
+		case OPT_CONTROL:
+			o->control = optarg;
+			break;
+		case OPT_STATUS_DIR:
+			o->status_dir = optarg;
 			break;
 		case ':':
 			fprintf(err, "ietd: option '%s' needs a value\n",

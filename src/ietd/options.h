@@ -34,6 +34,8 @@ struct ietd_options {
 	const char *initiators_allow;
 	const char *initiators_deny;
 	const char *targets_allow;
+	const char *control;	/* ietadm's Unix socket */
+	const char *status_dir;	/* IET-format volume and session files */
 };
 
 /*

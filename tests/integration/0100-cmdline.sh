@@ -9,7 +9,7 @@ missing=""
 for o in -c --config -d --debug -f --foreground -g --gid -u --uid \
 	-a --address -p --port -h --help --pid-file -t --check-config \
 	-T --threads --initiators-allow --initiators-deny --targets-allow \
-	-V --version; do
+	-V --version --control --status-dir; do
 	grep -q -- "$o\b" <<<"$out" || missing="$missing $o"
 done
 [ -z "$missing" ] && ok "-h lists every option" ||

@@ -32,11 +32,11 @@ out=$("$IETD" -t -c "$T/missing.conf" 2>&1); rc=$?
 
 # A bad config refuses to start, in the foreground and as a daemon.
 PORT=$(free_port)
-out=$(timeout 10 "$IETD" -f -c "$T/bad.conf" -a 127.0.0.1 -p "$PORT" \
+out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -f -c "$T/bad.conf" -a 127.0.0.1 -p "$PORT" \
 	--pid-file "$T/p1.pid" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "bad.conf:3:" <<<"$out" && grep -q "not starting" <<<"$out" &&
 	ok "bad config: no start (foreground)" || not_ok "bad config: no start (foreground)" "$rc $out"
-out=$(timeout 10 "$IETD" -c "$T/bad.conf" -a 127.0.0.1 -p "$PORT" \
+out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -c "$T/bad.conf" -a 127.0.0.1 -p "$PORT" \
 	--pid-file "$T/p2.pid" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "bad.conf:4:" <<<"$out" &&
 	ok "bad config: no start (daemon)" || not_ok "bad config: no start (daemon)" "$rc $out"

@@ -9,7 +9,7 @@ cat > "$T/ietd.conf" <<CONF
 Target $IQN_BASE:disk
 	Lun 0 Path=$img
 CONF
-common=(-f -c "$T/ietd.conf" --initiators-allow "$T/none"
+common=("${CTL_OPTS[@]}" -f -c "$T/ietd.conf" --initiators-allow "$T/none"
 	--initiators-deny "$T/none" --targets-allow "$T/none")
 
 ietd_start
@@ -43,7 +43,7 @@ fi
 # 0700, would refuse every login: ietd fails closed on unreadable files).
 if [ "$(id -u)" -eq 0 ]; then
 	PORT=$(free_port)
-	"$IETD" -f -c "$T/ietd.conf" --initiators-allow /nonexistent/ietd/ia \
+	"$IETD" "${CTL_OPTS[@]}" -f -c "$T/ietd.conf" --initiators-allow /nonexistent/ietd/ia \
 		--initiators-deny /nonexistent/ietd/id --targets-allow /nonexistent/ietd/ta \
 		-a 127.0.0.1 -p "$PORT" -u nobody -g nogroup \
 		--pid-file "$T/priv.pid" >"$IETD_LOG" 2>&1 &

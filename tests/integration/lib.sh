@@ -11,6 +11,11 @@ set -u
 
 IETD=${IETD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/ietd}
 T=$(mktemp -d /tmp/ietd-test.XXXXXX)
+# Searchable, so an ietd running with -u nobody can reach its status dir.
+chmod 755 "$T"
+# Every ietd a test starts gets a private control socket and status dir:
+# the defaults under /run would collide between tests and with a real ietd.
+CTL_OPTS=(--control="$T/ctl.sock" --status-dir="$T/status")
 IETD_PID=
 IETD_LOG=$T/ietd.log
 PORT=
@@ -113,7 +118,8 @@ ietd_start() {
 		--pid-file "$T/ietd.pid" \
 		--initiators-allow "$T/initiators.allow" \
 		--initiators-deny "$T/initiators.deny" \
-		--targets-allow "$T/targets.allow" "$@" >"$IETD_LOG" 2>&1 &
+		--targets-allow "$T/targets.allow" "${CTL_OPTS[@]}" "$@" \
+		>"$IETD_LOG" 2>&1 &
 	IETD_PID=$!
 	if ! wait_port 127.0.0.1 "$PORT"; then
 		echo "ietd did not start; its log:" >&2

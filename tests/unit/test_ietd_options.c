@@ -58,6 +58,8 @@ test_defaults(void **state)
 	assert_string_equal(o.initiators_allow, "/etc/initiators.allow");
 	assert_string_equal(o.initiators_deny, "/etc/initiators.deny");
 	assert_string_equal(o.targets_allow, "/etc/targets.allow");
+	assert_string_equal(o.control, "/run/ietd.sock");
+	assert_string_equal(o.status_dir, "/run/ietd");
 	assert_string_equal(err, "");
 }
 
@@ -95,7 +97,10 @@ test_long_options(void **state)
 	    "--debug=0", "--foreground", "--gid=root", "--uid=root",
 	    "--address=127.0.0.1", "--port=65535", "--pid-file=/tmp/p.pid",
 	    "--check-config", "--threads=64", "--initiators-allow=/i.a",
-	    "--initiators-deny=/i.d", "--targets-allow=/t.a", NULL), 0);
+	    "--initiators-deny=/i.d", "--targets-allow=/t.a",
+	    "--control=/tmp/c.sock", "--status-dir=/tmp/st", NULL), 0);
+	assert_string_equal(o.control, "/tmp/c.sock");
+	assert_string_equal(o.status_dir, "/tmp/st");
 	assert_string_equal(o.config, "/a.conf");
 	assert_int_equal(o.debug, 0);
 	assert_true(o.foreground);
