@@ -184,14 +184,22 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 		return;
 	}
 	/*
-	 * Fewer bytes arrived than the CDB describes (expected data
-	 * transfer length too short): write nothing rather than a partial
-	 * or garbage block; the transport reports the residual overflow.
+	 * Fewer bytes arrived than the CDB describes (the expected data
+	 * transfer length is too short; the transport reports the residual
+	 * overflow). The whole blocks that did arrive are written, as
+	 * initiators expect (libiscsi's iSCSIResiduals: EDTL of one block
+	 * for a two-block WRITE writes one block, EDTL 0 writes nothing, both
+	 * GOOD); a partial block cannot be written and is refused.
 	 */
-	if (task->data_len < bytes || task->data == NULL) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
-		goto done;
+	if (task->data_len < bytes) {
+		if (task->data_len & ((1u << lu->block_shift) - 1)) {
+			scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+			    ASC_INVALID_FIELD_IN_IU);
+			goto done;
+		}
+		bytes = task->data_len;
+		if (bytes == 0 || task->data == NULL)
+			goto done;
 	}
 	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << lu->block_shift,
 	    bytes, task->data,

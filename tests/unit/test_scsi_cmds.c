@@ -382,8 +382,15 @@ test_read_write(void **state)
 	t_clear_ua(lu, &t_nx1);
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (uint8_t)(i * 13 + 1);
+	/*
+	 * Less data than the CDB names: no data at all writes nothing and
+	 * is GOOD (the transport reports the overflow); a partial block is
+	 * refused.
+	 */
 	t = t_run(lu, w10, 10, 0, true, &t_nx1);
-	/* Not enough data for the blocks the CDB names. */
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.xfer_len, 4 * T_BS);
+	t = t_run(lu, w10, 10, 200, true, &t_nx1);
 	t_expect_sense(t, 0x05, 0x0e, 0x03);
 	assert_int_equal(t->task.xfer_len, 4 * T_BS);
 	{
