@@ -128,13 +128,23 @@ tmf_request(struct iscsi_conn *conn)
 	switch (fn) {
 	case TMF_ABORT_TASK:
 		t = ffp_task_find(conn, ref);
-		if (t != NULL) {
+		if (t != NULL && t->state == TASK_S_DONE && !t->aborted) {
+			/*
+			 * Its response is already on its way: the initiator
+			 * will see the command complete, so the abort must not
+			 * claim it too (SAM-5 7.2: the task no longer exists).
+			 */
+			resp = TMF_RSP_NO_TASK;
+		} else if (t != NULL) {
 			tmf_abort(tmf, t);
 		} else if (!(sn_lt(refcmdsn, cmdsn) &&
-			       sn_le(s->exp_cmdsn - s->queued, refcmdsn))) {
+			       sn_le(s->exp_cmdsn, refcmdsn))) {
 			/*
-			 * RFC 7143 11.6.1: unknown task whose RefCmdSN is not
-			 * in the window below this request: does not exist.
+			 * RFC 7143 11.5.1: an unknown task counts as received
+			 * (and "Function complete") only when its RefCmdSN is
+			 * in the window, ExpCmdSN on, and below this request's
+			 * CmdSN. Below ExpCmdSN it arrived and has completed:
+			 * it does not exist any more.
 			 */
 			resp = TMF_RSP_NO_TASK;
 		}
