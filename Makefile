@@ -157,6 +157,11 @@ fuzz:
 check-deps:
 	$(Q)tools/ensure-deps.sh
 
+# ietd against tgtd and istgt in one run (bench/README.md); never part of
+# make check. BENCH_QUICK=1 for a short smoke run.
+bench: all
+	$(Q)bench/run.sh
+
 run: check-deps all
 	$(Q)tools/demo.sh $(B)/ietd
 

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The ietd authors
+"""Turn the raw CSV of bench/run.sh into the Markdown report: one row per
+LUN kind, workload and target with the medians of the successful runs, the
+ietd/peer ratio and the target's CPU cost.
+Usage: report.py RAW.csv OUT.md SETTINGS TARGET_STATES
+"""
+
+import csv
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+GIB = 1024 ** 3
+
+LUN_TITLES = {
+    "null": "null device (ietd nullio, tgtd bs null, istgt /dev/zero)",
+    "tmpfs": "1 GiB sparse file on tmpfs (/dev/shm)",
+    "disk": "1 GiB sparse file on disk (/var/tmp)",
+    "digest": "tmpfs file, CRC32C header digest required by the target",
+}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine():
+    cpu = sh("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1")
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2 / 1048576}' /proc/meminfo")
+    pkgs = sh("dpkg-query -W -f '${Package} ${Version}, ' "
+              "tgt istgt libiscsi-bin qemu-utils 2>/dev/null").rstrip(", ")
+    return (f"{platform.node()}, {os.cpu_count()} CPUs ({cpu}), {mem}, "
+            f"Linux {platform.release()}; {pkgs}")
+
+
+def fmt(v, digits):
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def main():
+    raw, out, settings, states = sys.argv[1:5]
+    with open(raw, newline="") as f:
+        rows = list(csv.DictReader(f))
+
+    loopback = []
+    order = []  # (lun, workload) in the order first measured
+    targets = []
+    runs = {}  # (lun, workload, target) -> list of row dicts
+    fails = {}
+    for r in rows:
+        if r["lun"] == "loopback":
+            loopback.append(float(r["bytes"]) / float(r["seconds"]) / 1e6)
+            continue
+        key = (r["lun"], r["workload"])
+        if key not in order:
+            order.append(key)
+        if r["target"] not in targets:
+            targets.append(r["target"])
+        k = key + (r["target"],)
+        if r["status"] == "ok" and float(r["seconds"]) > 0:
+            runs.setdefault(k, []).append(r)
+        else:
+            fails.setdefault(k, []).append(r["status"])
+
+    def figures(k):
+        ok = runs.get(k, [])
+        if not ok:
+            return None
+        iops = [float(r["ios"]) / float(r["seconds"]) for r in ok]
+        mbps = [float(r["bytes"]) / float(r["seconds"]) / 1e6 for r in ok]
+        per_gib = [float(r["cpu_s"]) / (float(r["bytes"]) / GIB) for r in ok]
+        per_kio = [float(r["cpu_s"]) * 1e6 / float(r["ios"]) for r in ok]
+        med = statistics.median(mbps)
+        spread = None
+        if len(mbps) > 1 and med > 0:
+            spread = (max(mbps) - min(mbps)) / med * 100
+        return {
+            "iops": statistics.median(iops),
+            "mbps": med,
+            "gib": statistics.median(per_gib),
+            "kio": statistics.median(per_kio),
+            "n": len(ok),
+            "spread": spread,
+        }
+
+    lines = []
+    lines.append(f"# ietd against tgtd and istgt — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    lines.append("")
+    lines.append(f"- Machine: {machine()}")
+    lines.append(f"- Settings: {settings}")
+    if loopback:
+        lines.append("- Loopback ceiling (one TCP stream, python3): "
+                     f"{statistics.median(loopback):,.0f} MB/s median, "
+                     f"{max(loopback):,.0f} MB/s best of {len(loopback)}")
+    for s in states.splitlines():
+        if s.strip():
+            lines.append(f"- Target {s.replace('=', ': ', 1)}")
+    lines.append("- MB/s = 10^6 bytes/s, computed from IOPS x request size. "
+                 "Figures are medians of the successful runs; spread = "
+                 "(max - min) / median of MB/s. ietd/peer = ietd's median "
+                 "MB/s divided by that peer's (> 1: ietd is faster).")
+    lines.append("- CPU = user + system time of the target process (all its "
+                 "threads) over the run, including login and logout.")
+    lines.append("")
+
+    cur_lun = None
+    for lun, wl in order:
+        if lun != cur_lun:
+            if cur_lun is not None:
+                lines.append("")
+            cur_lun = lun
+            lines.append(f"## {LUN_TITLES.get(lun, lun)}")
+            lines.append("")
+            lines.append("| workload | target | IOPS | MB/s | ietd/peer | CPU s/GiB | CPU ms/1k I/O | runs ok | spread |")
+            lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        ietd = figures((lun, wl, "ietd"))
+        for t in targets:
+            f = figures((lun, wl, t))
+            if f is None:
+                why = sorted(set(fails.get((lun, wl, t), ["not run"])))
+                lines.append(f"| {wl} | {t} | {why[0]} | | | | | 0 | |")
+                continue
+            spread_text = "—" if f["spread"] is None else f"{f['spread']:.0f}%"
+            if t == "ietd":
+                ratio = "—"
+            elif ietd is None or f["mbps"] <= 0:
+                ratio = "n/a"
+            else:
+                ratio = f"{ietd['mbps'] / f['mbps']:.2f}"
+            lines.append(
+                f"| {wl} | {t} | {fmt(f['iops'], 0)} | {fmt(f['mbps'], 1)} | "
+                f"{ratio} | {fmt(f['gib'], 2)} | {fmt(f['kio'], 2)} | "
+                f"{f['n']} | {spread_text} |")
+    if cur_lun is not None:
+        lines.append("")
+
+    lines.append("Notes: iscsi-perf workloads (`perf-*`) are READ16 only; "
+                 "`q` = commands in flight. qemu-img bench workloads "
+                 "(`qemu-*`) are sequential; `d` = queue depth; writes carry "
+                 "a 0x5a pattern. tgtd's null store is 1 TiB (its fixed "
+                 "size) and istgt has no null store, so its null row is "
+                 "/dev/zero. The digest rows use header digests only: "
+                 "libiscsi and qemu have no data digest.")
+    text = "\n".join(lines) + "\n"
+    with open(out, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

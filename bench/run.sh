@@ -1,0 +1,525 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The ietd authors
+#
+# bench/run.sh: measure ietd against the userspace peers tgtd and istgt on
+# this machine, over loopback, with the same LUNs and the same initiators
+# (iscsi-perf, qemu-img bench), runs interleaved between the targets, and
+# write a Markdown table plus the raw CSV to bench/results/. See
+# bench/README.md for the knobs (BENCH_*) and what every column means.
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+
+runs=${BENCH_RUNS:-3}
+secs=${BENCH_SECONDS:-3}
+loop_gib=${BENCH_LOOPBACK_GIB:-4}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	runs=1
+	secs=${BENCH_SECONDS:-1}
+	loop_gib=${BENCH_LOOPBACK_GIB:-1}
+fi
+targets=${BENCH_TARGETS:-"ietd tgtd istgt"}
+luns=${BENCH_LUNS:-"null tmpfs disk digest"}
+filter=${BENCH_FILTER:-.}
+ietd_bin=${BENCH_IETD:-$top/build/ietd}
+outdir=${BENCH_OUT:-$here/results}
+
+iqn=iqn.2026-11.org.ietd:bench
+lun_bytes=1073741824 # 1 GiB, sparse
+lun_sectors=$((lun_bytes / 512))
+queue=128 # command window of every target: the deepest workload is 128
+tick=$(getconf CLK_TCK)
+
+work=$(mktemp -d /tmp/ietd-bench.XXXXXX)
+shm=/dev/shm/ietd-bench.$$
+disk=/var/tmp/ietd-bench.$$
+stamp=$(date -u +%Y-%m-%d-%H%M)
+host=$(hostname -s)
+mkdir -p "$outdir"
+csv=$outdir/$stamp-$host.csv
+md=$outdir/$stamp-$host.md
+
+declare -A tpid   # target -> pid of its daemon
+declare -A tport  # target -> iSCSI port
+declare -A tstate # target -> ok | failed: reason
+declare -A rate   # target/lun/workload -> calibrated I/Os per second
+child=
+
+log() { printf '%s\n' "$*" >&2; }
+
+# Every port is asked of the kernel, so parallel runs and other engineers'
+# daemons on this machine never collide with ours.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+alive() { [ -n "${tpid[$1]:-}" ] && kill -0 "${tpid[$1]}" 2>/dev/null; }
+
+# utime + stime of the whole process (all threads), fields 14 and 15 of
+# /proc/PID/stat, counted after the ") " that ends the command name.
+cpu_ticks() {
+	local rest f
+	rest=$(cat "/proc/$1/stat" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	read -r -a f <<<"${rest##*) }"
+	echo $((f[11] + f[12]))
+}
+
+stop_tgtd() {
+	[ -n "${tpid[tgtd]:-}" ] || return 0
+	local tid
+	for tid in 1 2; do
+		TGT_IPC_SOCKET=$work/tgt.sock timeout 5 tgtadm --lld iscsi \
+		    --op delete --force --mode target --tid $tid >/dev/null 2>&1
+	done
+	TGT_IPC_SOCKET=$work/tgt.sock timeout 5 tgtadm --op delete \
+	    --mode system >/dev/null 2>&1
+}
+
+# Stop what we started, by pid only: tgtd through its own control socket
+# (it ignores SIGTERM), the others with SIGTERM, then SIGKILL for stragglers.
+cleanup() {
+	local t busy
+	trap - EXIT INT TERM
+	if [ -n "$child" ]; then
+		kill "$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
+	stop_tgtd
+	for t in "${!tpid[@]}"; do
+		[ "$t" = tgtd ] || kill -TERM "${tpid[$t]}" 2>/dev/null
+	done
+	for _ in $(seq 50); do
+		busy=
+		for t in "${!tpid[@]}"; do
+			alive "$t" && busy=$t
+		done
+		[ -z "$busy" ] && break
+		sleep 0.1
+	done
+	for t in "${!tpid[@]}"; do
+		if alive "$t"; then
+			log "bench: $t (pid ${tpid[$t]}) did not stop, killing it"
+			kill -KILL "${tpid[$t]}" 2>/dev/null
+		fi
+		wait "${tpid[$t]}" 2>/dev/null
+	done
+	rm -f "$shm".* "$disk".*
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "bench: logs and configs kept in $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A target counts as up once its port listens and an INQUIRY through a
+# full login to its first LUN answers (iscsi-ls hangs against istgt).
+wait_ready() {
+	local t=$1 limit=$2
+	for _ in $(seq "$limit"); do
+		if ! alive "$t"; then
+			wait "${tpid[$t]}"
+			tstate[$t]="failed: exited at start (status $?)"
+			log "bench: end of $t's log:"
+			tail -n 20 "$work/$t.log" >&2
+			return 1
+		fi
+		if [ -n "$(ss -Hltn "sport = :${tport[$t]}" 2>/dev/null)" ] &&
+		    timeout 10 iscsi-inq "$(url_of "$t" null)" >/dev/null 2>&1; then
+			tstate[$t]=ok
+			return 0
+		fi
+		sleep 1
+	done
+	tstate[$t]="failed: not serving after ${limit}s"
+	log "bench: end of $t's log:"
+	tail -n 20 "$work/$t.log" >&2
+	return 1
+}
+
+make_files() {
+	local t=$1 f
+	for f in "$shm.$t" "$shm.$t-digest" "$disk.$t"; do
+		truncate -s $lun_bytes "$f" || return 1
+	done
+}
+
+# Negotiation keys the same on all three targets, so a figure compares
+# implementations and not defaults.
+common_keys="MaxRecvDataSegmentLength=262144 MaxXmitDataSegmentLength=262144
+MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=Yes
+ImmediateData=Yes"
+
+start_ietd() {
+	local conf=$work/ietd.conf kv rc
+	if [ ! -x "$ietd_bin" ]; then
+		tstate[ietd]="failed: $ietd_bin not built"
+		return 1
+	fi
+	{
+		echo "Target $iqn"
+		echo "    Lun 0 Sectors=$lun_sectors,Type=nullio"
+		echo "    Lun 1 Path=$shm.ietd,Type=fileio,IOMode=wb"
+		echo "    Lun 2 Path=$disk.ietd,Type=fileio,IOMode=wb"
+		for kv in $common_keys; do echo "    ${kv%%=*} ${kv#*=}"; done
+		echo "    QueuedCommands $queue"
+		echo "Target $iqn-digest"
+		echo "    Lun 0 Path=$shm.ietd-digest,Type=fileio,IOMode=wb"
+		for kv in $common_keys; do echo "    ${kv%%=*} ${kv#*=}"; done
+		echo "    QueuedCommands $queue"
+		echo "    HeaderDigest CRC32C"
+		echo "    DataDigest CRC32C,None"
+	} >"$conf"
+	local args=(-c "$conf" -a 127.0.0.1 -p "${tport[ietd]}"
+	    --pid-file "$work/ietd.pid" --initiators-allow "$work/none"
+	    --initiators-deny "$work/none" --targets-allow "$work/none"
+	    --control="$work/ctl.sock" --status-dir="$work/status")
+	"$ietd_bin" -t "${args[@]}" >"$work/ietd-check.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		tstate[ietd]="failed: ietd -t rejects the config (exit $rc)"
+		tail -n 20 "$work/ietd-check.log" >&2
+		return 1
+	fi
+	"$ietd_bin" -f "${args[@]}" >"$work/ietd.log" 2>&1 &
+	tpid[ietd]=$!
+	wait_ready ietd 10
+}
+
+tgtadm_w() {
+	echo "tgtadm $*" >>"$work/tgtadm.log"
+	TGT_IPC_SOCKET=$work/tgt.sock tgtadm --lld iscsi "$@" >>"$work/tgtadm.log" 2>&1
+}
+
+start_tgtd() {
+	local kv tid
+	TGT_IPC_SOCKET=$work/tgt.sock tgtd -f \
+	    --iscsi "portal=127.0.0.1:${tport[tgtd]}" >"$work/tgtd.log" 2>&1 &
+	tpid[tgtd]=$!
+	for _ in $(seq 50); do
+		tgtadm_w --op show --mode target && break
+		sleep 0.1
+	done
+	# LUN 0 of a tgtd target is its controller: the disks start at LUN 1.
+	# Its null store has a fixed size (1 TiB) and discards writes.
+	tgtadm_w --op new --mode target --tid 1 -T "$iqn" &&
+	    tgtadm_w --op new --mode logicalunit --tid 1 --lun 1 \
+		--bstype null -b null &&
+	    tgtadm_w --op new --mode logicalunit --tid 1 --lun 2 -b "$shm.tgtd" &&
+	    tgtadm_w --op new --mode logicalunit --tid 1 --lun 3 -b "$disk.tgtd" &&
+	    tgtadm_w --op new --mode target --tid 2 -T "$iqn-digest" &&
+	    tgtadm_w --op new --mode logicalunit --tid 2 --lun 1 \
+		-b "$shm.tgtd-digest" &&
+	    tgtadm_w --op update --mode target --tid 2 -n HeaderDigest -v CRC32C &&
+	    tgtadm_w --op update --mode target --tid 2 -n DataDigest \
+		-v CRC32C,None
+	# shellcheck disable=SC2181 # the && chain above is one set-up step
+	if [ $? -ne 0 ]; then
+		tstate[tgtd]="failed: tgtadm set-up (see tgtadm.log)"
+		return 1
+	fi
+	for tid in 1 2; do
+		# tgtd's name for the command window is MaxQueueCmd.
+		for kv in $common_keys MaxQueueCmd=$queue; do
+			tgtadm_w --op update --mode target --tid $tid \
+			    -n "${kv%%=*}" -v "${kv#*=}" ||
+			    log "bench: tgtd refused ${kv} (kept its default)"
+		done
+		tgtadm_w --op bind --mode target --tid $tid -I ALL || {
+			tstate[tgtd]="failed: tgtadm bind"
+			return 1
+		}
+	done
+	wait_ready tgtd 10
+}
+
+start_istgt() {
+	local conf=$work/istgt.conf kv
+	local ctl
+	ctl=$(free_port)
+	cat >"$work/auth.conf" <<-EOF
+		[AuthGroup10000]
+		  Comment "control portal only; bench never uses it"
+		  Auth "benchctl" "benchctlsecret1" "benchmutual" "benchmutualsec2"
+	EOF
+	{
+		echo "[Global]"
+		echo "  NodeBase \"iqn.2026-11.org.ietd\""
+		echo "  PidFile $work/istgt.pid"
+		echo "  AuthFile $work/auth.conf"
+		echo "  MediaDirectory $work"
+		echo "  LogFacility \"local7\""
+		echo "  Timeout 30"
+		echo "  NopInInterval 20"
+		echo "  DiscoveryAuthMethod None"
+		echo "  MaxSessions 16"
+		echo "  MaxConnections 4"
+		for kv in $common_keys; do
+			# istgt has no MaxXmitDataSegmentLength key.
+			[ "${kv%%=*}" = MaxXmitDataSegmentLength ] ||
+			    echo "  ${kv%%=*} ${kv#*=}"
+		done
+		echo "  DataPDUInOrder Yes"
+		echo "  DataSequenceInOrder Yes"
+		echo "  ErrorRecoveryLevel 0"
+		echo "[UnitControl]"
+		echo "  AuthMethod CHAP Mutual"
+		echo "  AuthGroup AuthGroup10000"
+		echo "  Portal UC1 127.0.0.1:$ctl"
+		echo "  Netmask 127.0.0.1"
+		echo "[PortalGroup1]"
+		echo "  Portal DA1 127.0.0.1:${tport[istgt]}"
+		echo "[InitiatorGroup1]"
+		echo "  InitiatorName \"ALL\""
+		echo "  Netmask 127.0.0.0/8"
+		# istgt has no null store: /dev/zero with a stated size reads
+		# zeros and discards writes, the nearest it offers.
+		local n=1 name store digest
+		for name in null tmpfs disk digest; do
+			case $name in
+			null) store=/dev/zero ;;
+			tmpfs) store=$shm.istgt ;;
+			disk) store=$disk.istgt ;;
+			digest) store=$shm.istgt-digest ;;
+			esac
+			digest=Auto
+			[ $name = digest ] && digest=Header
+			echo "[LogicalUnit$n]"
+			echo "  TargetName $iqn-$name"
+			echo "  Mapping PortalGroup1 InitiatorGroup1"
+			echo "  AuthMethod None"
+			echo "  UseDigest $digest"
+			echo "  UnitType Disk"
+			echo "  QueueDepth $queue"
+			echo "  LUN0 Storage $store 1GB"
+			n=$((n + 1))
+		done
+	} >"$conf"
+	istgt -c "$conf" -D >"$work/istgt.log" 2>&1 &
+	tpid[istgt]=$!
+	# istgt sleeps about a second per accepted connection.
+	wait_ready istgt 20
+}
+
+# URL of one LUN kind on one target; the digest kind is a separate target
+# that demands CRC32C header digests.
+url_of() {
+	local t=$1 kind=$2 p=${tport[$1]}
+	case $t/$kind in
+	ietd/null) echo "iscsi://127.0.0.1:$p/$iqn/0" ;;
+	ietd/tmpfs) echo "iscsi://127.0.0.1:$p/$iqn/1" ;;
+	ietd/disk) echo "iscsi://127.0.0.1:$p/$iqn/2" ;;
+	ietd/digest) echo "iscsi://127.0.0.1:$p/$iqn-digest/0" ;;
+	tgtd/null) echo "iscsi://127.0.0.1:$p/$iqn/1" ;;
+	tgtd/tmpfs) echo "iscsi://127.0.0.1:$p/$iqn/2" ;;
+	tgtd/disk) echo "iscsi://127.0.0.1:$p/$iqn/3" ;;
+	tgtd/digest) echo "iscsi://127.0.0.1:$p/$iqn-digest/1" ;;
+	istgt/*) echo "iscsi://127.0.0.1:$p/$iqn-$kind/0" ;;
+	esac
+}
+
+# qemu's block layer takes the header digest only through options.
+qemu_image_args() {
+	local t=$1 kind=$2 url target lun
+	url=$(url_of "$t" "$kind")
+	if [ "$kind" != digest ]; then
+		echo "-f raw $url"
+		return
+	fi
+	target=${url#iscsi://*/}
+	lun=${target##*/}
+	target=${target%/*}
+	echo "--image-opts driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:${tport[$t]},file.target=$target,file.lun=$lun,file.header-digest=crc32c"
+}
+
+# Workloads: name tool mode size depth. iscsi-perf reads only (READ16);
+# qemu-img bench is sequential only.
+workloads_of() {
+	if [ "$1" = digest ]; then
+		cat <<-EOF
+			perf-rand-4k-q32 perf rand 4096 32
+			perf-seq-1m-q32 perf seq 1048576 32
+			qemu-write-4k-d32 qemu write 4096 32
+			qemu-write-1m-d32 qemu write 1048576 32
+		EOF
+		return
+	fi
+	local m s d rw
+	for m in seq rand; do
+		for d in 1 32 128; do
+			echo "perf-$m-4k-q$d perf $m 4096 $d"
+		done
+	done
+	for d in 1 32; do
+		echo "perf-seq-1m-q$d perf seq 1048576 $d"
+	done
+	for rw in read write; do
+		for s in 4k:4096 64k:65536 1m:1048576; do
+			for d in 1 32; do
+				echo "qemu-$rw-${s%%:*}-d$d qemu $rw ${s#*:} $d"
+			done
+		done
+	done
+}
+
+# Run one initiator command in the background so the trap can stop it.
+run_child() {
+	local limit=$1
+	shift
+	timeout "$limit" "$@" >"$work/out" 2>&1 &
+	child=$!
+	wait "$child"
+	local rc=$?
+	child=
+	return $rc
+}
+
+# One qemu-img bench run of COUNT requests; prints "ios seconds" or fails.
+qemu_once() {
+	local t=$1 kind=$2 mode=$3 size=$4 depth=$5 count=$6 w=() secs_run
+	[ "$mode" = write ] && w=(-w --pattern=0x5a)
+	# shellcheck disable=SC2046
+	run_child $((secs * 20 + 60)) qemu-img bench -t none -d "$depth" \
+	    -s "$size" -c "$count" "${w[@]}" $(qemu_image_args "$t" "$kind") ||
+	    return 1
+	secs_run=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' "$work/out")
+	[ -n "$secs_run" ] || return 1
+	echo "$count $secs_run"
+}
+
+# Size qemu-img bench's request count so one run lasts about BENCH_SECONDS
+# on this target: grow a probe until it takes a quarter second, then scale.
+calibrate() {
+	local t=$1 kind=$2 name=$3 mode=$4 size=$5 depth=$6 count r n took
+	count=$((1048576 * 16 / size))
+	[ $count -lt 32 ] && count=32
+	for _ in 1 2 3 4 5; do
+		r=$(qemu_once "$t" "$kind" "$mode" "$size" "$depth" $count) || return 1
+		read -r n took <<<"$r"
+		if python3 -c "import sys; sys.exit(0 if $took >= 0.25 else 1)"; then
+			break
+		fi
+		count=$((count * 8))
+	done
+	rate[$t/$kind/$name]=$(python3 -c "print(max(32, int($n / max($took, 1e-6) * $secs)))")
+}
+
+# One measured run; appends a CSV row.
+measure() {
+	local t=$1 kind=$2 name=$3 tool=$4 mode=$5 size=$6 depth=$7 run=$8
+	local c0 c1 status=ok ios=0 seconds=0 iops r cpu
+	if [ "${tstate[$t]}" != ok ]; then
+		echo "$kind,$name,$t,$run,${tstate[$t]//,/;},0,0,0,0,$size" >>"$csv"
+		return
+	fi
+	if ! alive "$t"; then
+		tstate[$t]="failed: died during the benchmark"
+		echo "$kind,$name,$t,$run,${tstate[$t]},0,0,0,0,$size" >>"$csv"
+		return
+	fi
+	c0=$(cpu_ticks "${tpid[$t]}")
+	if [ "$tool" = perf ]; then
+		local rnd=()
+		[ "$mode" = rand ] && rnd=(-r)
+		if run_child $((secs + 60)) iscsi-perf -t "$secs" -m "$depth" \
+		    -b $((size / 512)) "${rnd[@]}" "$(url_of "$t" "$kind")"; then
+			iops=$(tr '\r' '\n' <"$work/out" |
+			    sed -n 's/^iops average \([0-9]*\).*/\1/p' | tail -n 1)
+			if [ -n "$iops" ] && [ "$iops" -gt 0 ]; then
+				ios=$((iops * secs))
+				seconds=$secs
+			else
+				status="failed: no figure from iscsi-perf"
+			fi
+		else
+			status="failed: iscsi-perf exit $?"
+		fi
+	else
+		if [ -z "${rate[$t/$kind/$name]:-}" ]; then
+			status="failed: calibration"
+		elif r=$(qemu_once "$t" "$kind" "$mode" "$size" "$depth" \
+		    "${rate[$t/$kind/$name]}"); then
+			read -r ios seconds <<<"$r"
+		else
+			status="failed: qemu-img bench"
+		fi
+	fi
+	c1=$(cpu_ticks "${tpid[$t]}")
+	cpu=$(python3 -c "print($((c1 - c0)) / $tick)")
+	if [ "$status" != ok ]; then
+		log "bench:   $t run $run: $status"
+		cp "$work/out" "$work/failed-$t-$kind-$name-$run.out" 2>/dev/null
+	fi
+	echo "$kind,$name,$t,$run,${status//,/;},$ios,$((ios * size)),$seconds,$cpu,$size" >>"$csv"
+	[ "$status" = ok ] && log "bench:   $t run $run: $(python3 -c \
+	    "print(f'{$ios / $seconds:.0f} IOPS, {$ios * $size / $seconds / 1e6:.1f} MB/s, cpu {$cpu:.2f} s')")"
+}
+
+main() {
+	local t kind name tool mode size depth run lb
+	echo "lun,workload,target,run,status,ios,bytes,seconds,cpu_s,size" >"$csv"
+
+	log "bench: loopback TCP ceiling, ${loop_gib} GiB x $runs"
+	lb=$(python3 "$here/loopback.py" "$loop_gib" "$runs")
+	run=0
+	for t in ${lb#* }; do
+		run=$((run + 1))
+		echo "loopback,tcp-1stream,python3,$run,ok,0,$(python3 -c "print(int($t * 1e6))"),1,0,0" >>"$csv"
+	done
+	log "bench: loopback median ${lb%% *} MB/s (runs: ${lb#* })"
+
+	for t in $targets; do
+		case $t in
+		ietd | tgtd | istgt) ;;
+		*)
+			log "bench: unknown target $t (ietd, tgtd, istgt)"
+			exit 2
+			;;
+		esac
+	done
+	for t in $targets; do
+		tport[$t]=$(free_port)
+		if ! make_files "$t"; then
+			tstate[$t]="failed: cannot create backing files"
+			continue
+		fi
+		"start_$t" || true
+		log "bench: $t on port ${tport[$t]}: ${tstate[$t]}"
+	done
+
+	for kind in $luns; do
+		while read -r name tool mode size depth; do
+			[[ "$kind/$name" =~ $filter ]] || continue
+			log "bench: $kind $name"
+			if [ "$tool" = qemu ]; then
+				for t in $targets; do
+					[ "${tstate[$t]}" = ok ] || continue
+					calibrate "$t" "$kind" "$name" "$mode" \
+					    "$size" "$depth" ||
+					    log "bench:   $t: calibration failed"
+				done
+			fi
+			for run in $(seq "$runs"); do
+				for t in $targets; do
+					measure "$t" "$kind" "$name" "$tool" \
+					    "$mode" "$size" "$depth" "$run"
+				done
+			done
+		done < <(workloads_of "$kind")
+	done
+
+	python3 "$here/report.py" "$csv" "$md" \
+	    "runs=$runs seconds=$secs quick=${BENCH_QUICK:-0} targets=$targets luns=$luns filter=$filter" \
+	    "$(for t in $targets; do echo "$t=${tstate[$t]}"; done)"
+	cat "$md"
+	log "bench: wrote $md and $csv"
+}
+
+main "$@"
