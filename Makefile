@@ -101,10 +101,12 @@ $(B)/obj/%.o: src/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+# The source folder is a prerequisite too: adding or deleting a file
+# changes its mtime, so an archive never keeps a deleted file's object.
 define MODULE_RULES
-$(B)/lib$(1).a: $(call modobjs,$(1))
+$(B)/lib$(1).a: $(call modobjs,$(1)) src/$(1)
 	@$$(if $$(Q),echo "  AR      $$@")
-	$(Q)rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && ar rcs $$@ $$(filter %.o,$$^)
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 

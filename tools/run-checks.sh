@@ -14,6 +14,8 @@ pass=0
 fail=0
 failed=()
 
+# Pass the status in a variable, never as "$?" next to a "$(...)" in the
+# same command: the substitution runs first and resets $?.
 record() { # name status
 	if [ "$2" -eq 0 ]; then
 		pass=$((pass + 1))
@@ -30,7 +32,8 @@ run_unit() {
 	for t in "$B"/tests/test_*; do
 		[ -x "$t" ] || continue
 		timeout 300 "$t"
-		record "unit/$(basename "$t")" $?
+		rc=$?	# before anything else resets $?
+		record "unit/$(basename "$t")" $rc
 	done
 }
 
@@ -40,7 +43,8 @@ run_integration() {
 		[ -f "$t" ] || continue
 		echo "=== $t"
 		timeout 600 bash "$t"
-		record "integration/$(basename "$t" .sh)" $?
+		rc=$?
+		record "integration/$(basename "$t" .sh)" $rc
 	done
 }
 
