@@ -17,6 +17,7 @@
 
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "target.h"
 
 /* The LUN numbers of a target, shared read-only with REPORT LUNS. */
@@ -165,6 +166,12 @@ target_incoming_secret(const struct target *t, const char *user,
 		}
 	}
 	pthread_rwlock_unlock(&registry.lock);
+	if (!found) {
+		char esc[128];
+		/* IET's level-0 message; the name comes from the peer. */
+		log_info("unknown user %s",
+		    str_escape(esc, sizeof(esc), user, strlen(user)));
+	}
 	return found;
 }
 
@@ -868,8 +875,10 @@ target_admin_find(unsigned int tid, char *why, size_t whylen)
 {
 	struct target *t = target_find_by_tid(tid);
 
-	if (t == NULL)
+	if (t == NULL) {
+		log_notice("target %u not found?", tid);
 		snprintf(why, whylen, "no target with tid %u", tid);
+	}
 	return t;
 }
 
@@ -1069,6 +1078,7 @@ target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
 	struct scsi_lu *existing = target_lu_find(t, lun);
 	if (existing != NULL) {
 		scsi_lu_put(existing);
+		log_notice("lun %u:%u already configured", tid, lun);
 		snprintf(why, whylen, "target %u already has lun %u", tid, lun);
 		err = -EEXIST;
 		goto out;
