@@ -16,9 +16,9 @@
 
 #include "util/list.h"
 
-#define CONF_LUN_MAX 16383	  /* highest LUN number ietd.conf accepts */
-#define CONF_SCSI_ID_MAX 16	  /* ScsiId and ScsiSN length limit */
-#define CONF_NAME_MAX 223	  /* iSCSI name length limit, RFC 7143 6.1 */
+#define CONF_LUN_MAX 16383  /* highest LUN number ietd.conf accepts */
+#define CONF_SCSI_ID_MAX 16 /* ScsiId and ScsiSN length limit */
+#define CONF_NAME_MAX 223   /* iSCSI name length limit, RFC 7143 6.1 */
 
 enum conf_lun_type { CONF_LUN_FILEIO, CONF_LUN_BLOCKIO, CONF_LUN_NULLIO };
 enum conf_iomode { CONF_IOMODE_WT, CONF_IOMODE_WB, CONF_IOMODE_RO };
@@ -28,8 +28,8 @@ enum conf_iomode { CONF_IOMODE_WT, CONF_IOMODE_WB, CONF_IOMODE_RO };
  * of these codes so a key keeps a single uint32_t like every other key.
  */
 enum conf_digest {
-	CONF_DIGEST_NONE,	 /* "None" */
-	CONF_DIGEST_CRC32C,	 /* "CRC32C" */
+	CONF_DIGEST_NONE,        /* "None" */
+	CONF_DIGEST_CRC32C,      /* "CRC32C" */
 	CONF_DIGEST_NONE_CRC32C, /* "None,CRC32C": prefer None */
 	CONF_DIGEST_CRC32C_NONE, /* "CRC32C,None": prefer CRC32C */
 };
@@ -61,7 +61,7 @@ enum conf_key {
 
 enum conf_key_kind {
 	CONF_KIND_NUMBER, /* decimal in [min, max] */
-	CONF_KIND_BOOL,	  /* Yes / No, stored as 1 / 0 */
+	CONF_KIND_BOOL,   /* Yes / No, stored as 1 / 0 */
 	CONF_KIND_DIGEST, /* enum conf_digest */
 };
 
@@ -80,11 +80,10 @@ enum conf_key conf_key_find(const char *name);
  * reason ("expected Yes or No", "expected 512 to 16777215", ...) written
  * into why.
  */
-int conf_key_parse(enum conf_key k, const char *value, uint32_t *out,
-    char *why, size_t whylen);
+int conf_key_parse(enum conf_key k, const char *value, uint32_t *out, char *why,
+    size_t whylen);
 /* Write a value back in ietd.conf form ("Yes", "CRC32C,None", "8192"). */
-const char *conf_key_format(enum conf_key k, uint32_t v, char *buf,
-    size_t len);
+const char *conf_key_format(enum conf_key k, uint32_t v, char *buf, size_t len);
 
 struct conf_account {
 	struct list_node node;
@@ -95,36 +94,36 @@ struct conf_account {
 struct conf_lun {
 	struct list_node node;
 	unsigned int lun;
-	unsigned int line;	 /* where it was defined, for messages */
+	unsigned int line; /* where it was defined, for messages */
 	enum conf_lun_type type;
-	char *path;		 /* NULL for nullio */
-	char *scsi_id;		 /* NULL when not given */
-	char *scsi_sn;		 /* NULL when not given */
+	char *path;    /* NULL for nullio */
+	char *scsi_id; /* NULL when not given */
+	char *scsi_sn; /* NULL when not given */
 	enum conf_iomode iomode;
 	unsigned int block_size; /* 512, 1024, 2048 or 4096 */
-	uint64_t sectors;	 /* nullio size in blocks; 0 for the others */
+	uint64_t sectors;        /* nullio size in blocks; 0 for the others */
 };
 
 struct conf_target {
 	struct list_node node;
-	char *name;		 /* the target's iSCSI name (IQN/EUI/NAA) */
-	char *alias;		 /* NULL when not given */
-	unsigned int tid;	 /* 1, 2, 3... in file order */
+	char *name;       /* the target's iSCSI name (IQN/EUI/NAA) */
+	char *alias;      /* NULL when not given */
+	unsigned int tid; /* 1, 2, 3... in file order */
 	unsigned int line;
-	struct list_node incoming; /* struct conf_account */
+	struct list_node incoming;     /* struct conf_account */
 	struct conf_account *outgoing; /* NULL when not given */
 	uint32_t params[CONF_KEY_COUNT];
 	bool param_set[CONF_KEY_COUNT]; /* given in the file, not defaulted */
-	struct list_node luns;	 /* struct conf_lun, sorted by number */
+	struct list_node luns;          /* struct conf_lun, sorted by number */
 };
 
 struct conf {
-	char *path;			 /* the file it came from */
-	struct list_node incoming;	 /* discovery accounts */
-	struct conf_account *outgoing;	 /* discovery mutual CHAP account */
-	char *isns_server;		 /* NULL when not given */
+	char *path;                    /* the file it came from */
+	struct list_node incoming;     /* discovery accounts */
+	struct conf_account *outgoing; /* discovery mutual CHAP account */
+	char *isns_server;             /* NULL when not given */
 	bool isns_access_control;
-	struct list_node targets;	 /* struct conf_target, file order */
+	struct list_node targets; /* struct conf_target, file order */
 };
 
 /*
@@ -145,8 +144,7 @@ struct conf *conf_load_buf(const char *name, const char *text, size_t len,
     conf_report_fn *report, void *arg);
 void conf_free(struct conf *conf);
 
-struct conf_target *conf_target_find(const struct conf *conf,
-    const char *name);
+struct conf_target *conf_target_find(const struct conf *conf, const char *name);
 /* Deep copy of one target (for the registry); NULL on allocation failure. */
 struct conf_target *conf_target_dup(const struct conf_target *t);
 void conf_target_free(struct conf_target *t);

@@ -22,12 +22,12 @@
 #include "util/log.h"
 #include "daemon.h"
 
-static int daemon_status_fd = -1;	/* pipe to the waiting parent */
+static int daemon_status_fd = -1; /* pipe to the waiting parent */
 
 int
 daemon_pidfile_lock(const char *path)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
@@ -39,8 +39,9 @@ daemon_pidfile_lock(const char *path)
 	if (fcntl(fd, F_SETLK, &fl) < 0) {
 		int err = -errno;
 		log_error("unable to lock pid file (%s: %s)", path,
-		    errno == EAGAIN || errno == EACCES ?
-		    "another ietd is running" : strerror(errno));
+		    errno == EAGAIN || errno == EACCES
+			? "another ietd is running"
+			: strerror(errno));
 		close(fd);
 		return err;
 	}
@@ -150,7 +151,7 @@ void
 daemon_notify(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	socklen_t len;
 	int fd;
 
@@ -159,14 +160,14 @@ daemon_notify(const char *state)
 		return;
 	memcpy(sun.sun_path, path, strlen(path));
 	if (path[0] == '@')
-		sun.sun_path[0] = '\0';	/* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-	    strlen(path));
+		sun.sun_path[0] = '\0'; /* abstract namespace */
+	len =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
 	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-	    (struct sockaddr *)&sun, len) < 0)
+		(struct sockaddr *)&sun, len) < 0)
 		log_warning("sd_notify failed (%s)", strerror(errno));
 	close(fd);
 }

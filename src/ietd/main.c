@@ -29,8 +29,8 @@
 #include "options.h"
 
 #define IETD_VERSION "0.1.0"
-#define SHUTDOWN_GRACE_MS 10000	/* sessions get this long to go */
-#define ACCEPT_BACKOFF_MS 100	/* pause accepting when out of fds */
+#define SHUTDOWN_GRACE_MS 10000 /* sessions get this long to go */
+#define ACCEPT_BACKOFF_MS 100   /* pause accepting when out of fds */
 
 static struct {
 	struct ietd_options opt;
@@ -46,7 +46,7 @@ static struct {
 	int signal_fd;
 	int pid_fd;
 	bool shutting_down;
-} ietd = { .signal_fd = -1, .pid_fd = -1 };
+} ietd = {.signal_fd = -1, .pid_fd = -1};
 
 static void
 main_report_log(void *arg, const char *msg)
@@ -64,8 +64,8 @@ main_report_log(void *arg, const char *msg)
 static struct conf *
 main_config_load(unsigned int *nerrors)
 {
-	const char *allow[] = { ietd.opt.initiators_allow,
-		ietd.opt.initiators_deny, ietd.opt.targets_allow };
+	const char *allow[] = {ietd.opt.initiators_allow,
+	    ietd.opt.initiators_deny, ietd.opt.targets_allow};
 	struct conf *conf;
 
 	*nerrors = 0;
@@ -77,7 +77,7 @@ main_config_load(unsigned int *nerrors)
 		conf = NULL;
 	}
 	if (conf == NULL && *nerrors == 0)
-		(*nerrors)++;	/* conf_load failed without a message */
+		(*nerrors)++; /* conf_load failed without a message */
 	return conf;
 }
 
@@ -89,8 +89,8 @@ main_wthreads(const struct conf *conf)
 
 	/* Wthreads is per target in IET; one shared pool takes the largest. */
 	list_for_each(n, &conf->targets) {
-		const struct conf_target *t = list_entry(n, struct conf_target,
-		    node);
+		const struct conf_target *t =
+		    list_entry(n, struct conf_target, node);
 		if (t->param_set[CONF_KEY_WTHREADS] &&
 		    t->params[CONF_KEY_WTHREADS] > w)
 			w = t->params[CONF_KEY_WTHREADS];
@@ -108,8 +108,10 @@ main_reload(void)
 	log_notice("SIGHUP: reloading %s", ietd.opt.config);
 	conf = main_config_load(&nerrors);
 	if (conf == NULL) {
-		log_error("reload: %u error(s) in the configuration; the running "
-		    "configuration stays", nerrors);
+		log_error("reload: %u error(s) in the configuration; the "
+			  "running "
+			  "configuration stays",
+		    nerrors);
 		return;
 	}
 	if (target_apply(conf, why, sizeof(why)) != 0)
@@ -170,8 +172,8 @@ main_accept(void *arg, unsigned int events)
 			close(fd);
 			continue;
 		}
-		struct loop *w = ietd.workers[ietd.next_worker++ %
-		    ietd.nworkers];
+		struct loop *w =
+		    ietd.workers[ietd.next_worker++ % ietd.nworkers];
 		if (loop_post(w, main_conn_start, (void *)(intptr_t)fd) != 0) {
 			log_warning("connection dropped: out of memory");
 			close(fd);
@@ -245,8 +247,8 @@ main_worker_init(void *arg)
 	int err = iscsi_loop_init(loop);
 
 	if (err)
-		log_error("event thread %s: cannot start (%s)",
-		    loop_name(loop), strerror(-err));
+		log_error("event thread %s: cannot start (%s)", loop_name(loop),
+		    strerror(-err));
 }
 
 static void
@@ -280,7 +282,7 @@ main_workers_start(void)
 			return -ENOMEM;
 		/* Posted before the thread runs: it is its first job. */
 		if (loop_post(ietd.workers[i], main_worker_init,
-		    ietd.workers[i]) != 0 ||
+			ietd.workers[i]) != 0 ||
 		    loop_thread_start(ietd.workers[i]) != 0)
 			return -ENOMEM;
 		ietd.nworkers++;
@@ -332,9 +334,9 @@ main_start(struct conf *conf)
 {
 	char why[512];
 	struct allow_paths paths = {
-		.initiators_allow = ietd.opt.initiators_allow,
-		.initiators_deny = ietd.opt.initiators_deny,
-		.targets_allow = ietd.opt.targets_allow,
+	    .initiators_allow = ietd.opt.initiators_allow,
+	    .initiators_deny = ietd.opt.initiators_deny,
+	    .targets_allow = ietd.opt.targets_allow,
 	};
 
 	ietd.pid_fd = daemon_pidfile_lock(ietd.opt.pid_file);
@@ -362,13 +364,13 @@ main_start(struct conf *conf)
 	if (ietd.main_loop == NULL)
 		return false;
 	if (ctl_start(ietd.main_loop, ietd.opt.control, ietd.opt.status_dir,
-	    ietd.opt.uid_set ? ietd.opt.uid : geteuid(), main_ctl_shutdown,
-	    why, sizeof(why)) != 0) {
+		ietd.opt.uid_set ? ietd.opt.uid : geteuid(), main_ctl_shutdown,
+		why, sizeof(why)) != 0) {
 		log_error("%s", why);
 		return false;
 	}
 	if (daemon_drop_privileges(ietd.opt.gid_set, ietd.opt.gid,
-	    ietd.opt.uid_set, ietd.opt.uid) != 0)
+		ietd.opt.uid_set, ietd.opt.uid) != 0)
 		return false;
 	if (daemon_pidfile_write(ietd.pid_fd) != 0)
 		return false;
@@ -377,18 +379,18 @@ main_start(struct conf *conf)
 		log_error("unable to start the event threads");
 		return false;
 	}
-	ietd.accept_timer = loop_timer_new(ietd.main_loop, main_accept_resume,
-	    NULL);
-	ietd.shutdown_timer = loop_timer_new(ietd.main_loop,
-	    main_shutdown_timeout, NULL);
+	ietd.accept_timer =
+	    loop_timer_new(ietd.main_loop, main_accept_resume, NULL);
+	ietd.shutdown_timer =
+	    loop_timer_new(ietd.main_loop, main_shutdown_timeout, NULL);
 	if (ietd.accept_timer == NULL || ietd.shutdown_timer == NULL ||
 	    loop_fd_add(ietd.main_loop, ietd.signal_fd, LOOP_READ, main_signal,
-	    NULL, &ietd.signal_watch) != 0)
+		NULL, &ietd.signal_watch) != 0)
 		return false;
 	for (unsigned int i = 0; i < ietd.listeners.n; i++) {
 		if (loop_fd_add(ietd.main_loop, ietd.listeners.fd[i], LOOP_READ,
-		    main_accept, (void *)(intptr_t)ietd.listeners.fd[i],
-		    &ietd.listen_watch[i]) != 0)
+			main_accept, (void *)(intptr_t)ietd.listeners.fd[i],
+			&ietd.listen_watch[i]) != 0)
 			return false;
 	}
 	return true;
@@ -431,8 +433,10 @@ main(int argc, char **argv)
 	 * syslog, and until start-up is over to the terminal as well, so the
 	 * administrator who started it sees why it did not start.
 	 */
-	log_init("ietd", ietd.opt.foreground || ietd.opt.check_config ?
-	    LOG_SINK_STDERR : LOG_SINK_STDERR | LOG_SINK_SYSLOG,
+	log_init("ietd",
+	    ietd.opt.foreground || ietd.opt.check_config
+		? LOG_SINK_STDERR
+		: LOG_SINK_STDERR | LOG_SINK_SYSLOG,
 	    ietd.opt.debug);
 	if (ietd.opt.check_config)
 		return main_check_config();

@@ -25,24 +25,24 @@ enum {
 };
 
 static const struct option options_long[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "debug", required_argument, NULL, 'd' },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "gid", required_argument, NULL, 'g' },
-	{ "uid", required_argument, NULL, 'u' },
-	{ "address", required_argument, NULL, 'a' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "check-config", no_argument, NULL, 't' },
-	{ "threads", required_argument, NULL, 'T' },
-	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-	{ "initiators-allow", required_argument, NULL, OPT_INITIATORS_ALLOW },
-	{ "initiators-deny", required_argument, NULL, OPT_INITIATORS_DENY },
-	{ "targets-allow", required_argument, NULL, OPT_TARGETS_ALLOW },
-	{ "control", required_argument, NULL, OPT_CONTROL },
-	{ "status-dir", required_argument, NULL, OPT_STATUS_DIR },
-	{ NULL, 0, NULL, 0 },
+    {"config", required_argument, NULL, 'c'},
+    {"debug", required_argument, NULL, 'd'},
+    {"foreground", no_argument, NULL, 'f'},
+    {"gid", required_argument, NULL, 'g'},
+    {"uid", required_argument, NULL, 'u'},
+    {"address", required_argument, NULL, 'a'},
+    {"port", required_argument, NULL, 'p'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"check-config", no_argument, NULL, 't'},
+    {"threads", required_argument, NULL, 'T'},
+    {"pid-file", required_argument, NULL, OPT_PID_FILE},
+    {"initiators-allow", required_argument, NULL, OPT_INITIATORS_ALLOW},
+    {"initiators-deny", required_argument, NULL, OPT_INITIATORS_DENY},
+    {"targets-allow", required_argument, NULL, OPT_TARGETS_ALLOW},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"status-dir", required_argument, NULL, OPT_STATUS_DIR},
+    {NULL, 0, NULL, 0},
 };
 
 void
@@ -53,8 +53,8 @@ options_usage(FILE *f)
 	    "iSCSI target daemon: serves the targets of ietd.conf over "
 	    "iSCSI/TCP.\n"
 	    "\n"
-	    "  -c, --config=FILE        configuration file (default "
-	    IETD_DEFAULT_CONFIG ")\n"
+	    "  -c, --config=FILE        configuration file "
+	    "(default " IETD_DEFAULT_CONFIG ")\n"
 	    "  -d, --debug=LEVEL        debug messages, LEVEL 0 to 2\n"
 	    "  -f, --foreground         stay in the foreground, log to stderr\n"
 	    "  -g, --gid=GID            group (id or name) to run as after "
@@ -64,8 +64,8 @@ options_usage(FILE *f)
 	    "  -a, --address=ADDRESS    listen on this IPv4 or IPv6 address "
 	    "(default: all)\n"
 	    "  -p, --port=PORT          TCP port (default 3260)\n"
-	    "      --pid-file=PATH      locked pid file (default "
-	    IETD_DEFAULT_PIDFILE ")\n"
+	    "      --pid-file=PATH      locked pid file "
+	    "(default " IETD_DEFAULT_PIDFILE ")\n"
 	    "  -t, --check-config       check the configuration and the "
 	    "allow files,\n"
 	    "                           report every error, exit 0 or 1\n"
@@ -74,8 +74,8 @@ options_usage(FILE *f)
 	    "      --initiators-allow=FILE  (default /etc/initiators.allow)\n"
 	    "      --initiators-deny=FILE   (default /etc/initiators.deny)\n"
 	    "      --targets-allow=FILE     (default /etc/targets.allow)\n"
-	    "      --control=PATH       ietadm's control socket (default "
-	    CTL_DEFAULT_SOCKET ")\n"
+	    "      --control=PATH       ietadm's control socket "
+	    "(default " CTL_DEFAULT_SOCKET ")\n"
 	    "      --status-dir=DIR     IET-style volume and session files "
 	    "(default\n"
 	    "                           " CTL_DEFAULT_STATUS_DIR ")\n"
@@ -158,9 +158,9 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 	o->status_dir = CTL_DEFAULT_STATUS_DIR;
 
 	optind = 1;
-	opterr = 0;	/* we print our own message */
-	while ((c = getopt_long(argc, argv, ":c:d:fg:u:a:p:hVtT:",
-	    options_long, NULL)) != -1) {
+	opterr = 0; /* we print our own message */
+	while ((c = getopt_long(argc, argv, ":c:d:fg:u:a:p:hVtT:", options_long,
+		    NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -185,7 +185,8 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			break;
 		case 'a':
 			if (*optarg == '\0') {
-				fprintf(err, "ietd: --address: empty address\n");
+				fprintf(err,
+				    "ietd: --address: empty address\n");
 				goto usage;
 			}
 			o->address = optarg;
@@ -206,7 +207,7 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			break;
 		case 'T':
 			if (options_number("--threads", optarg, 1,
-			    IETD_MAX_THREADS, &n, err))
+				IETD_MAX_THREADS, &n, err))
 				goto usage;
 			o->threads = (unsigned int)n;
 			break;

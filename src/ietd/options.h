@@ -20,22 +20,22 @@
 
 struct ietd_options {
 	const char *config;
-	int debug;		/* -1: off, else 0..2 */
+	int debug; /* -1: off, else 0..2 */
 	bool foreground;
 	bool gid_set, uid_set;
 	gid_t gid;
 	uid_t uid;
-	const char *address;	/* NULL = any, both families */
+	const char *address; /* NULL = any, both families */
 	uint16_t port;
 	const char *pid_file;
-	bool check_config;	/* -t: parse, report, exit */
+	bool check_config; /* -t: parse, report, exit */
 	bool help, version;
-	unsigned int threads;	/* event threads; 0 = one per core */
+	unsigned int threads; /* event threads; 0 = one per core */
 	const char *initiators_allow;
 	const char *initiators_deny;
 	const char *targets_allow;
-	const char *control;	/* ietadm's Unix socket */
-	const char *status_dir;	/* IET-format volume and session files */
+	const char *control;    /* ietadm's Unix socket */
+	const char *status_dir; /* IET-format volume and session files */
 };
 
 /*

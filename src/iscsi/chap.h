@@ -23,9 +23,9 @@ enum chap_alg {
 	CHAP_ALG_SHA3_256 = 8,
 };
 
-#define CHAP_DIGEST_MAX 32	/* SHA-256 and SHA3-256 */
-#define CHAP_CHALLENGE_LEN 32	/* bytes the target sends */
-#define CHAP_BINARY_MAX 1024	/* longest challenge/response accepted */
+#define CHAP_DIGEST_MAX 32    /* SHA-256 and SHA3-256 */
+#define CHAP_CHALLENGE_LEN 32 /* bytes the target sends */
+#define CHAP_BINARY_MAX 1024  /* longest challenge/response accepted */
 
 /*
  * Pick the strongest algorithm from an initiator's CHAP_A list ("7,5").
@@ -48,10 +48,10 @@ bool chap_encode_hex(const uint8_t *in, size_t len, char *out, size_t olen);
 bool chap_equal(const uint8_t *a, const uint8_t *b, size_t n);
 
 enum chap_result {
-	CHAP_CONTINUE,	  /* keys were added to out; wait for the next PDU */
-	CHAP_DONE,	  /* authenticated (mutually, if asked) */
-	CHAP_FAIL_AUTH,	  /* wrong user or response: 0x0201 */
-	CHAP_FAIL_PROTO,  /* missing or malformed keys: 0x0207/0x0200 */
+	CHAP_CONTINUE,   /* keys were added to out; wait for the next PDU */
+	CHAP_DONE,       /* authenticated (mutually, if asked) */
+	CHAP_FAIL_AUTH,  /* wrong user or response: 0x0201 */
+	CHAP_FAIL_PROTO, /* missing or malformed keys: 0x0207/0x0200 */
 };
 
 /* Look an incoming user's secret up; false = no such user. */
@@ -73,8 +73,8 @@ void chap_ctx_free(struct chap_ctx *c);
  * line for the log on failure.
  */
 enum chap_result chap_step(struct chap_ctx *c, const struct text_list *in,
-    struct strbuf *out, chap_secret_fn *lookup, void *arg,
-    const char *out_user, const char *out_secret, char *why, size_t whylen);
+    struct strbuf *out, chap_secret_fn *lookup, void *arg, const char *out_user,
+    const char *out_secret, char *why, size_t whylen);
 /* The user name the initiator authenticated as (borrowed), or NULL. */
 const char *chap_user(const struct chap_ctx *c);
 

@@ -16,17 +16,17 @@
 
 struct iscsi_conn_info {
 	uint16_t cid;
-	char ip[64];			/* peer address, no port, no brackets */
-	const char *state;		/* "active", "closing", ... (static) */
-	bool header_digest;		/* CRC32C negotiated */
+	char ip[64];        /* peer address, no port, no brackets */
+	const char *state;  /* "active", "closing", ... (static) */
+	bool header_digest; /* CRC32C negotiated */
 	bool data_digest;
 };
 
 struct iscsi_session_info {
-	unsigned int tid;		/* 0 for discovery sessions */
-	uint64_t sid;			/* IET's sid: ISID << 16 | TSIH */
+	unsigned int tid; /* 0 for discovery sessions */
+	uint64_t sid;     /* IET's sid: ISID << 16 | TSIH */
 	char initiator[224];
-	char params[2048];		/* negotiated "Key=Value\n" lines */
+	char params[2048]; /* negotiated "Key=Value\n" lines */
 	unsigned int nconns;
 	struct iscsi_conn_info conns[ISCSI_ADMIN_CONNS_MAX];
 };

@@ -13,8 +13,8 @@
 
 #include "util/str.h"
 
-#define TEXT_KEY_MAX 63		/* RFC 7143 6.1 */
-#define TEXT_PAIRS_MAX 256	/* more keys than any login has */
+#define TEXT_KEY_MAX 63    /* RFC 7143 6.1 */
+#define TEXT_PAIRS_MAX 256 /* more keys than any login has */
 
 /* key and value share one allocation owned by the list: never free them. */
 struct text_kv {

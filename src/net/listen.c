@@ -93,12 +93,12 @@ listen_open(const char *addr, uint16_t port, struct listen_set *ls)
 	ls->n = 0;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if (addr == NULL || *addr == '\0') {
-		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
-			.sin6_addr = IN6ADDR_ANY_INIT,
-			.sin6_port = htons(port) };
-		struct sockaddr_in s4 = { .sin_family = AF_INET,
-			.sin_addr.s_addr = htonl(INADDR_ANY),
-			.sin_port = htons(port) };
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6,
+		    .sin6_addr = IN6ADDR_ANY_INIT,
+		    .sin6_port = htons(port)};
+		struct sockaddr_in s4 = {.sin_family = AF_INET,
+		    .sin_addr.s_addr = htonl(INADDR_ANY),
+		    .sin_port = htons(port)};
 		int e6 = listen_one((struct sockaddr *)&s6, sizeof(s6), ls);
 		int e4 = listen_one((struct sockaddr *)&s4, sizeof(s4), ls);
 		/* A host without IPv6 still serves IPv4, and vice versa. */
@@ -109,7 +109,8 @@ listen_open(const char *addr, uint16_t port, struct listen_set *ls)
 	if (host[0] == '[') {
 		size_t l = strlen(host);
 		if (l < 3 || host[l - 1] != ']') {
-			log_error("unable to bind server socket (bad address %s)!",
+			log_error("unable to bind server socket (bad address "
+				  "%s)!",
 			    addr);
 			return -EINVAL;
 		}

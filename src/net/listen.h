@@ -16,7 +16,7 @@
 
 struct listen_set {
 	int fd[LISTEN_MAX];
-	struct sockaddr_storage addr[LISTEN_MAX];	/* as bound */
+	struct sockaddr_storage addr[LISTEN_MAX]; /* as bound */
 	unsigned int n;
 };
 
@@ -30,7 +30,6 @@ struct listen_set {
 int listen_open(const char *addr, uint16_t port, struct listen_set *ls);
 void listen_close(struct listen_set *ls);
 /* Text form "addr:port" / "[addr]:port" of a socket address. */
-const char *listen_addr_str(const struct sockaddr *sa, char *buf,
-    size_t len);
+const char *listen_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif /* IETD_NET_LISTEN_H */

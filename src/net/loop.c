@@ -32,7 +32,7 @@ struct loop_watch {
 	loop_fd_fn *fn;
 	void *arg;
 	bool dead;
-	struct list_node node;	/* loop->dead_watches once deleted */
+	struct list_node node; /* loop->dead_watches once deleted */
 };
 
 struct loop_timer {
@@ -41,7 +41,7 @@ struct loop_timer {
 	void *arg;
 	uint64_t deadline;
 	bool armed;
-	struct list_node node;	/* loop->timers, by deadline */
+	struct list_node node; /* loop->timers, by deadline */
 };
 
 struct loop_call {
@@ -53,13 +53,13 @@ struct loop_call {
 struct loop {
 	char name[32];
 	int epfd;
-	int wakefd;		/* eventfd: posted calls or stop */
+	int wakefd; /* eventfd: posted calls or stop */
 	atomic_bool stopping;
 	pthread_t thread;
 	bool has_thread;
 	void *data;
 	pthread_mutex_t post_lock;
-	struct list_node posted;	/* struct loop_call */
+	struct list_node posted; /* struct loop_call */
 	struct list_node timers;
 	struct list_node dead_watches;
 };
@@ -79,7 +79,7 @@ struct loop *
 loop_new(const char *name)
 {
 	struct loop *loop = mem_zalloc(sizeof(*loop));
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	if (loop == NULL)
 		return NULL;
@@ -220,8 +220,8 @@ int
 loop_fd_mod(struct loop_watch *w, unsigned int events)
 {
 	struct epoll_event ev = {
-		.events = loop_events_to_epoll(events),
-		.data.ptr = w,
+	    .events = loop_events_to_epoll(events),
+	    .data.ptr = w,
 	};
 
 	if (epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
@@ -279,8 +279,8 @@ loop_run_posted(struct loop *loop)
 	}
 	pthread_mutex_unlock(&loop->post_lock);
 	while (!list_empty(&batch)) {
-		struct loop_call *c = list_first_entry(&batch, struct loop_call,
-		    node);
+		struct loop_call *c =
+		    list_first_entry(&batch, struct loop_call, node);
 		list_remove(&c->node);
 		c->fn(c->arg);
 		mem_free(c);
@@ -344,8 +344,8 @@ loop_run_timers(struct loop *loop)
 	uint64_t now = loop_now_ms();
 
 	while (!list_empty(&loop->timers)) {
-		struct loop_timer *t = list_first_entry(&loop->timers,
-		    struct loop_timer, node);
+		struct loop_timer *t =
+		    list_first_entry(&loop->timers, struct loop_timer, node);
 		if (t->deadline > now) {
 			uint64_t wait = t->deadline - now;
 			return wait > 60000 ? 60000 : (int)wait;
@@ -395,8 +395,8 @@ loop_run(struct loop *loop)
 				continue;
 			}
 			if (!w->dead)
-				w->fn(w->arg, loop_epoll_to_events(
-				    evs[i].events));
+				w->fn(w->arg,
+				    loop_epoll_to_events(evs[i].events));
 		}
 		/* Posted calls run after I/O: that is the deferred close. */
 		if (posted || n == 0)

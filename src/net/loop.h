@@ -14,7 +14,7 @@
 
 #define LOOP_READ 0x1u
 #define LOOP_WRITE 0x2u
-#define LOOP_ERROR 0x4u	/* reported only: hang-up or error on the fd */
+#define LOOP_ERROR 0x4u /* reported only: hang-up or error on the fd */
 
 struct loop;
 struct loop_watch;
@@ -46,8 +46,8 @@ void *loop_data(const struct loop *loop);
  * are ready, LOOP_ERROR included. The fd stays the caller's. Returns 0
  * or -errno.
  */
-int loop_fd_add(struct loop *loop, int fd, unsigned int events,
-    loop_fd_fn *fn, void *arg, struct loop_watch **out);
+int loop_fd_add(struct loop *loop, int fd, unsigned int events, loop_fd_fn *fn,
+    void *arg, struct loop_watch **out);
 int loop_fd_mod(struct loop_watch *w, unsigned int events);
 /* Stop watching and free w. Safe inside w's own callback. */
 void loop_fd_del(struct loop_watch *w);

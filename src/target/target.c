@@ -30,37 +30,38 @@ struct lun_inventory {
 struct target_lun {
 	uint64_t lun;
 	struct scsi_lu *lu;
-	const struct conf_lun *def;	/* in target->ct, for diffs */
+	const struct conf_lun *def; /* in target->ct, for diffs */
 };
 
 struct target {
-	struct list_node node;		/* registry.targets, by tid */
+	struct list_node node; /* registry.targets, by tid */
 	atomic_int refs;
 	unsigned int tid;
-	struct conf_target *ct;		/* owned; replaced on reload */
-	struct target_lun *luns;	/* sorted by number */
+	struct conf_target *ct;  /* owned; replaced on reload */
+	struct target_lun *luns; /* sorted by number */
 	unsigned int nluns;
 	struct lun_inventory *inv;
 	unsigned int sessions;
 	bool removing;
-	bool listed;			/* still in registry.targets */
+	bool listed; /* still in registry.targets */
 };
 
 static struct {
 	pthread_rwlock_t lock;
 	struct list_node targets;
-	struct list_node disc_incoming;	/* struct conf_account */
+	struct list_node disc_incoming; /* struct conf_account */
 	struct conf_account *disc_outgoing;
 	struct allow_paths allow;
-	bool started;			/* a conf was applied before */
+	bool started; /* a conf was applied before */
 } registry = {
-	.lock = PTHREAD_RWLOCK_INITIALIZER,
-	.targets = LIST_HEAD_INIT(registry.targets),
-	.disc_incoming = LIST_HEAD_INIT(registry.disc_incoming),
-	.allow = {
-		.initiators_allow = "/etc/initiators.allow",
-		.initiators_deny = "/etc/initiators.deny",
-		.targets_allow = "/etc/targets.allow",
+    .lock = PTHREAD_RWLOCK_INITIALIZER,
+    .targets = LIST_HEAD_INIT(registry.targets),
+    .disc_incoming = LIST_HEAD_INIT(registry.disc_incoming),
+    .allow =
+	{
+	    .initiators_allow = "/etc/initiators.allow",
+	    .initiators_deny = "/etc/initiators.deny",
+	    .targets_allow = "/etc/targets.allow",
 	},
 };
 
@@ -92,8 +93,8 @@ static void
 target_accounts_clear(struct list_node *head)
 {
 	while (!list_empty(head)) {
-		struct conf_account *a = list_first_entry(head,
-		    struct conf_account, node);
+		struct conf_account *a =
+		    list_first_entry(head, struct conf_account, node);
 		list_remove(&a->node);
 		target_account_free(a);
 	}
@@ -149,16 +150,16 @@ target_needs_chap(const struct target *t)
 }
 
 bool
-target_incoming_secret(const struct target *t, const char *user,
-    char *secret, size_t len)
+target_incoming_secret(const struct target *t, const char *user, char *secret,
+    size_t len)
 {
 	const struct list_node *n;
 	bool found = false;
 
 	pthread_rwlock_rdlock(&registry.lock);
 	list_for_each(n, target_incoming_list(t)) {
-		const struct conf_account *a = list_entry(n,
-		    struct conf_account, node);
+		const struct conf_account *a =
+		    list_entry(n, struct conf_account, node);
 		if (strcmp(a->user, user) == 0) {
 			snprintf(secret, len, "%s", a->secret);
 			found = true;
@@ -281,13 +282,14 @@ target_foreach(bool (*fn)(struct target *t, void *arg), void *arg)
 {
 	struct target **snap = NULL;
 	unsigned int n = 0, cap = 0;
-	struct list_node *pos;
 
 	/* Snapshot, then call without the lock: fn may take it again. */
 	pthread_rwlock_rdlock(&registry.lock);
 	cap = (unsigned int)list_count(&registry.targets);
 	snap = cap ? mem_calloc(cap, sizeof(*snap)) : NULL;
 	if (snap != NULL) {
+		struct list_node *pos;
+
 		list_for_each(pos, &registry.targets) {
 			struct target *t = list_entry(pos, struct target, node);
 			if (!t->removing) {
@@ -467,8 +469,8 @@ target_task_exec(struct target *t, struct scsi_task *task)
 static int
 target_inventory_rebuild(struct target *t)
 {
-	struct lun_inventory *inv = mem_zalloc(sizeof(*inv) +
-	    (t->nluns ? t->nluns : 1) * sizeof(uint64_t));
+	struct lun_inventory *inv = mem_zalloc(
+	    sizeof(*inv) + (t->nluns ? t->nluns : 1) * sizeof(uint64_t));
 
 	if (inv == NULL)
 		return -ENOMEM;
@@ -504,26 +506,27 @@ target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
     struct scsi_lu **out, char *why, size_t whylen)
 {
 	static const enum backend_type types[] = {
-		[CONF_LUN_FILEIO] = BACKEND_FILEIO,
-		[CONF_LUN_BLOCKIO] = BACKEND_BLOCKIO,
-		[CONF_LUN_NULLIO] = BACKEND_NULLIO,
+	    [CONF_LUN_FILEIO] = BACKEND_FILEIO,
+	    [CONF_LUN_BLOCKIO] = BACKEND_BLOCKIO,
+	    [CONF_LUN_NULLIO] = BACKEND_NULLIO,
 	};
 	struct scsi_lu_params p = {
-		.lun = cl->lun,
-		.backend = {
-			.type = types[cl->type],
-			.path = cl->path,
-			.nullio_bytes = cl->sectors * cl->block_size,
-			.read_only = cl->iomode == CONF_IOMODE_RO,
-			.write_through = cl->iomode == CONF_IOMODE_WT,
+	    .lun = cl->lun,
+	    .backend =
+		{
+		    .type = types[cl->type],
+		    .path = cl->path,
+		    .nullio_bytes = cl->sectors * cl->block_size,
+		    .read_only = cl->iomode == CONF_IOMODE_RO,
+		    .write_through = cl->iomode == CONF_IOMODE_WT,
 		},
-		.block_size = cl->block_size,
-		.scsi_id = cl->scsi_id,
-		.scsi_sn = cl->scsi_sn,
-		.target_name = ct->name,
-		.tid = ct->tid,
-		.read_only = cl->iomode == CONF_IOMODE_RO,
-		.write_cache = cl->iomode == CONF_IOMODE_WB,
+	    .block_size = cl->block_size,
+	    .scsi_id = cl->scsi_id,
+	    .scsi_sn = cl->scsi_sn,
+	    .target_name = ct->name,
+	    .tid = ct->tid,
+	    .read_only = cl->iomode == CONF_IOMODE_RO,
+	    .write_cache = cl->iomode == CONF_IOMODE_WB,
 	};
 
 	return scsi_lu_new(&p, out, why, whylen);
@@ -552,15 +555,15 @@ target_luns_build(const struct target *old, const struct conf_target *ct,
 		return n ? n : 1;
 	}
 	list_for_each(pos, &ct->luns) {
-		const struct conf_lun *cl = list_entry(pos, struct conf_lun,
-		    node);
-		struct target_lun *cur = old ?
-		    target_lun_lookup(old, cl->lun) : NULL;
+		const struct conf_lun *cl =
+		    list_entry(pos, struct conf_lun, node);
+		struct target_lun *cur =
+		    old ? target_lun_lookup(old, cl->lun) : NULL;
 		char reason[256];
 
 		if (cur != NULL && target_lun_def_eq(cur->def, cl)) {
 			scsi_lu_get(cur->lu);
-			tab[i++] = (struct target_lun){ cl->lun, cur->lu, cl };
+			tab[i++] = (struct target_lun){cl->lun, cur->lu, cl};
 			continue;
 		}
 		struct scsi_lu *lu;
@@ -569,8 +572,8 @@ target_luns_build(const struct target *old, const struct conf_target *ct,
 			bad++;
 			log_error("%s:%u: target %s lun %u: %s", "ietd.conf",
 			    cl->line, ct->name, cl->lun, reason);
-			snprintf(why, whylen, "target %s lun %u: %s",
-			    ct->name, cl->lun, reason);
+			snprintf(why, whylen, "target %s lun %u: %s", ct->name,
+			    cl->lun, reason);
 			if (strict)
 				break;
 			continue;
@@ -583,7 +586,7 @@ target_luns_build(const struct target *old, const struct conf_target *ct,
 		else if (old != NULL)
 			log_notice("target %s: lun %u added", ct->name,
 			    cl->lun);
-		tab[i++] = (struct target_lun){ cl->lun, lu, cl };
+		tab[i++] = (struct target_lun){cl->lun, lu, cl};
 	}
 	*out = tab;
 	*nout = i;
@@ -653,7 +656,8 @@ target_create(const struct conf_target *src, bool strict, char *why,
 	atomic_init(&t->refs, 1);
 	list_init(&t->node);
 	if (target_luns_build(NULL, t->ct, &t->luns, &t->nluns, strict, why,
-	    whylen) != 0 && strict) {
+		whylen) != 0 &&
+	    strict) {
 		target_free(t);
 		return NULL;
 	}
@@ -713,7 +717,8 @@ target_update(struct target *t, const struct conf_target *src)
 
 	if (params_changed)
 		log_notice("target %s: parameters changed; they apply to new "
-		    "sessions", ct->name);
+			   "sessions",
+		    ct->name);
 	target_luns_release(old_tab, old_n);
 	conf_target_free(old_ct);
 }
@@ -762,8 +767,8 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 	pthread_rwlock_unlock(&registry.lock);
 
 	list_for_each(pos, &conf->targets) {
-		const struct conf_target *ct = list_entry(pos,
-		    struct conf_target, node);
+		const struct conf_target *ct =
+		    list_entry(pos, struct conf_target, node);
 		struct target *t;
 
 		pthread_rwlock_rdlock(&registry.lock);
@@ -812,8 +817,8 @@ target_registry_clear(void)
 {
 	pthread_rwlock_wrlock(&registry.lock);
 	while (!list_empty(&registry.targets)) {
-		struct target *t = list_first_entry(&registry.targets,
-		    struct target, node);
+		struct target *t =
+		    list_first_entry(&registry.targets, struct target, node);
 		t->removing = true;
 		target_unlist(t);
 	}
@@ -860,7 +865,7 @@ target_admin_report(void *arg, const char *msg)
 static struct conf *
 target_admin_parse(const char *text, char *why, size_t whylen)
 {
-	struct target_admin_err e = { why, whylen, false };
+	struct target_admin_err e = {why, whylen, false};
 	struct conf *c = conf_load_buf("ietadm", text, strlen(text),
 	    target_admin_report, &e);
 
@@ -904,8 +909,7 @@ target_admin_commit(struct target *t, struct conf_target *ct)
 }
 
 int
-target_admin_add(unsigned int *tid, const char *name, char *why,
-    size_t whylen)
+target_admin_add(unsigned int *tid, const char *name, char *why, size_t whylen)
 {
 	char text[512];
 	struct conf *c;
@@ -918,8 +922,8 @@ target_admin_add(unsigned int *tid, const char *name, char *why,
 	snprintf(text, sizeof(text), "Target %s\n", name);
 	if ((c = target_admin_parse(text, why, whylen)) == NULL)
 		return -EINVAL;
-	const struct conf_target *ct = list_first_entry(&c->targets,
-	    struct conf_target, node);
+	const struct conf_target *ct =
+	    list_first_entry(&c->targets, struct conf_target, node);
 
 	pthread_rwlock_rdlock(&registry.lock);
 	bool name_used = target_lookup_name(ct->name) != NULL;
@@ -960,8 +964,10 @@ target_admin_del(unsigned int tid, char *why, size_t whylen)
 		return -ENOENT;
 	pthread_rwlock_wrlock(&registry.lock);
 	if (t->sessions > 0) {
-		snprintf(why, whylen, "target %s has %u session(s); log them "
-		    "out first", t->ct->name, t->sessions);
+		snprintf(why, whylen,
+		    "target %s has %u session(s); log them "
+		    "out first",
+		    t->ct->name, t->sessions);
 		err = -EBUSY;
 	} else {
 		t->removing = true;
@@ -987,8 +993,10 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 	if (t == NULL)
 		return -ENOENT;
 	if (strpbrk(key, "\n\\#") || strpbrk(value, "\n\\#")) {
-		snprintf(why, whylen, "%s: value holds a line break, "
-		    "backslash or #", key);
+		snprintf(why, whylen,
+		    "%s: value holds a line break, "
+		    "backslash or #",
+		    key);
 		target_put(t);
 		return -EINVAL;
 	}
@@ -1008,12 +1016,14 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 	}
 	fprintf(f, "Target %s\n", ct->name);
 	for (unsigned int k = 0; k < CONF_KEY_COUNT; k++) {
-		char buf[64];
 		if (ct->param_set[k] &&
-		    strcasecmp(conf_key_defs[k].name, key) != 0)
+		    strcasecmp(conf_key_defs[k].name, key) != 0) {
+			char buf[64];
+
 			fprintf(f, "%s %s\n", conf_key_defs[k].name,
 			    conf_key_format(k, ct->params[k], buf,
-			    sizeof(buf)));
+				sizeof(buf)));
+		}
 	}
 	fprintf(f, "%s %s\n", key, value);
 	if (fclose(f) != 0 || text == NULL) {
@@ -1025,8 +1035,8 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 		err = -EINVAL;
 		goto out;
 	}
-	const struct conf_target *parsed = list_first_entry(&c->targets,
-	    struct conf_target, node);
+	const struct conf_target *parsed =
+	    list_first_entry(&c->targets, struct conf_target, node);
 	enum conf_key k = conf_key_find(key);
 	if (k != CONF_KEY_COUNT) {
 		ct->params[k] = parsed->params[k];
@@ -1093,10 +1103,10 @@ target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
 		err = -ENOMEM;
 		goto out;
 	}
-	struct conf_target *parsed = list_first_entry(&c->targets,
-	    struct conf_target, node);
-	struct conf_lun *cl = list_first_entry(&parsed->luns, struct conf_lun,
-	    node);
+	struct conf_target *parsed =
+	    list_first_entry(&c->targets, struct conf_target, node);
+	struct conf_lun *cl =
+	    list_first_entry(&parsed->luns, struct conf_lun, node);
 	list_remove(&cl->node);
 	/* Keep ct->luns sorted by number, as the parser leaves it. */
 	list_for_each(pos, &ct->luns)
@@ -1108,8 +1118,10 @@ target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
 	/* target_update logs open failures; check the LU really came. */
 	struct scsi_lu *lu = target_lu_find(t, lun);
 	if (lu == NULL) {
-		snprintf(why, whylen, "lun %u could not be opened (see the "
-		    "daemon's log)", lun);
+		snprintf(why, whylen,
+		    "lun %u could not be opened (see the "
+		    "daemon's log)",
+		    lun);
 		err = -EIO;
 	} else {
 		scsi_lu_put(lu);
@@ -1171,8 +1183,8 @@ target_admin_account_apply(struct target *t, bool outgoing, bool add,
 	int err = 0;
 
 	if (add) {
-		struct conf_account tmp = { .user = (char *)(uintptr_t)user,
-			.secret = (char *)(uintptr_t)secret };
+		struct conf_account tmp = {.user = (char *)(uintptr_t)user,
+		    .secret = (char *)(uintptr_t)secret};
 		if ((acc = target_account_dup(&tmp)) == NULL) {
 			snprintf(why, whylen, "out of memory");
 			return -ENOMEM;
@@ -1207,8 +1219,8 @@ target_admin_account_apply(struct target *t, bool outgoing, bool add,
 		struct list_node *pos;
 		struct conf_account *found = NULL;
 		list_for_each(pos, head) {
-			struct conf_account *a = list_entry(pos,
-			    struct conf_account, node);
+			struct conf_account *a =
+			    list_entry(pos, struct conf_account, node);
 			if (strcmp(a->user, user) == 0)
 				found = a;
 		}
@@ -1249,7 +1261,8 @@ target_admin_account_add(unsigned int tid, bool outgoing, const char *user,
 	if (tid != 0 && (t = target_admin_find(tid, why, whylen)) == NULL)
 		return -ENOENT;
 	if (strpbrk(user, "\n\\# \t") || strpbrk(secret, "\n\\# \t")) {
-		snprintf(why, whylen, "user names and secrets may not hold "
+		snprintf(why, whylen,
+		    "user names and secrets may not hold "
 		    "blanks, line breaks, backslashes or #");
 		target_put(t);
 		return -EINVAL;
@@ -1306,7 +1319,7 @@ target_snapshot(void)
 	ok = target_accounts_copy(&c->incoming, &registry.disc_incoming);
 	if (ok && registry.disc_outgoing)
 		ok = (c->outgoing = target_account_dup(
-		    registry.disc_outgoing)) != NULL;
+			  registry.disc_outgoing)) != NULL;
 	list_for_each(pos, &registry.targets) {
 		const struct target *t = list_entry(pos, struct target, node);
 		struct conf_target *ct;

@@ -53,7 +53,7 @@ void target_foreach(bool (*fn)(struct target *t, void *arg), void *arg);
 unsigned int target_tid(const struct target *t);
 /* Borrowed; valid while the reference is held. */
 const char *target_name(const struct target *t);
-const char *target_alias(const struct target *t);	/* NULL if none */
+const char *target_alias(const struct target *t); /* NULL if none */
 /* A configured parameter value (the target's offer in negotiation). */
 uint32_t target_param(const struct target *t, enum conf_key k);
 bool target_is_removing(const struct target *t);
@@ -69,8 +69,8 @@ bool target_is_removing(const struct target *t);
 bool target_needs_chap(const struct target *t);
 bool target_incoming_secret(const struct target *t, const char *user,
     char *secret, size_t len);
-bool target_outgoing_account(const struct target *t, char *user,
-    size_t ulen, char *secret, size_t slen);
+bool target_outgoing_account(const struct target *t, char *user, size_t ulen,
+    char *secret, size_t slen);
 
 /*
  * Sessions. target_session_add fails with -EBUSY when MaxSessions is
@@ -120,8 +120,8 @@ int target_admin_set(unsigned int tid, const char *key, const char *value,
  * ("Path=/x,Type=fileio,IOMode=wb"); the other sessions of the target get
  * REPORTED LUNS DATA HAS CHANGED. -EEXIST if the LUN is there.
  */
-int target_admin_lun_add(unsigned int tid, unsigned int lun,
-    const char *params, char *why, size_t whylen);
+int target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
+    char *why, size_t whylen);
 /* Remove a LUN; commands to it get LOGICAL UNIT NOT SUPPORTED after. */
 int target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
     size_t whylen);
@@ -129,10 +129,10 @@ int target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
  * Accounts: tid 0 = discovery. outgoing selects OutgoingUser (at most one;
  * adding replaces it) instead of IncomingUser.
  */
-int target_admin_account_add(unsigned int tid, bool outgoing,
-    const char *user, const char *secret, char *why, size_t whylen);
-int target_admin_account_del(unsigned int tid, bool outgoing,
-    const char *user, char *why, size_t whylen);
+int target_admin_account_add(unsigned int tid, bool outgoing, const char *user,
+    const char *secret, char *why, size_t whylen);
+int target_admin_account_del(unsigned int tid, bool outgoing, const char *user,
+    char *why, size_t whylen);
 
 /*
  * A snapshot of the running configuration as a struct conf (caller frees

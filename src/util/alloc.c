@@ -12,7 +12,7 @@
 
 #include "alloc.h"
 
-static atomic_ulong fail_countdown;	/* 0 = off */
+static atomic_ulong fail_countdown; /* 0 = off */
 static atomic_int fail_sticky;
 static atomic_ulong fail_hits;
 
@@ -33,8 +33,8 @@ alloc_fail_hits(void)
 static int
 alloc_should_fail(void)
 {
-	unsigned long c = atomic_load_explicit(&fail_countdown,
-	    memory_order_relaxed);
+	unsigned long c =
+	    atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 
 	if (c == 0)
 		return 0;

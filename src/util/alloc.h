@@ -14,7 +14,7 @@
 /* Caller frees with mem_free(). Return NULL on failure (real or injected). */
 void *mem_alloc(size_t size);
 void *mem_zalloc(size_t size);
-void *mem_calloc(size_t n, size_t size);	/* overflow-checked */
+void *mem_calloc(size_t n, size_t size); /* overflow-checked */
 void *mem_realloc(void *p, size_t size);
 char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);

@@ -16,11 +16,14 @@ struct list_node {
 	struct list_node *next, *prev;
 };
 
-#define LIST_HEAD_INIT(name) { &(name), &(name) }
+#define LIST_HEAD_INIT(name)     \
+	{                        \
+		&(name), &(name) \
+	}
 
 /* Through uintptr_t so a const node yields an element without a warning. */
 #define list_entry(node, type, member) \
-	((type *)((uintptr_t)(node) - offsetof(type, member)))
+	((type *)((uintptr_t)(node)-offsetof(type, member)))
 
 #define list_first_entry(head, type, member) \
 	list_entry((head)->next, type, member)
@@ -29,7 +32,7 @@ struct list_node {
 	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
 /* Safe against removal of pos inside the loop body. */
-#define list_for_each_safe(pos, tmp, head) \
+#define list_for_each_safe(pos, tmp, head)                               \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); \
 	     (pos) = (tmp), (tmp) = (pos)->next)
 

@@ -90,21 +90,19 @@ log_hexdump(const char *label, const void *buf, unsigned int len)
 		for (j = 0; j < 16 && i + j < len; j++) {
 			o += (unsigned int)snprintf(line + o, sizeof(line) - o,
 			    "%02x ", p[i + j]);
-			ascii[j] = (p[i + j] >= 32 && p[i + j] < 127) ?
-			    (char)p[i + j] : '.';
+			ascii[j] = (p[i + j] >= 32 && p[i + j] < 127)
+			    ? (char)p[i + j]
+			    : '.';
 		}
 		ascii[j] = '\0';
 		log_msg(LOG_DEBUG, "%s %.16s", line, ascii);
 	}
 }
 
-static void __attribute__((noreturn)) LOG_PRINTF(2, 0)
-fatal_common(bool with_errno, const char *fmt, va_list ap)
+/* Log msg (with the saved errno's text when with_errno) and exit(1). */
+static void __attribute__((noreturn))
+fatal_exit(bool with_errno, int saved, const char *msg)
 {
-	char msg[768];
-	int saved = errno;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno)
 		log_msg(LOG_ERR, "%s: %s", msg, strerror(saved));
 	else
@@ -115,17 +113,24 @@ fatal_common(bool with_errno, const char *fmt, va_list ap)
 void
 fatal(const char *fmt, ...)
 {
+	char msg[768];
+	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	fatal_common(true, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatal_exit(true, saved, msg);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
+	char msg[768];
 	va_list ap;
 
 	va_start(ap, fmt);
-	fatal_common(false, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatal_exit(false, 0, msg);
 }

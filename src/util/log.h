@@ -31,10 +31,10 @@ void log_vmsg(int prio, const char *fmt, va_list ap) LOG_PRINTF(2, 0);
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(level, ...)                              \
-	do {                                               \
-		if ((level) <= log_debug_level())          \
-			log_msg(LOG_DEBUG, __VA_ARGS__);   \
+#define log_debug(level, ...)                            \
+	do {                                             \
+		if ((level) <= log_debug_level())        \
+			log_msg(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 /* Hex dump at debug level 2, one "%s %.16s" style line per 16 bytes. */
