@@ -157,6 +157,16 @@ backend_close(struct backend *be)
 {
 	if (be == NULL)
 		return;
+	/*
+	 * Whatever a write-back LU acknowledged but left in the page cache
+	 * reaches the medium before ietd lets go of it (shutdown, LUN
+	 * removal, reload): an initiator never loses an acknowledged write
+	 * because the target went away cleanly.
+	 */
+	if (be->fd >= 0 && !be->read_only && fdatasync(be->fd) < 0 &&
+	    errno != EINVAL)
+		log_error("%s: flushing on close failed (%s)",
+		    be->path ? be->path : "backing store", strerror(errno));
 	if (be->fd >= 0)
 		close(be->fd);
 	mem_free(be->path);
