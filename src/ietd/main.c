@@ -21,6 +21,7 @@
 #include "config/conf.h"
 #include "ctl/ctl.h"
 #include "iscsi/iscsi.h"
+#include "iscsi/iscsi_admin.h"
 #include "net/listen.h"
 #include "net/loop.h"
 #include "target/target.h"
@@ -118,6 +119,15 @@ main_reload(void)
 		log_error("reload: %s", why);
 	else
 		log_notice("reload: configuration applied");
+	/*
+	 * A removed target goes with its last session; ask its initiators
+	 * to log out now (RFC 7143 11.9.1, AsyncEvent 1) rather than wait.
+	 */
+	unsigned int tids[64];
+	unsigned int n = target_removing_tids(tids, 64);
+	for (unsigned int i = 0; i < n; i++)
+		log_notice("target %u removed: asked %u session(s) to log out",
+		    tids[i], iscsi_admin_target_logout(tids[i]));
 	ctl_status_update();
 	conf_free(conf);
 }

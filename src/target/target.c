@@ -311,6 +311,23 @@ target_foreach(bool (*fn)(struct target *t, void *arg), void *arg)
 }
 
 unsigned int
+target_removing_tids(unsigned int *tids, unsigned int max)
+{
+	struct list_node *pos;
+	unsigned int n = 0;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	list_for_each(pos, &registry.targets) {
+		const struct target *t = list_entry(pos, struct target, node);
+
+		if (t->removing && t->sessions > 0 && n < max)
+			tids[n++] = t->tid;
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	return n;
+}
+
+unsigned int
 target_tid(const struct target *t)
 {
 	return t->tid;

@@ -50,6 +50,12 @@ void target_put(struct target *t);
  */
 void target_foreach(bool (*fn)(struct target *t, void *arg), void *arg);
 
+/*
+ * Targets removed from the configuration that still have sessions (they
+ * go with their last one): up to max tids into tids; returns how many.
+ */
+unsigned int target_removing_tids(unsigned int *tids, unsigned int max);
+
 unsigned int target_tid(const struct target *t);
 /* Borrowed; valid while the reference is held. */
 const char *target_name(const struct target *t);
