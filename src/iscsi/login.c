@@ -333,6 +333,26 @@ login_operational(struct iscsi_conn *conn, const struct text_list *kv,
 	return LOGIN_OK;
 }
 
+/*
+ * A digest the target insists on (HeaderDigest CRC32C without None) must
+ * be in force before full feature phase. An initiator that offered only
+ * None got "Reject" (RFC 7143 6.2.1), which leaves the default None; such
+ * a session would run without the protection the administrator asked
+ * for, so the login fails instead.
+ */
+static bool
+login_digests_ok(const struct iscsi_login *l)
+{
+	static const enum param_key keys[] = {PARAM_HEADER_DIGEST,
+	    PARAM_DATA_DIGEST};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if ((l->offer.v[keys[i]] & (1u << l->result.v[keys[i]])) == 0)
+			return false;
+	}
+	return true;
+}
+
 /* Become a session in full feature phase (RFC 7143 6.3.6). */
 static uint16_t
 login_finish(struct iscsi_conn *conn, const char **why)
@@ -631,6 +651,11 @@ login_rx(struct iscsi_conn *conn, const uint8_t *req, const uint8_t *data,
 	rflags = (uint8_t)(csg << LOGIN_CSG_SHIFT);
 	if (transit)
 		rflags |= LOGIN_FLAG_TRANSIT | (uint8_t)nsg;
+	if (transit && nsg == LOGIN_STAGE_FFP && !login_digests_ok(l)) {
+		status = LOGIN_ERR_INITIATOR;
+		why = "digest required by the target not negotiated";
+		goto fail;
+	}
 	if (transit && nsg == LOGIN_STAGE_FFP) {
 		status = login_finish(conn, &why);
 		if (status != LOGIN_OK)

@@ -51,6 +51,26 @@ textreq_send(struct iscsi_conn *conn, const uint8_t *req)
 	return pdu_tx(conn, rsp, copy, (uint32_t)n, copy, NULL);
 }
 
+/*
+ * RFC 7143 11.11.1, 11.11.4: a Text Request continued with the C bit
+ * (F 0) is answered with an empty response that has F 0 too and a
+ * Target Transfer Tag, which the initiator's next piece carries.
+ */
+static int
+textreq_ask_more(struct iscsi_conn *conn, const uint8_t *req)
+{
+	uint8_t rsp[ISCSI_BHS_LEN] = {0};
+
+	rsp[BHS_OPCODE] = ISCSI_OP_TEXT_RSP;
+	memcpy(rsp + BHS_ITT, req + BHS_ITT, 4);
+	if (conn->ttt_next == ISCSI_RSVD_TAG)
+		conn->ttt_next = 1;
+	conn->text_ttt = conn->ttt_next++;
+	put_be32(rsp + BHS_TTT, conn->text_ttt);
+	pdu_fill_sn(conn, rsp, true);
+	return pdu_tx(conn, rsp, NULL, 0, NULL, NULL);
+}
+
 static void
 textreq_reset(struct iscsi_conn *conn)
 {
@@ -76,8 +96,10 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 
 	if (ffp_cmdsn_consume(conn, req) != 0)
 		return 0;
-	if (ttt != ISCSI_RSVD_TAG) {
-		if (conn->text_out == NULL || ttt != conn->text_ttt)
+	if (ttt != ISCSI_RSVD_TAG && ttt != conn->text_ttt)
+		return pdu_reject(conn, req, REJECT_INVALID_PDU_FIELD);
+	if (ttt != ISCSI_RSVD_TAG && conn->text_in == NULL) {
+		if (conn->text_out == NULL)
 			return pdu_reject(conn, req, REJECT_INVALID_PDU_FIELD);
 		return textreq_send(conn, req);
 	}
@@ -102,11 +124,8 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 			memcpy(n + conn->text_in_len, data, dlen);
 		conn->text_in = n;
 		conn->text_in_len += dlen;
-		if ((req[BHS_FLAGS] & TEXT_FLAG_CONTINUE) != 0) {
-			/* Ask for the rest with an empty response. */
-			conn->text_out = NULL;
-			return textreq_send(conn, req);
-		}
+		if ((req[BHS_FLAGS] & TEXT_FLAG_CONTINUE) != 0)
+			return textreq_ask_more(conn, req);
 		text = (const uint8_t *)conn->text_in;
 		tlen = conn->text_in_len;
 	}
