@@ -77,12 +77,19 @@ iscsi_conn_count(void)
 }
 
 void
-conn_log(const struct iscsi_conn *conn, int prio, const char *fmt, ...)
+conn_log(struct iscsi_conn *conn, int prio, const char *fmt, ...)
 {
 	char msg[512];
 	const struct iscsi_session *s = conn->session;
+	unsigned int dropped = 0;
 	va_list ap;
 
+	/* Debug output was asked for with -d: it is never dropped. */
+	if (prio != LOG_DEBUG && !log_ratelimit_pass(&conn->log_rl, &dropped))
+		return;
+	if (dropped > 0)
+		log_msg(LOG_NOTICE, "%s: %u message(s) about this connection "
+		    "dropped (rate limit)", conn->peer_str, dropped);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -101,6 +101,7 @@ struct iscsi_conn {
 	bool close_queued;
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
+	struct log_ratelimit log_rl;	/* for conn_log */
 	char initiator[ISCSI_NAME_MAX]; /* escaped, for the log prefix */
 	struct iscsi_rx rx;
 	struct list_node txq;      /* struct iscsi_tx */
@@ -208,7 +209,12 @@ sn_le(uint32_t a, uint32_t b)
 }
 
 /* conn.c */
-void conn_log(const struct iscsi_conn *conn, int prio, const char *fmt, ...)
+/*
+ * Log about conn with its "addr [initiator] tid:sid:cid" prefix. Lines
+ * below LOG_DEBUG are rate limited per connection: a peer cannot flood
+ * the log (the first line after a pause says how many were dropped).
+ */
+void conn_log(struct iscsi_conn *conn, int prio, const char *fmt, ...)
     LOG_PRINTF(3, 4);
 #define conn_dbg(conn, lvl, ...)                                \
 	do {                                                    \

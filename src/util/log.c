@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -72,6 +73,30 @@ log_msg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+}
+
+bool
+log_ratelimit_pass(struct log_ratelimit *rl, unsigned int *dropped)
+{
+	struct timespec ts;
+	unsigned long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (unsigned long long)ts.tv_sec * 1000 +
+	    (unsigned long long)ts.tv_nsec / 1000000;
+	*dropped = 0;
+	if (now - rl->window_start_ms >= LOG_RATE_WINDOW_MS) {
+		rl->window_start_ms = now;
+		rl->in_window = 0;
+	}
+	if (rl->in_window >= LOG_RATE_BURST) {
+		rl->dropped++;
+		return false;
+	}
+	rl->in_window++;
+	*dropped = rl->dropped;
+	rl->dropped = 0;
+	return true;
 }
 
 void

@@ -37,6 +37,23 @@ void log_vmsg(int prio, const char *fmt, va_list ap) LOG_PRINTF(2, 0);
 			log_msg(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
+/*
+ * Rate limit for messages a peer can cause (style: never a way to flood
+ * the log): at most LOG_RATE_BURST lines per LOG_RATE_WINDOW_MS per
+ * limiter. log_ratelimit_pass() says whether to log now; when lines were
+ * dropped before an allowed one, *dropped says how many (else 0).
+ */
+#define LOG_RATE_BURST 20
+#define LOG_RATE_WINDOW_MS 5000
+
+struct log_ratelimit {
+	unsigned long long window_start_ms;
+	unsigned int in_window;
+	unsigned int dropped;
+};
+
+bool log_ratelimit_pass(struct log_ratelimit *rl, unsigned int *dropped);
+
 /* Hex dump at debug level 2, one "%s %.16s" style line per 16 bytes. */
 void log_hexdump(const char *label, const void *buf, unsigned int len);
 
