@@ -88,8 +88,10 @@ conn_log(struct iscsi_conn *conn, int prio, const char *fmt, ...)
 	if (prio != LOG_DEBUG && !log_ratelimit_pass(&conn->log_rl, &dropped))
 		return;
 	if (dropped > 0)
-		log_msg(LOG_NOTICE, "%s: %u message(s) about this connection "
-		    "dropped (rate limit)", conn->peer_str, dropped);
+		log_msg(LOG_NOTICE,
+		    "%s: %u message(s) about this connection "
+		    "dropped (rate limit)",
+		    conn->peer_str, dropped);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -222,6 +224,9 @@ conn_close(struct iscsi_conn *conn)
 	if (conn->state == CONN_S_CLOSED)
 		return;
 	conn_log(conn, LOG_INFO, "connection closed");
+	log_debug(1, "close conn %u session %#llx target %u", conn->cid,
+	    s ? (unsigned long long)s->sid : 0ULL,
+	    s && s->target ? target_tid(s->target) : 0);
 	conn->state = CONN_S_CLOSED;
 	nop_stop(conn);
 	if (conn->logout_timer != NULL) {

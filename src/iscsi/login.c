@@ -255,7 +255,10 @@ login_security(struct iscsi_conn *conn, const struct text_list *kv,
 {
 	struct iscsi_login *l = conn->login;
 	const char *am = text_find(kv, "AuthMethod");
-	static char chapwhy[128];
+
+	log_debug(1, "Login request (security negotiation): %d", conn->state);
+	/* Per thread: logins on other event threads fill their own. */
+	static __thread char chapwhy[128];
 	char ouser[LOGIN_SECRET_MAX], osecret[LOGIN_SECRET_MAX];
 	bool have_out;
 	enum chap_result cr;
@@ -316,6 +319,9 @@ login_operational(struct iscsi_conn *conn, const struct text_list *kv,
 {
 	struct iscsi_login *l = conn->login;
 	uint16_t status = LOGIN_OK;
+
+	log_debug(1, "Login request (operational negotiation): %d",
+	    conn->state);
 
 	for (unsigned int i = 0; i < kv->n; i++) {
 		const char *k = kv->kv[i].key;

@@ -110,7 +110,7 @@ pdu_rx_data_done(struct iscsi_conn *conn)
 
 	if (rx->data != NULL && rx->owned != NULL && rx->dlen > 0 &&
 	    log_debug_level() >= 2)
-		log_hexdump("Data:", rx->data,
+		log_hexdump("Data", rx->data,
 		    rx->dlen > PDU_HEXDUMP_MAX ? PDU_HEXDUMP_MAX : rx->dlen);
 	rc = pdu_dispatch(conn);
 	pdu_rx_reset(rx);
@@ -135,7 +135,7 @@ pdu_rx_step(struct iscsi_conn *conn)
 	switch (rx->state) {
 	case RX_BHS:
 		if (log_debug_level() >= 2)
-			log_hexdump("BHS:", rx->bhs, ISCSI_BHS_LEN);
+			log_hexdump("BHS", rx->bhs, ISCSI_BHS_LEN);
 		rc = pdu_check_lengths(rx->bhs, conn->max_recv_dsl,
 		    &rx->ahs_len, &rx->dlen);
 		if (rc != 0) {
@@ -158,7 +158,7 @@ pdu_rx_step(struct iscsi_conn *conn)
 		return pdu_rx_header_done(conn);
 	case RX_AHS:
 		if (log_debug_level() >= 2)
-			log_hexdump("AHS:", rx->ahs, rx->ahs_len);
+			log_hexdump("AHS", rx->ahs, rx->ahs_len);
 		if (conn->hdigest) {
 			rx->state = RX_HDIG;
 			rx->want = ISCSI_DIGEST_LEN;
@@ -298,7 +298,7 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 	memcpy(tx->hdr, bhs, ISCSI_BHS_LEN);
 	pdu_set_dsl(tx->hdr, len);
 	if (log_debug_level() >= 2)
-		log_hexdump("BHS:", tx->hdr, ISCSI_BHS_LEN);
+		log_hexdump("BHS", tx->hdr, ISCSI_BHS_LEN);
 	if (conn->hdigest) {
 		uint32_t crc = crc32c_final(
 		    crc32c_update(CRC32C_INIT, tx->hdr, ISCSI_BHS_LEN));

@@ -63,7 +63,12 @@ session_find_isid(const char *initiator, const uint8_t *isid,
     const struct target *t)
 {
 	struct list_node *pos;
+	uint64_t id = 0;
 
+	for (int i = 0; i < ISCSI_ISID_LEN; i++)
+		id = id << 8 | isid[i];
+	log_debug(1, "session_find_name: %s,%#llx", initiator,
+	    (unsigned long long)id << 16);
 	list_for_each(pos, &iscsi_session_table) {
 		struct iscsi_session *s =
 		    list_entry(pos, struct iscsi_session, node);
@@ -81,6 +86,7 @@ session_find_tsih(uint16_t tsih)
 {
 	struct list_node *pos;
 
+	log_debug(1, "session_find_id: %#x", tsih);
 	list_for_each(pos, &iscsi_session_table) {
 		struct iscsi_session *s =
 		    list_entry(pos, struct iscsi_session, node);
@@ -121,6 +127,7 @@ session_insert(struct iscsi_session *s, uint16_t tsih)
 	list_add_tail(&iscsi_session_table, &s->node);
 	s->in_table = true;
 	iscsi_nsessions++;
+	log_debug(1, "session_create: %#llx", (unsigned long long)s->sid);
 	return 0;
 }
 
@@ -147,6 +154,8 @@ session_kill_remote(struct iscsi_session *s)
 	struct iscsi_conn *conn = s->conn;
 
 	if (s->in_table) {
+		log_debug(1, "session_close: %#llx",
+		    (unsigned long long)s->sid);
 		list_remove(&s->node);
 		s->in_table = false;
 		iscsi_nsessions--;
@@ -170,6 +179,8 @@ session_free(struct iscsi_session *s)
 
 	session_table_lock();
 	if (s->in_table) {
+		log_debug(1, "session_remove: %#llx",
+		    (unsigned long long)s->sid);
 		list_remove(&s->node);
 		s->in_table = false;
 		iscsi_nsessions--;
@@ -217,6 +228,7 @@ session_update_window(struct iscsi_session *s)
 int
 session_cmdsn_check(struct iscsi_session *s, uint32_t cmdsn)
 {
+	log_debug(1, "exp_cmd_sn: %u,%u", s->exp_cmdsn, cmdsn);
 	if (cmdsn == s->exp_cmdsn)
 		return 0;
 	/* RFC 7143 4.2.2.1: outside the window: silently ignored. */

@@ -90,6 +90,8 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 	struct text_list kv;
 	struct strbuf sb;
 	char why[128];
+
+	log_debug(1, "Text request: %d", conn->state);
 	const uint8_t *text = data;
 	size_t tlen = dlen;
 	char *out;
