@@ -258,6 +258,7 @@ scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by)
 	lu->reserved = false;
 	__atomic_store_n(&lu->wce, lu->wce_default, __ATOMIC_RELAXED);
 	__atomic_store_n(&lu->d_sense, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&lu->swp, false, __ATOMIC_RELAXED);
 	(void)by;
 	scsi_lu_ua_all(lu, 0, false, ASC_BUS_DEVICE_RESET);
 	pthread_mutex_unlock(&lu->lock);

@@ -3,8 +3,9 @@
 /*
  * Block commands (SBC-4): READ CAPACITY, READ/WRITE 6/10/12/16, VERIFY,
  * WRITE AND VERIFY, PRE-FETCH, SYNCHRONIZE CACHE, WRITE SAME, UNMAP,
- * COMPARE AND WRITE, GET LBA STATUS, READ DEFECT DATA. Media commands run
- * as chains of backend ios; each step's completion calls the next.
+ * COMPARE AND WRITE, ORWRITE, GET LBA STATUS, READ DEFECT DATA. Media
+ * commands run as chains of backend ios; each step's completion calls
+ * the next.
  */
 #include <errno.h>
 #include <string.h>
@@ -46,6 +47,7 @@ scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n)
 		return true;
 	case SCSI_OP_READ_16:
 	case SCSI_OP_WRITE_16:
+	case SCSI_OP_ORWRITE_16:
 	case SCSI_OP_WRITE_VERIFY_16:
 	case SCSI_OP_VERIFY_16:
 	case SCSI_OP_WRITE_SAME_16:
@@ -80,6 +82,7 @@ scsi_sbc_len_field(uint8_t opcode)
 		return 6;
 	case SCSI_OP_READ_16:
 	case SCSI_OP_WRITE_16:
+	case SCSI_OP_ORWRITE_16:
 	case SCSI_OP_WRITE_VERIFY_16:
 	case SCSI_OP_VERIFY_16:
 	case SCSI_OP_WRITE_SAME_16:
@@ -384,6 +387,71 @@ done:
 	scsi_cmd_complete(cmd);
 }
 
+static void
+scsi_sbc_orwrite_read_done(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	uint64_t i, len = cmd->pos;
+
+	if (cmd->io.result < 0) {
+		scsi_sbc_fail_io(cmd, false);
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	for (i = 0; i < len; i++)
+		cmd->buf[i] |= task->data[i];
+	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << cmd->lu->block_shift,
+	    len, cmd->buf, scsi_sbc_fua(cmd, task->cdb[1] & CDB_FUA),
+	    scsi_sbc_write_done);
+}
+
+/*
+ * ORWRITE (16) (SBC-4 5.9): each block becomes the bitwise OR of what the
+ * medium holds and the data sent. The read, OR and write are atomic
+ * against other commands because the task set never lets a command that
+ * overlaps a write run beside it.
+ */
+void
+scsi_sbc_orwrite(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	uint64_t bytes;
+
+	/* ORPROTECT: no protection information here. */
+	if (task->cdb[1] & CDB_PROTECT_MASK) {
+		scsi_task_sense_invalid_field(task, true, 1, 7);
+		goto done;
+	}
+	if (!scsi_sbc_range_ok(cmd))
+		goto done;
+	bytes = cmd->nblocks << lu->block_shift;
+	if (bytes > SCSI_XFER_MAX) {
+		scsi_task_sense_invalid_field(task, true,
+		    scsi_sbc_len_field(task->cdb[0]), -1);
+		goto done;
+	}
+	task->xfer_len = (uint32_t)bytes;
+	if (bytes == 0)
+		goto done;
+	if (task->data_len < bytes || task->data == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
+	cmd->buf = mem_alloc((size_t)bytes);
+	if (cmd->buf == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		goto done;
+	}
+	cmd->pos = bytes;
+	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << lu->block_shift,
+	    bytes, cmd->buf, false, scsi_sbc_orwrite_read_done);
+	return;
+done:
+	scsi_cmd_complete(cmd);
+}
+
 /* WRITE SAME with a pattern: write the filled chunk until the end. */
 static void
 scsi_sbc_ws_step(struct scsi_cmd *cmd)
@@ -442,30 +510,45 @@ scsi_sbc_write_same(struct scsi_cmd *cmd)
 		scsi_task_sense_invalid_field(task, true, 1, 3);
 		goto done;
 	}
-	/* Block limits VPD sets WSNZ: zero blocks is not "to the end". */
-	if (cmd->nblocks == 0 ||
-	    cmd->nblocks > (BL_MAX_WS_BYTES >> lu->block_shift)) {
+	/*
+	 * Block limits VPD leaves WSNZ clear: zero blocks in the CDB means
+	 * "from the LBA to the last one" (SBC-4 5.48), and that count is
+	 * what MAXIMUM WRITE SAME LENGTH bounds. The task set saw the open
+	 * range; take the CDB's count again here.
+	 */
+	scsi_sbc_cdb_range(task->cdb, &cmd->lba, &cmd->nblocks);
+	if (!scsi_sbc_range_ok(cmd))
+		goto done;
+	if (cmd->nblocks == 0)
+		cmd->nblocks =
+		    __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED) - cmd->lba;
+	if (cmd->nblocks > (BL_MAX_WS_BYTES >> lu->block_shift)) {
 		scsi_task_sense_invalid_field(task, true, sixteen ? 10 : 7, -1);
 		goto done;
 	}
-	if (!scsi_sbc_range_ok(cmd))
-		goto done;
 	task->xfer_len = ndob ? 0 : bs;
 	if (!ndob && (task->data_len < bs || task->data == NULL)) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		goto done;
 	}
+	if (cmd->nblocks == 0)
+		goto done; /* LBA is the capacity: nothing left to write */
 	cmd->pos = cmd->lba << lu->block_shift;
 	cmd->end = cmd->pos + (cmd->nblocks << lu->block_shift);
+	if (unmap && backend_discard_zeroes(lu->be)) {
+		/*
+		 * UNMAP set: the blocks are unmapped whatever the pattern
+		 * (SBC-4 5.48, 4.7.3.4) and then read as zeros (LBPRZ).
+		 */
+		scsi_cmd_submit(cmd, BACKEND_OP_DISCARD, cmd->pos,
+		    cmd->end - cmd->pos, NULL, false, scsi_sbc_write_done);
+		return;
+	}
 	if (ndob || scsi_sbc_all_zero(task->data, bs)) {
 		/* Zeros: let the store do it without moving data. */
-		scsi_cmd_submit(cmd,
-		    unmap && backend_discard_zeroes(lu->be)
-			? BACKEND_OP_DISCARD
-			: BACKEND_OP_WRITE_ZEROES,
-		    cmd->pos, cmd->end - cmd->pos, NULL, false,
-		    scsi_sbc_write_done);
+		scsi_cmd_submit(cmd, BACKEND_OP_WRITE_ZEROES, cmd->pos,
+		    cmd->end - cmd->pos, NULL, false, scsi_sbc_write_done);
 		return;
 	}
 	chunk = cmd->end - cmd->pos;

@@ -20,7 +20,11 @@
 #define SCSI_UA_MAX 8 /* pending UAs kept per I_T nexus */
 
 /* Block limits we advertise in VPD 0xB0 and enforce (SBC-4 6.6.3). */
-#define BL_OPT_XFER_BLOCKS 128
+/*
+ * OPTIMAL TRANSFER LENGTH, in bytes: Linux caps max_sectors_kb at it, so
+ * a small value throttles every request; 1 MiB lets it send large I/O.
+ */
+#define BL_OPT_XFER_BYTES (1024u * 1024)
 #define BL_MAX_UNMAP_BLOCKS 0x100000
 #define BL_MAX_UNMAP_DESCS 256
 #define BL_MAX_WS_BYTES SCSI_XFER_MAX
@@ -64,6 +68,7 @@ struct scsi_lu {
 	bool wce; /* caching mode page WCE (current) */
 	bool wce_default;
 	bool d_sense; /* control mode page D_SENSE */
+	bool swp;     /* control mode page SWP (SPC-4 7.5.8) */
 	char *path;
 	char serial[SCSI_ID_MAX + 1];
 	char t10_id[SCSI_ID_MAX + 1];
@@ -213,6 +218,7 @@ void scsi_sbc_prefetch(struct scsi_cmd *cmd);
 void scsi_sbc_write_same(struct scsi_cmd *cmd);
 void scsi_sbc_unmap(struct scsi_cmd *cmd);
 void scsi_sbc_compare_write(struct scsi_cmd *cmd);
+void scsi_sbc_orwrite(struct scsi_cmd *cmd);
 /* Decode LBA and block count of a media CDB; false if it has none. */
 bool scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n);
 

@@ -160,12 +160,14 @@ scsi_vpd_page(struct scsi_task *task, uint8_t code, uint8_t *b)
 		break;
 	case VPD_BLOCK_LIMITS:
 		len = 64;
-		/* WSNZ: WRITE SAME of 0 blocks is refused, not whole-LU. */
-		b[4] = BL_WSNZ;
+		/*
+		 * WSNZ clear: WRITE SAME of 0 blocks writes to the last LBA
+		 * (SBC-4 5.48).
+		 */
 		b[5] = BL_MAX_CAW_BLOCKS;
 		put_be16(b + 6, 1);
 		put_be32(b + 8, SCSI_XFER_MAX >> lu->block_shift);
-		put_be32(b + 12, BL_OPT_XFER_BLOCKS);
+		put_be32(b + 12, BL_OPT_XFER_BYTES >> lu->block_shift);
 		if (discard) {
 			put_be32(b + 20, BL_MAX_UNMAP_BLOCKS);
 			put_be32(b + 24, BL_MAX_UNMAP_DESCS);
@@ -327,6 +329,7 @@ scsi_mode_page(struct scsi_lu *lu, uint8_t code, unsigned int pc, uint8_t *b)
 {
 	bool wce = pc == MODE_PC_CURRENT ? lu->wce : lu->wce_default;
 	bool dsense = pc == MODE_PC_CURRENT ? lu->d_sense : false;
+	bool swp = pc == MODE_PC_CURRENT ? lu->swp : false;
 
 	switch (code) {
 	case MODE_PAGE_RW_RECOVERY:
@@ -349,9 +352,12 @@ scsi_mode_page(struct scsi_lu *lu, uint8_t code, unsigned int pc, uint8_t *b)
 		b[1] = 10;
 		if (pc == MODE_PC_CHANGEABLE) {
 			b[2] = MODE_CONTROL_D_SENSE;
+			b[4] = MODE_CONTROL_SWP;
 		} else {
 			if (dsense)
 				b[2] |= MODE_CONTROL_D_SENSE;
+			if (swp)
+				b[4] |= MODE_CONTROL_SWP;
 			/* Unrestricted reordering allowed (QAM 1h). */
 			b[3] = 0x10;
 			put_be16(b + 8, 0xffff); /* busy timeout: none */
@@ -381,6 +387,7 @@ scsi_spc_mode_sense(struct scsi_task *task, const uint64_t *luns,
 	uint32_t alloc = ten ? get_be16(task->cdb + 7) : task->cdb[4];
 	unsigned int hdr = ten ? 8 : 4, bdl = 0, off, k;
 	uint8_t b[SCSI_MODE_MAX];
+	bool wp;
 
 	(void)luns;
 	(void)n;
@@ -420,24 +427,25 @@ scsi_spc_mode_sense(struct scsi_task *task, const uint64_t *luns,
 		scsi_task_sense_invalid_field(task, true, 2, 5);
 		return;
 	}
-	/* SBC-4 6.5.1: WP when read-only; we honour DPO and FUA. */
+	/* SBC-4 6.5.1: WP when read-only or SWP; we honour DPO and FUA. */
+	wp = lu->read_only || __atomic_load_n(&lu->swp, __ATOMIC_RELAXED);
 	if (ten) {
 		put_be16(b, (uint16_t)(off - 2));
-		b[3] = MODE_DSP_DPOFUA | (lu->read_only ? MODE_DSP_WP : 0);
+		b[3] = MODE_DSP_DPOFUA | (wp ? MODE_DSP_WP : 0);
 		if (llba && bdl)
 			b[4] = 0x01;
 		put_be16(b + 6, (uint16_t)bdl);
 	} else {
 		b[0] = (uint8_t)(off - 1);
-		b[2] = MODE_DSP_DPOFUA | (lu->read_only ? MODE_DSP_WP : 0);
+		b[2] = MODE_DSP_DPOFUA | (wp ? MODE_DSP_WP : 0);
 		b[3] = (uint8_t)bdl;
 	}
 	scsi_task_data_in(task, b, off, alloc);
 }
 
 /*
- * MODE SELECT (SPC-4 6.11): only WCE (caching page) and D_SENSE (control
- * page) may change; any other difference from the current value is
+ * MODE SELECT (SPC-4 6.11): only WCE (caching page), D_SENSE and SWP
+ * (control page) may change; any other difference from the current value is
  * INVALID FIELD IN PARAMETER LIST pointing at the offending byte.
  */
 void
@@ -450,7 +458,7 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 	unsigned int hdr = ten ? 8 : 4, bdl, off, i;
 	const uint8_t *p = task->data;
 	uint8_t cur[32], chg[32];
-	bool wce, dsense, changed = false;
+	bool wce, dsense, swp, changed = false;
 
 	(void)luns;
 	(void)n;
@@ -481,6 +489,7 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 	pthread_mutex_lock(&lu->lock);
 	wce = lu->wce;
 	dsense = lu->d_sense;
+	swp = lu->swp;
 	while (off < plen) {
 		unsigned int code, len;
 
@@ -513,14 +522,17 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 		}
 		if (code == MODE_PAGE_CACHING)
 			wce = p[off + 2] & MODE_CACHING_WCE;
-		if (code == MODE_PAGE_CONTROL)
+		if (code == MODE_PAGE_CONTROL) {
 			dsense = p[off + 2] & MODE_CONTROL_D_SENSE;
+			swp = p[off + 4] & MODE_CONTROL_SWP;
+		}
 		off += len;
 	}
-	changed = wce != lu->wce || dsense != lu->d_sense;
+	changed = wce != lu->wce || dsense != lu->d_sense || swp != lu->swp;
 	/* Atomic: the data path reads these without the lock. */
 	__atomic_store_n(&lu->wce, wce, __ATOMIC_RELAXED);
 	__atomic_store_n(&lu->d_sense, dsense, __ATOMIC_RELAXED);
+	__atomic_store_n(&lu->swp, swp, __ATOMIC_RELAXED);
 	/* SPC-4 7.5.2: others learn that the mode parameters changed. */
 	if (changed)
 		scsi_lu_ua_all(lu, scsi_task_nexus_id(task), true,

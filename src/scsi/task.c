@@ -88,6 +88,8 @@ static const struct scsi_op scsi_ops[256] = {
 	NULL, scsi_sbc_write_same),
     OP(SCSI_OP_UNMAP, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 10, NULL,
 	scsi_sbc_unmap),
+    OP(SCSI_OP_ORWRITE_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 16,
+	NULL, scsi_sbc_orwrite),
     OP(SCSI_OP_COMPARE_AND_WRITE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
 	16, NULL, scsi_sbc_compare_write),
 };
@@ -330,6 +332,14 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 		cmd->lba = 0;
 		cmd->nblocks = UINT64_MAX;
 	}
+	/*
+	 * WRITE SAME of zero blocks runs to the last LBA (SBC-4 5.48, WSNZ
+	 * 0): order it against everything from its LBA on.
+	 */
+	if ((task->cdb[0] == SCSI_OP_WRITE_SAME_10 ||
+		task->cdb[0] == SCSI_OP_WRITE_SAME_16) &&
+	    cmd->nblocks == 0)
+		cmd->nblocks = UINT64_MAX - cmd->lba;
 	cmd->in_exec = true;
 	task->internal = cmd;
 	scsi_lu_get(lu);
@@ -391,7 +401,10 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		/* We offer no ACA (INQUIRY NORMACA=0): SAM-5 5.9.1.2. */
 		scsi_task_sense_invalid_field(task, true, op->cdb_len - 1, 2);
 	} else if (op->start != NULL) {
-		if (lu->read_only && (op->flags & SCSI_F_WRITE)) {
+		/* SWP write-protects the medium as read-only does. */
+		if ((lu->read_only ||
+			__atomic_load_n(&lu->swp, __ATOMIC_RELAXED)) &&
+		    (op->flags & SCSI_F_WRITE)) {
 			scsi_task_set_sense(task, SK_DATA_PROTECT,
 			    ASC_WRITE_PROTECTED);
 		} else {

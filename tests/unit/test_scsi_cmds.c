@@ -92,6 +92,17 @@ t_run(struct scsi_lu *lu, const uint8_t *cdb, unsigned int cdb_len,
 	return &t;
 }
 
+/* Run one Data-Out command with the data already in t->buf. */
+static struct t_task *
+t_run_out_buf(struct t_task *t, struct scsi_lu *lu, const uint8_t *cdb,
+    unsigned int cdb_len, uint32_t data_len)
+{
+	t_prep(t, cdb, cdb_len, data_len, true, &t_nx1);
+	scsi_task_exec(lu, &t->task, t_luns, 3);
+	t_wait(t);
+	return t;
+}
+
 static void
 t_expect_sense(const struct t_task *t, uint8_t key, uint8_t asc, uint8_t ascq)
 {
@@ -300,7 +311,11 @@ test_inquiry(void **state)
 	cdb[2] = 0xb0;
 	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
 	assert_int_equal(get_be16(t->buf + 2), 0x3c);
-	assert_int_equal(t->buf[4] & 1, 1);
+	/* WSNZ clear; OPTIMAL TRANSFER LENGTH 1 MiB; MAXIMUM 16 MiB. */
+	assert_int_equal(t->buf[4] & 1, 0);
+	assert_int_equal(get_be32(t->buf + 8), 16 * 1024 * 1024 / T_BS);
+	assert_int_equal(get_be32(t->buf + 12), 1024 * 1024 / T_BS);
+	assert_int_equal(get_be64(t->buf + 36), 16 * 1024 * 1024 / T_BS);
 	cdb[2] = 0xb2;
 	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
 	assert_int_equal(get_be16(t->buf + 2), 4);
@@ -733,12 +748,184 @@ test_write_same_unmap_verify(void **state)
 	t = t_run(lu, r10, 10, 3 * T_BS, false, &t_nx1);
 	for (i = 0; i < 3 * T_BS; i++)
 		assert_int_equal(t->buf[i], 0);
-	/* WRITE SAME of zero blocks is refused (WSNZ). */
-	ws16[13] = 0;
-	t_prep(&wt, ws16, 16, T_BS, true, &t_nx1);
-	scsi_task_exec(lu, &wt.task, t_luns, 3);
-	t_wait(&wt);
-	t_expect_invalid_cdb(&wt, 10);
+	scsi_lu_put(lu);
+}
+
+/*
+ * WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 runs to the last LBA (WSNZ
+ * is clear); UNMAP set unmaps whatever the pattern.
+ */
+static void
+test_write_same_to_end(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t ws10[10] = {0x41, 0, 0, 0, 0x07, 0xfc, 0, 0, 0, 0};
+	uint8_t ws16[16] = {0x93};
+	uint8_t r16[16] = {0x88};
+	static struct t_task wt;
+	struct t_task *t;
+	unsigned int i;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	/* Blocks 2044..2047 (the last four) get the pattern 0x5a. */
+	memset(wt.buf, 0x5a, T_BS);
+	t = t_run_out_buf(&wt, lu, ws10, 10, T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.xfer_len, T_BS);
+	put_be64(r16 + 2, T_BLOCKS - 5);
+	put_be32(r16 + 10, 5);
+	t = t_run(lu, r16, 16, 5 * T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	for (i = 0; i < T_BS; i++)
+		assert_int_equal(t->buf[i], 0);
+	for (i = T_BS; i < 5 * T_BS; i++)
+		assert_int_equal(t->buf[i], 0x5a);
+	/* UNMAP with a non-zero pattern: unmapped, so reads zeros. */
+	ws10[1] = 0x08;
+	t = t_run_out_buf(&wt, lu, ws10, 10, T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r16, 16, 5 * T_BS, false, &t_nx1);
+	for (i = 0; i < 5 * T_BS; i++)
+		assert_int_equal(t->buf[i], 0);
+	/* From the capacity itself: nothing to write, GOOD. */
+	put_be64(ws16 + 2, T_BLOCKS);
+	t = t_run_out_buf(&wt, lu, ws16, 16, T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.xfer_len, T_BS);
+	/* One past the capacity: LBA OUT OF RANGE. */
+	put_be64(ws16 + 2, T_BLOCKS + 1);
+	t = t_run_out_buf(&wt, lu, ws16, 16, T_BS);
+	t_expect_sense(t, 0x05, 0x21, 0x00);
+	ws10[1] = 0;
+	put_be32(ws10 + 2, UINT32_MAX);
+	t = t_run_out_buf(&wt, lu, ws10, 10, T_BS);
+	t_expect_sense(t, 0x05, 0x21, 0x00);
+	scsi_lu_put(lu);
+}
+
+/*
+ * Control mode page SWP (SPC-4 7.5.8): changeable; once set, writes get
+ * DATA PROTECT, WRITE PROTECTED and MODE SENSE reports WP; a LOGICAL UNIT
+ * RESET clears it.
+ */
+static void
+test_swp(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t ms6[6] = {0x1a, 0x08, 0x0a, 0, 255, 0};
+	uint8_t sel6[6] = {0x15, 0x10, 0, 0, 16, 0};
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 10, 0, 0, 1, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 10, 0, 0, 1, 0};
+	static struct t_task st;
+	struct t_task *t;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	/* Changeable values of the control page: D_SENSE and SWP. */
+	ms6[2] = 0x4a;
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[4], 0x0a);
+	assert_int_equal(t->buf[4 + 2], 0x04);
+	assert_int_equal(t->buf[4 + 4], 0x08);
+	/* Current values: SWP off, WP clear. */
+	ms6[2] = 0x0a;
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	assert_int_equal(t->buf[2] & 0x80, 0);
+	assert_int_equal(t->buf[4 + 4] & 0x08, 0);
+	/* Turn SWP on: the current page with byte 4 bit 3 set. */
+	memcpy(st.buf, t->buf, 16);
+	st.buf[0] = 0;
+	st.buf[2] = 0;
+	st.buf[4 + 4] |= 0x08;
+	t_prep(&st, sel6, 6, 16, true, &t_nx1);
+	scsi_task_exec(lu, &st.task, t_luns, 3);
+	t_wait(&st);
+	assert_int_equal(st.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, ms6, 6, 255, false, &t_nx1);
+	assert_int_equal(t->buf[2] & 0x80, 0x80);
+	assert_int_equal(t->buf[4 + 4] & 0x08, 0x08);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	t_expect_sense(t, 0x06, 0x2a, 0x01);
+	memset(st.buf, 0x33, T_BS);
+	t = t_run_out_buf(&st, lu, w10, 10, T_BS);
+	t_expect_sense(t, 0x07, 0x27, 0x00);
+	/* Reads still work. */
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* LOGICAL UNIT RESET puts SWP back to its default (off). */
+	scsi_lu_reset(lu, &t_nx1);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x06, 0x29, 0x03);
+	memset(st.buf, 0x33, T_BS);
+	t = t_run_out_buf(&st, lu, w10, 10, T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	scsi_lu_put(lu);
+}
+
+/* ORWRITE (16): medium OR data, with the usual checks. */
+static void
+test_orwrite(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *ro = t_lu_new(BACKEND_FILEIO, true, false, 1);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 200, 0, 0, 2, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 200, 0, 0, 3, 0};
+	uint8_t orw[16] = {0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 2};
+	static struct t_task wt;
+	struct t_task *t;
+	unsigned int i;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(ro, &t_nx1);
+	/* Blocks 200, 201 hold 0x0f then 0x81; block 202 is left alone. */
+	memset(wt.buf, 0x0f, T_BS);
+	memset(wt.buf + T_BS, 0x81, T_BS);
+	t = t_run_out_buf(&wt, lu, w10, 10, 2 * T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	w10[5] = 202;
+	w10[8] = 1;
+	memset(wt.buf, 0x11, T_BS);
+	t = t_run_out_buf(&wt, lu, w10, 10, T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	memset(wt.buf, 0xf0, 2 * T_BS);
+	orw[1] = 0x08; /* FUA is accepted */
+	t = t_run_out_buf(&wt, lu, orw, 16, 2 * T_BS);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.xfer_len, 2 * T_BS);
+	t = t_run(lu, r10, 10, 3 * T_BS, false, &t_nx1);
+	for (i = 0; i < T_BS; i++)
+		assert_int_equal(t->buf[i], 0xff);
+	for (i = T_BS; i < 2 * T_BS; i++)
+		assert_int_equal(t->buf[i], 0xf1);
+	for (i = 2 * T_BS; i < 3 * T_BS; i++)
+		assert_int_equal(t->buf[i], 0x11);
+	/* ORPROTECT: no protection information. */
+	orw[1] = 0x20;
+	t = t_run_out_buf(&wt, lu, orw, 16, 2 * T_BS);
+	t_expect_invalid_cdb(t, 1);
+	/* Past the end. */
+	orw[1] = 0;
+	put_be64(orw + 2, T_BLOCKS - 1);
+	t = t_run_out_buf(&wt, lu, orw, 16, 2 * T_BS);
+	t_expect_sense(t, 0x05, 0x21, 0x00);
+	/* Zero blocks: nothing moves, GOOD. */
+	put_be64(orw + 2, 0);
+	put_be32(orw + 10, 0);
+	t = t_run_out_buf(&wt, lu, orw, 16, 0);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->task.xfer_len, 0);
+	/* Too little data for the blocks named. */
+	put_be32(orw + 10, 2);
+	t = t_run_out_buf(&wt, lu, orw, 16, T_BS);
+	t_expect_sense(t, 0x05, 0x0e, 0x03);
+	/* Write-protected LU: DATA PROTECT, WRITE PROTECTED. */
+	t = t_run_out_buf(&wt, ro, orw, 16, 2 * T_BS);
+	t_expect_sense(t, 0x07, 0x27, 0x00);
+	scsi_lu_put(ro);
 	scsi_lu_put(lu);
 }
 
@@ -908,6 +1095,9 @@ main(void)
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_misc),
 	    cmocka_unit_test(test_write_same_unmap_verify),
+	    cmocka_unit_test(test_write_same_to_end),
+	    cmocka_unit_test(test_orwrite),
+	    cmocka_unit_test(test_swp),
 	    cmocka_unit_test(test_medium_error),
 	    cmocka_unit_test(test_sense_formats),
 	    cmocka_unit_test(test_persistent_reservations),
