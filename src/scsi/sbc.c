@@ -241,6 +241,35 @@ scsi_sbc_prefetch(struct scsi_cmd *cmd)
 	scsi_cmd_complete(cmd);
 }
 
+/*
+ * First half of VERIFY with BYTCHK, COMPARE AND WRITE and ORWRITE: check
+ * that the initiator sent the need bytes these commands consume, then read
+ * the command's bytes of medium into a private buffer and continue in
+ * done. When it returns false the task already carries its status and
+ * the caller completes the command.
+ */
+static bool
+scsi_sbc_read_medium(struct scsi_cmd *cmd, uint64_t bytes, uint64_t need,
+    scsi_cmd_fn *done)
+{
+	struct scsi_task *task = cmd->task;
+
+	if (task->data_len < need || task->data == NULL) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		return false;
+	}
+	cmd->buf = mem_alloc((size_t)bytes);
+	if (cmd->buf == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		return false;
+	}
+	cmd->pos = bytes;
+	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << cmd->lu->block_shift,
+	    bytes, cmd->buf, false, done);
+	return true;
+}
+
 static void
 scsi_sbc_verify_done(struct scsi_cmd *cmd)
 {
@@ -291,20 +320,8 @@ scsi_sbc_verify(struct scsi_cmd *cmd)
 	if (bytchk == 0 || bytes == 0)
 		goto done;
 	task->xfer_len = (uint32_t)bytes;
-	if (task->data_len < bytes || task->data == NULL) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
-		goto done;
-	}
-	cmd->buf = mem_alloc((size_t)bytes);
-	if (cmd->buf == NULL) {
-		scsi_task_set_status(task, SCSI_STATUS_BUSY);
-		goto done;
-	}
-	cmd->pos = bytes;
-	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << lu->block_shift,
-	    bytes, cmd->buf, false, scsi_sbc_verify_done);
-	return;
+	if (scsi_sbc_read_medium(cmd, bytes, bytes, scsi_sbc_verify_done))
+		return;
 done:
 	scsi_cmd_complete(cmd);
 }
@@ -369,20 +386,9 @@ scsi_sbc_compare_write(struct scsi_cmd *cmd)
 			scsi_task_sense_invalid_field(task, true, 13, -1);
 		goto done;
 	}
-	if (task->data_len < 2 * bytes || task->data == NULL) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
-		goto done;
-	}
-	cmd->buf = mem_alloc((size_t)bytes);
-	if (cmd->buf == NULL) {
-		scsi_task_set_status(task, SCSI_STATUS_BUSY);
-		goto done;
-	}
-	cmd->pos = bytes;
-	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << cmd->lu->block_shift,
-	    bytes, cmd->buf, false, scsi_sbc_caw_read_done);
-	return;
+	/* The Data-Out holds the compare data and then the write data. */
+	if (scsi_sbc_read_medium(cmd, bytes, 2 * bytes, scsi_sbc_caw_read_done))
+		return;
 done:
 	scsi_cmd_complete(cmd);
 }
@@ -434,20 +440,8 @@ scsi_sbc_orwrite(struct scsi_cmd *cmd)
 	task->xfer_len = (uint32_t)bytes;
 	if (bytes == 0)
 		goto done;
-	if (task->data_len < bytes || task->data == NULL) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
-		goto done;
-	}
-	cmd->buf = mem_alloc((size_t)bytes);
-	if (cmd->buf == NULL) {
-		scsi_task_set_status(task, SCSI_STATUS_BUSY);
-		goto done;
-	}
-	cmd->pos = bytes;
-	scsi_cmd_submit(cmd, BACKEND_OP_READ, cmd->lba << lu->block_shift,
-	    bytes, cmd->buf, false, scsi_sbc_orwrite_read_done);
-	return;
+	if (scsi_sbc_read_medium(cmd, bytes, bytes, scsi_sbc_orwrite_read_done))
+		return;
 done:
 	scsi_cmd_complete(cmd);
 }
