@@ -17,6 +17,7 @@
 
 #include "util/alloc.h"
 #include "target/target.h"
+#include "util/log.h"
 #include "iscsi_admin.h"
 #include "iscsi_int.h"
 
@@ -187,6 +188,8 @@ iscsi_admin_conn_drop(uint64_t sid, uint16_t cid)
 		}
 	}
 	session_table_unlock();
+	if (rc != 0)
+		log_notice("session %#llx not found?", (unsigned long long)sid);
 	return rc;
 }
 
