@@ -178,30 +178,16 @@ backend_blockio_pwritev(struct backend *be, const struct iovec *iov, int iovcnt,
 void
 backend_blockio_exec(struct backend *be, struct backend_io *io)
 {
-	if (!be->direct) {
+	/*
+	 * Only reads and writes differ (O_DIRECT, bounce buffers); flush,
+	 * discard and zeroing are the same calls as for fileio.
+	 */
+	if (!be->direct ||
+	    (io->op != BACKEND_OP_READ && io->op != BACKEND_OP_WRITE)) {
 		backend_fileio_exec(be, io);
 		return;
 	}
-	switch (io->op) {
-	case BACKEND_OP_READ:
-		io->result = backend_blockio_rw(be, io->iov, io->iovcnt,
-		    io->offset, io->len, false, false);
-		break;
-	case BACKEND_OP_WRITE:
-		io->result = backend_blockio_rw(be, io->iov, io->iovcnt,
-		    io->offset, io->len, true, io->fua || be->write_through);
-		break;
-	case BACKEND_OP_FLUSH:
-		io->result = backend_file_flush(be);
-		break;
-	case BACKEND_OP_DISCARD:
-		io->result = backend_file_discard(be, io->offset, io->len);
-		break;
-	case BACKEND_OP_WRITE_ZEROES:
-		io->result = backend_file_write_zeroes(be, io->offset, io->len);
-		break;
-	default:
-		io->result = -EINVAL;
-		break;
-	}
+	io->result = backend_blockio_rw(be, io->iov, io->iovcnt, io->offset,
+	    io->len, io->op == BACKEND_OP_WRITE,
+	    io->op == BACKEND_OP_WRITE && (io->fua || be->write_through));
 }
