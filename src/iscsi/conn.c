@@ -110,6 +110,57 @@ iscsi_cq_event(void *arg, unsigned int events)
 	backend_cq_drain(il->cq);
 }
 
+/*
+ * Before the loop sleeps: write out every connection that queued PDUs
+ * during the round. Responses of one wake-up leave in one writev, and a
+ * socket gets EPOLLOUT interest only when it is full.
+ */
+static bool
+iscsi_loop_flush(void *arg)
+{
+	struct iscsi_loop *il = arg;
+	bool did = false;
+
+	while (!list_empty(&il->tx_pending)) {
+		struct iscsi_conn *conn = list_first_entry(&il->tx_pending,
+		    struct iscsi_conn, tx_node);
+		int rc;
+
+		list_remove(&conn->tx_node);
+		conn->tx_scheduled = false;
+		did = true;
+		if (conn->state != CONN_S_CLOSED) {
+			rc = pdu_tx_flush(conn);
+			if (rc != 0) {
+				if (rc != -ECONNRESET && rc != -EPIPE)
+					conn_dbg(conn, 1, "closing: %s",
+					    strerror(-rc));
+				conn_close(conn);
+			} else if (conn->close_queued &&
+			    list_empty(&conn->txq)) {
+				conn_close(conn);
+			}
+		}
+		conn_put(conn);
+	}
+	return did;
+}
+
+void
+conn_tx_schedule(struct iscsi_conn *conn)
+{
+	if (conn->tx_scheduled)
+		return;
+	if (conn->il == NULL || loop_current() != conn->loop) {
+		/* Not on the connection's thread: let epoll say when. */
+		conn_want_write(conn, true);
+		return;
+	}
+	conn->tx_scheduled = true;
+	conn_get(conn);
+	list_add_tail(&conn->il->tx_pending, &conn->tx_node);
+}
+
 int
 iscsi_loop_init(struct loop *loop)
 {
@@ -120,6 +171,7 @@ iscsi_loop_init(struct loop *loop)
 	if (il == NULL)
 		return -ENOMEM;
 	il->loop = loop;
+	list_init(&il->tx_pending);
 	il->cq = backend_cq_new();
 	if (il->cq == NULL) {
 		mem_free(il);
@@ -133,6 +185,7 @@ iscsi_loop_init(struct loop *loop)
 		return rc;
 	}
 	loop_set_data(loop, il);
+	loop_set_before_poll(loop, iscsi_loop_flush, il);
 	return 0;
 }
 
@@ -143,6 +196,9 @@ iscsi_loop_fini(struct loop *loop)
 
 	if (il == NULL)
 		return;
+	loop_set_before_poll(loop, NULL, NULL);
+	while (iscsi_loop_flush(il))
+		continue;
 	loop_fd_del(il->cq_watch);
 	backend_cq_free(il->cq);
 	loop_set_data(loop, NULL);
@@ -181,6 +237,7 @@ conn_free(struct iscsi_conn *conn)
 	conn_registry_unlock();
 	pdu_tx_drop(conn);
 	mem_free(conn->rx.owned);
+	mem_free(conn->rx.stage);
 	mem_free(conn->text_out);
 	mem_free(conn->text_in);
 	login_free(conn);
@@ -273,7 +330,9 @@ conn_event(void *arg, unsigned int events)
 	conn_get(conn);
 	if ((events & LOOP_READ) != 0 && !conn->close_queued)
 		rc = pdu_rx(conn);
-	if (rc == 0 && conn->state != CONN_S_CLOSED)
+	/* Replies to what was just read go out in iscsi_loop_flush(). */
+	if (rc == 0 && conn->state != CONN_S_CLOSED &&
+	    (events & (LOOP_WRITE | LOOP_ERROR)) != 0)
 		rc = pdu_tx_flush(conn);
 	else if ((events & LOOP_ERROR) != 0 && rc == 0)
 		rc = -ECONNRESET;

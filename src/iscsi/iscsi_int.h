@@ -46,6 +46,8 @@ struct iscsi_loop {
 	struct loop *loop;
 	struct backend_cq *cq;
 	struct loop_watch *cq_watch;
+	/* Connections with PDUs queued this round: one writev each. */
+	struct list_node tx_pending;
 };
 
 enum conn_state {
@@ -73,6 +75,13 @@ struct iscsi_rx {
 	bool ddigest_bad;
 	struct iscsi_task *task; /* data goes into task's buffer */
 	int r2t_idx;             /* Data-Out: its R2T, -1 unsolicited */
+	/*
+	 * Bytes read from the socket ahead of the state machine: small
+	 * PDUs arrive many to a read(). Large data segments bypass it and
+	 * are read straight into their buffer.
+	 */
+	uint8_t *stage;
+	uint32_t stage_off, stage_len;
 };
 
 /* One PDU queued for writev: header (+digest), data, padding (+digest). */
@@ -105,6 +114,8 @@ struct iscsi_conn {
 	char initiator[ISCSI_NAME_MAX]; /* escaped, for the log prefix */
 	struct iscsi_rx rx;
 	struct list_node txq;      /* struct iscsi_tx */
+	struct list_node tx_node;  /* il->tx_pending, holds a reference */
+	bool tx_scheduled;         /* on il->tx_pending */
 	struct iscsi_login *login; /* during login only */
 	struct iscsi_session *session;
 	uint16_t cid;
@@ -230,6 +241,12 @@ void conn_close_after_tx(struct iscsi_conn *conn);
 /* Called by conn_close paths: tasks are dropped, session goes. */
 struct iscsi_conn *conn_new(struct iscsi_loop *il, int fd);
 void conn_want_write(struct iscsi_conn *conn, bool on);
+/*
+ * PDUs were queued: write them when the loop is about to sleep, together
+ * with everything else this round produced (one writev per connection
+ * per wake-up, no epoll_ctl unless the socket is full).
+ */
+void conn_tx_schedule(struct iscsi_conn *conn);
 bool iscsi_is_shutting_down(void);
 void conn_registry_lock(void);
 void conn_registry_unlock(void);

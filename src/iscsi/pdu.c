@@ -22,6 +22,8 @@
 /* Write at most this many PDUs with one writev. */
 #define PDU_TX_BATCH 64
 #define PDU_DISCARD_LEN 4096
+/* Read-ahead buffer per connection: a few 4 KiB write PDUs, many headers. */
+#define PDU_RX_STAGE_LEN (16u * 1024u)
 #define PDU_HEXDUMP_MAX 512
 
 /* Data of rejected or dropped PDUs is read here and thrown away. */
@@ -227,6 +229,49 @@ pdu_rx_dest(struct iscsi_rx *rx, uint32_t *room)
 	return NULL;
 }
 
+/*
+ * Take the next bytes for dst: from the read-ahead buffer if it holds any,
+ * else from the socket (straight into dst when the piece is large enough
+ * that a copy would cost more than the saved read). Returns the count,
+ * 0 when the socket has nothing now, or -errno.
+ */
+static ssize_t
+pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room)
+{
+	struct iscsi_rx *rx = &conn->rx;
+	ssize_t n;
+
+	for (;;) {
+		if (rx->stage_off < rx->stage_len) {
+			uint32_t avail = rx->stage_len - rx->stage_off;
+			uint32_t take = avail < room ? avail : room;
+
+			memcpy(dst, rx->stage + rx->stage_off, take);
+			rx->stage_off += take;
+			return take;
+		}
+		if (rx->stage == NULL)
+			rx->stage = mem_alloc(PDU_RX_STAGE_LEN);
+		if (rx->stage == NULL || room >= PDU_RX_STAGE_LEN)
+			n = read(conn->fd, dst, room);
+		else
+			n = read(conn->fd, rx->stage, PDU_RX_STAGE_LEN);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (rx->stage == NULL || room >= PDU_RX_STAGE_LEN)
+			return n;
+		rx->stage_off = 0;
+		rx->stage_len = (uint32_t)n;
+	}
+}
+
 int
 pdu_rx(struct iscsi_conn *conn)
 {
@@ -244,16 +289,9 @@ pdu_rx(struct iscsi_conn *conn)
 				return rc;
 			continue;
 		}
-		n = read(conn->fd, dst, room);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
-		}
-		if (n == 0)
-			return -ECONNRESET;
+		n = pdu_rx_fill(conn, dst, room);
+		if (n <= 0)
+			return (int)n;
 		if (rx->state == RX_DATA && conn->ddigest)
 			rx->crc = crc32c_update(rx->crc, dst, (size_t)n);
 		rx->got += (uint32_t)n;
@@ -282,7 +320,6 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 	struct iscsi_tx *tx;
 	uint32_t pad = pdu_pad(len);
 	size_t hlen = ISCSI_BHS_LEN, tlen = pad;
-	bool was_empty;
 
 	if (conn->state == CONN_S_CLOSED) {
 		mem_free(owned);
@@ -332,10 +369,8 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 		task_get(task);
 		tx->task = task;
 	}
-	was_empty = list_empty(&conn->txq);
 	list_add_tail(&conn->txq, &tx->node);
-	if (was_empty)
-		conn_want_write(conn, true);
+	conn_tx_schedule(conn);
 	return 0;
 }
 

@@ -62,6 +62,8 @@ struct loop {
 	struct list_node posted; /* struct loop_call */
 	struct list_node timers;
 	struct list_node dead_watches;
+	loop_idle_fn *before_poll; /* see loop_set_before_poll() */
+	void *before_poll_arg;
 };
 
 static __thread struct loop *loop_this;
@@ -368,6 +370,13 @@ loop_free_dead_watches(struct loop *loop)
 	}
 }
 
+void
+loop_set_before_poll(struct loop *loop, loop_idle_fn *fn, void *arg)
+{
+	loop->before_poll = fn;
+	loop->before_poll_arg = arg;
+}
+
 int
 loop_run(struct loop *loop)
 {
@@ -375,8 +384,18 @@ loop_run(struct loop *loop)
 
 	loop_this = loop;
 	while (!atomic_load(&loop->stopping)) {
-		int timeout = loop_run_timers(loop);
-		int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout);
+		int timeout, n;
+
+		/*
+		 * Timers and the before-poll hook may make work for each
+		 * other (a timer queues a PDU, the flush closes a connection
+		 * and arms a timer): repeat until the hook has nothing left.
+		 */
+		do
+			timeout = loop_run_timers(loop);
+		while (loop->before_poll != NULL &&
+		    loop->before_poll(loop->before_poll_arg));
+		n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -22,6 +22,8 @@ struct loop_timer;
 
 typedef void loop_fd_fn(void *arg, unsigned int events);
 typedef void loop_call_fn(void *arg);
+/* A before-poll hook: returns true when it did work (it runs again). */
+typedef bool loop_idle_fn(void *arg);
 
 /* Create a loop; it runs on whichever thread calls loop_run(). */
 struct loop *loop_new(const char *name);
@@ -40,6 +42,14 @@ const char *loop_name(const struct loop *loop);
 /* A pointer the loop's owner may attach (per-thread state). */
 void loop_set_data(struct loop *loop, void *data);
 void *loop_data(const struct loop *loop);
+
+/*
+ * Call fn(arg) on the loop's thread each time the loop is about to sleep,
+ * after the round's events and timers: the place to flush output queued
+ * during the round with one write per connection. Set it before
+ * loop_run() or from the loop's own thread; NULL removes it.
+ */
+void loop_set_before_poll(struct loop *loop, loop_idle_fn *fn, void *arg);
 
 /*
  * Watch fd for events (LOOP_READ | LOOP_WRITE); fn gets the events that
