@@ -8,10 +8,30 @@
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 
+/* START STOP UNIT CDB byte 4 (SBC-4). */
+#define SSU_START 0x01
+#define SSU_POWER_CONDITION 0xf0
+
+/*
+ * A START STOP UNIT that only starts the unit (START 1, POWER CONDITION
+ * 0) is allowed under every reservation, SPC-2 or persistent (SPC-2
+ * 5.5.1 and SBC-4's persistent reservations table); stopping it or
+ * changing its power condition conflicts as a write does.
+ */
+static bool
+scsi_resv_start_only(const struct scsi_task *task)
+{
+	return task->cdb[0] == SCSI_OP_START_STOP_UNIT &&
+	    (task->cdb[4] & SSU_START) &&
+	    (task->cdb[4] & SSU_POWER_CONDITION) == 0;
+}
+
 bool
 scsi_resv_conflict(struct scsi_lu *lu, const struct scsi_task *task,
     const struct scsi_op *op)
 {
+	if (op != NULL && scsi_resv_start_only(task))
+		return false;
 	if ((op == NULL || !(op->flags & SCSI_F_RESV_OK)) && lu->reserved &&
 	    lu->reserve_holder != scsi_task_nexus_id(task))
 		return true;

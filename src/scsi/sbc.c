@@ -160,8 +160,11 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 		scsi_task_sense_invalid_field(task, true, 1, 7);
 		goto done;
 	}
-	if (verify && (task->cdb[1] & 0x02) == 0 && (task->cdb[1] & 0x04)) {
-		/* BYTCHK 10b is reserved for WRITE AND VERIFY. */
+	if (verify && (task->cdb[1] & CDB_BYTCHK) >> 1 > 1) {
+		/*
+		 * SBC-4 WRITE AND VERIFY (10): BYTCHK 10b is reserved as
+		 * for VERIFY, and for WRITE AND VERIFY 11b is reserved too.
+		 */
 		scsi_task_sense_invalid_field(task, true, 1, 2);
 		goto done;
 	}
@@ -581,6 +584,7 @@ scsi_sbc_unmap_step(struct scsi_cmd *cmd)
 		uint32_t n = get_be32(d + 8);
 
 		cmd->pos += SBC_UNMAP_DESC_LEN;
+		/* Checked before the first discard; the capacity may shrink. */
 		if (lba > blocks || n > blocks - lba) {
 			scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 			    ASC_LBA_OUT_OF_RANGE);
@@ -602,6 +606,7 @@ scsi_sbc_unmap(struct scsi_cmd *cmd)
 	struct scsi_task *task = cmd->task;
 	uint32_t plen = get_be16(task->cdb + 7);
 	uint32_t dlen, i;
+	uint64_t blocks, total = 0;
 
 	if (!backend_can_discard(cmd->lu->be)) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
@@ -630,15 +635,33 @@ scsi_sbc_unmap(struct scsi_cmd *cmd)
 	if (dlen + 8 > plen)
 		dlen = (plen - 8) / SBC_UNMAP_DESC_LEN * SBC_UNMAP_DESC_LEN;
 	if (dlen / SBC_UNMAP_DESC_LEN > BL_MAX_UNMAP_DESCS) {
-		/* SBC-4 5.32.1: more descriptors than VPD 0xB0 allows. */
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_PARAM_LIST);
+		/*
+		 * SBC-4 5.32.2: more descriptors than VPD 0xB0's MAXIMUM
+		 * UNMAP BLOCK DESCRIPTOR COUNT; point at the length saying so.
+		 */
+		scsi_task_sense_invalid_field(task, false, 2, -1);
 		goto done;
 	}
+	/*
+	 * SBC-4 5.32.2: the total over all descriptors is what MAXIMUM
+	 * UNMAP LBA COUNT bounds, and every range must lie inside the
+	 * medium. Both are checked before anything is unmapped, so a
+	 * refused command changes nothing.
+	 */
+	blocks = __atomic_load_n(&cmd->lu->blocks, __ATOMIC_RELAXED);
 	for (i = 8; i + SBC_UNMAP_DESC_LEN <= 8 + dlen;
 	     i += SBC_UNMAP_DESC_LEN) {
-		if (get_be32(task->data + i + 8) > BL_MAX_UNMAP_BLOCKS) {
+		uint64_t lba = get_be64(task->data + i);
+		uint32_t n = get_be32(task->data + i + 8);
+
+		total += n;
+		if (total > BL_MAX_UNMAP_BLOCKS) {
 			scsi_task_sense_invalid_field(task, false, i + 8, -1);
+			goto done;
+		}
+		if (lba > blocks || n > blocks - lba) {
+			scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+			    ASC_LBA_OUT_OF_RANGE);
 			goto done;
 		}
 	}

@@ -27,9 +27,14 @@ scsi_sense_build(uint8_t *buf, unsigned int *len, bool desc, uint8_t key,
 	    SENSE_DESC_HDR + SENSE_DESC_INFO_LEN + SENSE_DESC_SKS_LEN);
 	if (!desc) {
 		buf[0] = SENSE_FIXED_CURRENT;
-		if (info_valid) {
+		/*
+		 * Fixed format holds only 32 bits of information (SPC-4
+		 * 4.5.3): a larger value (an LBA past 2^32) is left out with
+		 * VALID clear rather than truncated, as disks do; descriptor
+		 * format (D_SENSE) carries all 64 bits.
+		 */
+		if (info_valid && info <= UINT32_MAX) {
 			buf[0] |= SENSE_FIXED_VALID;
-			/* Fixed format holds only 32 bits of information. */
 			put_be32(buf + 3, (uint32_t)info);
 		}
 		buf[2] = key & 0x0f;

@@ -16,6 +16,12 @@
 #define SCSI_REVISION "0001"
 #define SCSI_VPD_MAX 1024
 #define SCSI_MODE_MAX 512
+/* Mode parameter block descriptors (SBC-4 6.4.2, 6.4.3). */
+#define MODE_HDR_LONGLBA 0x01 /* MODE SELECT(10) header byte 4 */
+#define MODE_BD_SHORT 8
+#define MODE_BD_LONG 16
+#define MODE_BD_SHORT_BLEN 5 /* LOGICAL BLOCK LENGTH, 3 bytes */
+#define MODE_BD_LONG_BLEN 12 /* LOGICAL BLOCK LENGTH, 4 bytes */
 
 void
 scsi_task_data_in(struct scsi_task *task, const void *src, uint32_t len,
@@ -396,6 +402,16 @@ scsi_spc_mode_sense(struct scsi_task *task, const uint64_t *luns,
 		scsi_task_sense_invalid_field(task, true, 3, -1);
 		return;
 	}
+	/*
+	 * SPC-4 6.13 (PC 11b, saved values): no page is saveable here, and a
+	 * device server without saved values answers SAVING PARAMETERS NOT
+	 * SUPPORTED rather than inventing them.
+	 */
+	if (pc == MODE_PC_SAVED) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_SAVING_PARAMS_UNSUPPORTED);
+		return;
+	}
 	off = hdr;
 	if (!dbd) {
 		uint64_t blocks =
@@ -433,7 +449,7 @@ scsi_spc_mode_sense(struct scsi_task *task, const uint64_t *luns,
 		put_be16(b, (uint16_t)(off - 2));
 		b[3] = MODE_DSP_DPOFUA | (wp ? MODE_DSP_WP : 0);
 		if (llba && bdl)
-			b[4] = 0x01;
+			b[4] = MODE_HDR_LONGLBA;
 		put_be16(b + 6, (uint16_t)bdl);
 	} else {
 		b[0] = (uint8_t)(off - 1);
@@ -455,7 +471,7 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 	struct scsi_lu *lu = task->lu;
 	bool ten = task->cdb[0] == SCSI_OP_MODE_SELECT_10;
 	uint32_t plen = ten ? get_be16(task->cdb + 7) : task->cdb[4];
-	unsigned int hdr = ten ? 8 : 4, bdl, off, i;
+	unsigned int hdr = ten ? 8 : 4, bdl, off, i, k, dsz;
 	const uint8_t *p = task->data;
 	uint8_t cur[32], chg[32];
 	bool wce, dsense, swp, changed = false;
@@ -486,6 +502,24 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 		    ASC_PARAMETER_LIST_LENGTH_ERROR);
 		return;
 	}
+	/*
+	 * Block descriptors (SBC-4 6.4.2, 6.4.3) may only restate the
+	 * LOGICAL BLOCK LENGTH: another length would mean reformatting,
+	 * which is not offered. Zero leaves it as it is.
+	 */
+	dsz = ten && (p[4] & MODE_HDR_LONGLBA) ? MODE_BD_LONG : MODE_BD_SHORT;
+	for (i = 0; i + dsz <= bdl; i += dsz) {
+		unsigned int at = hdr + i +
+		    (dsz == MODE_BD_LONG ? MODE_BD_LONG_BLEN
+					 : MODE_BD_SHORT_BLEN);
+		uint32_t bl =
+		    dsz == MODE_BD_LONG ? get_be32(p + at) : get_be24(p + at);
+
+		if (bl != 0 && bl != lu->block_size) {
+			scsi_task_sense_invalid_field(task, false, at, -1);
+			return;
+		}
+	}
 	pthread_mutex_lock(&lu->lock);
 	wce = lu->wce;
 	dsense = lu->d_sense;
@@ -504,11 +538,21 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 		}
 		if (off + len > plen)
 			goto bad_len;
-		if (scsi_mode_page(lu, (uint8_t)code, MODE_PC_CURRENT, cur) !=
-		    len) {
+		k = scsi_mode_page(lu, (uint8_t)code, MODE_PC_CURRENT, cur);
+		if (k != len) {
+			/*
+			 * SPC-4 6.11: a page we do not have points at its
+			 * PAGE CODE (bits 5..0, so bit 5); a known page whose
+			 * PAGE LENGTH differs from what MODE SENSE returns
+			 * points at that length.
+			 */
 			pthread_mutex_unlock(&lu->lock);
-			scsi_task_sense_invalid_field(task, false,
-			    code == 0 || len > sizeof(cur) ? off : off + 1, -1);
+			if (k == 0)
+				scsi_task_sense_invalid_field(task, false, off,
+				    5);
+			else
+				scsi_task_sense_invalid_field(task, false,
+				    off + 1, -1);
 			return;
 		}
 		scsi_mode_page(lu, (uint8_t)code, MODE_PC_CHANGEABLE, chg);
