@@ -2,13 +2,18 @@
 /* Copyright (c) 2026 The ietd authors */
 /*
  * Logical units: creation from the target's Lun parameters (backing store,
- * block size, identifiers), reference counting, and the LU-wide events
- * (resets, a nexus going away). Identifiers not configured are derived
- * from the target name and LUN with SHA-256, so they survive restarts.
+ * block size, identifiers), reference counting, the LU-wide events
+ * (resets, a nexus going away) and the capacity (re-read from the store,
+ * changed online by ietadm). Identifiers not configured are derived from
+ * the target name and LUN with SHA-256, so they survive restarts.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -16,6 +21,8 @@
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
 #include "util/log.h"
+
+static uint64_t scsi_lu_size(struct scsi_lu *lu);
 
 static pthread_mutex_t scsi_lu_list_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct list_node scsi_lu_all = LIST_HEAD_INIT(scsi_lu_all);
@@ -99,6 +106,15 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 		return -ENOMEM;
 	}
 	bp.read_only = bp.read_only || p->read_only;
+	/*
+	 * A nullio LU keeps its size itself, so ietadm can change it online;
+	 * the store below is opened unbounded and the SCSI layer's LBA range
+	 * check is what holds commands inside the LU.
+	 */
+	if (bp.type == BACKEND_NULLIO) {
+		lu->null_bytes = bp.nullio_bytes;
+		bp.nullio_bytes = UINT64_MAX;
+	}
 	rc = backend_open(&bp, &lu->be, why, whylen);
 	if (rc < 0) {
 		mem_free(lu);
@@ -132,7 +148,7 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	list_init(&lu->itls);
 	list_init(&lu->tasks);
 	list_init(&lu->pr_regs);
-	lu->blocks = backend_size(lu->be) >> lu->block_shift;
+	lu->blocks = scsi_lu_size(lu) >> lu->block_shift;
 	scsi_lu_list_lock();
 	list_add_tail(&scsi_lu_all, &lu->node);
 	scsi_lu_list_unlock();
@@ -175,17 +191,154 @@ scsi_lu_number(const struct scsi_lu *lu)
 	return lu->lun;
 }
 
+/* Bytes the LU holds now: the store's size, or nullio's own count. */
+static uint64_t
+scsi_lu_size(struct scsi_lu *lu)
+{
+	if (lu->type == BACKEND_NULLIO)
+		return __atomic_load_n(&lu->null_bytes, __ATOMIC_RELAXED);
+	return backend_size(lu->be);
+}
+
 uint64_t
 scsi_lu_refresh_blocks(struct scsi_lu *lu)
 {
-	uint64_t blocks = backend_size(lu->be) >> lu->block_shift;
+	uint64_t blocks = scsi_lu_size(lu) >> lu->block_shift;
 	uint64_t old =
 	    __atomic_exchange_n(&lu->blocks, blocks, __ATOMIC_RELAXED);
 
-	/* SBC-4 4.6: a grown or shrunk store is news to every nexus. */
-	if (old != blocks)
+	/*
+	 * SBC-4 4.6 and SPC-4 6.4.2: a grown or shrunk store is news to
+	 * every I_T nexus (CAPACITY DATA HAS CHANGED); commands past a new
+	 * end get LBA OUT OF RANGE from the range check that reads
+	 * lu->blocks. The exchange makes exactly one caller see the change.
+	 */
+	if (old != blocks) {
 		scsi_lu_ua_capacity_changed(lu);
+		log_notice("target %s lun %llu: capacity changed from %llu to "
+			   "%llu blocks of %u bytes",
+		    lu->target_name, (unsigned long long)lu->lun,
+		    (unsigned long long)old, (unsigned long long)blocks,
+		    lu->block_size);
+	}
 	return blocks;
+}
+
+unsigned int
+scsi_lu_poll_capacity_all(void)
+{
+	struct list_node *pos;
+	unsigned int changed = 0;
+
+	/*
+	 * Under the list lock no LU can be freed; the lock order list, then
+	 * lu->lock (for the unit attention) is the one nexus.c uses too.
+	 */
+	scsi_lu_list_lock();
+	list_for_each(pos, &scsi_lu_all) {
+		struct scsi_lu *lu = list_entry(pos, struct scsi_lu, node);
+		uint64_t old = __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
+
+		if (scsi_lu_refresh_blocks(lu) != old)
+			changed++;
+	}
+	scsi_lu_list_unlock();
+	return changed;
+}
+
+uint64_t
+scsi_lu_capacity(const struct scsi_lu *lu)
+{
+	return __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
+}
+
+/*
+ * Grow the file behind a fileio LU to bytes. The file is opened again by
+ * its path (the store's descriptor is the backend's); its size must be
+ * the one the store sees, or the path now names another file.
+ */
+static int
+scsi_lu_grow_file(struct scsi_lu *lu, uint64_t bytes, char *why, size_t whylen)
+{
+	uint64_t cur = backend_size(lu->be);
+	struct stat st;
+	int fd, err = 0;
+
+	if (bytes < cur) {
+		snprintf(why, whylen,
+		    "refusing to shrink %s from %llu to %llu bytes: that "
+		    "would cut off data (truncate it yourself, then run "
+		    "--op update without --params)",
+		    lu->path, (unsigned long long)cur,
+		    (unsigned long long)bytes);
+		return -EINVAL;
+	}
+	if (bytes == cur)
+		return 0;
+	if (bytes > (uint64_t)INT64_MAX) {
+		snprintf(why, whylen, "size %llu is too large",
+		    (unsigned long long)bytes);
+		return -EFBIG;
+	}
+	fd = open(lu->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open %s for writing (%s)",
+		    lu->path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != cur) {
+		snprintf(why, whylen,
+		    "%s is no longer the file this LUN serves; not resized",
+		    lu->path);
+		err = -ESTALE;
+	} else if (ftruncate(fd, (off_t)bytes) != 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot grow %s to %llu bytes (%s)",
+		    lu->path, (unsigned long long)bytes, strerror(errno));
+	}
+	close(fd);
+	return err;
+}
+
+int
+scsi_lu_resize(struct scsi_lu *lu, uint64_t bytes, char *why, size_t whylen)
+{
+	int err;
+
+	if (bytes == 0 || (bytes & (lu->block_size - 1)) != 0) {
+		snprintf(why, whylen,
+		    "size %llu is not a non-zero multiple of the block size "
+		    "%u",
+		    (unsigned long long)bytes, lu->block_size);
+		return -EINVAL;
+	}
+	switch (lu->type) {
+	case BACKEND_NULLIO:
+		__atomic_store_n(&lu->null_bytes, bytes, __ATOMIC_RELAXED);
+		break;
+	case BACKEND_FILEIO:
+		if (lu->read_only) {
+			snprintf(why, whylen,
+			    "%s is exported read-only (IOMode=ro); not resized",
+			    lu->path);
+			return -EROFS;
+		}
+		err = scsi_lu_grow_file(lu, bytes, why, whylen);
+		if (err != 0)
+			return err;
+		break;
+	case BACKEND_BLOCKIO:
+	default:
+		snprintf(why, whylen,
+		    "%s is a block device: resize it (lvextend, ...), then "
+		    "run --op update without --params",
+		    scsi_lu_path(lu));
+		return -EOPNOTSUPP;
+	}
+	scsi_lu_refresh_blocks(lu);
+	return 0;
 }
 
 uint64_t
@@ -236,10 +389,8 @@ scsi_lu_nexus_gone(struct scsi_lu *lu, uint64_t nexus_id)
 
 	pthread_mutex_lock(&lu->lock);
 	itl = scsi_itl_find(lu, nexus_id, false);
-	if (itl != NULL) {
-		list_remove(&itl->node);
-		mem_free(itl);
-	}
+	if (itl != NULL)
+		scsi_itl_remove(lu, itl);
 	if (lu->reserved && lu->reserve_holder == nexus_id)
 		lu->reserved = false;
 	pthread_mutex_unlock(&lu->lock);

@@ -129,13 +129,36 @@ int scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out,
 void scsi_lu_get(struct scsi_lu *lu);
 void scsi_lu_put(struct scsi_lu *lu);
 uint64_t scsi_lu_number(const struct scsi_lu *lu);
-/* Capacity in logical blocks and the block size, as READ CAPACITY says. */
+/*
+ * Capacity in logical blocks (re-read from the store now) and the block
+ * size, as READ CAPACITY says.
+ */
 uint64_t scsi_lu_blocks(struct scsi_lu *lu);
+/* The capacity last seen, in logical blocks, without re-reading. */
+uint64_t scsi_lu_capacity(const struct scsi_lu *lu);
 unsigned int scsi_lu_block_size(const struct scsi_lu *lu);
 /* Text for status output: "fileio", "wt", the path. */
 const char *scsi_lu_iotype(const struct scsi_lu *lu);
 const char *scsi_lu_iomode(const struct scsi_lu *lu);
 const char *scsi_lu_path(const struct scsi_lu *lu);
+
+/*
+ * Re-read the size of every LU's store (one fstat or BLKGETSIZE64 each);
+ * every I_T nexus of an LU whose capacity moved gets CAPACITY DATA HAS
+ * CHANGED (SBC-4 4.6), and commands past a new end LBA OUT OF RANGE.
+ * Returns how many LUs changed. Any thread; ietd runs it once a second
+ * on its main loop so initiators learn of a grown file unasked.
+ */
+unsigned int scsi_lu_poll_capacity_all(void);
+/*
+ * Resize lu online to bytes (a non-zero multiple of the block size):
+ * nullio takes the new size; fileio grows its file with ftruncate (sparse)
+ * and refuses to shrink it; blockio and read-only LUs are refused. Then
+ * the capacity is re-read as above. 0, or -errno with one sentence in
+ * why. Called on the main thread (ietadm).
+ */
+int scsi_lu_resize(struct scsi_lu *lu, uint64_t bytes, char *why,
+    size_t whylen);
 
 /*
  * Unit attentions raised from outside a command: the LU inventory of a

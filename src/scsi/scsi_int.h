@@ -36,8 +36,11 @@ struct scsi_ua {
 };
 
 /* What an LU knows about one I_T nexus (an I_T_L nexus). */
+#define SCSI_ITL_HASH 64 /* buckets of lu->itl_hash */
+
 struct scsi_itl {
 	struct list_node node;
+	struct scsi_itl *hnext; /* lu->itl_hash chain */
 	uint64_t nexus_id;
 	struct scsi_ua ua[SCSI_UA_MAX];
 	unsigned int nua;
@@ -63,7 +66,8 @@ struct scsi_lu {
 	bool write_through;
 	unsigned int block_size;
 	unsigned int block_shift;
-	uint64_t blocks; /* last seen capacity */
+	uint64_t blocks;     /* last seen capacity */
+	uint64_t null_bytes; /* nullio: the size (atomic; ietadm resizes) */
 	bool read_only;
 	bool wce; /* caching mode page WCE (current) */
 	bool wce_default;
@@ -76,9 +80,18 @@ struct scsi_lu {
 	char target_name[224];
 	unsigned int tid;
 	struct list_node itls;
+	/* Every command looks its nexus up: hundreds of sessions share LUs. */
+	struct scsi_itl *itl_hash[SCSI_ITL_HASH];
 	bool reserved; /* SPC-2 RESERVE */
 	uint64_t reserve_holder;
 	struct list_node tasks; /* media tasks in arrival order */
+	/*
+	 * Counts over lu->tasks, so the common case (simple reads, nothing
+	 * waiting) decides without walking a task set of a thousand.
+	 */
+	unsigned int set_ordered;  /* ORDERED tasks in the set */
+	unsigned int set_writers;  /* writing tasks with an LBA range */
+	unsigned int set_waiting;  /* tasks in SCSI_TS_WAITING */
 	/* Persistent reservations (pr.c), not kept across restarts. */
 	struct list_node pr_regs;
 	uint32_t pr_gen;
@@ -149,6 +162,8 @@ void scsi_task_sense_info(struct scsi_task *task, uint8_t key, uint8_t asc,
 /* ua.c (called with lu->lock held unless said) */
 struct scsi_itl *scsi_itl_find(struct scsi_lu *lu, uint64_t nexus_id,
     bool create);
+/* Unlink and free an I_T_L (nexus lost); lu->lock held. */
+void scsi_itl_remove(struct scsi_lu *lu, struct scsi_itl *itl);
 void scsi_itl_ua_add(struct scsi_itl *itl, uint8_t asc, uint8_t ascq);
 bool scsi_itl_ua_pop(struct scsi_itl *itl, struct scsi_ua *out);
 void scsi_lu_ua_all(struct scsi_lu *lu, uint64_t except_id, bool except,

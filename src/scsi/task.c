@@ -48,8 +48,11 @@ static const struct scsi_op scsi_ops[256] = {
 	NULL),
     OP(SCSI_OP_SERVICE_ACTION_IN_16, SCSI_F_RESV_OK, 16,
 	scsi_sbc_service_action_in, NULL),
-    OP(SCSI_OP_READ_DEFECT_DATA_10, 0, 10, scsi_sbc_read_defect, NULL),
-    OP(SCSI_OP_READ_DEFECT_DATA_12, 0, 12, scsi_sbc_read_defect, NULL),
+    /* SBC-4's PR table conflicts READ DEFECT DATA as it does a write. */
+    OP(SCSI_OP_READ_DEFECT_DATA_10, SCSI_F_PR_WRITE, 10, scsi_sbc_read_defect,
+	NULL),
+    OP(SCSI_OP_READ_DEFECT_DATA_12, SCSI_F_PR_WRITE, 12, scsi_sbc_read_defect,
+	NULL),
     OP(SCSI_OP_READ_6, SCSI_F_MEDIA | SCSI_F_PR_READ, 6, NULL, scsi_sbc_rw),
     OP(SCSI_OP_READ_10, SCSI_F_MEDIA | SCSI_F_PR_READ, 10, NULL, scsi_sbc_rw),
     OP(SCSI_OP_READ_12, SCSI_F_MEDIA | SCSI_F_PR_READ, 12, NULL, scsi_sbc_rw),
@@ -153,6 +156,10 @@ scsi_cmd_can_start(struct scsi_cmd *cmd)
 
 	if (task->attr == SCSI_ATTR_HEAD_OF_QUEUE)
 		return true;
+	/* Nothing ordered, nothing writing, not a writer: nothing to wait for. */
+	if (cmd->lu->set_ordered == 0 && cmd->lu->set_writers == 0 &&
+	    task->attr != SCSI_ATTR_ORDERED)
+		return true;
 	for (pos = cmd->lu->tasks.next; pos != &task->node; pos = pos->next) {
 		struct scsi_task *older =
 		    list_entry(pos, struct scsi_task, node);
@@ -186,12 +193,24 @@ scsi_cmd_start(struct scsi_cmd *cmd)
 	cmd->handler(cmd);
 }
 
+/* Keep the task set's counts (see struct scsi_lu); lu->lock held. */
+static void
+scsi_lu_set_count(struct scsi_lu *lu, const struct scsi_cmd *cmd, int delta)
+{
+	if (cmd->task->attr == SCSI_ATTR_ORDERED)
+		lu->set_ordered += (unsigned int)delta;
+	if (cmd->has_range && cmd->writes)
+		lu->set_writers += (unsigned int)delta;
+}
+
 /* Start the waiting tasks that may now run; lu->lock held. */
 static void
 scsi_lu_collect_ready(struct scsi_lu *lu, struct list_node *ready)
 {
 	struct list_node *pos;
 
+	if (lu->set_waiting == 0)
+		return;
 	list_for_each(pos, &lu->tasks) {
 		struct scsi_task *t = list_entry(pos, struct scsi_task, node);
 		struct scsi_cmd *c = t->internal;
@@ -199,6 +218,7 @@ scsi_lu_collect_ready(struct scsi_lu *lu, struct list_node *ready)
 		if (t->state != SCSI_TS_WAITING || !scsi_cmd_can_start(c))
 			continue;
 		t->state = SCSI_TS_RUNNING;
+		lu->set_waiting--;
 		/* Borrow the cmd's io node to carry it to the caller. */
 		list_add_tail(ready, &c->io.node);
 	}
@@ -236,6 +256,7 @@ scsi_cmd_finish(struct scsi_cmd *cmd)
 	if (cmd->in_set) {
 		list_remove(&task->node);
 		cmd->in_set = false;
+		scsi_lu_set_count(lu, cmd, -1);
 	}
 	scsi_lu_collect_ready(lu, &ready);
 	pthread_mutex_unlock(&lu->lock);
@@ -346,8 +367,11 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 	pthread_mutex_lock(&lu->lock);
 	list_add_tail(&lu->tasks, &task->node);
 	cmd->in_set = true;
+	scsi_lu_set_count(lu, cmd, 1);
 	go = scsi_cmd_can_start(cmd);
 	task->state = go ? SCSI_TS_RUNNING : SCSI_TS_WAITING;
+	if (!go)
+		lu->set_waiting++;
 	if (!go)
 		cmd->in_exec = false;
 	pthread_mutex_unlock(&lu->lock);
@@ -433,6 +457,7 @@ scsi_task_abort(struct scsi_task *task)
 	if (cmd != NULL && task->state == SCSI_TS_WAITING) {
 		/* Not started: leave the set now, complete on its thread. */
 		task->state = SCSI_TS_RUNNING;
+		lu->set_waiting--;
 		waiting = true;
 	}
 	pthread_mutex_unlock(&lu->lock);

@@ -9,17 +9,23 @@
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
 
+static unsigned int
+scsi_itl_bucket(uint64_t nexus_id)
+{
+	/* Fibonacci hashing: nexus ids differ mostly in their ISID bits. */
+	return (unsigned int)((nexus_id * 0x9e3779b97f4a7c15ull) >> 58) %
+	    SCSI_ITL_HASH;
+}
+
 struct scsi_itl *
 scsi_itl_find(struct scsi_lu *lu, uint64_t nexus_id, bool create)
 {
-	struct list_node *pos;
+	unsigned int b = scsi_itl_bucket(nexus_id);
 	struct scsi_itl *itl;
 
-	list_for_each(pos, &lu->itls) {
-		itl = list_entry(pos, struct scsi_itl, node);
+	for (itl = lu->itl_hash[b]; itl != NULL; itl = itl->hnext)
 		if (itl->nexus_id == nexus_id)
 			return itl;
-	}
 	if (!create)
 		return NULL;
 	itl = mem_zalloc(sizeof(*itl));
@@ -28,7 +34,22 @@ scsi_itl_find(struct scsi_lu *lu, uint64_t nexus_id, bool create)
 	itl->nexus_id = nexus_id;
 	scsi_itl_ua_add(itl, ASC_POWER_ON_RESET);
 	list_add_tail(&lu->itls, &itl->node);
+	itl->hnext = lu->itl_hash[b];
+	lu->itl_hash[b] = itl;
 	return itl;
+}
+
+void
+scsi_itl_remove(struct scsi_lu *lu, struct scsi_itl *itl)
+{
+	struct scsi_itl **pp = &lu->itl_hash[scsi_itl_bucket(itl->nexus_id)];
+
+	while (*pp != NULL && *pp != itl)
+		pp = &(*pp)->hnext;
+	if (*pp == itl)
+		*pp = itl->hnext;
+	list_remove(&itl->node);
+	mem_free(itl);
 }
 
 void
