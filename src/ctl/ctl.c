@@ -55,6 +55,7 @@ struct ctl_client {
 	bool shutdown_after; /* "stop all activity" once answered */
 	bool eof;            /* the client closed its side */
 	bool close_now;      /* no answer can be sent: just close */
+	unsigned long fail_alloc_arm; /* op=debug: arm after answering */
 };
 
 static struct {
@@ -76,6 +77,14 @@ static struct {
 } ctl = {.fd = -1};
 
 /* ---- status files ------------------------------------------------------ */
+
+/* The live capacity of a LUN for the volume text. */
+static bool
+ctl_lun_size(unsigned int tid, unsigned int lun, uint64_t *blocks,
+    unsigned int *block_size)
+{
+	return target_lun_capacity(tid, lun, blocks, block_size) == 0;
+}
 
 /* Write name when its text differs from what was written last time. */
 static void
@@ -118,7 +127,7 @@ ctl_status_refresh(void)
 	}
 	ctl_buf_init(&vol, CTL_RSP_MAX);
 	ctl_buf_init(&ses, CTL_RSP_MAX);
-	if (ctl_status_volume(conf, &vol) &&
+	if (ctl_status_volume(conf, ctl_lun_size, &vol) &&
 	    ctl_status_session(conf, s, n, &ses)) {
 		ctl_status_replace("volume", &vol, &ctl.last_volume);
 		ctl_status_replace("session", &ses, &ctl.last_session);
@@ -413,7 +422,7 @@ ctl_status_text(const char *which, struct ctl_answer *a)
 	if (conf == NULL)
 		return a->err;
 	if (strcmp(which, "volume") == 0)
-		ctl_status_volume(conf, &a->body);
+		ctl_status_volume(conf, ctl_lun_size, &a->body);
 	else if ((err = iscsi_admin_sessions(&s, &n)) == 0)
 		ctl_status_session(conf, s, n, &a->body);
 	else
@@ -670,6 +679,31 @@ ctl_op_delete(const struct ctl_req *req, struct ctl_answer *a)
 	return err;
 }
 
+/*
+ * --op update --tid=N --lun=L [--params=Sectors=N|Size=BYTES]: resize a
+ * LUN online, or (no --params) re-read its store's size now. The answer
+ * is the capacity afterwards.
+ */
+static int
+ctl_op_update_lun(const struct ctl_req *req, unsigned int tid,
+    struct ctl_answer *a)
+{
+	unsigned int bs = 0;
+	uint64_t lun, blocks = 0;
+	int err;
+
+	if (ctl_number(req->lun, CONF_LUN_MAX, "--lun", a, &lun) != 0)
+		return a->err;
+	err = a->err = target_admin_lun_resize(tid, (unsigned int)lun,
+	    req->has_params ? req->params : NULL, &blocks, &bs, a->why,
+	    sizeof(a->why));
+	if (err != 0)
+		return err;
+	ctl_buf_printf(&a->body, "Sectors=%llu\nBlockSize=%u\nSize=%llu\n",
+	    (unsigned long long)blocks, bs, (unsigned long long)(blocks * bs));
+	return 0;
+}
+
 static int
 ctl_op_update(const struct ctl_req *req, struct ctl_answer *a)
 {
@@ -681,6 +715,8 @@ ctl_op_update(const struct ctl_req *req, struct ctl_answer *a)
 	err = ctl_tid_existing(req, a, &tid);
 	if (err != 0)
 		return err;
+	if (req->has_lun)
+		return ctl_op_update_lun(req, tid, a);
 	if (!req->has_params)
 		return ctl_fail(a, -EINVAL, "--params needs Key=Value pairs");
 	snprintf(params, sizeof(params), "%s", req->params);
@@ -727,6 +763,33 @@ ctl_op_show(const struct ctl_req *req, bool root, struct ctl_answer *a)
 	return ctl_show_target(tid, a);
 }
 
+/*
+ * op=debug, params=fail-alloc=N: the allocation fault hook, armed once the
+ * answer is built (so the answer's own allocations do not count) and
+ * counted from there: the test then runs one operation (a login, a
+ * command, a reload, another request) and asks again with N=0 to learn
+ * whether the failure was hit. Root only; nothing else uses it.
+ */
+static int
+ctl_op_debug(const struct ctl_req *req, bool root, unsigned long *arm,
+    struct ctl_answer *a)
+{
+	static const char key[] = "fail-alloc=";
+	uint64_t n;
+
+	if (!root)
+		return ctl_fail(a, -EPERM, "debug requests are for root only");
+	if (!req->has_params || strncmp(req->params, key, strlen(key)) != 0)
+		return ctl_fail(a, -EINVAL, "debug needs --params fail-alloc=N");
+	if (ctl_number(req->params + strlen(key), UINT32_MAX, "fail-alloc",
+		a, &n) != 0)
+		return a->err;
+	ctl_buf_printf(&a->body, "hits=%lu\n", alloc_fail_hits());
+	alloc_fail_nth(0, 0);
+	*arm = (unsigned long)n;
+	return 0;
+}
+
 static void
 ctl_request_run(const struct ctl_req *req, uid_t uid, struct ctl_client *cl,
     struct ctl_answer *a)
@@ -736,7 +799,10 @@ ctl_request_run(const struct ctl_req *req, uid_t uid, struct ctl_client *cl,
 
 	if (req->user)
 		ctl_user(req, root, a);
-	else if (strcmp(req->op, CTL_OP_SHOW) == 0)
+	else if (strcmp(req->op, CTL_OP_DEBUG) == 0) {
+		ctl_op_debug(req, root, &cl->fail_alloc_arm, a);
+		change = false;
+	} else if (strcmp(req->op, CTL_OP_SHOW) == 0)
 		ctl_op_show(req, root, a);
 	else if (strcmp(req->op, CTL_OP_NEW) == 0)
 		ctl_op_new(req, a);
@@ -863,16 +929,27 @@ ctl_client_request(struct ctl_client *cl)
 	if (err != 0) {
 		ctl_client_reject(cl, err, why);
 	} else {
+		bool walked = strcmp(req->op, CTL_OP_DEBUG) != 0;
+
+		/* The fault hook walks the operation, not our plumbing. */
+		if (walked)
+			alloc_fail_pause(false);
 		ctl_request_run(req, cl->uid, cl, a);
+		if (a->changed)
+			ctl_status_refresh();
+		if (walked)
+			alloc_fail_pause(true);
 		ctl_client_answer(cl, a->err, a->why, &a->body);
 		if (a->err != 0)
 			log_info("ietadm: op %s refused: %s", req->op, a->why);
-		if (a->changed)
-			ctl_status_refresh();
 	}
 	ctl_buf_fini(&a->body);
 	mem_free(a);
 	mem_free(req);
+	if (cl->fail_alloc_arm != 0) {
+		alloc_fail_nth(cl->fail_alloc_arm, 0);
+		cl->fail_alloc_arm = 0;
+	}
 }
 
 /* The frame header is in: check it and make room for the payload. */
@@ -991,6 +1068,7 @@ ctl_client_io(void *arg, unsigned int events)
 	bool alive = true;
 	unsigned int want;
 
+	alloc_fail_pause(true);
 	loop_timer_arm(cl->timer, CTL_CLIENT_IDLE_MS);
 	if (events & (LOOP_READ | LOOP_ERROR))
 		alive = ctl_client_read(cl);
@@ -1002,10 +1080,11 @@ ctl_client_io(void *arg, unsigned int events)
 		alive = false; /* answered, and the client is done */
 	if (!alive) {
 		ctl_client_free(cl);
-		return;
+	} else {
+		want = cl->rsp_off < cl->rsp.len ? LOOP_WRITE : LOOP_READ;
+		loop_fd_mod(cl->watch, want);
 	}
-	want = cl->rsp_off < cl->rsp.len ? LOOP_WRITE : LOOP_READ;
-	loop_fd_mod(cl->watch, want);
+	alloc_fail_pause(false);
 }
 
 /* Send an answer on a fresh socket and drop it (refused callers). */
@@ -1027,14 +1106,12 @@ ctl_accept_refuse(int fd, const char *why)
 }
 
 static void
-ctl_accept(void *arg, unsigned int events)
+ctl_accept_all(void)
 {
 	struct ctl_client *cl;
 	struct ucred cred;
 	socklen_t clen;
 
-	(void)arg;
-	(void)events;
 	for (;;) {
 		int fd =
 		    accept4(ctl.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1082,6 +1159,17 @@ ctl_accept(void *arg, unsigned int events)
 		}
 		loop_timer_arm(cl->timer, CTL_CLIENT_IDLE_MS);
 	}
+}
+
+/* New ietadm clients; their set-up is plumbing the fault hook skips. */
+static void
+ctl_accept(void *arg, unsigned int events)
+{
+	(void)arg;
+	(void)events;
+	alloc_fail_pause(true);
+	ctl_accept_all();
+	alloc_fail_pause(false);
 }
 
 /* ---- start / stop ------------------------------------------------------ */

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config/conf.h"
@@ -60,12 +61,23 @@ bool ctl_buf_printf(struct ctl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * IET's /proc/net/iet/volume text for conf (targets in list order):
+ * The capacity of LUN lun of target tid for the volume text: true with
+ * *blocks and *block_size set, false when unknown.
+ */
+typedef bool ctl_lun_size_fn(unsigned int tid, unsigned int lun,
+    uint64_t *blocks, unsigned int *block_size);
+
+/*
+ * IET's /proc/net/iet/volume text for conf (targets in list order), with
+ * the "blocks:" and "blocksize:" fields of IET's later releases where
+ * size (may be NULL) knows the LUN:
  *   tid:1 name:iqn...
- *   \tlun:0 state:0 iotype:fileio iomode:wt path:/srv/disk.img
+ *   \tlun:0 state:0 iotype:fileio iomode:wt blocks:131072 blocksize:512
+ *   path:/srv/disk.img   (one line)
  * False when b failed (out of memory or over its max).
  */
-bool ctl_status_volume(const struct conf *conf, struct ctl_buf *b);
+bool ctl_status_volume(const struct conf *conf, ctl_lun_size_fn *size,
+    struct ctl_buf *b);
 /*
  * IET's /proc/net/iet/session text: every target of conf, each followed
  * by its sessions from s[0..n) (any order) and their connections:

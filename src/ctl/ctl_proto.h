@@ -52,6 +52,12 @@
 #define CTL_OP_DELETE "delete"
 #define CTL_OP_SHOW "show"
 #define CTL_OP_UPDATE "update"
+/*
+ * For tests, root only: params "fail-alloc=N" makes the N-th allocation
+ * after this request fail once (0 disarms); the answer's body says how
+ * many allocations the previous arming failed ("hits=K").
+ */
+#define CTL_OP_DEBUG "debug"
 
 /*
  * Read the frame header: the payload length, checked against max.

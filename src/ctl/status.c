@@ -128,12 +128,15 @@ ctl_status_iomode(enum conf_iomode mode)
 }
 
 /*
- * IET printed each LU as "lun:%u state:%x iotype:%s iomode:%s" and let
- * the I/O type add " path:%s" (fileio, blockio) or nothing (nullio).
- * state is the LU's internal state word; a live LU always showed 0.
+ * IET printed each LU as "lun:%u state:%x iotype:%s iomode:%s"; its
+ * releases with BlockSize= added " blocks:%llu blocksize:%u". Then the I/O
+ * type added " path:%s" (fileio, blockio) or nothing (nullio). state is
+ * the LU's internal state word; a live LU always showed 0. Scripts watch
+ * blocks to see an online resize take effect.
  */
 bool
-ctl_status_volume(const struct conf *conf, struct ctl_buf *b)
+ctl_status_volume(const struct conf *conf, ctl_lun_size_fn *size,
+    struct ctl_buf *b)
 {
 	const struct list_node *n, *m;
 
@@ -145,11 +148,16 @@ ctl_status_volume(const struct conf *conf, struct ctl_buf *b)
 		list_for_each(m, &t->luns) {
 			const struct conf_lun *l =
 			    list_entry(m, const struct conf_lun, node);
+			uint64_t blocks;
+			unsigned int bs;
 
 			ctl_buf_printf(b,
 			    "\tlun:%u state:0 iotype:%s iomode:%s", l->lun,
 			    ctl_status_iotype(l->type),
 			    ctl_status_iomode(l->iomode));
+			if (size != NULL && size(t->tid, l->lun, &blocks, &bs))
+				ctl_buf_printf(b, " blocks:%llu blocksize:%u",
+				    (unsigned long long)blocks, bs);
 			if (l->path != NULL)
 				ctl_buf_printf(b, " path:%s", l->path);
 			ctl_buf_append(b, "\n", 1);

@@ -55,6 +55,8 @@ ietadm_usage(FILE *f)
 	    "  --op update --tid=N --params=Key=Value,...  change parameters\n"
 	    "  --op new --tid=N --lun=L --params=Path=F,Type=fileio\n"
 	    "  --op delete --tid=N --lun=L                 remove a LUN\n"
+	    "  --op update --tid=N --lun=L [--params=Sectors=N|Size=BYTES]\n"
+	    "                                              resize a LUN\n"
 	    "  --op delete --tid=N --sid=S --cid=C         drop a connection\n"
 	    "  --op new|delete|show [--tid=N] --user "
 	    "--params=IncomingUser=U,Password=P\n"

@@ -703,6 +703,13 @@ target_update(struct target *t, const struct conf_target *src)
 	}
 	/* Building reads t->luns: readers only, nobody else writes here. */
 	target_luns_build(t, ct, &tab, &n, false, why, sizeof(why));
+	if (tab == NULL) {
+		/* No memory for the table: keep every LUN, not none. */
+		log_error("target %s: out of memory, keeping its old settings",
+		    src->name);
+		conf_target_free(ct);
+		return;
+	}
 
 	pthread_rwlock_wrlock(&registry.lock);
 	params_changed = target_params_differ(t->ct, ct);
@@ -1185,6 +1192,190 @@ target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
 	}
 	target_admin_commit(t, ct);
 	target_put(t);
+	return 0;
+}
+
+/* "Size=" values: bytes, or with a binary K, M, G or T suffix. */
+static int
+target_admin_bytes(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	char num[32];
+	size_t len = strlen(s);
+	unsigned int shift = 0;
+	const char *u;
+	uint64_t v;
+
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len + 1);
+	u = strchr(units, num[len - 1] & ~0x20);
+	if (u != NULL && *u != '\0') {
+		shift = 10u * (unsigned int)(u - units + 1);
+		num[--len] = '\0';
+	}
+	if (str_to_u64(num, 1, UINT64_MAX >> shift, false, &v) != 0)
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+/* Sectors=N for a nullio LUN: checked by the ietd.conf parser itself. */
+static int
+target_admin_sectors(const struct target *t, unsigned int lun, unsigned int bs,
+    const char *value, uint64_t *out, char *why, size_t whylen)
+{
+	char text[1024];
+	struct conf *c;
+
+	if (strpbrk(value, ",\n\\#") != NULL || strlen(value) > 64) {
+		snprintf(why, whylen, "Sectors %s is not a block count", value);
+		return -EINVAL;
+	}
+	snprintf(text, sizeof(text),
+	    "Target %s\nLun %u Sectors=%s,Type=nullio,BlockSize=%u\n",
+	    target_name(t), lun, value, bs);
+	if ((c = target_admin_parse(text, why, whylen)) == NULL)
+		return -EINVAL;
+	const struct conf_target *ct =
+	    list_first_entry(&c->targets, struct conf_target, node);
+	*out = list_first_entry(&ct->luns, struct conf_lun, node)->sectors;
+	conf_free(c);
+	return 0;
+}
+
+int
+target_admin_lun_resize(unsigned int tid, unsigned int lun, const char *params,
+    uint64_t *blocks, unsigned int *block_size, char *why, size_t whylen)
+{
+	struct target *t = target_admin_find(tid, why, whylen);
+	struct target_lun *tl;
+	struct scsi_lu *lu = NULL;
+	enum conf_lun_type type = CONF_LUN_FILEIO;
+	char key[16];
+	const char *value = NULL, *eq;
+	uint64_t sectors = 0, bytes = 0;
+	unsigned int bs;
+	int err = 0;
+
+	if (t == NULL)
+		return -ENOENT;
+	pthread_rwlock_rdlock(&registry.lock);
+	tl = target_lun_lookup(t, lun);
+	if (tl != NULL) {
+		lu = tl->lu;
+		scsi_lu_get(lu);
+		type = tl->def->type;
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	if (lu == NULL) {
+		snprintf(why, whylen, "target %u has no lun %u", tid, lun);
+		err = -ENOENT;
+		goto out;
+	}
+	bs = scsi_lu_block_size(lu);
+
+	if (params == NULL || *params == '\0') {
+		/* A rescan: READ CAPACITY's own re-read, done now. */
+		scsi_lu_blocks(lu);
+		goto done;
+	}
+	eq = strchr(params, '=');
+	if (eq == NULL || (size_t)(eq - params) >= sizeof(key) ||
+	    strchr(params, ',') != NULL) {
+		snprintf(why, whylen,
+		    "a LUN update takes one of Sectors=N (nullio) or "
+		    "Size=BYTES (fileio)");
+		err = -EINVAL;
+		goto out;
+	}
+	memcpy(key, params, (size_t)(eq - params));
+	key[eq - params] = '\0';
+	value = eq + 1;
+	if (strcasecmp(key, "Sectors") == 0) {
+		if (type != CONF_LUN_NULLIO) {
+			snprintf(why, whylen,
+			    "lun %u of target %u is not nullio: Sectors= "
+			    "resizes nullio LUNs only (use Size=BYTES, or grow "
+			    "the store and run --op update without --params)",
+			    lun, tid);
+			err = -EINVAL;
+			goto out;
+		}
+		err = target_admin_sectors(t, lun, bs, value, &sectors, why,
+		    whylen);
+		if (err != 0)
+			goto out;
+		bytes = sectors * bs;
+	} else if (strcasecmp(key, "Size") == 0) {
+		if (type == CONF_LUN_NULLIO) {
+			snprintf(why, whylen,
+			    "lun %u of target %u is nullio: resize it with "
+			    "Sectors=N",
+			    lun, tid);
+			err = -EINVAL;
+			goto out;
+		}
+		if (target_admin_bytes(value, &bytes) != 0) {
+			snprintf(why, whylen,
+			    "Size %s is not a byte count (a number, optionally "
+			    "with K, M, G or T)",
+			    value);
+			err = -EINVAL;
+			goto out;
+		}
+	} else {
+		snprintf(why, whylen,
+		    "unknown LUN parameter %s (Sectors=N for nullio, "
+		    "Size=BYTES for fileio)",
+		    key);
+		err = -EINVAL;
+		goto out;
+	}
+	err = scsi_lu_resize(lu, bytes, why, whylen);
+	if (err != 0)
+		goto out;
+	if (type == CONF_LUN_NULLIO) {
+		struct list_node *pos;
+
+		/* The running configuration follows (show --dump, reload). */
+		pthread_rwlock_wrlock(&registry.lock);
+		list_for_each(pos, &t->ct->luns) {
+			struct conf_lun *cl =
+			    list_entry(pos, struct conf_lun, node);
+
+			if (cl->lun == lun)
+				cl->sectors = sectors;
+		}
+		pthread_rwlock_unlock(&registry.lock);
+	}
+done:
+	*blocks = scsi_lu_capacity(lu);
+	*block_size = bs;
+	log_notice("ietadm: target %u lun %u: %llu blocks of %u bytes", tid,
+	    lun, (unsigned long long)*blocks, bs);
+out:
+	scsi_lu_put(lu);
+	target_put(t);
+	return err;
+}
+
+int
+target_lun_capacity(unsigned int tid, uint64_t lun, uint64_t *blocks,
+    unsigned int *block_size)
+{
+	struct target *t = target_find_by_tid(tid);
+	struct scsi_lu *lu;
+
+	if (t == NULL)
+		return -ENOENT;
+	lu = target_lu_find(t, lun);
+	target_put(t);
+	if (lu == NULL)
+		return -ENOENT;
+	*blocks = scsi_lu_capacity(lu);
+	*block_size = scsi_lu_block_size(lu);
+	scsi_lu_put(lu);
 	return 0;
 }
 

@@ -132,6 +132,27 @@ int target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
 int target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
     size_t whylen);
 /*
+ * Online resize of a LUN (ietadm --op update --lun). params NULL or ""
+ * re-reads the size of the backing store at once (after the administrator
+ * grew the file or the LV); "Sectors=N" sets a nullio LUN to N blocks (and
+ * its running configuration with it); "Size=BYTES" (suffix K, M, G or T
+ * allowed) grows a fileio file with ftruncate and refuses to shrink it.
+ * When the capacity moved, every I_T nexus gets CAPACITY DATA HAS CHANGED.
+ * On success *blocks and *block_size hold the capacity now. -ENOENT: no
+ * such target or LUN; -EINVAL: bad parameter or the wrong LUN type;
+ * -EOPNOTSUPP: a block device; -EROFS: a read-only LUN; other -errno from
+ * the file. Main thread.
+ */
+int target_admin_lun_resize(unsigned int tid, unsigned int lun,
+    const char *params, uint64_t *blocks, unsigned int *block_size, char *why,
+    size_t whylen);
+/*
+ * The capacity last seen of LUN lun of target tid, for status output:
+ * 0, or -ENOENT when there is no such LUN. Any thread.
+ */
+int target_lun_capacity(unsigned int tid, uint64_t lun, uint64_t *blocks,
+    unsigned int *block_size);
+/*
  * Accounts: tid 0 = discovery. outgoing selects OutgoingUser (at most one;
  * adding replaces it) instead of IncomingUser.
  */

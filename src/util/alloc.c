@@ -15,6 +15,16 @@
 static atomic_ulong fail_countdown; /* 0 = off */
 static atomic_int fail_sticky;
 static atomic_ulong fail_hits;
+static __thread unsigned int fail_paused;
+
+void
+alloc_fail_pause(bool on)
+{
+	if (on)
+		fail_paused++;
+	else if (fail_paused > 0)
+		fail_paused--;
+}
 
 void
 alloc_fail_nth(unsigned long n, int sticky)
@@ -36,7 +46,7 @@ alloc_should_fail(void)
 	unsigned long c =
 	    atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 
-	if (c == 0)
+	if (c == 0 || fail_paused > 0)
 		return 0;
 	if (c == 1) {
 		if (!atomic_load(&fail_sticky))

@@ -9,6 +9,7 @@
 #ifndef IETD_UTIL_ALLOC_H
 #define IETD_UTIL_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Caller frees with mem_free(). Return NULL on failure (real or injected). */
@@ -27,5 +28,11 @@ void mem_free(void *p);
  */
 void alloc_fail_nth(unsigned long n, int sticky);
 unsigned long alloc_fail_hits(void);
+/*
+ * Nestable, per thread: while paused, this thread's allocations neither
+ * count nor fail (the control socket's own plumbing, so a test's request
+ * to arm or read the hook cannot trip it).
+ */
+void alloc_fail_pause(bool on);
 
 #endif /* IETD_UTIL_ALLOC_H */

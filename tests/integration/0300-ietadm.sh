@@ -127,7 +127,7 @@ check "target login with the account" \
 	iscsi-inq "iscsi://tu%targetsecret1@127.0.0.1:$PORT/$IQN_BASE:two/0"
 
 # ---- status files ---------------------------------------------------------------
-printf 'tid:1 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wt path:%s\ntid:2 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wb path:%s\n' \
+printf 'tid:1 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wt blocks:131072 blocksize:512 path:%s\ntid:2 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wb blocks:65536 blocksize:512 path:%s\n' \
 	"$IQN_BASE:one" "$img1" "$IQN_BASE:two" "$img2" >"$T/volume.want"
 same "status file volume in IET's format" "$T/volume.want" "$STATUS/volume"
 adm --op show --status=volume >"$T/volume.got"

@@ -129,6 +129,17 @@ test_req_parse_good(void **state)
 	assert_string_equal(req.sid, "");
 	assert_int_equal(parse("version=1\nop=new\nuser=0\n", &req), 0);
 	assert_false(req.user);
+	/* A LUN rescan: update with a LUN and no params at all. */
+	assert_int_equal(parse("version=1\nop=update\ntid=1\nlun=3\n", &req),
+	    0);
+	assert_true(req.has_lun);
+	assert_string_equal(req.lun, "3");
+	assert_false(req.has_params);
+	assert_int_equal(parse("version=1\nop=update\ntid=1\nlun=3\n"
+			       "params=Size=20G\n",
+			     &req),
+	    0);
+	assert_string_equal(req.params, "Size=20G");
 }
 
 static void

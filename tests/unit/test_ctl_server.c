@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,7 +243,8 @@ test_status_files(void **state)
 	buf[n] = '\0';
 	assert_string_equal(buf,
 	    "tid:1 name:" IQN "\n"
-	    "\tlun:0 state:0 iotype:nullio iomode:wt\n");
+	    "\tlun:0 state:0 iotype:nullio iomode:wt blocks:2048 "
+	    "blocksize:512\n");
 	assert_int_equal(stat(srv.sock, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
@@ -368,6 +370,8 @@ test_alloc_failures(void **state)
 	    "version=1\nop=show\nstatus=volume\n",
 	    "version=1\nop=show\ntid=1\n",
 	    "version=1\nop=new\ntid=1\nlun=5\nparams=Sectors=8,Type=nullio\n",
+	    "version=1\nop=update\ntid=1\nlun=0\nparams=Sectors=2048\n",
+	    "version=1\nop=update\ntid=1\nlun=0\n",
 	};
 	static char buf[65536];
 	struct ctl_rsp rsp;
@@ -388,8 +392,11 @@ test_alloc_failures(void **state)
 				assert_int_equal(ctl_rsp_parse(buf, (size_t)n,
 						     &rsp),
 				    0);
-			/* Undo a LUN that did get added. */
-			if (n > 0 && r == 3 && rsp.status == 0)
+			/*
+			 * Undo a LUN that did get added (its answer may
+			 * still have failed for want of memory).
+			 */
+			if (r == 3)
 				ask("version=1\nop=delete\ntid=1\nlun=5\n", buf,
 				    sizeof(buf));
 		}
@@ -398,6 +405,176 @@ test_alloc_failures(void **state)
 		assert_int_equal(ctl_rsp_parse(buf, (size_t)n, &rsp), 0);
 		assert_int_equal(rsp.status, 0);
 	}
+}
+
+/* One command on LUN 0 of tid 1 from nexus nx; inline commands only. */
+struct ua_task {
+	struct scsi_task task;
+	bool done;
+};
+
+static void
+ua_task_done(struct scsi_task *task)
+{
+	((struct ua_task *)task->priv)->done = true;
+}
+
+/* Run TEST UNIT READY; returns 0 for GOOD or asc << 8 | ascq of a UA. */
+static int
+tur(struct scsi_nexus *nx)
+{
+	static struct ua_task ut;
+	struct target *t = target_find_by_tid(1);
+
+	assert_non_null(t);
+	memset(&ut, 0, sizeof(ut));
+	ut.task.cdb_len = 6; /* TEST UNIT READY: all zero */
+	ut.task.nexus = nx;
+	ut.task.done = ua_task_done;
+	ut.task.priv = &ut;
+	target_task_exec(t, &ut.task);
+	target_put(t);
+	assert_true(ut.done);
+	if (ut.task.status == SCSI_STATUS_GOOD)
+		return 0;
+	assert_int_equal(ut.task.status, SCSI_STATUS_CHECK_CONDITION);
+	assert_true(ut.task.sense_len >= 14);
+	assert_int_equal(ut.task.sense[2] & 0x0f, 0x06); /* UNIT ATTENTION */
+	return ut.task.sense[12] << 8 | ut.task.sense[13];
+}
+
+static void
+expect_answer(const char *req, int status, const char *text)
+{
+	static char buf[65536];
+	struct ctl_rsp rsp;
+	ssize_t n = ask(req, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	assert_int_equal(ctl_rsp_parse(buf, (size_t)n, &rsp), 0);
+	assert_int_equal(rsp.status, status);
+	if (status == 0) {
+		assert_string_equal(rsp.body, text);
+	} else {
+		assert_int_equal(rsp.mlen, strlen(text));
+		assert_memory_equal(rsp.message, text, rsp.mlen);
+	}
+}
+
+static void
+read_status_volume(char *buf, size_t cap)
+{
+	char path[160];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/volume", srv.status);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+}
+
+/*
+ * --op update --lun: a nullio LUN resized through the socket gives the
+ * nexus CAPACITY DATA HAS CHANGED and rewrites the volume file; a fileio
+ * file grown behind ietd's back is seen by the poll; Size= grows it and
+ * never shrinks it; refusals are one sentence.
+ */
+static void
+test_lun_resize(void **state)
+{
+	static struct scsi_nexus nx = {.id = 0x5e5e};
+	static char vol[4096];
+	char file[128], req[512], want[512];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	scsi_nexus_register(&nx);
+	assert_int_equal(tur(&nx), 0x2900); /* POWER ON, RESET */
+	assert_int_equal(tur(&nx), 0);
+
+	expect_answer("version=1\nop=update\ntid=1\nlun=0\n", 0,
+	    "Sectors=2048\nBlockSize=512\nSize=1048576\n");
+	assert_int_equal(tur(&nx), 0); /* nothing moved: no UA */
+	expect_answer("version=1\nop=update\ntid=1\nlun=0\n"
+		      "params=Sectors=4096\n",
+	    0, "Sectors=4096\nBlockSize=512\nSize=2097152\n");
+	assert_int_equal(tur(&nx), 0x2a09); /* CAPACITY DATA HAS CHANGED */
+	assert_int_equal(tur(&nx), 0);
+	read_status_volume(vol, sizeof(vol));
+	assert_string_equal(vol,
+	    "tid:1 name:" IQN "\n"
+	    "\tlun:0 state:0 iotype:nullio iomode:wt blocks:4096 "
+	    "blocksize:512\n");
+	assert_int_equal(scsi_lu_poll_capacity_all(), 0);
+
+	expect_answer("version=1\nop=update\ntid=1\nlun=9\n", ENOENT,
+	    "target 1 has no lun 9");
+	expect_answer("version=1\nop=update\ntid=4\nlun=0\n", ENOENT,
+	    "no target with tid 4");
+	expect_answer("version=1\nop=update\ntid=1\nlun=0\nparams=Size=1M\n",
+	    EINVAL, "lun 0 of target 1 is nullio: resize it with Sectors=N");
+	expect_answer("version=1\nop=update\ntid=1\nlun=0\n"
+		      "params=Sectors=-1\n",
+	    EINVAL,
+	    "Lun 0: Sectors -1 is not a block count from 1 to "
+	    "4503599627370495");
+	expect_answer("version=1\nop=update\ntid=1\nlun=0\nparams=Color=red\n",
+	    EINVAL,
+	    "unknown LUN parameter Color (Sectors=N for nullio, Size=BYTES "
+	    "for fileio)");
+	assert_int_equal(tur(&nx), 0); /* refusals change nothing */
+
+	/* A fileio LUN: grown behind ietd's back, then through Size=. */
+	snprintf(file, sizeof(file), "%s/disk.img", srv.dir);
+	fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	snprintf(req, sizeof(req),
+	    "version=1\nop=new\ntid=1\nlun=2\nparams=Path=%s,Type=fileio\n",
+	    file);
+	expect_answer(req, 0, "");
+	assert_int_equal(scsi_lu_poll_capacity_all(), 0);
+	assert_int_equal(ftruncate(fd, 3 << 20), 0);
+	assert_int_equal(scsi_lu_poll_capacity_all(), 1);
+	assert_int_equal(scsi_lu_poll_capacity_all(), 0);
+	expect_answer("version=1\nop=update\ntid=1\nlun=2\nparams=Size=4m\n", 0,
+	    "Sectors=8192\nBlockSize=512\nSize=4194304\n");
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 4 << 20);
+	snprintf(want, sizeof(want),
+	    "refusing to shrink %s from 4194304 to 2097152 bytes: that would "
+	    "cut off data (truncate it yourself, then run --op update "
+	    "without --params)",
+	    file);
+	expect_answer("version=1\nop=update\ntid=1\nlun=2\n"
+		      "params=Size=2097152\n",
+	    EINVAL, want);
+	expect_answer("version=1\nop=update\ntid=1\nlun=2\n"
+		      "params=Sectors=8\n",
+	    EINVAL,
+	    "lun 2 of target 1 is not nullio: Sectors= resizes nullio LUNs "
+	    "only (use Size=BYTES, or grow the store and run --op update "
+	    "without --params)");
+	/*
+	 * Adding LUN 2 is news on LUN 0 (the grows were LUN 2's, which this
+	 * nexus never addressed), and so is deleting it.
+	 */
+	assert_int_equal(tur(&nx), 0x3f0e); /* REPORTED LUNS DATA CHANGED */
+	assert_int_equal(tur(&nx), 0);
+	expect_answer("version=1\nop=delete\ntid=1\nlun=2\n", 0, "");
+	assert_int_equal(tur(&nx), 0x3f0e);
+	close(fd);
+	unlink(file);
+
+	expect_answer("version=1\nop=update\ntid=1\nlun=0\n"
+		      "params=Sectors=2048\n",
+	    0, "Sectors=2048\nBlockSize=512\nSize=1048576\n");
+	assert_int_equal(tur(&nx), 0x2a09);
+	scsi_nexus_unregister(&nx);
 }
 
 int
@@ -409,6 +586,7 @@ main(void)
 	    cmocka_unit_test(test_bad_frames),
 	    cmocka_unit_test(test_changes),
 	    cmocka_unit_test(test_alloc_failures),
+	    cmocka_unit_test(test_lun_resize),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

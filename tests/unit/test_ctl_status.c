@@ -79,7 +79,7 @@ test_volume_format(void **state)
 
 	(void)state;
 	ctl_buf_init(&b, 65536);
-	assert_true(ctl_status_volume(c, &b));
+	assert_true(ctl_status_volume(c, NULL, &b));
 	assert_string_equal(b.data,
 	    "tid:1 name:iqn.2001-04.com.example:disk1\n"
 	    "\tlun:0 state:0 iotype:fileio iomode:wt path:/srv/disk1.img\n"
@@ -90,6 +90,49 @@ test_volume_format(void **state)
 	    "\tlun:2 state:0 iotype:fileio iomode:ro "
 	    "path:/srv/with space.img\n");
 	assert_int_equal(b.len, strlen(b.data));
+	ctl_buf_fini(&b);
+	conf_free(c);
+}
+
+/* A fake registry: tid 1 lun 0 has 131072 blocks, tid 3 lun 1 4 KiB ones. */
+static bool
+fake_size(unsigned int tid, unsigned int lun, uint64_t *blocks,
+    unsigned int *block_size)
+{
+	if (tid == 1 && lun == 0) {
+		*blocks = 131072;
+		*block_size = 512;
+		return true;
+	}
+	if (tid == 3 && lun == 1) {
+		*blocks = 5000000000ULL; /* past 32 bits */
+		*block_size = 4096;
+		return true;
+	}
+	return false;
+}
+
+/* IET's later "blocks:N blocksize:B" fields, before path:, when known. */
+static void
+test_volume_blocks(void **state)
+{
+	struct conf *c = load();
+	struct ctl_buf b;
+
+	(void)state;
+	ctl_buf_init(&b, 65536);
+	assert_true(ctl_status_volume(c, fake_size, &b));
+	assert_string_equal(b.data,
+	    "tid:1 name:iqn.2001-04.com.example:disk1\n"
+	    "\tlun:0 state:0 iotype:fileio iomode:wt blocks:131072 "
+	    "blocksize:512 path:/srv/disk1.img\n"
+	    "\tlun:3 state:0 iotype:blockio iomode:wb path:/dev/sdb\n"
+	    "tid:2 name:iqn.2001-04.com.example:empty\n"
+	    "tid:3 name:iqn.2001-04.com.example:null\n"
+	    "\tlun:1 state:0 iotype:nullio iomode:wt blocks:5000000000 "
+	    "blocksize:4096\n"
+	    "\tlun:2 state:0 iotype:fileio iomode:ro "
+	    "path:/srv/with space.img\n");
 	ctl_buf_fini(&b);
 	conf_free(c);
 }
@@ -105,7 +148,7 @@ test_volume_empty(void **state)
 	list_init(&c->incoming);
 	list_init(&c->targets);
 	ctl_buf_init(&b, 1024);
-	assert_true(ctl_status_volume(c, &b));
+	assert_true(ctl_status_volume(c, NULL, &b));
 	assert_non_null(b.data);
 	assert_int_equal(b.len, 0);
 	assert_string_equal(b.data, "");
@@ -181,7 +224,7 @@ test_buf_bound(void **state)
 	(void)state;
 	/* Too small for the text: the builder says so, nothing overflows. */
 	ctl_buf_init(&b, 64);
-	assert_false(ctl_status_volume(c, &b));
+	assert_false(ctl_status_volume(c, NULL, &b));
 	assert_true(b.failed);
 	assert_true(b.len <= 64);
 	assert_false(ctl_buf_printf(&b, "x"));
@@ -241,6 +284,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_volume_format),
+	    cmocka_unit_test(test_volume_blocks),
 	    cmocka_unit_test(test_volume_empty),
 	    cmocka_unit_test(test_session_format),
 	    cmocka_unit_test(test_buf_bound),
