@@ -65,6 +65,15 @@ struct allow_query {
 };
 
 /* Read a whole file into a NUL-terminated buffer the caller frees. */
+/* Why the last refusal on this thread came from an unreadable file. */
+static __thread int allow_errno;
+
+int
+allow_last_errno(void)
+{
+	return allow_errno;
+}
+
 static enum allow_scan
 allow_file_read(const char *path, char **out, int *err)
 {
@@ -332,9 +341,11 @@ allow_file_scan(const char *path, const struct allow_query *q)
 
 	rc = allow_file_read(path, &buf, &err);
 	if (rc != ALLOW_SCAN_NOMATCH) {
-		if (rc == ALLOW_SCAN_UNREADABLE)
+		if (rc == ALLOW_SCAN_UNREADABLE) {
 			log_warning("cannot read %s: %s; refusing access", path,
 			    strerror(err));
+			allow_errno = err;
+		}
 		return rc;
 	}
 	pos = buf;
@@ -401,6 +412,7 @@ allow_initiator(const struct allow_paths *p, const char *target,
 	const char *deny = p && p->initiators_deny ? p->initiators_deny
 						   : "/etc/initiators.deny";
 
+	allow_errno = 0;
 	if (target == NULL)
 		return false;
 	allow_query_addr(&q, peer);
@@ -432,6 +444,7 @@ allow_target_portal(const struct allow_paths *p, const char *target,
 	const char *path =
 	    p && p->targets_allow ? p->targets_allow : "/etc/targets.allow";
 
+	allow_errno = 0;
 	if (target == NULL)
 		return false;
 	allow_query_addr(&q, local);

@@ -45,6 +45,14 @@ bool allow_target_portal(const struct allow_paths *p, const char *target,
     const struct sockaddr *local);
 
 /*
+ * After a refusal by allow_initiator() or allow_target_portal() on this
+ * thread: the errno that made a file unreadable (EMFILE, ENOMEM, EACCES,
+ * ...), or 0 when a rule refused. Lets a caller tell "not allowed" from
+ * "could not look" (out of resources, worth a retry).
+ */
+int allow_last_errno(void);
+
+/*
  * Check a file's syntax without deciding anything: each bad line is
  * reported as "file:line: message". Returns the number of errors (0 also
  * when the file does not exist). Used by the config-check mode and reload.

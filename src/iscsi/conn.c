@@ -161,6 +161,53 @@ conn_tx_schedule(struct iscsi_conn *conn)
 	list_add_tail(&conn->il->tx_pending, &conn->tx_node);
 }
 
+/* Is a PDU partly received (or bytes of the next one already read)? */
+static bool
+conn_rx_busy(const struct iscsi_conn *conn)
+{
+	const struct iscsi_rx *rx = &conn->rx;
+
+	return rx->state != RX_BHS || rx->got > 0 ||
+	    rx->stage_off < rx->stage_len;
+}
+
+/*
+ * Once a second: close connections whose login runs past
+ * ISCSI_LOGIN_TIMEOUT_MS, and those that stopped in the middle of a PDU
+ * for ISCSI_PDU_STALL_MS (a slow or stuck peer would otherwise hold its
+ * slot and buffers for ever). Idle logged-in connections are NOP-In's
+ * business (nop.c).
+ */
+static void
+iscsi_loop_sweep(void *arg)
+{
+	struct iscsi_loop *il = arg;
+	uint64_t now = loop_now_ms();
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &il->conns) {
+		struct iscsi_conn *conn =
+		    list_entry(pos, struct iscsi_conn, loop_node);
+
+		if (conn->state == CONN_S_LOGIN &&
+		    now - conn->born_ms > ISCSI_LOGIN_TIMEOUT_MS) {
+			conn_log(conn, LOG_NOTICE,
+			    "login not complete after %u seconds: closing",
+			    ISCSI_LOGIN_TIMEOUT_MS / 1000u);
+			conn_close(conn);
+		} else if (conn->state != CONN_S_CLOSED &&
+		    conn_rx_busy(conn) &&
+		    now - conn->rx_ms > ISCSI_PDU_STALL_MS) {
+			conn_log(conn, LOG_NOTICE,
+			    "PDU incomplete, nothing received for %u seconds: "
+			    "closing",
+			    ISCSI_PDU_STALL_MS / 1000u);
+			conn_close(conn);
+		}
+	}
+	loop_timer_arm(il->sweep, ISCSI_SWEEP_MS);
+}
+
 int
 iscsi_loop_init(struct loop *loop)
 {
@@ -172,8 +219,15 @@ iscsi_loop_init(struct loop *loop)
 		return -ENOMEM;
 	il->loop = loop;
 	list_init(&il->tx_pending);
+	list_init(&il->conns);
+	il->sweep = loop_timer_new(loop, iscsi_loop_sweep, il);
+	if (il->sweep == NULL) {
+		mem_free(il);
+		return -ENOMEM;
+	}
 	il->cq = backend_cq_new();
 	if (il->cq == NULL) {
+		loop_timer_free(il->sweep);
 		mem_free(il);
 		return -ENOMEM;
 	}
@@ -181,9 +235,11 @@ iscsi_loop_init(struct loop *loop)
 	    il, &il->cq_watch);
 	if (rc != 0) {
 		backend_cq_free(il->cq);
+		loop_timer_free(il->sweep);
 		mem_free(il);
 		return rc;
 	}
+	loop_timer_arm(il->sweep, ISCSI_SWEEP_MS);
 	loop_set_data(loop, il);
 	loop_set_before_poll(loop, iscsi_loop_flush, il);
 	return 0;
@@ -199,6 +255,7 @@ iscsi_loop_fini(struct loop *loop)
 	loop_set_before_poll(loop, NULL, NULL);
 	while (iscsi_loop_flush(il))
 		continue;
+	loop_timer_free(il->sweep);
 	loop_fd_del(il->cq_watch);
 	backend_cq_free(il->cq);
 	loop_set_data(loop, NULL);
@@ -285,6 +342,7 @@ conn_close(struct iscsi_conn *conn)
 	    s ? (unsigned long long)s->sid : 0ULL,
 	    s && s->target ? target_tid(s->target) : 0);
 	conn->state = CONN_S_CLOSED;
+	list_remove(&conn->loop_node);
 	nop_stop(conn);
 	if (conn->logout_timer != NULL) {
 		loop_timer_free(conn->logout_timer);
@@ -382,6 +440,7 @@ conn_new(struct iscsi_loop *il, int fd)
 	conn->state = CONN_S_LOGIN;
 	list_init(&conn->txq);
 	list_init(&conn->tasks);
+	list_init(&conn->loop_node);
 	conn->rx.state = RX_BHS;
 	conn->rx.want = ISCSI_BHS_LEN;
 	conn->max_recv_dsl = ISCSI_LOGIN_DSL_MAX;
@@ -417,7 +476,13 @@ iscsi_conn_accept(struct loop *loop, int fd)
 		close(fd);
 		return;
 	}
-	/* Responses are small and latency-bound; do not wait for ACKs. */
+	/*
+	 * Responses are small and latency-bound; do not wait for ACKs. The
+	 * socket buffer sizes are left to the kernel on purpose: setting
+	 * SO_SNDBUF/SO_RCVBUF switches off Linux's autotuning, which grows
+	 * them to tcp_wmem/tcp_rmem's maximum (4-6 MiB) for the streams
+	 * that need it and keeps 1000 idle sessions small.
+	 */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn = conn_new(il, fd);
 	if (conn == NULL) {
@@ -426,6 +491,8 @@ iscsi_conn_accept(struct loop *loop, int fd)
 		return;
 	}
 	log_info("connection request from %s", conn->peer_str);
+	conn->born_ms = conn->rx_ms = loop_now_ms();
+	list_add_tail(&il->conns, &conn->loop_node);
 	if (login_start(conn) != 0 ||
 	    loop_fd_add(loop, fd, LOOP_READ, conn_event, conn, &conn->watch) !=
 		0) {

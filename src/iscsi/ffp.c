@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "backend/backend.h"
 #include "target/target.h"
+#include "iscsi.h"
 #include "iscsi_int.h"
 
 #define SENSE_KEY_ILLEGAL_REQUEST 0x05
@@ -45,9 +46,81 @@ task_put(struct iscsi_task *task)
 
 	if (--task->refs > 0)
 		return;
+	if (task->data_reserved != 0) {
+		conn->data_bytes -= task->data_reserved;
+		budget_give(&iscsi_data_budget, task->data_reserved);
+	}
 	mem_free(task->st.data);
 	mem_free(task);
 	conn_put(conn);
+}
+
+struct budget iscsi_data_budget;
+
+void
+iscsi_set_data_limit(uint64_t bytes)
+{
+	iscsi_data_budget.limit =
+	    bytes != 0 ? bytes : budget_default_data_limit();
+}
+
+uint64_t
+iscsi_data_limit(void)
+{
+	return iscsi_data_budget.limit;
+}
+
+uint64_t
+iscsi_data_used(void)
+{
+	return budget_used(&iscsi_data_budget);
+}
+
+/* Too little left under the cap to take on another session. */
+bool
+iscsi_data_budget_low(void)
+{
+	uint64_t limit = iscsi_data_budget.limit;
+
+	return limit != 0 &&
+	    budget_used(&iscsi_data_budget) + ISCSI_LOGIN_DATA_RESERVE > limit;
+}
+
+/*
+ * Reserve len bytes of in-flight data for a new task: first the session's
+ * share, then the global cap. SAM-5 5.3.3/5.3.4: TASK SET FULL when this
+ * I_T nexus has other tasks whose completion will free room, BUSY when it
+ * has none. Either way the initiator retries and service resumes by
+ * itself as data drains.
+ */
+static uint8_t
+ffp_data_reserve(struct iscsi_task *task, uint32_t len)
+{
+	static __thread struct log_ratelimit rl; /* per event thread */
+	struct iscsi_conn *conn = task->conn;
+	uint64_t share = (uint64_t)conn->session->queued *
+	    ISCSI_SESSION_DATA_PER_CMD;
+	bool others = conn->ntasks > 1;
+	unsigned int dropped;
+
+	if (share < ISCSI_TASK_DATA_MAX)
+		share = ISCSI_TASK_DATA_MAX;
+	if (conn->data_bytes + len > share) {
+		conn_dbg(conn, 1, "session data share of %llu bytes in use",
+		    (unsigned long long)share);
+		return others ? SCSI_STATUS_TASK_SET_FULL : SCSI_STATUS_BUSY;
+	}
+	if (!budget_take(&iscsi_data_budget, len)) {
+		if (log_ratelimit_pass(&rl, &dropped))
+			log_warning("in-flight data at its cap of %llu MiB: "
+				    "new commands get %s until it drains",
+			    (unsigned long long)(iscsi_data_budget.limit >> 20),
+			    others ? "TASK SET FULL" : "BUSY");
+		return others ? SCSI_STATUS_TASK_SET_FULL : SCSI_STATUS_BUSY;
+	}
+	conn->data_bytes += len;
+	task->data_reserved = len;
+	return SCSI_STATUS_GOOD;
 }
 
 struct iscsi_task *
@@ -455,7 +528,9 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		task->st.status = SCSI_STATUS_TASK_SET_FULL;
 	} else if (edtl > ISCSI_TASK_DATA_MAX) {
 		task->oversize = true;
-	} else if (edtl > 0) {
+	} else if (edtl > 0 &&
+	    (task->st.status = ffp_data_reserve(task, edtl)) ==
+		SCSI_STATUS_GOOD) {
 		task->st.data = mem_alloc(edtl);
 		if (task->st.data == NULL)
 			task->st.status = SCSI_STATUS_BUSY;

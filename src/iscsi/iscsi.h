@@ -47,6 +47,15 @@ void iscsi_shutdown(void (*done)(void *arg), void *arg);
 
 /* Number of live sessions and connections (all loops). */
 unsigned int iscsi_session_count(void);
+/*
+ * The global cap on memory held by in-flight command data (bytes; 0 means
+ * budget_default_data_limit()). Commands over it get TASK SET FULL or
+ * BUSY and new sessions "out of resources" until data drains. Call
+ * before serving.
+ */
+void iscsi_set_data_limit(uint64_t bytes);
+uint64_t iscsi_data_limit(void);
+uint64_t iscsi_data_used(void);
 unsigned int iscsi_conn_count(void);
 
 #endif /* IETD_ISCSI_ISCSI_H */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/budget.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -35,6 +36,21 @@ struct chap_ctx;
 #define ISCSI_TEXT_OUT_MAX (256u * 1024)
 /* Commands beyond QueuedCommands (immediate ones) before TASK SET FULL. */
 #define ISCSI_IMMEDIATE_SLACK 16
+/*
+ * A session's share of in-flight data: this much per QueuedCommands slot,
+ * but never less than one largest command.
+ */
+/*
+ * A peer must finish its login this fast, and a PDU once started must not
+ * pause longer than this between bytes; otherwise the connection goes
+ * (a peer cannot pin a connection slot by never finishing).
+ */
+#define ISCSI_LOGIN_TIMEOUT_MS 15000u
+#define ISCSI_PDU_STALL_MS 30000u
+#define ISCSI_SWEEP_MS 1000u
+#define ISCSI_SESSION_DATA_PER_CMD (1024u * 1024u)
+/* New sessions are refused while less than this is left under the cap. */
+#define ISCSI_LOGIN_DATA_RESERVE ISCSI_TASK_DATA_MAX
 /* R2Ts we keep in flight per command (caps MaxOutstandingR2T). */
 #define ISCSI_R2T_MAX 16
 /* Grace for an initiator to log out after an Async logout request (s). */
@@ -48,6 +64,8 @@ struct iscsi_loop {
 	struct loop_watch *cq_watch;
 	/* Connections with PDUs queued this round: one writev each. */
 	struct list_node tx_pending;
+	struct list_node conns;      /* every open connection of the loop */
+	struct loop_timer *sweep;    /* login and stalled-PDU deadlines */
 };
 
 enum conn_state {
@@ -116,6 +134,8 @@ struct iscsi_conn {
 	struct list_node txq;      /* struct iscsi_tx */
 	struct list_node tx_node;  /* il->tx_pending, holds a reference */
 	bool tx_scheduled;         /* on il->tx_pending */
+	struct list_node loop_node; /* il->conns while open */
+	uint64_t born_ms, rx_ms;    /* accepted; last byte received */
 	struct iscsi_login *login; /* during login only */
 	struct iscsi_session *session;
 	uint16_t cid;
@@ -125,6 +145,7 @@ struct iscsi_conn {
 	uint32_t max_xmit_dsl;  /* what we may send */
 	struct list_node tasks; /* struct iscsi_task */
 	unsigned int ntasks;
+	uint64_t data_bytes;    /* task data held, against the session cap */
 	struct list_node all_node; /* iscsi_conns */
 	uint32_t ttt_next;
 	/* Target-initiated NOP-In (nop.c). */
@@ -197,6 +218,7 @@ struct iscsi_task {
 	uint32_t datasn;       /* Data-In PDUs sent */
 	struct iscsi_tmf *tmf; /* a TMF waits for this task */
 	bool oversize;         /* fail with CHECK CONDITION */
+	uint32_t data_reserved; /* bytes taken from the data budgets */
 };
 
 /* An entry of a session's held-CmdSN list. */
@@ -247,6 +269,10 @@ void conn_want_write(struct iscsi_conn *conn, bool on);
  * per wake-up, no epoll_ctl unless the socket is full).
  */
 void conn_tx_schedule(struct iscsi_conn *conn);
+
+/* ffp.c: the global in-flight data budget (see iscsi_set_data_limit). */
+extern struct budget iscsi_data_budget;
+bool iscsi_data_budget_low(void);
 bool iscsi_is_shutting_down(void);
 void conn_registry_lock(void);
 void conn_registry_unlock(void);

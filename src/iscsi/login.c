@@ -216,6 +216,13 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 		(const struct sockaddr *)&conn->peer) ||
 	    !allow_target_portal(ap, tname,
 		(const struct sockaddr *)&conn->local)) {
+		int err = allow_last_errno();
+
+		/* Out of descriptors or memory is not a verdict: retry. */
+		if (err == EMFILE || err == ENFILE || err == ENOMEM) {
+			*why = "cannot read the access files now";
+			return LOGIN_ERR_OUT_OF_RESOURCES;
+		}
 		*why = "not authorized";
 		return LOGIN_ERR_NOT_AUTHORIZED;
 	}
@@ -367,6 +374,14 @@ login_finish(struct iscsi_conn *conn, const char **why)
 	struct iscsi_session *s;
 	int rc;
 
+	/*
+	 * A new session would only add to a full data budget: refuse it
+	 * (RFC 7143 11.13.5, 0x0302) and let the initiator retry later.
+	 */
+	if (l->target != NULL && iscsi_data_budget_low()) {
+		*why = "in-flight data at its cap";
+		return LOGIN_ERR_OUT_OF_RESOURCES;
+	}
 	s = session_new();
 	if (s == NULL) {
 		*why = "out of memory";

@@ -17,6 +17,7 @@
 #include "util/be.h"
 #include "util/crc32c.h"
 #include "util/log.h"
+#include "net/loop.h"
 #include "iscsi_int.h"
 
 /* Write at most this many PDUs with one writev. */
@@ -265,6 +266,7 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room)
 		}
 		if (n == 0)
 			return -ECONNRESET;
+		conn->rx_ms = loop_now_ms();
 		if (rx->stage == NULL || room >= PDU_RX_STAGE_LEN)
 			return n;
 		rx->stage_off = 0;
@@ -328,8 +330,15 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 	tx = mem_zalloc(sizeof(*tx));
 	if (tx == NULL) {
 		mem_free(owned);
-		conn_log(conn, LOG_WARNING, "out of memory sending a PDU");
-		conn_close(conn);
+		conn_log(conn, LOG_WARNING,
+		    "out of memory sending a PDU: closing the connection");
+		/*
+		 * Not conn_close() here: the caller may be walking the
+		 * session (held commands, a task list). Stop reading and
+		 * let the flush at the end of the round close it.
+		 */
+		conn->close_queued = true;
+		conn_tx_schedule(conn);
 		return -ENOMEM;
 	}
 	memcpy(tx->hdr, bhs, ISCSI_BHS_LEN);

@@ -6,6 +6,7 @@
  * addresses, the ALL-line cut-off, missing and empty files) and the
  * syntax check. Each file is a mkstemp() file under /tmp, removed after.
  */
+#include <errno.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -316,16 +317,24 @@ test_unreadable_fails_closed(void **state)
 	(void)f;
 	/* A directory exists but cannot be read as a rule file. */
 	assert_false(allow_initiator(&p, T1, I1, v4("10.0.0.1")));
+	assert_int_equal(allow_last_errno(), EISDIR);
 	assert_false(allow_target_portal(&p, T1, v4("10.0.0.1")));
+	assert_int_equal(allow_last_errno(), EISDIR);
 	p.initiators_allow = NO_FILE;
 	p.initiators_deny = "/tmp";
 	assert_false(allow_initiator(&p, T1, I1, v4("10.0.0.1")));
-	/* Out of memory while reading refuses too. */
+	/* Out of memory while reading refuses too, and says why. */
 	set_allow(f, "ALL ALL\n");
 	assert_true(allow_initiator(&f->p, T1, I1, NULL));
+	assert_int_equal(allow_last_errno(), 0);
 	alloc_fail_nth(1, 1);
 	assert_false(allow_initiator(&f->p, T1, I1, NULL));
 	alloc_fail_nth(0, 0);
+	assert_int_equal(allow_last_errno(), ENOMEM);
+	/* A rule's refusal is a verdict, not an error. */
+	set_allow(f, "ALL 192.0.2.1\n");
+	assert_false(allow_initiator(&f->p, T1, I1, v4("10.0.0.1")));
+	assert_int_equal(allow_last_errno(), 0);
 }
 
 struct msgs {
