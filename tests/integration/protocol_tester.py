@@ -721,6 +721,117 @@ class Connection:
 
 
 # -------------------------------------------------------------------
+# CDBs (SBC-4) and commands in flight
+# -------------------------------------------------------------------
+
+CDB_FUA = 0x08                  # WRITE(10) byte 1, SBC-4 5.40
+SCSI_GOOD = 0x00
+SCSI_CHECK_CONDITION = 0x02
+SENSE_UNIT_ATTENTION = 0x06
+
+
+def cdb_read10(lba, nblocks):
+    """READ(10), SBC-4 5.16."""
+    return struct.pack(">BBIBHB", 0x28, 0, lba, 0, nblocks, 0)
+
+
+def cdb_write10(lba, nblocks, fua=False):
+    """WRITE(10), SBC-4 5.40; fua sets the Force Unit Access bit."""
+    return struct.pack(">BBIBHB", 0x2A, CDB_FUA if fua else 0, lba, 0,
+                       nblocks, 0)
+
+
+def cdb_sync_cache10(lba=0, nblocks=0):
+    """SYNCHRONIZE CACHE(10), SBC-4 5.22; 0 blocks: to the end of the
+    medium. IMMED is 0, so GOOD means the data is on the medium."""
+    return struct.pack(">BBIBHB", 0x35, 0, lba, 0, nblocks, 0)
+
+
+def clear_unit_attention(conn, lun=0, tries=4):
+    """TEST UNIT READY until GOOD: a new I_T nexus first gets the unit
+    attention of the power on / reset (SAM-5 6.3.1, SPC-4 6.37)."""
+    for _ in range(tries):
+        st, _, p = conn.scsi(bytes(6), lun=lun)
+        if st == SCSI_GOOD:
+            return
+        sense = p.sense()
+        if st != SCSI_CHECK_CONDITION or len(sense) < 3 or \
+                sense[2] & 0x0F != SENSE_UNIT_ATTENTION:
+            raise RuntimeError("TEST UNIT READY status %r sense %s" %
+                               (st, sense.hex()))
+    raise RuntimeError("unit attention does not clear")
+
+
+class Inflight:
+    """Several SCSI commands in flight on one logged-in Connection.
+
+    submit() sends a command without waiting (write data goes as
+    immediate data as far as negotiated, the rest on R2T inside reap());
+    reap() reads PDUs until one command ends and returns (itt, status,
+    data_in, pdu). The command window (MaxCmdSN, RFC 7143 4.2.2.1) is
+    the caller's to respect: see can_submit().
+    """
+
+    def __init__(self, conn, lun=0):
+        self.c = conn
+        self.lun = lun
+        self.tasks = {}         # itt -> [write_data, data_in bytearray]
+
+    def can_submit(self):
+        c = self.c
+        return ((c.max_cmdsn - c.cmdsn) & 0xFFFFFFFF) < 0x80000000
+
+    def submit(self, cdb, read_len=0, write_data=b""):
+        c = self.c
+        itt = c.next_itt()
+        edtl = read_len or len(write_data)
+        imm = b""
+        if write_data and c.params.get("ImmediateData") == "Yes":
+            limit = min(int(c.params.get("FirstBurstLength", 65536)),
+                        int(c.params.get("MaxRecvDataSegmentLength",
+                                         8192)))
+            imm = write_data[:limit]
+        self.tasks[itt] = [write_data, bytearray(read_len)]
+        c.send(scsi_command(self.lun, itt, cdb, edtl, c.cmdsn,
+                            c.exp_statsn, read=bool(read_len),
+                            write=bool(write_data), dsl=len(imm)), imm)
+        c.cmdsn = (c.cmdsn + 1) & 0xFFFFFFFF
+        return itt
+
+    def reap(self):
+        c = self.c
+        mrdsl = int(c.params.get("MaxRecvDataSegmentLength", 8192))
+        while True:
+            pdu = c.recv()
+            t = self.tasks.get(pdu.itt)
+            if pdu.opcode == OP_DATA_IN and t is not None:
+                off = pdu.buffer_offset
+                t[1][off:off + len(pdu.data)] = pdu.data
+                if pdu.flags & DATA_IN_STATUS:
+                    del self.tasks[pdu.itt]
+                    return pdu.itt, pdu.status, bytes(t[1]), pdu
+            elif pdu.opcode == OP_R2T and t is not None:
+                off, want, datasn = pdu.buffer_offset, \
+                    pdu.desired_length, 0
+                while want > 0:
+                    n = min(want, mrdsl)
+                    chunk = t[0][off:off + n]
+                    c.send(data_out(self.lun, pdu.itt, pdu.ttt,
+                                    c.exp_statsn, datasn, off, len(chunk),
+                                    final=(n == want)), chunk)
+                    off, want, datasn = off + n, want - n, datasn + 1
+            elif pdu.opcode == OP_SCSI_RSP and t is not None:
+                del self.tasks[pdu.itt]
+                return pdu.itt, pdu.status, bytes(t[1]), pdu
+            elif pdu.opcode == OP_NOP_IN:
+                if pdu.ttt != RESERVED_TAG:
+                    c.send(nop_out(RESERVED_TAG, c.cmdsn, c.exp_statsn,
+                                   ttt=pdu.ttt))
+            else:
+                raise RuntimeError("unexpected PDU %r" % pdu)
+
+
+# -------------------------------------------------------------------
 # Self-test (no target needed)
 # -------------------------------------------------------------------
 
@@ -828,6 +939,11 @@ def selftest():
     finally:
         a.close()
         b.close()
+
+    check("write10 fua cdb", cdb_write10(0x01020304, 8, fua=True).hex(),
+          "2a08010203040000" + "0800")
+    check("sync cache10 cdb", cdb_sync_cache10().hex(), "35" + "00" * 9)
+    check("read10 cdb", cdb_read10(7, 2).hex(), "28000000000700000200")
 
     print("%d failed" % failures)
     return 1 if failures else 0
