@@ -3,14 +3,16 @@
 /*
  * Asynchronous completion plumbing: per-thread completion queues (an
  * eventfd plus a locked list) and the Wthreads pool that runs blocking
- * syscalls. An io_uring engine can slot in beside the pool: it would
- * reap CQEs and hand them to backend_cq_push() just as a worker does.
+ * syscalls, and the choice of engine. With io_uring each queue also owns
+ * a ring (uring.c) whose completions signal the same eventfd, so one
+ * drain runs both the ring's and the pool's completions.
  */
 #include <sys/eventfd.h>
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,7 +24,51 @@ struct backend_cq {
 	int efd;
 	pthread_mutex_t lock;
 	struct list_node done; /* completed ios, in completion order */
+	/* The ring is used only by the thread that made the queue. */
+	struct backend_uring *ring;
+	pthread_t owner;
 };
+
+/* Written once at start-up, before any event thread exists. */
+static enum backend_engine backend_engine_now = BACKEND_ENGINE_THREADS;
+
+int
+backend_engine_select(enum backend_engine want, char *why, size_t whylen)
+{
+	char reason[160];
+	int rc;
+
+	if (want == BACKEND_ENGINE_THREADS) {
+		backend_engine_now = BACKEND_ENGINE_THREADS;
+		snprintf(why, whylen, "thread pool (io_uring not requested)");
+		return 0;
+	}
+	rc = backend_uring_probe(reason, sizeof(reason));
+	if (rc == 0) {
+		backend_engine_now = BACKEND_ENGINE_URING;
+		snprintf(why, whylen, "io_uring");
+		return 0;
+	}
+	backend_engine_now = BACKEND_ENGINE_THREADS;
+	if (want == BACKEND_ENGINE_URING) {
+		snprintf(why, whylen, "io_uring unavailable: %s", reason);
+		return rc;
+	}
+	snprintf(why, whylen, "thread pool (io_uring unavailable: %s)", reason);
+	return 0;
+}
+
+enum backend_engine
+backend_engine_current(void)
+{
+	return backend_engine_now;
+}
+
+bool
+backend_cq_uring(const struct backend_cq *cq)
+{
+	return cq->ring != NULL;
+}
 
 /* The worker pool: one queue shared by all threads, FIFO. */
 static struct {
@@ -52,6 +98,19 @@ backend_cq_new(void)
 	}
 	pthread_mutex_init(&cq->lock, NULL);
 	list_init(&cq->done);
+	cq->owner = pthread_self();
+	if (backend_engine_now == BACKEND_ENGINE_URING) {
+		static bool warned;
+		char why[160];
+
+		cq->ring = backend_uring_new(cq->efd, why, sizeof(why));
+		/* The probe worked, so this is rare (a memory limit). */
+		if (cq->ring == NULL &&
+		    !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			log_warning("backend I/O: no io_uring ring for a "
+				    "thread (%s); it uses the thread pool",
+			    why);
+	}
 	return cq;
 }
 
@@ -61,6 +120,8 @@ backend_cq_free(struct backend_cq *cq)
 	if (cq == NULL)
 		return;
 	/* Completions still waiting are run so no owner leaks its io. */
+	backend_uring_free(cq->ring);
+	cq->ring = NULL;
 	backend_cq_drain(cq);
 	close(cq->efd);
 	pthread_mutex_destroy(&cq->lock);
@@ -97,6 +158,16 @@ backend_cq_push(struct backend_cq *cq, struct backend_io *io)
 	}
 }
 
+bool
+backend_cq_ring_submit(struct backend_cq *cq, struct backend *be,
+    struct backend_io *io)
+{
+	if (cq == NULL || cq->ring == NULL ||
+	    !pthread_equal(cq->owner, pthread_self()))
+		return false;
+	return backend_uring_submit(cq->ring, be, io);
+}
+
 void
 backend_cq_post(struct backend_cq *cq, struct backend_io *io)
 {
@@ -115,6 +186,8 @@ backend_cq_drain(struct backend_cq *cq)
 		n = read(cq->efd, &cnt, sizeof(cnt));
 	} while (n < 0 && errno == EINTR);
 
+	if (cq->ring != NULL)
+		backend_uring_reap(cq->ring);
 	list_init(&local);
 	pthread_mutex_lock(&cq->lock);
 	if (!list_empty(&cq->done)) {

@@ -2,8 +2,9 @@
 /* Copyright (c) 2026 The ietd authors */
 /*
  * Opening and describing backing stores, and routing submitted I/O to the
- * worker pool. What each store type does per request lives in fileio.c,
- * blockio.c and nullio.c; the threads and completion queues in aio.c.
+ * submitter's io_uring ring or the worker pool. What each store type does per
+ * request lives in fileio.c, blockio.c and nullio.c; the threads and completion
+ * queues in aio.c.
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -230,6 +231,9 @@ backend_submit(struct backend *be, struct backend_io *io)
 		backend_cq_push(io->cq, io);
 		return;
 	}
+	/* The submitting thread's ring when it has one, else the pool. */
+	if (backend_cq_ring_submit(io->cq, be, io))
+		return;
 	rc = backend_workers_queue(be, io);
 	if (rc < 0) {
 		io->result = rc;

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/list.h"
@@ -89,6 +90,31 @@ void backend_cq_drain(struct backend_cq *cq);
  * it lets upper layers defer a completion onto the owner's thread.
  */
 void backend_cq_post(struct backend_cq *cq, struct backend_io *io);
+
+/*
+ * How file and block I/O is done (ietd --io-engine). The Wthreads pool
+ * runs in every case: the io_uring engine hands it whatever a ring cannot
+ * do (block device discards, unaligned O_DIRECT, a full ring, a submit
+ * from a thread other than the queue's owner).
+ */
+enum backend_engine {
+	BACKEND_ENGINE_AUTO,	/* io_uring if a probe ring works, else pool */
+	BACKEND_ENGINE_URING,	/* io_uring, or fail */
+	BACKEND_ENGINE_THREADS, /* the worker pool only (the default) */
+};
+
+/*
+ * Choose the engine for completion queues created from now on; call at
+ * start-up, before the event threads make theirs. Returns 0 and a one-line
+ * description in why ("io_uring", "thread pool (io_uring unavailable:
+ * ...)"), or -errno when BACKEND_ENGINE_URING was asked for and io_uring
+ * cannot be used, with the reason in why.
+ */
+int backend_engine_select(enum backend_engine want, char *why, size_t whylen);
+/* The engine chosen: BACKEND_ENGINE_URING or BACKEND_ENGINE_THREADS. */
+enum backend_engine backend_engine_current(void);
+/* Does cq do its I/O through an io_uring ring? */
+bool backend_cq_uring(const struct backend_cq *cq);
 
 /* Size the worker pool used for blocking I/O (Wthreads). Call once. */
 int backend_workers_start(unsigned int nthreads);

@@ -8,8 +8,11 @@
 #ifndef IETD_BACKEND_BACKEND_INT_H
 #define IETD_BACKEND_BACKEND_INT_H
 
+#include <sys/uio.h>
+
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
@@ -52,6 +55,14 @@ int backend_file_preadv_all(int fd, const struct iovec *iov, int iovcnt,
 
 /* blockio.c: blocking O_DIRECT I/O with bounce buffers. */
 void backend_blockio_exec(struct backend *be, struct backend_io *io);
+/* Gather len bytes of an iovec into dst / scatter src into an iovec. */
+void backend_iov_to_buf(uint8_t *dst, const struct iovec *iov, int iovcnt,
+    uint64_t len);
+void backend_buf_to_iov(const struct iovec *iov, int iovcnt, const uint8_t *src,
+    uint64_t len);
+/* Do offset, length and every buffer meet the O_DIRECT alignment? */
+bool backend_blockio_aligned(const struct backend *be, const struct iovec *iov,
+    int iovcnt, uint64_t off, uint64_t len);
 /* Write through the O_DIRECT path, bouncing what is not aligned. */
 int backend_blockio_pwritev(struct backend *be, const struct iovec *iov,
     int iovcnt, uint64_t off, uint64_t len, bool dsync);
@@ -61,7 +72,44 @@ void backend_nullio_exec(struct backend *be, struct backend_io *io);
 
 /* aio.c */
 void backend_cq_push(struct backend_cq *cq, struct backend_io *io);
+/*
+ * Hand io to the cq's ring when the io_uring engine runs, cq has a ring
+ * and the caller is the cq's owner thread. false: not taken, use the pool.
+ */
+bool backend_cq_ring_submit(struct backend_cq *cq, struct backend *be,
+    struct backend_io *io);
 /* Queue io for a worker thread, which calls exec(be, io) then pushes. */
 int backend_workers_queue(struct backend *be, struct backend_io *io);
+
+/* uring.c: the io_uring engine, one ring per completion queue. */
+struct backend_uring;
+/* Can a ring be set up, with every opcode we use? 0, or -errno and why. */
+int backend_uring_probe(char *why, size_t whylen);
+/* A ring that signals efd on each completion; NULL and why on failure. */
+struct backend_uring *backend_uring_new(int efd, char *why, size_t whylen);
+/* Waits for (and completes) every request in flight, then frees. */
+void backend_uring_free(struct backend_uring *u);
+/*
+ * Start io on the ring (owner thread only). false: the ring cannot do it
+ * as the pool would (block device discard, O_DIRECT bounce, ring full);
+ * io is untouched and the caller uses the pool.
+ */
+bool backend_uring_submit(struct backend_uring *u, struct backend *be,
+    struct backend_io *io);
+/* Reap completions: continue short transfers, run done() for the rest. */
+void backend_uring_reap(struct backend_uring *u);
+
+/* Counters for tests and debugging; updated atomically. */
+struct backend_uring_stats {
+	uint64_t sqes;         /* SQEs prepared */
+	uint64_t dsync_writes; /* writes sent with RWF_DSYNC */
+	uint64_t fsyncs;       /* IORING_OP_FSYNC (FLUSH, wt fallocate) */
+	uint64_t short_xfers;  /* short reads/writes continued */
+	uint64_t fallbacks;    /* requests the ring handed to the pool */
+	uint64_t bounced;      /* O_DIRECT through an aligned copy */
+};
+extern struct backend_uring_stats backend_uring_stats;
+/* Tests: cap each read/write SQE at this many bytes (0: no cap). */
+extern uint32_t backend_uring_max_xfer;
 
 #endif /* IETD_BACKEND_BACKEND_INT_H */

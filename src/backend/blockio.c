@@ -15,11 +15,11 @@
 
 #include "backend/backend_int.h"
 
-static bool
+bool
 backend_blockio_aligned(const struct backend *be, const struct iovec *iov,
     int iovcnt, uint64_t off, uint64_t len)
 {
-	uint64_t a = be->align;
+	uint64_t a = __atomic_load_n(&be->align, __ATOMIC_RELAXED);
 	int i;
 
 	if (off % a != 0 || len % a != 0)
@@ -63,7 +63,7 @@ backend_blockio_read_extent(struct backend *be, uint8_t *buf, uint64_t off,
 	return 0;
 }
 
-static void
+void
 backend_iov_to_buf(uint8_t *dst, const struct iovec *iov, int iovcnt,
     uint64_t len)
 {
@@ -78,7 +78,7 @@ backend_iov_to_buf(uint8_t *dst, const struct iovec *iov, int iovcnt,
 	}
 }
 
-static void
+void
 backend_buf_to_iov(const struct iovec *iov, int iovcnt, const uint8_t *src,
     uint64_t len)
 {

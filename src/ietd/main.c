@@ -5,6 +5,7 @@
  * sockets, signals (through signalfd) and reloads; connections are handed
  * round-robin to the event threads, where the iSCSI engine runs them.
  */
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -32,6 +33,7 @@
 #define IETD_VERSION "0.1.0"
 #define SHUTDOWN_GRACE_MS 10000 /* sessions get this long to go */
 #define ACCEPT_BACKOFF_MS 100   /* pause accepting when out of fds */
+#define CAPACITY_POLL_MS 1000   /* backing store sizes re-read this often */
 
 static struct {
 	struct ietd_options opt;
@@ -43,6 +45,7 @@ static struct {
 	struct loop_watch *listen_watch[LISTEN_MAX];
 	struct loop_timer *accept_timer;
 	struct loop_timer *shutdown_timer;
+	struct loop_timer *capacity_timer;
 	struct loop_watch *signal_watch;
 	int signal_fd;
 	int pid_fd;
@@ -172,8 +175,12 @@ main_accept(void *arg, unsigned int events)
 			 * Out of descriptors or memory: stop accepting for a
 			 * moment instead of spinning on a ready listener.
 			 */
-			log_warning("accept failed (%s); pausing %u ms",
-			    strerror(errno), ACCEPT_BACKOFF_MS);
+			static struct log_ratelimit rl;
+			unsigned int dropped;
+
+			if (log_ratelimit_pass(&rl, &dropped))
+				log_warning("accept failed (%s); pausing %u ms",
+				    strerror(errno), ACCEPT_BACKOFF_MS);
 			main_listen_pause(true);
 			loop_timer_arm(ietd.accept_timer, ACCEPT_BACKOFF_MS);
 			return;
@@ -189,6 +196,19 @@ main_accept(void *arg, unsigned int events)
 			close(fd);
 		}
 	}
+}
+
+/*
+ * A backing file or LV that grew or shrank raises CAPACITY DATA HAS
+ * CHANGED (SBC-4 4.6) without waiting for the initiator to ask.
+ */
+static void
+main_capacity_poll(void *arg)
+{
+	(void)arg;
+	if (scsi_lu_poll_capacity_all() > 0)
+		ctl_status_update();
+	loop_timer_arm(ietd.capacity_timer, CAPACITY_POLL_MS);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */
@@ -359,11 +379,18 @@ main_start(struct conf *conf)
 	if (listen_open(ietd.opt.address, ietd.opt.port, &ietd.listeners) != 0)
 		return false;
 	iscsi_set_portals(ietd.listeners.addr, ietd.listeners.n);
+	iscsi_set_data_limit(ietd.opt.max_data_memory);
 	target_set_allow_paths(&paths);
 	if (backend_workers_start(main_wthreads(conf)) != 0) {
 		log_error("unable to start the I/O threads");
 		return false;
 	}
+	/* Before the event threads: each makes its ring as it starts. */
+	if (backend_engine_select(ietd.opt.io_engine, why, sizeof(why)) != 0) {
+		log_error("--io-engine=io_uring: %s", why);
+		return false;
+	}
+	log_notice("backend I/O: %s", why);
 	/* Backing files are opened here, before privileges go. */
 	if (target_apply(conf, why, sizeof(why)) != 0) {
 		log_error("%s", why);
@@ -393,7 +420,10 @@ main_start(struct conf *conf)
 	    loop_timer_new(ietd.main_loop, main_accept_resume, NULL);
 	ietd.shutdown_timer =
 	    loop_timer_new(ietd.main_loop, main_shutdown_timeout, NULL);
+	ietd.capacity_timer =
+	    loop_timer_new(ietd.main_loop, main_capacity_poll, NULL);
 	if (ietd.accept_timer == NULL || ietd.shutdown_timer == NULL ||
+	    ietd.capacity_timer == NULL ||
 	    loop_fd_add(ietd.main_loop, ietd.signal_fd, LOOP_READ, main_signal,
 		NULL, &ietd.signal_watch) != 0)
 		return false;
@@ -403,6 +433,7 @@ main_start(struct conf *conf)
 			&ietd.listen_watch[i]) != 0)
 			return false;
 	}
+	loop_timer_arm(ietd.capacity_timer, CAPACITY_POLL_MS);
 	return true;
 }
 
@@ -420,6 +451,25 @@ main_check_config(void)
 	    (unsigned int)list_count(&conf->targets));
 	conf_free(conf);
 	return 0;
+}
+
+/*
+ * Every connection is a descriptor, and so is every backing store: the
+ * usual soft limit of 1024 would stop accepting well before the sessions a
+ * target serves. Raise it to the hard limit (systemd's LimitNOFILE or the
+ * administrator's ulimit -H decides how far).
+ */
+static void
+main_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warning("cannot raise the open file limit to %llu (%s)",
+		    (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 int
@@ -451,6 +501,7 @@ main(int argc, char **argv)
 	if (ietd.opt.check_config)
 		return main_check_config();
 
+	main_raise_fd_limit();
 	conf = main_config_load(&nerrors);
 	if (conf == NULL) {
 		log_error("%s: %u error(s); not starting", ietd.opt.config,
@@ -477,6 +528,7 @@ main(int argc, char **argv)
 	target_registry_clear();
 	loop_timer_free(ietd.accept_timer);
 	loop_timer_free(ietd.shutdown_timer);
+	loop_timer_free(ietd.capacity_timer);
 	loop_fd_del(ietd.signal_watch);
 	loop_free(ietd.main_loop);
 	close(ietd.signal_fd);

@@ -22,6 +22,8 @@ enum {
 	OPT_TARGETS_ALLOW,
 	OPT_CONTROL,
 	OPT_STATUS_DIR,
+	OPT_IO_ENGINE,
+	OPT_MAX_DATA_MEMORY,
 };
 
 static const struct option options_long[] = {
@@ -42,6 +44,8 @@ static const struct option options_long[] = {
     {"targets-allow", required_argument, NULL, OPT_TARGETS_ALLOW},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"status-dir", required_argument, NULL, OPT_STATUS_DIR},
+    {"io-engine", required_argument, NULL, OPT_IO_ENGINE},
+    {"max-data-memory", required_argument, NULL, OPT_MAX_DATA_MEMORY},
     {NULL, 0, NULL, 0},
 };
 
@@ -79,6 +83,15 @@ options_usage(FILE *f)
 	    "      --status-dir=DIR     IET-style volume and session files "
 	    "(default\n"
 	    "                           " CTL_DEFAULT_STATUS_DIR ")\n"
+	    "      --io-engine=ENGINE   backend I/O: auto (default: io_uring "
+	    "when the\n"
+	    "                           kernel allows it, else threads), "
+	    "io_uring, threads\n"
+	    "      --max-data-memory=SIZE  cap on in-flight command data, "
+	    "bytes or\n"
+	    "                           with K, M or G (default: a quarter "
+	    "of RAM,\n"
+	    "                           64M to 1G)\n"
 	    "  -V, --version            print the version and exit\n"
 	    "  -h, --help               print this help and exit\n"
 	    "\n"
@@ -100,6 +113,71 @@ options_number(const char *opt, const char *v, uint64_t min, uint64_t max,
 		fprintf(err, "ietd: %s: %s is out of range (%llu to %llu)\n",
 		    opt, v, (unsigned long long)min, (unsigned long long)max);
 	return rc;
+}
+
+/* Smallest cap: one command of the largest data length must fit. */
+#define OPTIONS_DATA_MEMORY_MIN (16ull << 20)
+#define OPTIONS_DATA_MEMORY_MAX (1ull << 40)
+
+/* A size: a number of bytes, or with a K, M or G suffix (binary units). */
+static int
+options_size(const char *opt, const char *v, uint64_t min, uint64_t max,
+    uint64_t *out, FILE *err)
+{
+	static const char suffixes[] = "KMG";
+	size_t len = strlen(v);
+	unsigned int shift = 0;
+	char digits[32];
+	uint64_t n;
+
+	if (len > 0 && strchr(suffixes, v[len - 1]) != NULL) {
+		shift = 10u * (unsigned int)(strchr(suffixes, v[len - 1]) -
+					      suffixes + 1);
+		len--;
+	}
+	if (len == 0 || len >= sizeof(digits))
+		goto bad;
+	memcpy(digits, v, len);
+	digits[len] = '\0';
+	if (str_to_u64(digits, 0, UINT64_MAX >> shift, false, &n) != 0)
+		goto bad;
+	n <<= shift;
+	if (n < min || n > max) {
+		fprintf(err, "ietd: %s: %s is out of range (%lluM to %lluG)\n",
+		    opt, v, (unsigned long long)(min >> 20),
+		    (unsigned long long)(max >> 30));
+		return -ERANGE;
+	}
+	*out = n;
+	return 0;
+bad:
+	fprintf(err, "ietd: %s: '%s' is not a size\n", opt, v);
+	return -EINVAL;
+}
+
+/* --io-engine: how backing stores are read and written. */
+static int
+options_io_engine(const char *v, enum backend_engine *out, FILE *err)
+{
+	static const struct {
+		const char *name;
+		enum backend_engine engine;
+	} engines[] = {
+	    {"auto", BACKEND_ENGINE_AUTO},
+	    {"io_uring", BACKEND_ENGINE_URING},
+	    {"threads", BACKEND_ENGINE_THREADS},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
+		if (strcmp(v, engines[i].name) == 0) {
+			*out = engines[i].engine;
+			return 0;
+		}
+	}
+	fprintf(err,
+	    "ietd: --io-engine: '%s' is not auto, io_uring or threads\n", v);
+	return -EINVAL;
 }
 
 static int
@@ -156,6 +234,7 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 	o->targets_allow = "/etc/targets.allow";
 	o->control = CTL_DEFAULT_SOCKET;
 	o->status_dir = CTL_DEFAULT_STATUS_DIR;
+	o->io_engine = BACKEND_ENGINE_AUTO;
 
 	optind = 1;
 	opterr = 0; /* we print our own message */
@@ -228,6 +307,16 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			break;
 		case OPT_STATUS_DIR:
 			o->status_dir = optarg;
+			break;
+		case OPT_MAX_DATA_MEMORY:
+			if (options_size("--max-data-memory", optarg,
+				OPTIONS_DATA_MEMORY_MIN, OPTIONS_DATA_MEMORY_MAX,
+				&o->max_data_memory, err) != 0)
+				goto usage;
+			break;
+		case OPT_IO_ENGINE:
+			if (options_io_engine(optarg, &o->io_engine, err))
+				goto usage;
 			break;
 		case ':':
 			fprintf(err, "ietd: option '%s' needs a value\n",

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "backend/backend.h"
+
 #define IETD_DEFAULT_CONFIG "/etc/ietd.conf"
 #define IETD_DEFAULT_PIDFILE "/var/run/ietd.pid"
 #define IETD_DEFAULT_PORT 3260
@@ -36,6 +38,9 @@ struct ietd_options {
 	const char *targets_allow;
 	const char *control;    /* ietadm's Unix socket */
 	const char *status_dir; /* IET-format volume and session files */
+	/* --io-engine; default auto */
+	enum backend_engine io_engine;
+	uint64_t max_data_memory; /* bytes; 0 = the built-in default */
 };
 
 /*

@@ -3,13 +3,16 @@
 /*
  * Backend tests: round trips through fileio, blockio (aligned and not)
  * and nullio via a real completion queue, discard, write-through/FUA and
- * the error path.
+ * the error path, each on both engines (thread pool and io_uring); then
+ * io_uring's own cases: short transfers continued, FUA as RWF_DSYNC,
+ * FLUSH as fsync, and what it hands to the pool.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +24,7 @@
 #include <cmocka.h>
 
 #include "backend/backend.h"
+#include "backend/backend_int.h"
 
 #define TEST_FILE_SIZE (1024 * 1024)
 
@@ -36,6 +40,18 @@ test_io_done(struct backend_io *io)
 	struct test_wait *w = io->arg;
 
 	w->ndone++;
+}
+
+/* A queue for this thread, with a ring exactly when io_uring runs. */
+static struct backend_cq *
+test_cq_new(void)
+{
+	struct backend_cq *cq = backend_cq_new();
+
+	assert_non_null(cq);
+	assert_int_equal(backend_cq_uring(cq),
+	    backend_engine_current() == BACKEND_ENGINE_URING);
+	return cq;
 }
 
 /* Submit io and wait for its completion on cq; return io->result. */
@@ -137,7 +153,7 @@ test_fill(uint8_t *p, size_t n, unsigned int seed)
 static void
 test_roundtrip(enum backend_type type, bool wt)
 {
-	struct backend_cq *cq = backend_cq_new();
+	struct backend_cq *cq = test_cq_new();
 	struct backend *be = test_open(type, wt, false);
 	uint8_t *w = malloc(65536), *r = malloc(65536);
 
@@ -188,7 +204,7 @@ test_blockio_aligned(void **state)
 static void
 test_blockio_unaligned(void **state)
 {
-	struct backend_cq *cq = backend_cq_new();
+	struct backend_cq *cq = test_cq_new();
 	struct backend *be = test_open(BACKEND_BLOCKIO, true, false);
 	uint8_t *w = malloc(20000), *r = malloc(20000), *all = malloc(16384);
 	struct iovec iov[3];
@@ -236,7 +252,7 @@ test_blockio_unaligned(void **state)
 static void
 test_discard(void **state)
 {
-	struct backend_cq *cq = backend_cq_new();
+	struct backend_cq *cq = test_cq_new();
 	struct backend *be = test_open(BACKEND_FILEIO, false, false);
 	uint8_t *w = malloc(8192), z[8192];
 	struct backend_io io = {.op = BACKEND_OP_DISCARD,
@@ -271,10 +287,50 @@ test_discard(void **state)
 	free(w);
 }
 
+/* wt mode: hole punching and zeroing are followed by a data sync. */
+static void
+test_discard_wt(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, true, false);
+	uint8_t *w = malloc(16384), z[16384];
+	struct backend_io io = {.op = BACKEND_OP_DISCARD,
+	    .offset = 0,
+	    .len = 8192};
+	uint64_t fsyncs = backend_uring_stats.fsyncs;
+
+	(void)state;
+	memset(w, 0x5a, 16384);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, w, 0, 16384, false),
+	    0);
+	assert_int_equal(test_run(be, cq, &io), 0);
+	io = (struct backend_io){.op = BACKEND_OP_WRITE_ZEROES,
+	    .offset = 12288,
+	    .len = 4096};
+	assert_int_equal(test_run(be, cq, &io), 0);
+	/* Zero length is a no-op on either engine. */
+	io = (struct backend_io){.op = BACKEND_OP_DISCARD, .offset = 0};
+	assert_int_equal(test_run(be, cq, &io), 0);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, w, 0, 16384, false),
+	    0);
+	memset(z, 0, sizeof(z));
+	assert_memory_equal(w, z, 8192);
+	assert_int_equal(w[8192], 0x5a);
+	assert_int_equal(w[12287], 0x5a);
+	assert_memory_equal(w + 12288, z, 4096);
+	if (backend_cq_uring(cq))
+		assert_int_equal(backend_uring_stats.fsyncs, fsyncs + 2);
+	else
+		assert_int_equal(backend_uring_stats.fsyncs, fsyncs);
+	backend_close(be);
+	backend_cq_free(cq);
+	free(w);
+}
+
 static void
 test_nullio(void **state)
 {
-	struct backend_cq *cq = backend_cq_new();
+	struct backend_cq *cq = test_cq_new();
 	struct backend *be = test_open(BACKEND_NULLIO, false, false);
 	uint8_t buf[4096], z[4096];
 
@@ -298,7 +354,7 @@ test_nullio(void **state)
 static void
 test_errors(void **state)
 {
-	struct backend_cq *cq = backend_cq_new();
+	struct backend_cq *cq = test_cq_new();
 	struct backend *be;
 	struct backend_open_params p = {.type = BACKEND_FILEIO,
 	    .path = "/nonexistent/x.img"};
@@ -329,7 +385,7 @@ test_errors(void **state)
 static void
 test_many(void **state)
 {
-	struct backend_cq *cq = backend_cq_new();
+	struct backend_cq *cq = test_cq_new();
 	struct backend *be = test_open(BACKEND_FILEIO, false, false);
 	static struct backend_io ios[64];
 	static struct iovec iov[64];
@@ -368,18 +424,404 @@ test_many(void **state)
 	backend_cq_free(cq);
 }
 
+/* Per-test setup: pick the engine the test's queues will use. */
+static int
+test_engine_threads(void **state)
+{
+	char why[256];
+
+	(void)state;
+	assert_int_equal(backend_engine_select(BACKEND_ENGINE_THREADS, why,
+			     sizeof(why)),
+	    0);
+	assert_string_equal(why, "thread pool (io_uring not requested)");
+	backend_uring_max_xfer = 0;
+	return 0;
+}
+
+static int
+test_engine_uring(void **state)
+{
+	char why[256];
+
+	(void)state;
+	backend_uring_max_xfer = 0;
+	if (backend_engine_select(BACKEND_ENGINE_URING, why, sizeof(why)) !=
+	    0) {
+		/* Not a failure of ours: the kernel or a sysctl said no. */
+		print_message("io_uring unavailable here: %s\n", why);
+		return -1;
+	}
+	assert_string_equal(why, "io_uring");
+	assert_int_equal(backend_engine_current(), BACKEND_ENGINE_URING);
+	return 0;
+}
+
+#define TEST_BOTH(f)                                             \
+	{#f "/threads", f, test_engine_threads, NULL, NULL},     \
+	{                                                        \
+#f "/io_uring", f, test_engine_uring, NULL, NULL \
+	}
+#define TEST_URING(f)                                \
+	{                                            \
+#f, f, test_engine_uring, NULL, NULL \
+	}
+
+struct test_thread_arg {
+	struct backend *be;
+	struct backend_io *io;
+};
+
+static void *
+test_thread_submit(void *arg)
+{
+	struct test_thread_arg *a = arg;
+
+	backend_submit(a->be, a->io);
+	return NULL;
+}
+
+/*
+ * A submit from a thread other than the queue's owner (SCSI ordering can
+ * start a task from another task's completion): the ring is not touched,
+ * the pool does it and done() still runs on the owner's drain.
+ */
+static void
+test_foreign_thread(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, false, false);
+	uint8_t w[4096], r[4096];
+	struct iovec iov = {.iov_base = w, .iov_len = sizeof(w)};
+	struct backend_io io = {.op = BACKEND_OP_WRITE,
+	    .offset = 4096,
+	    .len = sizeof(w),
+	    .iov = &iov,
+	    .iovcnt = 1};
+	struct test_thread_arg a = {.be = be, .io = &io};
+	struct test_wait wt = {0};
+	uint64_t sqes = backend_uring_stats.sqes;
+	struct pollfd pfd;
+	pthread_t t;
+
+	(void)state;
+	test_fill(w, sizeof(w), 9);
+	io.cq = cq;
+	io.done = test_io_done;
+	io.arg = &wt;
+	assert_int_equal(pthread_create(&t, NULL, test_thread_submit, &a), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	while (wt.ndone == 0) {
+		pfd.fd = backend_cq_fd(cq);
+		pfd.events = POLLIN;
+		assert_true(poll(&pfd, 1, 5000) == 1);
+		backend_cq_drain(cq);
+	}
+	assert_int_equal(io.result, 0);
+	assert_int_equal(backend_uring_stats.sqes, sqes);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, r, 4096, sizeof(r),
+			     false),
+	    0);
+	assert_memory_equal(w, r, sizeof(r));
+	backend_close(be);
+	backend_cq_free(cq);
+}
+
+/*
+ * Capped SQEs make the kernel return short counts; the engine continues
+ * each one (across iovec boundaries) until the whole request is done.
+ */
+static void
+test_uring_short(enum backend_type type, uint32_t cap)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(type, false, false);
+	uint8_t *w, *r;
+	struct iovec iov[3];
+	struct backend_io io;
+	uint64_t shorts = backend_uring_stats.short_xfers;
+	uint64_t falls = backend_uring_stats.fallbacks;
+	void *p = NULL;
+
+	/* Aligned buffers so blockio's O_DIRECT path takes them as is. */
+	assert_int_equal(posix_memalign(&p, 4096, 65536), 0);
+	w = p;
+	assert_int_equal(posix_memalign(&p, 4096, 65536), 0);
+	r = p;
+	test_fill(w, 65536, 17);
+	backend_uring_max_xfer = cap;
+	iov[0] = (struct iovec){.iov_base = w, .iov_len = 8192};
+	iov[1] = (struct iovec){.iov_base = w + 8192, .iov_len = 4096};
+	iov[2] = (struct iovec){.iov_base = w + 12288, .iov_len = 53248};
+	io = (struct backend_io){.op = BACKEND_OP_WRITE,
+	    .offset = 131072,
+	    .len = 65536,
+	    .iov = iov,
+	    .iovcnt = 3};
+	assert_int_equal(test_run(be, cq, &io), 0);
+	/* 65536 bytes in SQEs of at most cap: all but the last are short. */
+	assert_int_equal(backend_uring_stats.short_xfers - shorts,
+	    (65536 + cap - 1) / cap - 1);
+	memset(r, 0xee, 65536);
+	iov[0] = (struct iovec){.iov_base = r, .iov_len = 4096};
+	iov[1] = (struct iovec){.iov_base = r + 4096, .iov_len = 61440};
+	io = (struct backend_io){.op = BACKEND_OP_READ,
+	    .offset = 131072,
+	    .len = 65536,
+	    .iov = iov,
+	    .iovcnt = 2};
+	assert_int_equal(test_run(be, cq, &io), 0);
+	assert_int_equal(backend_uring_stats.short_xfers - shorts,
+	    2 * ((65536 + cap - 1) / cap - 1));
+	assert_memory_equal(w, r, 65536);
+	assert_int_equal(backend_uring_stats.fallbacks, falls);
+	backend_uring_max_xfer = 0;
+	/* The data really is on the medium, read by the pool's path. */
+	backend_close(be);
+	be = test_open(BACKEND_FILEIO, false, false);
+	{
+		int fd = open(test_path, O_RDONLY);
+
+		assert_true(fd >= 0);
+		memset(r, 0, 65536);
+		assert_int_equal(pread(fd, r, 65536, 131072), 65536);
+		close(fd);
+	}
+	assert_memory_equal(w, r, 65536);
+	backend_close(be);
+	backend_cq_free(cq);
+	free(w);
+	free(r);
+}
+
+static void
+test_uring_short_fileio(void **state)
+{
+	(void)state;
+	/* Not a multiple of anything: splits land inside iovecs. */
+	test_uring_short(BACKEND_FILEIO, 1000 * 8 + 192);
+	test_uring_short(BACKEND_FILEIO, 3000 + 277);
+}
+
+static void
+test_uring_short_blockio(void **state)
+{
+	(void)state;
+	test_uring_short(BACKEND_BLOCKIO, 4096);
+	test_uring_short(BACKEND_BLOCKIO, 12288);
+}
+
+/* A read that runs past the end: short first, then EOF, then -EIO. */
+static void
+test_uring_eof(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, false, false);
+	uint64_t shorts = backend_uring_stats.short_xfers;
+	uint8_t buf[8192];
+
+	(void)state;
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, buf,
+			     TEST_FILE_SIZE - 4096, 8192, false),
+	    -EIO);
+	assert_int_equal(backend_uring_stats.short_xfers, shorts + 1);
+	/* Exactly up to the end is fine. */
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, buf,
+			     TEST_FILE_SIZE - 8192, 8192, false),
+	    0);
+	backend_close(be);
+	backend_cq_free(cq);
+}
+
+/* FUA and wt writes carry RWF_DSYNC; FLUSH is an fsync SQE. */
+static void
+test_uring_fua_flush(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, false, false);
+	/* Aligned, so the blockio write below is O_DIRECT on the ring. */
+	static uint8_t buf[4096] __attribute__((aligned(4096)));
+	struct backend_uring_stats s0 = backend_uring_stats;
+
+	(void)state;
+	memset(buf, 0x11, sizeof(buf));
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, false),
+	    0);
+	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, true),
+	    0);
+	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes + 1);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_FLUSH, NULL, 0, 0, false),
+	    0);
+	assert_int_equal(backend_uring_stats.fsyncs, s0.fsyncs + 1);
+	assert_int_equal(backend_uring_stats.sqes, s0.sqes + 3);
+	backend_close(be);
+	/* Write-through: every write is a DSYNC write. */
+	be = test_open(BACKEND_BLOCKIO, true, false);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 4096,
+			     false),
+	    0);
+	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes + 2);
+	assert_int_equal(backend_uring_stats.fallbacks, s0.fallbacks);
+	backend_close(be);
+	backend_cq_free(cq);
+}
+
+/* What the ring cannot do as the pool does goes to the pool. */
+static void
+test_uring_fallbacks(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_BLOCKIO, false, false);
+	uint64_t sqes = backend_uring_stats.sqes, bounced;
+	uint8_t *buf = malloc(8192);
+
+	(void)state;
+	/* Unaligned O_DIRECT: blockio's bounce buffer, on the pool. */
+	test_fill(buf, 8192, 5);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf + 1, 513, 1000,
+			     false),
+	    0);
+	assert_int_equal(backend_uring_stats.sqes, sqes);
+	memset(buf + 4096, 0, 1000);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, buf + 4096, 513, 1000,
+			     false),
+	    0);
+	assert_memory_equal(buf + 1, buf + 4096, 1000);
+	assert_int_equal(backend_uring_stats.sqes, sqes);
+	/*
+	 * Aligned offset, odd buffers (task buffers from malloc): the ring
+	 * does it through its own aligned copy, in both directions.
+	 */
+	bounced = backend_uring_stats.bounced;
+	test_fill(buf, 8192, 6);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf + 3, 1024, 2048,
+			     true),
+	    0);
+	memset(buf + 4099, 0, 2048);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, buf + 4099, 1024,
+			     2048, false),
+	    0);
+	assert_memory_equal(buf + 3, buf + 4099, 2048);
+	assert_int_equal(backend_uring_stats.bounced, bounced + 2);
+	assert_int_equal(backend_uring_stats.sqes, sqes + 2);
+	backend_close(be);
+	/* nullio makes no syscalls at all. */
+	be = test_open(BACKEND_NULLIO, false, false);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, buf, 0, 4096, false),
+	    0);
+	assert_int_equal(backend_uring_stats.sqes, sqes + 2);
+	backend_close(be);
+	backend_cq_free(cq);
+	free(buf);
+}
+
+#define TEST_FULL_N 320
+
+/*
+ * More requests than the ring has contexts (256), submitted without a
+ * drain: the rest go to the pool, and every one completes exactly once.
+ * Then a queue freed with requests in flight completes them all first.
+ */
+static void
+test_uring_full(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, false, false);
+	static struct backend_io ios[TEST_FULL_N];
+	static struct iovec iov[TEST_FULL_N];
+	static uint8_t bufs[TEST_FULL_N][512];
+	uint64_t sqes = backend_uring_stats.sqes;
+	struct test_wait w = {0};
+	struct pollfd pfd;
+	uint8_t r[512];
+	int i;
+
+	(void)state;
+	for (i = 0; i < TEST_FULL_N; i++) {
+		memset(bufs[i], i + 1, 512);
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = 512;
+		ios[i] = (struct backend_io){.op = BACKEND_OP_WRITE,
+		    .offset = (uint64_t)i * 512,
+		    .len = 512,
+		    .iov = &iov[i],
+		    .iovcnt = 1,
+		    .done = test_io_done,
+		    .arg = &w,
+		    .cq = cq};
+		backend_submit(be, &ios[i]);
+	}
+	assert_int_equal(backend_uring_stats.sqes - sqes, 256);
+	while (w.ndone < TEST_FULL_N) {
+		pfd.fd = backend_cq_fd(cq);
+		pfd.events = POLLIN;
+		assert_true(poll(&pfd, 1, 5000) == 1);
+		backend_cq_drain(cq);
+	}
+	assert_int_equal(w.ndone, TEST_FULL_N);
+	for (i = 0; i < TEST_FULL_N; i++) {
+		assert_int_equal(ios[i].result, 0);
+		assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, r,
+				     (uint64_t)i * 512, 512, false),
+		    0);
+		assert_memory_equal(r, bufs[i], 512);
+	}
+	/* Free with 16 reads in flight: all 16 done() run inside. */
+	w.ndone = 0;
+	for (i = 0; i < 16; i++) {
+		ios[i].op = BACKEND_OP_READ;
+		ios[i].result = 12345;
+		backend_submit(be, &ios[i]);
+	}
+	backend_cq_free(cq);
+	assert_int_equal(w.ndone, 16);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(ios[i].result, 0);
+	backend_close(be);
+}
+
+static void
+test_engine_select(void **state)
+{
+	char why[256];
+
+	(void)state;
+	assert_int_equal(backend_engine_select(BACKEND_ENGINE_AUTO, why,
+			     sizeof(why)),
+	    0);
+	if (backend_engine_current() == BACKEND_ENGINE_URING)
+		assert_string_equal(why, "io_uring");
+	else
+		assert_non_null(
+		    strstr(why, "thread pool (io_uring unavailable: "));
+	assert_int_equal(backend_engine_select(BACKEND_ENGINE_THREADS, why,
+			     sizeof(why)),
+	    0);
+	assert_int_equal(backend_engine_current(), BACKEND_ENGINE_THREADS);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fileio_wb),
-	    cmocka_unit_test(test_fileio_wt),
-	    cmocka_unit_test(test_blockio_aligned),
-	    cmocka_unit_test(test_blockio_unaligned),
-	    cmocka_unit_test(test_discard),
-	    cmocka_unit_test(test_nullio),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_many),
+	    TEST_BOTH(test_fileio_wb),
+	    TEST_BOTH(test_fileio_wt),
+	    TEST_BOTH(test_blockio_aligned),
+	    TEST_BOTH(test_blockio_unaligned),
+	    TEST_BOTH(test_discard),
+	    TEST_BOTH(test_discard_wt),
+	    TEST_BOTH(test_nullio),
+	    TEST_BOTH(test_errors),
+	    TEST_BOTH(test_many),
+	    TEST_BOTH(test_foreign_thread),
+	    TEST_URING(test_uring_short_fileio),
+	    TEST_URING(test_uring_short_blockio),
+	    TEST_URING(test_uring_eof),
+	    TEST_URING(test_uring_fua_flush),
+	    TEST_URING(test_uring_fallbacks),
+	    TEST_URING(test_uring_full),
+	    cmocka_unit_test(test_engine_select),
 	};
 	int rc = cmocka_run_group_tests(tests, test_setup, test_teardown);
 

@@ -60,6 +60,7 @@ test_defaults(void **state)
 	assert_string_equal(o.targets_allow, "/etc/targets.allow");
 	assert_string_equal(o.control, "/run/ietd.sock");
 	assert_string_equal(o.status_dir, "/run/ietd");
+	assert_int_equal(o.io_engine, BACKEND_ENGINE_AUTO);
 	assert_string_equal(err, "");
 }
 
@@ -151,6 +152,11 @@ test_bad_input(void **state)
 		{ { "-g", "no-such-group-x" }, "ietd: --gid: no such group" },
 		{ { "-a", "" }, "ietd: --address: empty address" },
 		{ { "-f", "extra" }, "ietd: unexpected argument 'extra'" },
+		{ { "--io-engine=uring" },
+		    "ietd: --io-engine: 'uring' is not auto, io_uring or "
+		    "threads" },
+		{ { "--io-engine", "" }, "ietd: --io-engine: '' is not" },
+		{ { "--io-engine" }, "ietd: option '--io-engine' needs a value" },
 	};
 	struct ietd_options o;
 	char err[4096];
@@ -166,6 +172,40 @@ test_bad_input(void **state)
 	}
 }
 
+/* --io-engine: each of the three names, in both spellings of the option. */
+static void
+test_io_engine(void **state)
+{
+	struct ietd_options o;
+	char err[4096];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), "--io-engine=io_uring",
+			     NULL),
+	    0);
+	assert_int_equal(o.io_engine, BACKEND_ENGINE_URING);
+	assert_int_equal(parse(&o, err, sizeof(err), "--io-engine", "threads",
+			     NULL),
+	    0);
+	assert_int_equal(o.io_engine, BACKEND_ENGINE_THREADS);
+	assert_int_equal(parse(&o, err, sizeof(err), "--io-engine=threads",
+			     "--io-engine=auto", NULL),
+	    0);
+	assert_int_equal(o.io_engine, BACKEND_ENGINE_AUTO);
+	assert_string_equal(err, "");
+	/* The help text names the option and its three values. */
+	{
+		char buf[8192];
+		FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+		memset(buf, 0, sizeof(buf));
+		options_usage(f);
+		fclose(f);
+		assert_non_null(strstr(buf, "--io-engine=ENGINE"));
+		assert_non_null(strstr(buf, "io_uring, threads"));
+	}
+}
+
 int
 main(void)
 {
@@ -175,6 +215,7 @@ main(void)
 		cmocka_unit_test(test_long_options),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_io_engine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
