@@ -157,6 +157,16 @@ test_bad_input(void **state)
 		    "threads" },
 		{ { "--io-engine", "" }, "ietd: --io-engine: '' is not" },
 		{ { "--io-engine" }, "ietd: option '--io-engine' needs a value" },
+		{ { "--max-data-memory=15M" },
+		    "ietd: --max-data-memory: 15M is out of range (16M to "
+		    "1024G)" },
+		{ { "--max-data-memory=2T" },
+		    "ietd: --max-data-memory: '2T' is not a size" },
+		{ { "--max-data-memory=M" },
+		    "ietd: --max-data-memory: 'M' is not a size" },
+		{ { "--max-data-memory=99999999999999999999G" },
+		    "ietd: --max-data-memory: '99999999999999999999G' is not "
+		    "a size" },
 	};
 	struct ietd_options o;
 	char err[4096];
@@ -206,6 +216,34 @@ test_io_engine(void **state)
 	}
 }
 
+/* --max-data-memory: bytes or K/M/G, binary; 0 (unset) is the default. */
+static void
+test_max_data_memory(void **state)
+{
+	struct ietd_options o;
+	char err[4096];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), NULL), 0);
+	assert_int_equal(o.max_data_memory, 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "--max-data-memory=24M",
+			     NULL),
+	    0);
+	assert_int_equal(o.max_data_memory, 24ull << 20);
+	assert_int_equal(parse(&o, err, sizeof(err), "--max-data-memory",
+			     "2G", NULL),
+	    0);
+	assert_int_equal(o.max_data_memory, 2ull << 30);
+	assert_int_equal(parse(&o, err, sizeof(err),
+			     "--max-data-memory=16777216", NULL),
+	    0);
+	assert_int_equal(o.max_data_memory, 16ull << 20);
+	assert_int_equal(parse(&o, err, sizeof(err),
+			     "--max-data-memory=16384K", NULL),
+	    0);
+	assert_int_equal(o.max_data_memory, 16ull << 20);
+}
+
 int
 main(void)
 {
@@ -216,6 +254,7 @@ main(void)
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_io_engine),
+		cmocka_unit_test(test_max_data_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
