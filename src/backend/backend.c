@@ -8,8 +8,11 @@
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +92,14 @@ backend_open_fd(struct backend *be, const struct backend_open_params *p,
 		/* BLKDISCARD's zeroing is not promised; LBPRZ stays off. */
 		be->discard_zeroes = false;
 	} else if (S_ISREG(st.st_mode)) {
+		struct statfs sfs;
+
 		be->align = BACKEND_DIRECT_ALIGN_FILE;
+		if (!be->direct && fstatfs(be->fd, &sfs) == 0 &&
+		    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
+			be->in_memory = true;
+		else
+			be->try_nowait = !be->direct;
 		/* Hole punching, falling back to writing zeros (fileio.c). */
 		be->can_discard = !p->read_only;
 		be->discard_zeroes = be->can_discard;
@@ -211,6 +221,38 @@ backend_write_cache(const struct backend *be)
 	return be->type != BACKEND_NULLIO && !be->write_through;
 }
 
+/*
+ * Work that cannot block on a disk is done on the submitting thread, which
+ * saves the hand-off to a ring or a worker and back: reads and writes of
+ * memory-backed files, and buffered reads the page cache already holds
+ * (RWF_NOWAIT fails with EAGAIN rather than wait; then the ring or the
+ * pool does the read as usual). True when io is done.
+ */
+static bool
+backend_submit_inline(struct backend *be, struct backend_io *io)
+{
+	ssize_t n;
+
+	if (be->in_memory &&
+	    (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE ||
+		io->op == BACKEND_OP_FLUSH)) {
+		backend_fileio_exec(be, io);
+		return true;
+	}
+	if (!be->try_nowait || io->op != BACKEND_OP_READ)
+		return false;
+	n = preadv2(be->fd, io->iov, io->iovcnt, (off_t)io->offset,
+	    RWF_NOWAIT);
+	if (n >= 0 && (uint64_t)n == io->len) {
+		io->result = 0;
+		return true;
+	}
+	/* Not supported by this filesystem: stop asking. */
+	if (n < 0 && errno == EOPNOTSUPP)
+		__atomic_store_n(&be->try_nowait, false, __ATOMIC_RELAXED);
+	return false;
+}
+
 void
 backend_submit(struct backend *be, struct backend_io *io)
 {
@@ -228,6 +270,10 @@ backend_submit(struct backend *be, struct backend_io *io)
 	/* nullio never blocks: complete through the queue right away. */
 	if (be->type == BACKEND_NULLIO) {
 		backend_nullio_exec(be, io);
+		backend_cq_push(io->cq, io);
+		return;
+	}
+	if (backend_submit_inline(be, io)) {
 		backend_cq_push(io->cq, io);
 		return;
 	}

@@ -85,6 +85,15 @@ int backend_cq_fd(const struct backend_cq *cq);
 /* Run done() for every waiting completion; call on the cq's thread. */
 void backend_cq_drain(struct backend_cq *cq);
 /*
+ * The owner of cq promises to call backend_cq_run_local() whenever it is
+ * about to sleep. Completions its own thread produces (nullio, memory-
+ * backed files, page-cache hits, posted completions) then wait on a plain
+ * list instead of costing an eventfd write, a wake-up and a read.
+ */
+void backend_cq_set_local(struct backend_cq *cq, bool on);
+/* Run those completions (done() may add more); true when any ran. */
+bool backend_cq_run_local(struct backend_cq *cq);
+/*
  * Queue io as already completed (io->result as set by the caller): its
  * done() runs at the next drain on cq's thread. Any thread may call it;
  * it lets upper layers defer a completion onto the owner's thread.

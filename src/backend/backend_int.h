@@ -37,6 +37,13 @@ struct backend {
 	uint64_t null_bytes;
 	bool can_discard;
 	bool discard_zeroes;
+	/*
+	 * Buffered file on tmpfs/ramfs: a read or write is a memory copy
+	 * that never waits for a disk, so it runs on the submitting thread.
+	 */
+	bool in_memory;
+	/* Buffered file: try reads with RWF_NOWAIT (page-cache hits) first. */
+	bool try_nowait;
 	/* Serializes read-modify-write of partial O_DIRECT blocks. */
 	pthread_mutex_t rmw_lock;
 };

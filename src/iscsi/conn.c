@@ -119,7 +119,7 @@ static bool
 iscsi_loop_flush(void *arg)
 {
 	struct iscsi_loop *il = arg;
-	bool did = false;
+	bool did = backend_cq_run_local(il->cq);
 
 	while (!list_empty(&il->tx_pending)) {
 		struct iscsi_conn *conn = list_first_entry(&il->tx_pending,
@@ -240,6 +240,8 @@ iscsi_loop_init(struct loop *loop)
 		return rc;
 	}
 	loop_timer_arm(il->sweep, ISCSI_SWEEP_MS);
+	/* iscsi_loop_flush() runs the queue's local completions. */
+	backend_cq_set_local(il->cq, true);
 	loop_set_data(loop, il);
 	loop_set_before_poll(loop, iscsi_loop_flush, il);
 	return 0;
