@@ -228,11 +228,15 @@ backend_write_cache(const struct backend *be)
  * (RWF_NOWAIT fails with EAGAIN rather than wait; then the ring or the
  * pool does the read as usual). True when io is done.
  */
+bool backend_inline_off;
+
 static bool
 backend_submit_inline(struct backend *be, struct backend_io *io)
 {
 	ssize_t n;
 
+	if (__atomic_load_n(&backend_inline_off, __ATOMIC_RELAXED))
+		return false;
 	if (be->in_memory &&
 	    (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE ||
 		io->op == BACKEND_OP_FLUSH)) {

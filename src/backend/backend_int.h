@@ -118,5 +118,7 @@ struct backend_uring_stats {
 extern struct backend_uring_stats backend_uring_stats;
 /* Tests: cap each read/write SQE at this many bytes (0: no cap). */
 extern uint32_t backend_uring_max_xfer;
+/* Test hook: true sends every request to the ring or pool (no inline). */
+extern bool backend_inline_off;
 
 #endif /* IETD_BACKEND_BACKEND_INT_H */

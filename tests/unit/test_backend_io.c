@@ -550,6 +550,8 @@ test_uring_short(enum backend_type type, uint32_t cap)
 	r = p;
 	test_fill(w, 65536, 17);
 	backend_uring_max_xfer = cap;
+	/* The page cache would answer the read inline: make it go to the ring. */
+	backend_inline_off = true;
 	iov[0] = (struct iovec){.iov_base = w, .iov_len = 8192};
 	iov[1] = (struct iovec){.iov_base = w + 8192, .iov_len = 4096};
 	iov[2] = (struct iovec){.iov_base = w + 12288, .iov_len = 53248};
@@ -576,6 +578,7 @@ test_uring_short(enum backend_type type, uint32_t cap)
 	assert_memory_equal(w, r, 65536);
 	assert_int_equal(backend_uring_stats.fallbacks, falls);
 	backend_uring_max_xfer = 0;
+	backend_inline_off = false;
 	/* The data really is on the medium, read by the pool's path. */
 	backend_close(be);
 	be = test_open(BACKEND_FILEIO, false, false);
@@ -801,6 +804,84 @@ test_engine_select(void **state)
 	assert_int_equal(backend_engine_current(), BACKEND_ENGINE_THREADS);
 }
 
+/*
+ * Memory-backed files and page-cache hits complete on the submitting
+ * thread; with backend_cq_set_local() their done() waits on the local
+ * list (never inside backend_submit) and the eventfd stays quiet.
+ */
+static void
+test_inline_local(void **state)
+{
+	static const char shm[] = "/dev/shm/ietd-test-inline.img";
+	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
+	struct backend_cq *cq = test_cq_new();
+	struct test_wait w = {0};
+	struct backend *be = NULL;
+	uint8_t buf[4096], back[4096];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct backend_io io = {.op = BACKEND_OP_WRITE,
+	    .offset = 8192,
+	    .len = sizeof(buf),
+	    .iov = &iov,
+	    .iovcnt = 1,
+	    .cq = cq,
+	    .done = test_io_done,
+	    .arg = &w};
+	struct pollfd pfd = {.fd = backend_cq_fd(cq), .events = POLLIN};
+	char why[256];
+	int fd;
+
+	(void)state;
+	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, TEST_FILE_SIZE), 0);
+	close(fd);
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	assert_true(be->in_memory);
+	backend_cq_set_local(cq, true);
+	test_fill(buf, sizeof(buf), 5);
+	backend_submit(be, &io);
+	assert_int_equal(w.ndone, 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_true(backend_cq_run_local(cq));
+	assert_int_equal(w.ndone, 1);
+	assert_int_equal(io.result, 0);
+	assert_false(backend_cq_run_local(cq));
+	/* Read it back the same way. */
+	iov.iov_base = back;
+	io.op = BACKEND_OP_READ;
+	io.result = 12345;
+	backend_submit(be, &io);
+	assert_int_equal(w.ndone, 1);
+	assert_true(backend_cq_run_local(cq));
+	assert_int_equal(w.ndone, 2);
+	assert_int_equal(io.result, 0);
+	assert_memory_equal(buf, back, sizeof(buf));
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	backend_close(be);
+	unlink(shm);
+	/* A page-cache hit on the test file (not tmpfs) also stays local. */
+	be = test_open(BACKEND_FILEIO, false, false);
+	assert_false(be->in_memory);
+	assert_true(be->try_nowait);
+	iov.iov_base = buf;
+	io.op = BACKEND_OP_WRITE;
+	assert_int_equal(test_run(be, cq, &io), 0);
+	io.done = test_io_done;
+	io.arg = &w;
+	w.ndone = 0;
+	iov.iov_base = back;
+	io.op = BACKEND_OP_READ;
+	backend_submit(be, &io);
+	assert_int_equal(w.ndone, 0);
+	/* The write above left the page cached: RWF_NOWAIT gets it. */
+	assert_true(backend_cq_run_local(cq));
+	assert_int_equal(w.ndone, 1);
+	assert_memory_equal(buf, back, sizeof(buf));
+	backend_close(be);
+	backend_cq_free(cq);
+}
+
 int
 main(void)
 {
@@ -822,6 +903,7 @@ main(void)
 	    TEST_URING(test_uring_fallbacks),
 	    TEST_URING(test_uring_full),
 	    cmocka_unit_test(test_engine_select),
+	    cmocka_unit_test(test_inline_local),
 	};
 	int rc = cmocka_run_group_tests(tests, test_setup, test_teardown);
 
