@@ -145,16 +145,18 @@ build/fuzz/bin/%: build/fuzz/obj/fuzz/%.o $(call modlibs,ietd)
 
 fuzz-bins: $(FUZZ_BINS)
 
-# A short run of every fuzz target on its checked-in corpus (part of
-# make check). New inputs go to a scratch folder, not into the repo.
+# A short run of every fuzz target on its checked-in corpus, after a
+# replay of its saved reproducers in fuzz/regress/ (part of make check).
+# New inputs go to a scratch folder, not into the repo.
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
 	$(Q)tools/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-# Long runs: make fuzz FUZZ_LONG_SECONDS=N (default an hour per target).
+# Long runs: make fuzz FUZZ_LONG_SECONDS=N (default an hour per target),
+# or make fuzz FUZZ_RUNS=10000000 for a count of executions per target.
 fuzz:
 	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
-	$(Q)tools/run-fuzz.sh $(FUZZ_LONG_SECONDS) $(FUZZ_BINS)
+	$(Q)FUZZ_RUNS=$(FUZZ_RUNS) tools/run-fuzz.sh $(FUZZ_LONG_SECONDS) $(FUZZ_BINS)
 
 check-deps:
 	$(Q)tools/ensure-deps.sh

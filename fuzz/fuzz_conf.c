@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * libFuzzer target for the configuration readers: the same bytes are fed
- * to the ietd.conf parser and, through a memfd, to the access-file reader
- * and matcher. Any input must load or be refused with reported errors,
- * never crash, leak or read outside the input.
+ * libFuzzer target for the ietd.conf reader: any input must load or be
+ * refused with reported errors, never crash, leak or read outside the
+ * input. What loads is written back out (ietadm's dump) and that text
+ * must load again without an error and write out the same. The access
+ * files have their own target, fuzz_allow.c.
  */
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "config/allow.h"
 #include "config/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,61 +26,57 @@ fuzz_conf_report(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Run the access-file code over data, as each of the three files. */
-static void
-fuzz_conf_allow(const uint8_t *data, size_t size)
+/* conf as ietd.conf text in a buffer the caller frees; NULL on failure. */
+static char *
+fuzz_conf_text(const struct conf *conf, size_t *len)
 {
-	struct sockaddr_in6 peer = {.sin6_family = AF_INET6};
-	struct allow_paths p;
-	char path[64];
-	size_t errors = 0;
-	int fd;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
 
-	fd = memfd_create("fuzz_allow", MFD_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return;
+	if (f == NULL)
+		return NULL;
+	conf_write(conf, f, true);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	p.initiators_allow = path;
-	p.initiators_deny = path;
-	p.targets_allow = path;
-	/* An IPv4-mapped peer takes both the IPv4 and the IPv6 paths. */
-	peer.sin6_addr.s6_addr[10] = 0xff;
-	peer.sin6_addr.s6_addr[11] = 0xff;
-	peer.sin6_addr.s6_addr[12] = 10;
-	peer.sin6_addr.s6_addr[15] = 1;
-	allow_check_file(path, fuzz_conf_report, &errors);
-	allow_initiator(&p, "iqn.2026-01.org.example:t1",
-	    "iqn.1993-08.org.debian:01:abc", (struct sockaddr *)&peer);
-	p.initiators_allow = "/nonexistent/initiators.allow";
-	allow_initiator(&p, "iqn.2026-01.org.example:t1", NULL,
-	    (struct sockaddr *)&peer);
-	allow_target_portal(&p, "iqn.2026-01.org.example:t1",
-	    (struct sockaddr *)&peer);
-	close(fd);
+	return buf;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t errors = 0;
-	struct conf *conf;
+	size_t errors = 0, len1, len2;
+	struct conf *conf, *again;
+	char *text1, *text2;
 
 	conf = conf_load_buf("fuzz.conf", (const char *)data, size,
 	    fuzz_conf_report, &errors);
-	if (conf != NULL) {
-		/* Writing walks every field the parser filled in. */
-		FILE *null = fopen("/dev/null", "w");
-
-		if (null != NULL) {
-			conf_write(conf, null, true);
-			fclose(null);
-		}
-		conf_free(conf);
+	if (conf == NULL)
+		return 0;
+	text1 = fuzz_conf_text(conf, &len1);
+	conf_free(conf);
+	if (text1 == NULL)
+		return 0;
+	errors = 0;
+	again =
+	    conf_load_buf("dump.conf", text1, len1, fuzz_conf_report, &errors);
+	if (again == NULL || errors != 0) {
+		fprintf(stderr, "the dump does not load back:\n%.*s\n",
+		    (int)len1, text1);
+		abort();
 	}
-	fuzz_conf_allow(data, size);
+	text2 = fuzz_conf_text(again, &len2);
+	conf_free(again);
+	if (text2 != NULL &&
+	    (len1 != len2 || memcmp(text1, text2, len1) != 0)) {
+		fprintf(stderr,
+		    "the dump changes when reloaded:\n%.*s\n--\n"
+		    "%.*s\n",
+		    (int)len1, text1, (int)len2, text2);
+		abort();
+	}
+	free(text1);
+	free(text2);
 	return 0;
 }

@@ -1,22 +1,44 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# Run each libFuzzer binary for SECONDS on its checked-in corpus
-# (fuzz/corpus/<name without fuzz_>/). New inputs are written to a scratch
-# folder; crashes land in build/fuzz/crashes/. Exit 1 if any target fails.
+# Run each libFuzzer binary: first replay every saved reproducer in
+# fuzz/regress/<name without fuzz_>/ (each must now pass), then fuzz for
+# SECONDS on its checked-in corpus (fuzz/corpus/<name without fuzz_>/).
+# New inputs are written to a scratch folder; crashes land in
+# build/fuzz/crashes/. Exit 1 if any target fails. See fuzz/README.md.
+# With FUZZ_RUNS=N in the environment each target runs N executions
+# instead of SECONDS (the issue's long-run record).
 #   tools/run-fuzz.sh SECONDS BINARY...
 set -u
 secs=$1
 shift
+if [ -n "${FUZZ_RUNS:-}" ]; then
+	limit="-runs=$FUZZ_RUNS"
+	what="$FUZZ_RUNS runs"
+else
+	limit="-max_total_time=$secs"
+	what="$secs s"
+fi
 cd "$(dirname "$0")/.."
 mkdir -p build/fuzz/crashes
 rc=0
 for bin in "$@"; do
 	name=$(basename "$bin")
 	corpus=fuzz/corpus/${name#fuzz_}
+	regress=fuzz/regress/${name#fuzz_}
 	scratch=$(mktemp -d)
 	mkdir -p "$corpus"
-	echo "== $name: $secs s"
-	if ! "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	# Reproducers of fixed bugs: run once each, no fuzzing.
+	if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
+		echo "== $name: replaying $(ls -A "$regress" | wc -l) reproducer(s)"
+		if ! "$bin" -runs=1 -timeout=10 -rss_limit_mb=2048 \
+			"$regress"/* >"$scratch.log" 2>&1; then
+			echo "FAIL: $name regression (see $regress)"
+			tail -n 40 "$scratch.log"
+			rc=1
+		fi
+	fi
+	echo "== $name: $what"
+	if ! "$bin" "$limit" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix=build/fuzz/crashes/"$name"- \
 		"$scratch" "$corpus" >"$scratch.log" 2>&1; then
 		echo "FAIL: $name (see build/fuzz/crashes/)"

@@ -230,12 +230,21 @@ backend_write_cache(const struct backend *be)
  */
 bool backend_inline_off;
 
+/* Biggest request done inline (see backend_submit_inline). */
+#define BACKEND_INLINE_MAX (128u * 1024u)
+
 static bool
 backend_submit_inline(struct backend *be, struct backend_io *io)
 {
 	ssize_t n;
 
 	if (__atomic_load_n(&backend_inline_off, __ATOMIC_RELAXED))
+		return false;
+	/*
+	 * Large copies stay off the event thread: on another core they
+	 * overlap with receiving the next command's data.
+	 */
+	if (io->len > BACKEND_INLINE_MAX)
 		return false;
 	if (be->in_memory &&
 	    (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE ||
