@@ -48,6 +48,10 @@ def fmt(v, digits):
     return f"{v:,.{digits}f}"
 
 
+def cores(v):
+    return "—" if v is None else f"{v:.2f}"
+
+
 def main():
     raw, out, settings, states = sys.argv[1:5]
     with open(raw, newline="") as f:
@@ -81,6 +85,16 @@ def main():
         mbps = [float(r["bytes"]) / float(r["seconds"]) / 1e6 for r in ok]
         per_gib = [float(r["cpu_s"]) / (float(r["bytes"]) / GIB) for r in ok]
         per_kio = [float(r["cpu_s"]) * 1e6 / float(r["ios"]) for r in ok]
+        # Cores kept busy during the run: by the target, and by everything
+        # else (the initiator, mostly) - shows when the initiator is the limit.
+        ncpu = os.cpu_count() or 1
+        tcores, rcores = [], []
+        for r in ok:
+            total = float(r.get("machine_total_s") or 0)
+            if total > 0:
+                busy = float(r.get("machine_busy_s") or 0)
+                tcores.append(float(r["cpu_s"]) / total * ncpu)
+                rcores.append(max(0.0, busy - float(r["cpu_s"])) / total * ncpu)
         med = statistics.median(mbps)
         spread = None
         if len(mbps) > 1 and med > 0:
@@ -92,6 +106,8 @@ def main():
             "kio": statistics.median(per_kio),
             "n": len(ok),
             "spread": spread,
+            "tcores": statistics.median(tcores) if tcores else None,
+            "rcores": statistics.median(rcores) if rcores else None,
         }
 
     lines = []
@@ -111,7 +127,11 @@ def main():
                  "(max - min) / median of MB/s. ietd/peer = ietd's median "
                  "MB/s divided by that peer's (> 1: ietd is faster).")
     lines.append("- CPU = user + system time of the target process (all its "
-                 "threads) over the run, including login and logout.")
+                 "threads) over the run, including login and logout. "
+                 "target cores / other cores = CPUs kept busy on average "
+                 "by the target and by everything else (the initiator, "
+                 "mostly; from /proc/stat): other cores near 1.0 means the "
+                 "single-threaded initiator was the limit.")
     lines.append("")
 
     cur_lun = None
@@ -122,14 +142,14 @@ def main():
             cur_lun = lun
             lines.append(f"## {LUN_TITLES.get(lun, lun)}")
             lines.append("")
-            lines.append("| workload | target | IOPS | MB/s | ietd/peer | CPU s/GiB | CPU ms/1k I/O | runs ok | spread |")
-            lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+            lines.append("| workload | target | IOPS | MB/s | ietd/peer | CPU s/GiB | CPU ms/1k I/O | target cores | other cores | runs ok | spread |")
+            lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         ietd = figures((lun, wl, "ietd"))
         for t in targets:
             f = figures((lun, wl, t))
             if f is None:
                 why = sorted(set(fails.get((lun, wl, t), ["not run"])))
-                lines.append(f"| {wl} | {t} | {why[0]} | | | | | 0 | |")
+                lines.append(f"| {wl} | {t} | {why[0]} | | | | | | | 0 | |")
                 continue
             spread_text = "—" if f["spread"] is None else f"{f['spread']:.0f}%"
             if t == "ietd":
@@ -141,6 +161,7 @@ def main():
             lines.append(
                 f"| {wl} | {t} | {fmt(f['iops'], 0)} | {fmt(f['mbps'], 1)} | "
                 f"{ratio} | {fmt(f['gib'], 2)} | {fmt(f['kio'], 2)} | "
+                f"{cores(f['tcores'])} | {cores(f['rcores'])} | "
                 f"{f['n']} | {spread_text} |")
     if cur_lun is not None:
         lines.append("")

@@ -70,6 +70,15 @@ cpu_ticks() {
 	echo $((f[11] + f[12]))
 }
 
+# Busy and total ticks of the whole machine (all CPUs), from /proc/stat:
+# busy = user + nice + system + irq + softirq + steal; total adds idle and
+# iowait. With the target's own ticks they show who used the CPUs.
+machine_ticks() {
+	local f
+	read -r -a f </proc/stat
+	echo "$((f[1] + f[2] + f[3] + f[6] + f[7] + f[8])) $((f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8]))"
+}
+
 stop_tgtd() {
 	[ -n "${tpid[tgtd]:-}" ] || return 0
 	local tid
@@ -414,16 +423,17 @@ calibrate() {
 # One measured run; appends a CSV row.
 measure() {
 	local t=$1 kind=$2 name=$3 tool=$4 mode=$5 size=$6 depth=$7 run=$8
-	local c0 c1 status=ok ios=0 seconds=0 iops r cpu
+	local c0 c1 status=ok ios=0 seconds=0 iops r cpu m0 m1 busy total
 	if [ "${tstate[$t]}" != ok ]; then
-		echo "$kind,$name,$t,$run,${tstate[$t]//,/;},0,0,0,0,$size" >>"$csv"
+		echo "$kind,$name,$t,$run,${tstate[$t]//,/;},0,0,0,0,$size,0,0" >>"$csv"
 		return
 	fi
 	if ! alive "$t"; then
 		tstate[$t]="failed: died during the benchmark"
-		echo "$kind,$name,$t,$run,${tstate[$t]},0,0,0,0,$size" >>"$csv"
+		echo "$kind,$name,$t,$run,${tstate[$t]},0,0,0,0,$size,0,0" >>"$csv"
 		return
 	fi
+	m0=$(machine_ticks)
 	c0=$(cpu_ticks "${tpid[$t]}")
 	if [ "$tool" = perf ]; then
 		local rnd=()
@@ -452,19 +462,22 @@ measure() {
 		fi
 	fi
 	c1=$(cpu_ticks "${tpid[$t]}")
+	m1=$(machine_ticks)
 	cpu=$(python3 -c "print($((c1 - c0)) / $tick)")
+	busy=$(python3 -c "print(($(cut -d' ' -f1 <<<"$m1") - $(cut -d' ' -f1 <<<"$m0")) / $tick)")
+	total=$(python3 -c "print(($(cut -d' ' -f2 <<<"$m1") - $(cut -d' ' -f2 <<<"$m0")) / $tick)")
 	if [ "$status" != ok ]; then
 		log "bench:   $t run $run: $status"
 		cp "$work/out" "$work/failed-$t-$kind-$name-$run.out" 2>/dev/null
 	fi
-	echo "$kind,$name,$t,$run,${status//,/;},$ios,$((ios * size)),$seconds,$cpu,$size" >>"$csv"
+	echo "$kind,$name,$t,$run,${status//,/;},$ios,$((ios * size)),$seconds,$cpu,$size,$busy,$total" >>"$csv"
 	[ "$status" = ok ] && log "bench:   $t run $run: $(python3 -c \
 	    "print(f'{$ios / $seconds:.0f} IOPS, {$ios * $size / $seconds / 1e6:.1f} MB/s, cpu {$cpu:.2f} s')")"
 }
 
 main() {
 	local t kind name tool mode size depth run lb
-	echo "lun,workload,target,run,status,ios,bytes,seconds,cpu_s,size" >"$csv"
+	echo "lun,workload,target,run,status,ios,bytes,seconds,cpu_s,size,machine_busy_s,machine_total_s" >"$csv"
 
 	log "bench: loopback TCP ceiling, ${loop_gib} GiB x $runs"
 	lb=$(python3 "$here/loopback.py" "$loop_gib" "$runs")
