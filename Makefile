@@ -93,7 +93,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 unitmod = $(word 2,$(subst _, ,$(notdir $(1))))
 
 .PHONY: all run check check-unit check-integration check-conformance \
-	check-deps lint format install clean fuzz fuzz-smoke fuzz-bins bench
+	check-valgrind check-deps lint format install clean fuzz fuzz-smoke fuzz-bins bench
 all: $(PROGS)
 
 $(B)/obj/%.o: src/%.c
@@ -179,6 +179,11 @@ check-unit: $(UNIT_BINS)
 
 check-integration: all
 	$(Q)tools/run-checks.sh $(B) integration
+
+# The integration tests with every ietd under valgrind memcheck (slow; not
+# part of make check): fails on any memcheck error or definite leak.
+check-valgrind: all
+	$(Q)VALGRIND=1 tools/run-checks.sh $(B) integration
 
 lint:
 	$(Q)tools/lint.sh

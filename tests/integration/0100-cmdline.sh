@@ -21,7 +21,7 @@ check "--version prints the version" bash -c "'$IETD' --version | grep -q '^ietd
 expect_usage() {
 	local name=$1 err rc
 	shift
-	err=$("$IETD" "$@" 2>&1 >/dev/null); rc=$?
+	err=$("${IETD_RUN[@]}" "$IETD" "$@" 2>&1 >/dev/null); rc=$?
 	if [ $rc -ne 0 ] && grep -q "Usage: ietd" <<<"$err" &&
 		grep -q "^ietd: " <<<"$err"; then
 		ok "$name"

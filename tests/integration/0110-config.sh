@@ -16,23 +16,23 @@ Target $IQN_BASE:bad
 	NoSuchKey 1
 CONF
 
-out=$("$IETD" -t -c "$T/good.conf" 2>&1); rc=$?
+out=$("${IETD_RUN[@]}" "$IETD" -t -c "$T/good.conf" 2>&1); rc=$?
 [ $rc -eq 0 ] && grep -q "configuration OK" <<<"$out" &&
 	ok "-t on a good config exits 0" || not_ok "-t on a good config exits 0" "$rc $out"
-out=$("$IETD" --check-config -c "$T/bad.conf" 2>&1); rc=$?
+out=$("${IETD_RUN[@]}" "$IETD" --check-config -c "$T/bad.conf" 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -q "$T/bad.conf:3: " <<<"$out" &&
 	grep -q "$T/bad.conf:4: " <<<"$out"; then
 	ok "-t reports every error with file:line and exits 1"
 else
 	not_ok "-t reports every error with file:line and exits 1" "$rc $out"
 fi
-out=$("$IETD" -t -c "$T/missing.conf" 2>&1); rc=$?
+out=$("${IETD_RUN[@]}" "$IETD" -t -c "$T/missing.conf" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "missing.conf" <<<"$out" &&
 	ok "-t on a missing file exits 1" || not_ok "-t on a missing file exits 1" "$rc $out"
 
 # A bad config refuses to start, in the foreground and as a daemon.
 PORT=$(free_port)
-out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -f -c "$T/bad.conf" -a 127.0.0.1 -p "$PORT" \
+out=$(timeout $((10 * VG_SLOW)) "${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -f -c "$T/bad.conf" -a 127.0.0.1 -p "$PORT" \
 	--pid-file "$T/p1.pid" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "bad.conf:3:" <<<"$out" && grep -q "not starting" <<<"$out" &&
 	ok "bad config: no start (foreground)" || not_ok "bad config: no start (foreground)" "$rc $out"
@@ -44,7 +44,7 @@ out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -c "$T/bad.conf" -a 127.0.0.1 -p "$POR
 
 # A bad line in an allow file is a configuration error too.
 echo "ALL 10.0.0.0/99" > "$T/initiators.allow"
-out=$("$IETD" -t -c "$T/good.conf" --initiators-allow "$T/initiators.allow" 2>&1); rc=$?
+out=$("${IETD_RUN[@]}" "$IETD" -t -c "$T/good.conf" --initiators-allow "$T/initiators.allow" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "initiators.allow:1:" <<<"$out" &&
 	ok "-t checks the allow files" || not_ok "-t checks the allow files" "$rc $out"
 finish
