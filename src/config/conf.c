@@ -1087,6 +1087,19 @@ out:
 
 /* --- writing ----------------------------------------------------------- */
 
+/*
+ * End a written line whose last word is last. A line ending in a backslash
+ * would continue onto the next when read back; " #" (an empty comment)
+ * keeps the backslash part of the value.
+ */
+static void
+conf_write_eol(FILE *f, const char *last)
+{
+	size_t n = strlen(last);
+
+	fputs(n > 0 && last[n - 1] == '\\' ? " #\n" : "\n", f);
+}
+
 static void
 conf_write_accounts(FILE *f, const char *indent,
     const struct list_node *incoming, const struct conf_account *outgoing,
@@ -1098,12 +1111,20 @@ conf_write_accounts(FILE *f, const char *indent,
 		const struct conf_account *a =
 		    list_entry(n, const struct conf_account, node);
 
-		fprintf(f, "%sIncomingUser %s %s\n", indent, a->user,
-		    with_secrets ? a->secret : CONF_SECRET_HIDDEN);
+		const char *secret =
+		    with_secrets ? a->secret : CONF_SECRET_HIDDEN;
+
+		fprintf(f, "%sIncomingUser %s %s", indent, a->user, secret);
+		conf_write_eol(f, secret);
 	}
-	if (outgoing != NULL)
-		fprintf(f, "%sOutgoingUser %s %s\n", indent, outgoing->user,
-		    with_secrets ? outgoing->secret : CONF_SECRET_HIDDEN);
+	if (outgoing != NULL) {
+		const char *secret =
+		    with_secrets ? outgoing->secret : CONF_SECRET_HIDDEN;
+
+		fprintf(f, "%sOutgoingUser %s %s", indent, outgoing->user,
+		    secret);
+		conf_write_eol(f, secret);
+	}
 }
 
 static void
@@ -1135,17 +1156,22 @@ conf_write(const struct conf *conf, FILE *f, bool with_secrets)
 	fprintf(f, "# ietd.conf written by ietd\n");
 	conf_write_accounts(f, "", &conf->incoming, conf->outgoing,
 	    with_secrets);
-	if (conf->isns_server != NULL)
-		fprintf(f, "iSNSServer %s\n", conf->isns_server);
+	if (conf->isns_server != NULL) {
+		fprintf(f, "iSNSServer %s", conf->isns_server);
+		conf_write_eol(f, conf->isns_server);
+	}
 	if (conf->isns_access_control)
 		fprintf(f, "iSNSAccessControl Yes\n");
 	list_for_each(n, &conf->targets) {
 		const struct conf_target *t =
 		    list_entry(n, const struct conf_target, node);
 
-		fprintf(f, "\nTarget %s\n", t->name);
-		if (t->alias != NULL)
-			fprintf(f, "\tAlias %s\n", t->alias);
+		fprintf(f, "\nTarget %s", t->name);
+		conf_write_eol(f, t->name);
+		if (t->alias != NULL) {
+			fprintf(f, "\tAlias %s", t->alias);
+			conf_write_eol(f, t->alias);
+		}
 		conf_write_accounts(f, "\t", &t->incoming, t->outgoing,
 		    with_secrets);
 		list_for_each(m, &t->luns)
