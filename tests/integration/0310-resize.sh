@@ -344,13 +344,7 @@ c.logout()
 c.close()
 sys.exit(1 if failures else 0)
 PY
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) ok "${line#ok - }" ;;
-	"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$T/py.out"
+tap_import "$T/py.out"
 
 # ---- the status file and libiscsi agree ------------------------------------
 for i in $(seq 30); do

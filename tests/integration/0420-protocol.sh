@@ -19,13 +19,7 @@ done
 ietd_start || { not_ok start; finish; exit 1; }
 python3 "$(dirname "$0")/0420-protocol.py" "$PORT" "$IQN_BASE:proto" \
 	>"$T/py.out" 2>&1
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) ok "${line#ok - }" ;;
-	"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$T/py.out"
+tap_import "$T/py.out"
 check "daemon alive" kill -0 "$IETD_PID"
 check "iscsi-ls still lists the target" bash -c \
 	"iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '^Target:$IQN_BASE:proto '"

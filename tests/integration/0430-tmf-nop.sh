@@ -259,13 +259,7 @@ run("LOGICAL UNIT RESET: complete, unit attention on the other session",
 sys.exit(1 if fails else 0)
 PY
 python3 "$T/tmf.py" "$PORT" "$IQN_BASE" "$(dirname "$0")" >"$T/py.out" 2>&1
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) ok "${line#ok - }" ;;
-	"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$T/py.out"
+tap_import "$T/py.out"
 check "drop logged" grep -q "no answer to NOP-In within 1000 ms, dropping connection" "$IETD_LOG"
 check "still serving" iscsi-inq "$(url quiet 0)"
 ietd_stop; rc=$?

@@ -40,17 +40,7 @@ SPECS=("$IQN_BASE:dur-wt,$wt,$T/wt.json,wt"
 # Turn the helper's "ok - " / "not ok - " lines into ours.
 run_py() {
 	python3 "$PY" "$@" >"$T/py.out" 2>&1
-	echo "exit $?" >>"$T/py.out"
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) ok "${line#ok - }" ;;
-		"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-		"exit 0") ;;
-		"exit "*) grep -q '^not ok' "$T/py.out" ||
-			not_ok "$1 helper" "$(tail -n 5 "$T/py.out")" ;;
-		*) echo "# $line" ;;
-		esac
-	done <"$T/py.out"
+	tap_import "$T/py.out" $? "$1 helper"
 }
 
 ietd_start || { not_ok start; finish; exit 1; }

@@ -37,18 +37,7 @@ CONF
 run_py() {
 	timeout 300 python3 "$PY" "$PORT" "$IETD_PID" "$IQN_BASE:verify" \
 		"$vimg" "$IQN_BASE:fuzz" "$IQN_BASE:nop" >"$T/py.out" 2>&1
-	echo "exit $?" >>"$T/py.out"
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) ok "${line#ok - }" ;;
-		"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-		"exit 0") ;;
-		"exit "*) grep -q '^not ok' "$T/py.out" ||
-			not_ok "0710-hostile.py" "$(tail -n 5 "$T/py.out")" ;;
-		"# "*) echo "$line" ;;
-		*) echo "# $line" ;;
-		esac
-	done <"$T/py.out"
+	tap_import "$T/py.out" $? 0710-hostile.py
 }
 
 # ASan keeps freed memory in quarantine: no RSS bound for that build.

@@ -15,15 +15,7 @@ CONF
 ietd_start --max-data-memory=24M || { not_ok start; finish; exit 1; }
 timeout 60 python3 "$(dirname "$0")/0720-memory-cap.py" "$PORT" "$IQN_BASE" \
 	>"$T/py.out" 2>&1
-py_rc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) ok "${line#ok - }" ;;
-	"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$T/py.out"
-[ $py_rc -eq 0 ] && ok "tester finished" || not_ok "tester finished" "exit $py_rc"
+tap_import "$T/py.out" $? "tester finished"
 check "the cap is logged" grep -q "in-flight data at its cap of 24 MiB" "$IETD_LOG"
 check "daemon alive" kill -0 "$IETD_PID"
 ietd_stop; rc=$?

@@ -16,15 +16,7 @@ IETADM=$IETADM timeout 600 python3 "$(dirname "$0")/0730-alloc-faults.py" \
 	"$PORT" "$IQN_BASE:faults" "$T/ctl.sock" "$T/ietd.pid" "$T/ietd.conf" \
 	"$IETD_LOG" \
 	>"$T/py.out" 2>&1
-py_rc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) ok "${line#ok - }" ;;
-	"not ok - "*) r=${line#not ok - }; not_ok "${r%%: *}" "${r#*: }" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$T/py.out"
-[ $py_rc -eq 0 ] && ok "walker finished" || not_ok "walker finished" "exit $py_rc"
+tap_import "$T/py.out" $? "tester finished"
 ietd_stop; rc=$?
 [ $rc -eq 0 ] && ok "exit 0 (no leak under SAN=1)" || not_ok "exit 0" "$rc"
 finish

@@ -130,6 +130,27 @@ finish() {
 	echo "$_pass passed, $_fail failed"
 	[ "$_fail" -eq 0 ] && [ "$_pass" -gt 0 ]
 }
+# tap_import FILE [RC NAME]: count a tester's "ok - NAME" and
+# "not ok - NAME: WHY" lines as checks of this script; other lines are
+# echoed as comments. With RC, a non-zero exit of the tester that printed
+# no "not ok" line fails the check NAME (a crash, a traceback).
+tap_import() {
+	local line r
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok "${line#ok - }" ;;
+		"not ok - "*)
+			r=${line#not ok - }
+			not_ok "${r%%: *}" "${r#*: }"
+			;;
+		"# "*) echo "$line" ;;
+		*) echo "# $line" ;;
+		esac
+	done <"$1"
+	if [ "${2:-0}" -ne 0 ] && ! grep -q '^not ok' "$1"; then
+		not_ok "${3:-tester}" "exit $2: $(tail -n 5 "$1")"
+	fi
+}
 # Remember a helper process to kill at exit.
 track_pid() { _extra_pids+=("$1"); }
 
