@@ -780,7 +780,8 @@ ctl_op_debug(const struct ctl_req *req, bool root, unsigned long *arm,
 	if (!root)
 		return ctl_fail(a, -EPERM, "debug requests are for root only");
 	if (!req->has_params || strncmp(req->params, key, strlen(key)) != 0)
-		return ctl_fail(a, -EINVAL, "debug needs --params fail-alloc=N");
+		return ctl_fail(a, -EINVAL,
+		    "a debug request needs params=fail-alloc=N");
 	if (ctl_number(req->params + strlen(key), UINT32_MAX, "fail-alloc",
 		a, &n) != 0)
 		return a->err;

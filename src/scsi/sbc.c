@@ -273,25 +273,44 @@ scsi_sbc_read_medium(struct scsi_cmd *cmd, uint64_t bytes, uint64_t need,
 	return true;
 }
 
+/*
+ * The medium just read (cmd->buf) against the first cmd->pos bytes of the
+ * Data-Out. A difference is MISCOMPARE with the offset of the first one
+ * in INFORMATION (SBC-4 5.30, 5.3); true when they differ.
+ */
+static bool
+scsi_sbc_miscompare(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+
+	for (uint64_t i = 0; i < cmd->pos; i++) {
+		if (cmd->buf[i] != task->data[i]) {
+			scsi_task_sense_info(task, SK_MISCOMPARE,
+			    ASC_MISCOMPARE_DURING_VERIFY, i);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A failed read of the medium ends the command with its error. */
+static bool
+scsi_sbc_read_failed(struct scsi_cmd *cmd)
+{
+	if (cmd->io.result >= 0)
+		return false;
+	scsi_sbc_fail_io(cmd, false);
+	scsi_cmd_complete(cmd);
+	return true;
+}
+
 static void
 scsi_sbc_verify_done(struct scsi_cmd *cmd)
 {
-	struct scsi_task *task = cmd->task;
-	uint64_t len = cmd->pos;
-
-	if (cmd->io.result < 0) {
-		scsi_sbc_fail_io(cmd, false);
-	} else {
-		for (uint64_t i = 0; i < len; i++) {
-			if (cmd->buf[i] != task->data[i]) {
-				/* SBC-4 5.30: INFORMATION = offset of miss. */
-				scsi_task_sense_info(task, SK_MISCOMPARE,
-				    ASC_MISCOMPARE_DURING_VERIFY, i);
-				break;
-			}
-		}
+	if (!scsi_sbc_read_failed(cmd)) {
+		(void)scsi_sbc_miscompare(cmd);
+		scsi_cmd_complete(cmd);
 	}
-	scsi_cmd_complete(cmd);
 }
 
 /* VERIFY 10/12/16 (SBC-4 5.28): BYTCHK 0 checks media only, 1 compares. */
@@ -341,20 +360,13 @@ static void
 scsi_sbc_caw_read_done(struct scsi_cmd *cmd)
 {
 	struct scsi_task *task = cmd->task;
-	uint64_t i, len = cmd->pos;
+	uint64_t len = cmd->pos;
 
-	if (cmd->io.result < 0) {
-		scsi_sbc_fail_io(cmd, false);
+	if (scsi_sbc_read_failed(cmd))
+		return;
+	if (scsi_sbc_miscompare(cmd)) {
 		scsi_cmd_complete(cmd);
 		return;
-	}
-	for (i = 0; i < len; i++) {
-		if (cmd->buf[i] != task->data[i]) {
-			scsi_task_sense_info(task, SK_MISCOMPARE,
-			    ASC_MISCOMPARE_DURING_VERIFY, i);
-			scsi_cmd_complete(cmd);
-			return;
-		}
 	}
 	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << cmd->lu->block_shift,
 	    len, task->data + len, scsi_sbc_fua(cmd, task->cdb[1] & CDB_FUA),
@@ -402,11 +414,8 @@ scsi_sbc_orwrite_read_done(struct scsi_cmd *cmd)
 	struct scsi_task *task = cmd->task;
 	uint64_t i, len = cmd->pos;
 
-	if (cmd->io.result < 0) {
-		scsi_sbc_fail_io(cmd, false);
-		scsi_cmd_complete(cmd);
+	if (scsi_sbc_read_failed(cmd))
 		return;
-	}
 	for (i = 0; i < len; i++)
 		cmd->buf[i] |= task->data[i];
 	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << cmd->lu->block_shift,
