@@ -127,6 +127,7 @@ backend_open(const struct backend_open_params *p, struct backend **out,
 	be->type = p->type;
 	be->fd = -1;
 	pthread_mutex_init(&be->rmw_lock, NULL);
+	pthread_mutex_init(&be->map_lock, NULL);
 	be->read_only = p->read_only;
 	be->write_through = p->write_through;
 	switch (p->type) {
@@ -159,6 +160,7 @@ fail:
 	if (be->fd >= 0)
 		close(be->fd);
 	pthread_mutex_destroy(&be->rmw_lock);
+	pthread_mutex_destroy(&be->map_lock);
 	mem_free(be);
 	return rc;
 }
@@ -178,10 +180,12 @@ backend_close(struct backend *be)
 	    errno != EINVAL)
 		log_error("%s: flushing on close failed (%s)",
 		    be->path ? be->path : "backing store", strerror(errno));
+	backend_map_close(be);
 	if (be->fd >= 0)
 		close(be->fd);
 	mem_free(be->path);
 	pthread_mutex_destroy(&be->rmw_lock);
+	pthread_mutex_destroy(&be->map_lock);
 	mem_free(be);
 }
 

@@ -72,6 +72,23 @@ bool backend_discard_zeroes(const struct backend *be);
 bool backend_write_cache(const struct backend *be);
 
 /*
+ * Memory-backed files (tmpfs, ramfs): the bytes [off, off+len) of the
+ * store in a read-only mapping of its page cache, to send from instead
+ * of reading them into a buffer. NULL when the store is not memory-backed,
+ * the range has a hole or lies past the end, or no mapping can be made;
+ * the caller then reads as usual. *ref pins the mapping: hand it to
+ * backend_map_put() once the bytes are no longer used. The bytes are the
+ * live file: the caller must keep writes to the range out while it uses
+ * them (the SCSI task set does).
+ */
+struct backend_map;
+const void *backend_map(struct backend *be, uint64_t off, uint64_t len,
+    struct backend_map **ref);
+void backend_map_put(struct backend_map *m);
+/* Tests and benchmarks: never map (every read goes through a buffer). */
+extern bool backend_map_off;
+
+/*
  * Queue io; io->done runs later on io->cq's thread, never inside this
  * call. Never blocks the caller on disk.
  */

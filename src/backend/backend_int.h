@@ -46,6 +46,9 @@ struct backend {
 	bool try_nowait;
 	/* Serializes read-modify-write of partial O_DIRECT blocks. */
 	pthread_mutex_t rmw_lock;
+	/* map.c: the current mapping of an in_memory file, or NULL. */
+	struct backend_map *map;
+	pthread_mutex_t map_lock;
 };
 
 /* fileio.c: blocking buffered I/O; sets io->result. */
@@ -73,6 +76,9 @@ bool backend_blockio_aligned(const struct backend *be, const struct iovec *iov,
 /* Write through the O_DIRECT path, bouncing what is not aligned. */
 int backend_blockio_pwritev(struct backend *be, const struct iovec *iov,
     int iovcnt, uint64_t off, uint64_t len, bool dsync);
+
+/* map.c: drop the backend's own reference to its mapping. */
+void backend_map_close(struct backend *be);
 
 /* nullio.c: zeros on read, writes dropped. */
 void backend_nullio_exec(struct backend *be, struct backend_io *io);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/databuf.h"
 #include "util/log.h"
 #include "backend/backend.h"
 #include "target/target.h"
@@ -173,10 +174,12 @@ conn_rx_busy(const struct iscsi_conn *conn)
 
 /*
  * Once a second: close connections whose login runs past
- * ISCSI_LOGIN_TIMEOUT_MS, and those that stopped in the middle of a PDU
- * for ISCSI_PDU_STALL_MS (a slow or stuck peer would otherwise hold its
+ * ISCSI_LOGIN_TIMEOUT_MS, those that stopped in the middle of a PDU
+ * for ISCSI_PDU_STALL_MS, and those that have not taken a byte of what
+ * waits for them for as long (a slow or stuck peer would otherwise hold its
  * slot and buffers for ever). Idle logged-in connections are NOP-In's
- * business (nop.c).
+ * business (nop.c). Also lets go of the thread's cached data buffers
+ * when it was idle since the last sweep.
  */
 static void
 iscsi_loop_sweep(void *arg)
@@ -203,8 +206,31 @@ iscsi_loop_sweep(void *arg)
 			    "closing",
 			    ISCSI_PDU_STALL_MS / 1000u);
 			conn_close(conn);
+		} else if (conn->state != CONN_S_CLOSED &&
+		    !list_empty(&conn->txq) &&
+		    now - conn->tx_ms > ISCSI_PDU_STALL_MS) {
+			/*
+			 * A peer that stops reading would otherwise pin its
+			 * buffers, and the blocks of reads sent from a mapped
+			 * file, which overlapping writes wait for.
+			 */
+			struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+			conn_log(conn, LOG_NOTICE,
+			    "peer not reading, nothing sent for %u seconds: "
+			    "closing",
+			    ISCSI_PDU_STALL_MS / 1000u);
+			/*
+			 * Reset, not FIN: a FIN would wait behind the data
+			 * the peer does not take, and the kernel would hold
+			 * that data (megabytes) for minutes of retries.
+			 */
+			(void)setsockopt(conn->fd, SOL_SOCKET, SO_LINGER, &rst,
+			    sizeof(rst));
+			conn_close(conn);
 		}
 	}
+	databuf_tick();
 	loop_timer_arm(il->sweep, ISCSI_SWEEP_MS);
 }
 

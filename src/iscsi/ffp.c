@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/databuf.h"
 #include "util/be.h"
 #include "util/log.h"
 #include "backend/backend.h"
@@ -50,7 +51,9 @@ task_put(struct iscsi_task *task)
 		conn->data_bytes -= task->data_reserved;
 		budget_give(&iscsi_data_budget, task->data_reserved);
 	}
-	mem_free(task->st.data);
+	/* Every PDU that sent from data_map is gone: let the writers in. */
+	scsi_task_release(&task->st);
+	databuf_free(task->st.data, task->st.data_len);
 	mem_free(task);
 	conn_put(conn);
 }
@@ -198,6 +201,8 @@ ffp_send_response(struct iscsi_task *task)
 	uint32_t burst = conn->session->params.v[PARAM_MAX_BURST_LENGTH];
 	uint8_t rflags = 0;
 	bool collapse;
+	/* The page cache itself when the SCSI layer could map it. */
+	const uint8_t *data = st->data_map != NULL ? st->data_map : st->data;
 
 	/* RFC 7143 11.4.5: residuals against Expected Data Transfer Length. */
 	if (st->xfer_len > task->edtl) {
@@ -254,7 +259,7 @@ ffp_send_response(struct iscsi_task *task)
 			pdu_fill_sn(conn, bhs, false);
 			put_be32(bhs + BHS_STATSN, 0);
 		}
-		if (pdu_tx(conn, bhs, st->data + sent, n, NULL, task) != 0)
+		if (pdu_tx(conn, bhs, data + sent, n, NULL, task) != 0)
 			return;
 		sent += n;
 	}
@@ -513,6 +518,13 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	task->st.cq = conn->il != NULL ? conn->il->cq : NULL;
 	task->st.data_out = task->write;
 	task->st.data_in = task->read;
+	/*
+	 * Data-In may come straight from a tmpfs file's mapping: writev
+	 * copies it into the socket and fails cleanly (EFAULT) should the
+	 * file be cut short under it. A data digest would read it here, in
+	 * user space, where the same mishap is a SIGBUS: copy then.
+	 */
+	task->st.map_ok = task->read && !task->write && !conn->ddigest;
 	task->st.done = ffp_task_done;
 	task->st.priv = task;
 	task->st.status = SCSI_STATUS_GOOD;
@@ -531,7 +543,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	} else if (edtl > 0 &&
 	    (task->st.status = ffp_data_reserve(task, edtl)) ==
 		SCSI_STATUS_GOOD) {
-		task->st.data = mem_alloc(edtl);
+		task->st.data = databuf_alloc(edtl);
 		if (task->st.data == NULL)
 			task->st.status = SCSI_STATUS_BUSY;
 		else

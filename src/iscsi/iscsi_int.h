@@ -136,6 +136,7 @@ struct iscsi_conn {
 	bool tx_scheduled;         /* on il->tx_pending */
 	struct list_node loop_node; /* il->conns while open */
 	uint64_t born_ms, rx_ms;    /* accepted; last byte received */
+	uint64_t tx_ms;             /* last byte sent, or queue began */
 	struct iscsi_login *login; /* during login only */
 	struct iscsi_session *session;
 	uint16_t cid;

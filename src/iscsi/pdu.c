@@ -378,6 +378,8 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 		task_get(task);
 		tx->task = task;
 	}
+	if (list_empty(&conn->txq))
+		conn->tx_ms = loop_now_ms();
 	list_add_tail(&conn->txq, &tx->node);
 	conn_tx_schedule(conn);
 	return 0;
@@ -425,6 +427,8 @@ pdu_tx_flush(struct iscsi_conn *conn)
 			}
 			return -errno;
 		}
+		if (n > 0)
+			conn->tx_ms = loop_now_ms();
 		while (n > 0 && !list_empty(&conn->txq)) {
 			struct iscsi_tx *tx =
 			    list_first_entry(&conn->txq, struct iscsi_tx, node);

@@ -13,11 +13,19 @@
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
+#include "util/databuf.h"
 #include "util/be.h"
 
 #define SBC_READ6_BLOCKS_ZERO 256  /* SBC-4 5.13: 0 means 256 */
 #define SBC_WS_CHUNK (1024 * 1024) /* WRITE SAME pattern buffer */
 #define SBC_UNMAP_DESC_LEN 16
+/*
+ * Reads from this size up are sent from the store's mapping when it has
+ * one (backend_map): a second copy costs more than the task-set hold
+ * there. Smaller reads are copied; holding a 4 KiB read in the set until
+ * it is sent saves less than it costs.
+ */
+#define SBC_MAP_MIN (64 * 1024)
 
 bool
 scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n)
@@ -184,6 +192,14 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 		if (n == 0 || task->data == NULL)
 			goto done;
 		task->data_in_len = (uint32_t)n;
+		if (task->map_ok && n >= SBC_MAP_MIN) {
+			task->data_map = backend_map(lu->be,
+			    cmd->lba << lu->block_shift, n, &cmd->map);
+			if (task->data_map != NULL) {
+				cmd->held = true;
+				goto done;
+			}
+		}
 		scsi_cmd_submit(cmd, BACKEND_OP_READ,
 		    cmd->lba << lu->block_shift, n, task->data, false,
 		    scsi_sbc_read_done);
@@ -262,7 +278,8 @@ scsi_sbc_read_medium(struct scsi_cmd *cmd, uint64_t bytes, uint64_t need,
 		    ASC_INVALID_FIELD_IN_IU);
 		return false;
 	}
-	cmd->buf = mem_alloc((size_t)bytes);
+	cmd->buf = databuf_alloc((size_t)bytes);
+	cmd->buf_len = (size_t)bytes;
 	if (cmd->buf == NULL) {
 		scsi_task_set_status(task, SCSI_STATUS_BUSY);
 		return false;
@@ -560,7 +577,8 @@ scsi_sbc_write_same(struct scsi_cmd *cmd)
 	chunk = cmd->end - cmd->pos;
 	if (chunk > SBC_WS_CHUNK)
 		chunk = SBC_WS_CHUNK;
-	cmd->buf = mem_alloc((size_t)chunk);
+	cmd->buf = databuf_alloc((size_t)chunk);
+	cmd->buf_len = (size_t)chunk;
 	if (cmd->buf == NULL) {
 		scsi_task_set_status(task, SCSI_STATUS_BUSY);
 		goto done;

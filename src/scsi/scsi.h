@@ -81,6 +81,11 @@ struct scsi_task {
 	uint32_t data_len;
 	bool data_out;			/* initiator sends data (write) */
 	bool data_in;			/* initiator expects data (read) */
+	/*
+	 * The transport can send Data-In from data_map instead of data, and
+	 * calls scsi_task_release() once those bytes are in the socket.
+	 */
+	bool map_ok;
 	scsi_task_done_fn *done;
 	void *priv;			/* the transport's */
 
@@ -97,6 +102,11 @@ struct scsi_task {
 	uint32_t xfer_len;
 	/* Data-In bytes actually placed in data (<= data_len). */
 	uint32_t data_in_len;
+	/*
+	 * Not NULL: the Data-In bytes are here (the store's page cache),
+	 * not in data. Only with map_ok; valid until scsi_task_release().
+	 */
+	const uint8_t *data_map;
 
 	/* Private to the SCSI layer. */
 	struct scsi_lu *lu;
@@ -182,6 +192,15 @@ void scsi_nexus_unregister(struct scsi_nexus *nx);
  */
 void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
     const uint64_t *luns, unsigned int n);
+
+/*
+ * After done(), for a task that had map_ok: the transport no longer needs
+ * task->data_map (every byte is in the socket, or the connection is gone).
+ * Until then the task stays in its LU's task set, so no write to those
+ * blocks runs while they are being sent. Harmless for any other task;
+ * call it on the task's own thread.
+ */
+void scsi_task_release(struct scsi_task *task);
 
 /*
  * Task management (SAM-5 7). Abort: the task will complete with

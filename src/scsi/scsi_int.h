@@ -124,9 +124,16 @@ struct scsi_cmd {
 	bool in_set;  /* on lu->tasks */
 	bool in_exec; /* still inside scsi_task_exec */
 	bool posted;
+	/*
+	 * A READ answered from the store's mapping: done() has run but the
+	 * command stays in the task set until scsi_task_release().
+	 */
+	bool held;
+	struct backend_map *map;
 	struct backend_io io;
 	struct iovec iov;
 	uint8_t *buf;      /* owned scratch (verify, write same) */
+	size_t buf_len;    /* its size, for databuf_free() */
 	uint64_t pos, end; /* progress of chunked work (bytes) */
 	uint32_t param;    /* handler's own counter */
 };

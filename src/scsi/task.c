@@ -13,6 +13,7 @@
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
+#include "util/databuf.h"
 
 #define OP(op_, flags_, len_, run_, start_) \
 	[op_] = {.flags = (flags_),         \
@@ -118,6 +119,7 @@ scsi_task_reset_result(struct scsi_task *task)
 	task->sense_len = 0;
 	task->xfer_len = 0;
 	task->data_in_len = 0;
+	task->data_map = NULL;
 }
 
 /* Commands answered for a LUN that does not exist (SPC-4 4.6.4?). */
@@ -240,8 +242,25 @@ scsi_run_ready(struct list_node *ready)
 static void
 scsi_cmd_free(struct scsi_cmd *cmd)
 {
-	mem_free(cmd->buf);
+	databuf_free(cmd->buf, cmd->buf_len);
 	mem_free(cmd);
+}
+
+/* Take cmd out of its LU's task set; collects the tasks that may now run. */
+static void
+scsi_cmd_leave_set(struct scsi_cmd *cmd, struct list_node *ready)
+{
+	struct scsi_lu *lu = cmd->lu;
+
+	list_init(ready);
+	pthread_mutex_lock(&lu->lock);
+	if (cmd->in_set) {
+		list_remove(&cmd->task->node);
+		cmd->in_set = false;
+		scsi_lu_set_count(lu, cmd, -1);
+	}
+	scsi_lu_collect_ready(lu, ready);
+	pthread_mutex_unlock(&lu->lock);
 }
 
 static void
@@ -251,19 +270,36 @@ scsi_cmd_finish(struct scsi_cmd *cmd)
 	struct scsi_lu *lu = cmd->lu;
 	struct list_node ready;
 
-	list_init(&ready);
-	pthread_mutex_lock(&lu->lock);
-	if (cmd->in_set) {
-		list_remove(&task->node);
-		cmd->in_set = false;
-		scsi_lu_set_count(lu, cmd, -1);
+	if (cmd->held) {
+		/* Leaves the set in scsi_task_release(), after the send. */
+		task->state = SCSI_TS_DONE;
+		task->done(task);
+		return;
 	}
-	scsi_lu_collect_ready(lu, &ready);
-	pthread_mutex_unlock(&lu->lock);
+	scsi_cmd_leave_set(cmd, &ready);
 	task->internal = NULL;
 	task->state = SCSI_TS_DONE;
 	scsi_cmd_free(cmd);
 	task->done(task);
+	scsi_run_ready(&ready);
+	scsi_lu_put(lu);
+}
+
+void
+scsi_task_release(struct scsi_task *task)
+{
+	struct scsi_cmd *cmd = task->internal;
+	struct scsi_lu *lu;
+	struct list_node ready;
+
+	if (cmd == NULL || !cmd->held || task->state != SCSI_TS_DONE)
+		return;
+	lu = cmd->lu;
+	scsi_cmd_leave_set(cmd, &ready);
+	task->internal = NULL;
+	task->data_map = NULL;
+	backend_map_put(cmd->map);
+	scsi_cmd_free(cmd);
 	scsi_run_ready(&ready);
 	scsi_lu_put(lu);
 }

@@ -40,8 +40,8 @@ alloc_fail_hits(void)
 	return atomic_load(&fail_hits);
 }
 
-static int
-alloc_should_fail(void)
+int
+mem_fail_injected(void)
 {
 	unsigned long c =
 	    atomic_load_explicit(&fail_countdown, memory_order_relaxed);
@@ -61,7 +61,7 @@ alloc_should_fail(void)
 void *
 mem_alloc(size_t size)
 {
-	if (alloc_should_fail())
+	if (mem_fail_injected())
 		return NULL;
 	return malloc(size ? size : 1);
 }
@@ -69,7 +69,7 @@ mem_alloc(size_t size)
 void *
 mem_zalloc(size_t size)
 {
-	if (alloc_should_fail())
+	if (mem_fail_injected())
 		return NULL;
 	return calloc(1, size ? size : 1);
 }
@@ -85,7 +85,7 @@ mem_calloc(size_t n, size_t size)
 void *
 mem_realloc(void *p, size_t size)
 {
-	if (alloc_should_fail())
+	if (mem_fail_injected())
 		return NULL;
 	return realloc(p, size ? size : 1);
 }

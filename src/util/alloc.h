@@ -35,4 +35,10 @@ unsigned long alloc_fail_hits(void);
  */
 void alloc_fail_pause(bool on);
 
+/*
+ * For allocators built on these (databuf.c): counts one allocation and
+ * says whether the hook fails it.
+ */
+int mem_fail_injected(void);
+
 #endif /* IETD_UTIL_ALLOC_H */

@@ -10,6 +10,7 @@
 SIZE_MB=256
 SIZE=$((SIZE_MB * 1024 * 1024))
 LOOPS=()
+SHM=
 
 # Detach only the loop devices this script attached, then lib.sh's cleanup.
 _roundtrip_cleanup() {
@@ -17,6 +18,7 @@ _roundtrip_cleanup() {
 	for d in "${LOOPS[@]}"; do
 		losetup -d "$d" 2>/dev/null
 	done
+	rm -f "$SHM"
 	_cleanup
 }
 trap _roundtrip_cleanup EXIT
@@ -47,6 +49,9 @@ blockio_store() { # blockio_store NAME: sets STORE to the path to use
 }
 fio512=$(make_image fio512.img $SIZE)
 fio4k=$(make_image fio4k.img $SIZE)
+# A file on tmpfs: large reads are sent from its mapping (backend_map).
+SHM=/dev/shm/ietd-test-$$.img
+truncate -s $SIZE "$SHM"
 blockio_store bio512
 bio512=$STORE
 blockio_store bio4k
@@ -66,6 +71,8 @@ Target $IQN_BASE:blockio-512
 	Lun 0 Path=$bio512,Type=blockio,BlockSize=512
 Target $IQN_BASE:blockio-4096
 	Lun 0 Path=$bio4k,Type=blockio,BlockSize=4096
+Target $IQN_BASE:tmpfs-512
+	Lun 0 Path=$SHM,Type=fileio,BlockSize=512
 CONF
 
 # Empty every LUN again so a later engine cannot pass on earlier data.
@@ -74,6 +81,7 @@ wipe_luns() {
 	for f in fio512 fio4k bio512 bio4k; do
 		fallocate -p -o 0 -l $SIZE "$T/$f.img"
 	done
+	fallocate -p -o 0 -l $SIZE "$SHM"
 	# Loop devices may hold the old data in their page cache.
 	for f in "${LOOPS[@]}"; do
 		blockdev --flushbufs "$f" 2>/dev/null
@@ -141,6 +149,9 @@ for engine in $engines; do
 			roundtrip $engine $type $bs
 		done
 	done
+	roundtrip $engine tmpfs 512
+	check "tmpfs: reads were sent from the file's mapping" \
+		grep -q "$SHM" /proc/"$IETD_PID"/maps
 	read -r nrings ncqes <<<"$(ring_stats)"
 	if [ $engine = io_uring ]; then
 		check "io_uring: rings did the I/O ($nrings rings, $ncqes CQEs)" \

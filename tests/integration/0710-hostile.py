@@ -26,7 +26,9 @@ sends a byte a second (slowloris); ietd must drop each within
 LOGIN_BOUND seconds (ietd.8: 15 s to log in). Peers in full feature
 phase that stop mid-header or mid-data must be dropped within
 STALL_BOUND seconds (ietd.8: 30 s of silence inside a PDU), or within
-NOP_BOUND seconds on NOP-IQN (NOPInterval 2, NOPTimeout 2). ietd's
+NOP_BOUND seconds on NOP-IQN (NOPInterval 2, NOPTimeout 2); so must a
+session that asks for 12 MiB of reads and never reads its socket (ietd.8:
+30 s without taking a byte). ietd's
 VmRSS is sampled throughout: peak and final growth over the warmed-up
 baseline must stay under RSS_BOUND_MIB.
 Afterwards a fresh login works and the verifier's data reads back intact
@@ -304,6 +306,52 @@ class Stalled:
         self.closed_at = time.monotonic()
 
 
+class NotReading(Stalled):
+    """A session that asks for more than the socket holds and never reads.
+
+    ietd must drop it (ietd.8: nothing sent for 30 s). Reading to see the
+    close would unblock ietd, so poll() keeps still until just before the
+    bound; then whatever is queued is drained and only an end of stream
+    counts as closed.
+    """
+
+    def poll(self):
+        if self.closed_at is not None or \
+                time.monotonic() < self.since + self.bound - 3:
+            return
+        # What ietd queued before closing still comes first: take it fast.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.sock], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                if not self.sock.recv(1 << 20):
+                    break
+            except BlockingIOError:
+                continue
+            except OSError:
+                break
+        else:
+            return
+        self.closed_at = time.monotonic()
+
+
+def start_not_reading():
+    c = pt.Connection(HOST, PORT, timeout=5.0, isid=b"\x80" + os.urandom(5))
+    c.login(INITIATOR, FUZZ_IQN)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # 24 reads of 512 KiB: 12 MiB, more than both socket buffers hold.
+    for i in range(24):
+        c.send(pt.scsi_command(0, c.next_itt(), pt.cdb_read10(i * 1024, 1024),
+                               1024 * BLOCK, c.cmdsn, c.exp_statsn,
+                               read=True))
+        c.cmdsn = (c.cmdsn + 1) & 0xFFFFFFFF
+    return NotReading("never reads its responses (no NOPInterval)", c.sock,
+                      STALL_BOUND)
+
+
 class Slowloris(threading.Thread):
     """A Login Request sent one byte a second."""
 
@@ -374,6 +422,7 @@ def start_stalled():
                                 bytes(4096))[:1000])
     peers.append(Stalled("stops mid-data in full feature phase "
                          "(no NOPInterval)", c.sock, STALL_BOUND))
+    peers.append(start_not_reading())
     slow = Slowloris()
     slow.start()
     peers.append(slow)

@@ -54,6 +54,8 @@ check "the login timeout is logged" \
 	grep -q "login not complete after 15 seconds: closing" "$IETD_LOG"
 check "the PDU stall timeout is logged" grep -q \
 	"PDU incomplete, nothing received for 30 seconds: closing" "$IETD_LOG"
+check "the send stall timeout is logged" grep -q \
+	"peer not reading, nothing sent for 30 seconds: closing" "$IETD_LOG"
 ietd_stop; rc=$?
 [ $rc -eq 0 ] && ok "exit 0" || not_ok "exit 0" "$rc"
 # After the exit: LeakSanitizer reports then.
@@ -72,6 +74,14 @@ grep -E 'AddressSanitizer|runtime error|LeakSanitizer' "$IETD_LOG" &&
 	done
 } >"$T/ietd2.conf"
 mv "$T/ietd2.conf" "$T/ietd.conf"
+if [ "$VALGRIND" = 1 ]; then
+	# valgrind keeps descriptors for itself above the client's limit and
+	# caps the client at the soft limit it started with, so ietd cannot
+	# raise it there; the check needs the real process.
+	echo "SKIP: 1000 logins under a soft RLIMIT_NOFILE of 1024 (valgrind caps the limit)"
+	finish
+	exit $?
+fi
 soft=$(ulimit -Sn)
 ulimit -Sn 1024
 ietd_start

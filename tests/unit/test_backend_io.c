@@ -882,6 +882,69 @@ test_inline_local(void **state)
 	backend_cq_free(cq);
 }
 
+/*
+ * backend_map: a tmpfs file's written ranges come back as its page cache;
+ * holes, ranges past the end and files on disk do not. When the file
+ * grows a new mapping replaces the old, which stays valid for whoever
+ * still holds it.
+ */
+static void
+test_map(void **state)
+{
+	static const char shm[] = "/dev/shm/ietd-test-map.img";
+	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
+	struct backend_map *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	static uint8_t data[65536];
+	struct backend *be = NULL;
+	const uint8_t *a, *b;
+	char why[256];
+	int fd;
+
+	(void)state;
+	test_fill(data, sizeof(data), 9);
+	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 * (off_t)sizeof(data)), 0);
+	assert_int_equal(pwrite(fd, data, sizeof(data), 0),
+	    (ssize_t)sizeof(data));
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+
+	a = backend_map(be, 512, sizeof(data) - 512, &r1);
+	assert_non_null(a);
+	assert_non_null(r1);
+	assert_memory_equal(a, data + 512, sizeof(data) - 512);
+	/* A range reaching into the hole, and one past the end. */
+	assert_null(backend_map(be, 4096, sizeof(data), &r2));
+	assert_null(r2);
+	assert_null(backend_map(be, 4 * sizeof(data) - 512, 1024, &r2));
+	/* Grow the file and fill the new part: a new mapping covers it. */
+	assert_int_equal(pwrite(fd, data, sizeof(data), 4 * sizeof(data)),
+	    (ssize_t)sizeof(data));
+	b = backend_map(be, 4 * sizeof(data), sizeof(data), &r2);
+	assert_non_null(b);
+	assert_ptr_not_equal(r1, r2);
+	assert_memory_equal(b, data, sizeof(data));
+	/* The old mapping still reads, and sees later writes (it is shared). */
+	assert_int_equal(pwrite(fd, "\x42", 1, 512), 1);
+	assert_int_equal(a[0], 0x42);
+	backend_map_put(r1);
+	backend_map_put(r2);
+	/* Switched off for tests and benchmarks. */
+	backend_map_off = true;
+	assert_null(backend_map(be, 0, 4096, &r3));
+	backend_map_off = false;
+	backend_close(be);
+	close(fd);
+	unlink(shm);
+
+	/* A file on disk is never mapped (a fault could wait for the disk). */
+	p.path = test_path;
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	assert_false(be->in_memory);
+	assert_null(backend_map(be, 0, 4096, &r3));
+	backend_close(be);
+}
+
 int
 main(void)
 {
@@ -904,6 +967,7 @@ main(void)
 	    TEST_URING(test_uring_full),
 	    cmocka_unit_test(test_engine_select),
 	    cmocka_unit_test(test_inline_local),
+	    cmocka_unit_test(test_map),
 	};
 	int rc = cmocka_run_group_tests(tests, test_setup, test_teardown);
 

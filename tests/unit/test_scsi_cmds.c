@@ -534,6 +534,120 @@ test_abort_waiting(void **state)
 	scsi_lu_put(lu);
 }
 
+/* Drain the queue for ms milliseconds (or until nothing comes). */
+static void
+t_drain_for(int ms)
+{
+	struct pollfd pfd = {.fd = backend_cq_fd(t_cq), .events = POLLIN};
+
+	while (poll(&pfd, 1, ms) == 1)
+		backend_cq_drain(t_cq);
+}
+
+/*
+ * A transport that can send from the store's page cache (map_ok) gets
+ * large reads of a tmpfs file as data_map, and the read stays in the
+ * task set until scsi_task_release(): an overlapping write waits for it,
+ * so the bytes being sent never change under the socket.
+ */
+static void
+test_mapped_read(void **state)
+{
+	struct scsi_lu *lu;
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	static struct t_task rd, wr;
+	static uint8_t want[T_BUF];
+	char saved[sizeof(t_path)];
+	struct t_task *t;
+	unsigned int i;
+	int fd;
+
+	(void)state;
+	if (access("/dev/shm", W_OK) != 0)
+		skip();
+	memcpy(saved, t_path, sizeof(saved));
+	snprintf(t_path, sizeof(t_path), "/dev/shm/test_scsi.%d.img",
+	    (int)getpid());
+	fd = open(t_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)T_BLOCKS * T_BS), 0);
+	close(fd);
+	lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+
+	/* 64 KiB of a pattern at LBA 0; the rest of the file is a hole. */
+	for (i = 0; i < T_BUF; i++)
+		want[i] = (uint8_t)(i * 7 + 3);
+	memcpy(wr.buf, want, T_BUF);
+	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+
+	memset(rd.buf, 0xcc, T_BUF);
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
+	rd.task.map_ok = true;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_int_equal(rd.task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(rd.task.data_in_len, T_BUF);
+	assert_non_null(rd.task.data_map);
+	assert_memory_equal(rd.task.data_map, want, T_BUF);
+	assert_int_equal(rd.buf[0], 0xcc); /* never copied */
+
+	/* An overlapping write waits while the read is being "sent"... */
+	memset(wr.buf, 0x5a, T_BUF);
+	t_prep(&wr, w10, 10, T_BUF, true, &t_nx2);
+	scsi_task_exec(lu, &wr.task, t_luns, 3);
+	t_drain_for(100);
+	assert_int_equal(wr.ndone, 0);
+	assert_memory_equal(rd.task.data_map, want, T_BUF);
+	/* ... and runs once the transport lets go of the bytes. */
+	scsi_task_release(&rd.task);
+	assert_null(rd.task.data_map);
+	t_wait(&wr);
+	assert_int_equal(wr.task.status, SCSI_STATUS_GOOD);
+	scsi_task_release(&rd.task); /* a second release does nothing */
+
+	/* The next mapped read sees the write. */
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
+	rd.task.map_ok = true;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_non_null(rd.task.data_map);
+	assert_int_equal(rd.task.data_map[0], 0x5a);
+	assert_int_equal(rd.task.data_map[T_BUF - 1], 0x5a);
+	scsi_task_release(&rd.task);
+
+	/* A hole is read into the buffer (mapping it would allocate it). */
+	put_be32(r10 + 2, 1024);
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
+	rd.task.map_ok = true;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_null(rd.task.data_map);
+	assert_int_equal(rd.buf[0], 0);
+	scsi_task_release(&rd.task);
+
+	/* Small reads are copied, as is anything without map_ok. */
+	put_be32(r10 + 2, 0);
+	r10[8] = 8;
+	t_prep(&rd, r10, 10, 8 * T_BS, false, &t_nx1);
+	rd.task.map_ok = true;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_null(rd.task.data_map);
+	assert_int_equal(rd.buf[0], 0x5a);
+	r10[8] = 128;
+	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
+	assert_null(t->task.data_map);
+	assert_int_equal(t->buf[T_BUF - 1], 0x5a);
+
+	scsi_lu_put(lu);
+	unlink(t_path);
+	memcpy(t_path, saved, sizeof(saved));
+}
+
 static void
 test_mode(void **state)
 {
@@ -1092,6 +1206,7 @@ main(void)
 	    cmocka_unit_test(test_read_write),
 	    cmocka_unit_test(test_ordering),
 	    cmocka_unit_test(test_abort_waiting),
+	    cmocka_unit_test(test_mapped_read),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_misc),
 	    cmocka_unit_test(test_write_same_unmap_verify),
