@@ -512,6 +512,7 @@ main(int argc, char **argv)
 	if (!ietd.opt.foreground)
 		daemon_background();
 	if (!main_start(conf)) {
+		conf_free(conf);
 		daemon_failed();
 		return 1;
 	}

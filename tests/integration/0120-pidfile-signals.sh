@@ -14,7 +14,7 @@ ok "ietd starts in the foreground"
 [ "$(cat "$T/ietd.pid")" = "$IETD_PID" ] && ok "pid file holds the pid" ||
 	not_ok "pid file holds the pid" "$(cat "$T/ietd.pid")"
 
-out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -f -c "$T/ietd.conf" -a 127.0.0.1 -p "$(free_port)" \
+out=$(timeout $((10 * VG_SLOW)) "${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -f -c "$T/ietd.conf" -a 127.0.0.1 -p "$(free_port)" \
 	--pid-file "$T/ietd.pid" 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "unable to lock pid file" <<<"$out" &&
 	ok "second instance refused: unable to lock pid file" ||
@@ -32,7 +32,7 @@ kill -INT "$IETD_PID"; wait "$IETD_PID"; rc=$?; IETD_PID=
 
 # Without -f: the command returns once the daemon serves.
 PORT=$(free_port)
-"$IETD" "${CTL_OPTS[@]}" -c "$T/ietd.conf" -a 127.0.0.1 -p "$PORT" --pid-file "$T/d.pid" \
+"${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -c "$T/ietd.conf" -a 127.0.0.1 -p "$PORT" --pid-file "$T/d.pid" \
 	--initiators-allow "$T/none" --initiators-deny "$T/none" \
 	--targets-allow "$T/none" >"$T/d.out" 2>&1; rc=$?
 dpid=$(cat "$T/d.pid" 2>/dev/null)

@@ -19,7 +19,7 @@ ietd_stop
 
 if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
 	PORT=$(free_port)
-	"$IETD" "${common[@]}" -a ::1 -p "$PORT" --pid-file "$T/6.pid" >"$IETD_LOG" 2>&1 &
+	"${IETD_RUN[@]}" "$IETD" "${common[@]}" -a ::1 -p "$PORT" --pid-file "$T/6.pid" >"$IETD_LOG" 2>&1 &
 	IETD_PID=$!
 	wait_port ::1 "$PORT"
 	check "-a ::1: discovery over IPv6" iscsi-ls "iscsi://[::1]:$PORT"
@@ -27,7 +27,7 @@ if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0)
 	ietd_stop
 
 	PORT=$(free_port)
-	"$IETD" "${common[@]}" -p "$PORT" --pid-file "$T/any.pid" >"$IETD_LOG" 2>&1 &
+	"${IETD_RUN[@]}" "$IETD" "${common[@]}" -p "$PORT" --pid-file "$T/any.pid" >"$IETD_LOG" 2>&1 &
 	IETD_PID=$!
 	wait_port 127.0.0.1 "$PORT"
 	check "default: listens on IPv4" iscsi-ls "iscsi://127.0.0.1:$PORT"
@@ -43,12 +43,18 @@ fi
 # 0700, would refuse every login: ietd fails closed on unreadable files).
 if [ "$(id -u)" -eq 0 ]; then
 	PORT=$(free_port)
-	"$IETD" "${CTL_OPTS[@]}" -f -c "$T/ietd.conf" --initiators-allow /nonexistent/ietd/ia \
+	"${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -f -c "$T/ietd.conf" --initiators-allow /nonexistent/ietd/ia \
 		--initiators-deny /nonexistent/ietd/id --targets-allow /nonexistent/ietd/ta \
 		-a 127.0.0.1 -p "$PORT" -u nobody -g nogroup \
 		--pid-file "$T/priv.pid" >"$IETD_LOG" 2>&1 &
 	IETD_PID=$!
 	wait_port 127.0.0.1 "$PORT"
+	# The listener is up before the privileges go: give it a moment.
+	for i in $(seq $((20 * VG_SLOW))); do
+		uid=$(awk '/^Uid:/ {print $2}' /proc/$IETD_PID/status)
+		[ "$uid" = "$(id -u nobody)" ] && break
+		sleep 0.1
+	done
 	uid=$(awk '/^Uid:/ {print $2}' /proc/$IETD_PID/status)
 	gid=$(awk '/^Gid:/ {print $2}' /proc/$IETD_PID/status)
 	[ "$uid" = "$(id -u nobody)" ] && [ "$gid" = "$(getent group nogroup | cut -d: -f3)" ] &&

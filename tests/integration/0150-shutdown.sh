@@ -16,13 +16,18 @@ PORT=$(free_port)
 # the exit status; leaks are checked by every other test.
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 strace -f -qq -e trace=fdatasync,fsync -o "$T/strace.out" \
-	"$IETD" -f -c "$T/ietd.conf" -a 127.0.0.1 -p "$PORT" --pid-file "$T/ietd.pid" \
+	"${IETD_RUN[@]}" "$IETD" -f -c "$T/ietd.conf" -a 127.0.0.1 -p "$PORT" --pid-file "$T/ietd.pid" \
 	--initiators-allow "$T/none" --initiators-deny "$T/none" \
 	--targets-allow "$T/none" "${CTL_OPTS[@]}" -d 1 >"$IETD_LOG" 2>&1 &
 spid=$!
 track_pid $spid
 wait_port 127.0.0.1 "$PORT" || { not_ok start "$(cat "$IETD_LOG")"; finish; exit 1; }
-ipid=$(cat "$T/ietd.pid")
+# The port can answer before the pid file is written (slowly, valgrind).
+for i in $(seq $((50 * VG_SLOW))); do
+	ipid=$(cat "$T/ietd.pid" 2>/dev/null)
+	[ -n "$ipid" ] && break
+	sleep 0.1
+done
 
 # A session that stays connected, and writes that are not FUA.
 mkfifo "$T/qio.in"
