@@ -24,6 +24,7 @@ fi
 targets=${BENCH_TARGETS:-"ietd tgtd istgt"}
 luns=${BENCH_LUNS:-"null tmpfs disk digest"}
 filter=${BENCH_FILTER:-.}
+fill=${BENCH_FILL:-1}
 ietd_bin=${BENCH_IETD:-$top/build/ietd}
 outdir=${BENCH_OUT:-$here/results}
 
@@ -153,10 +154,19 @@ wait_ready() {
 	return 1
 }
 
+# The tmpfs images are written through once (BENCH_FILL=1, the default):
+# the holes of a sparse file read as the zero page, which no LUN with data
+# on it does. The disk image stays sparse (filling it costs a GiB of disk
+# writes per target).
 make_files() {
 	local t=$1 f
 	for f in "$shm.$t" "$shm.$t-digest" "$disk.$t"; do
 		truncate -s $lun_bytes "$f" || return 1
+	done
+	[ "$fill" = 1 ] || return 0
+	for f in "$shm.$t" "$shm.$t-digest"; do
+		dd if=/dev/zero of="$f" bs=1M count=$((lun_bytes >> 20)) \
+			conv=notrunc status=none || return 1
 	done
 }
 
