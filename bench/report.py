@@ -140,7 +140,10 @@ def main():
             if cur_lun is not None:
                 lines.append("")
             cur_lun = lun
-            lines.append(f"## {LUN_TITLES.get(lun, lun)}")
+            title = LUN_TITLES.get(lun, lun)
+            if lun == "tmpfs" and "fill=1" in settings.split():
+                title = "1 GiB file on tmpfs (/dev/shm), written through first"
+            lines.append(f"## {title}")
             lines.append("")
             lines.append("| workload | target | IOPS | MB/s | ietd/peer | CPU s/GiB | CPU ms/1k I/O | target cores | other cores | runs ok | spread |")
             lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

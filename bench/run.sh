@@ -539,7 +539,7 @@ main() {
 	done
 
 	python3 "$here/report.py" "$csv" "$md" \
-	    "runs=$runs seconds=$secs quick=${BENCH_QUICK:-0} targets=$targets luns=$luns filter=$filter" \
+	    "runs=$runs seconds=$secs quick=${BENCH_QUICK:-0} fill=$fill targets=$targets luns=$luns filter=$filter" \
 	    "$(for t in $targets; do echo "$t=${tstate[$t]}"; done)"
 	cat "$md"
 	log "bench: wrote $md and $csv"
