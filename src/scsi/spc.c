@@ -638,6 +638,21 @@ scsi_spc_sa_known(uint8_t opcode, uint8_t sa)
 	return false;
 }
 
+/*
+ * Is opcode (without service action) one this LU runs? UNMAP exists only
+ * where the store can discard; elsewhere it is refused as an invalid
+ * opcode (sbc.c) and must not be reported as supported either.
+ */
+static bool
+scsi_spc_op_supported(const struct scsi_task *task, uint8_t opcode)
+{
+	if (scsi_op_lookup(opcode) == NULL)
+		return false;
+	if (opcode == SCSI_OP_UNMAP)
+		return task->lu != NULL && backend_can_discard(task->lu->be);
+	return true;
+}
+
 /* Command timeouts descriptor (SPC-4 6.35.4): no limits advertised. */
 static unsigned int
 scsi_spc_timeouts(uint8_t *b)
@@ -684,7 +699,8 @@ scsi_spc_report_opcodes(struct scsi_task *task)
 		memset(b, 0, sizeof(b));
 		for (i = 0; i < 256; i++) {
 			op = scsi_op_lookup((uint8_t)i);
-			if (op == NULL || scsi_spc_has_sa((uint8_t)i))
+			if (!scsi_spc_op_supported(task, (uint8_t)i) ||
+			    scsi_spc_has_sa((uint8_t)i))
 				continue;
 			off += scsi_spc_rsoc_desc(b + off, (uint8_t)i, false, 0,
 			    op->cdb_len, rctd);
@@ -708,7 +724,7 @@ scsi_spc_report_opcodes(struct scsi_task *task)
 		return;
 	}
 	op = scsi_op_lookup(opc);
-	supported = op != NULL &&
+	supported = scsi_spc_op_supported(task, opc) &&
 	    (!scsi_spc_has_sa(opc) || scsi_spc_sa_known(opc, (uint8_t)sa));
 	memset(one, 0, sizeof(one));
 	if (!supported) {

@@ -973,6 +973,29 @@ test_report_opcodes(void **state)
 	assert_int_equal(t->task.data_in_len, 1);
 	h_cases(lu, cases, H_NCASES(cases));
 	scsi_lu_put(lu);
+
+	/*
+	 * A store that cannot discard (read-only here) refuses UNMAP as an
+	 * invalid opcode, so RSOC must not list it, nor call it supported.
+	 */
+	lu = h_lu(BACKEND_NULLIO, true);
+	rsoc[2] = 0;
+	rsoc[3] = 0;
+	rsoc[7] = 0x10;
+	rsoc[9] = 0;
+	t = h_in(lu, rsoc, 4096);
+	h_expect_good(t);
+	assert_int_equal(get_be32(t->buf), 8 * (n - 1));
+	for (off = 4; off < t->task.data_in_len; off += 8)
+		assert_int_not_equal(t->buf[off], 0x42);
+	rsoc[2] = 0x01;
+	rsoc[3] = 0x42;
+	rsoc[7] = 0;
+	rsoc[9] = 255;
+	t = h_in(lu, rsoc, 4096);
+	h_expect_good(t);
+	assert_int_equal(t->buf[1], 0x01);
+	scsi_lu_put(lu);
 }
 
 /* RESERVE/RELEASE (6) and (10) (SPC-2 7.21, 7.17). */
