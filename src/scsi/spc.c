@@ -589,14 +589,27 @@ bad_len:
 	    ASC_PARAMETER_LIST_LENGTH_ERROR);
 }
 
+#define RSTMF_REPD 0x80         /* CDB byte 2: extended parameter data */
+#define RSTMF_EXT_LEN 16
+#define RSTMF_EXT_ADDITIONAL 0x0c /* bytes after byte 3 in that format */
+
+/*
+ * REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (SPC-4 6.37): the 4-byte
+ * form, or with REPD the 16-byte form whose byte 1 reports the query
+ * functions and I_T NEXUS RESET (none here) and byte 3 its length.
+ */
 static void
 scsi_spc_report_tmfs(struct scsi_task *task)
 {
-	uint8_t b[4] = {0};
+	uint8_t b[RSTMF_EXT_LEN] = {0};
+	bool repd = task->cdb[2] & RSTMF_REPD;
 
 	/* ABORT TASK, ABORT TASK SET, LOGICAL UNIT RESET, TARGET RESET. */
 	b[0] = 0x80 | 0x40 | 0x08 | 0x02;
-	scsi_task_data_in(task, b, sizeof(b), get_be32(task->cdb + 6));
+	if (repd)
+		b[3] = RSTMF_EXT_ADDITIONAL;
+	scsi_task_data_in(task, b, repd ? RSTMF_EXT_LEN : 4,
+	    get_be32(task->cdb + 6));
 }
 
 /* Commands with service actions: listed one descriptor per action. */

@@ -971,6 +971,16 @@ test_report_opcodes(void **state)
 	rtmf[9] = 1;
 	t = h_in(lu, rtmf, 256);
 	assert_int_equal(t->task.data_in_len, 1);
+	/* REPD: the 16-byte form, additional length 0Ch. */
+	rtmf[2] = 0x80;
+	rtmf[9] = 255;
+	t = h_in(lu, rtmf, 256);
+	h_expect_good(t);
+	assert_int_equal(t->task.data_in_len, 16);
+	h_expect_bytes(t->buf, tmfs, 1);
+	assert_int_equal(t->buf[1], 0);
+	assert_int_equal(t->buf[3], 0x0c);
+	rtmf[2] = 0;
 	h_cases(lu, cases, H_NCASES(cases));
 	scsi_lu_put(lu);
 
