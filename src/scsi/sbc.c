@@ -113,6 +113,26 @@ scsi_sbc_range_ok(struct scsi_cmd *cmd)
 	return true;
 }
 
+/*
+ * Range and transfer length of a media command that moves data: false,
+ * with the sense set, when the blocks pass the capacity or the bytes pass
+ * SCSI_XFER_MAX (the pointer names the CDB's length field); otherwise
+ * *bytes is the length in bytes.
+ */
+static bool
+scsi_sbc_xfer_ok(struct scsi_cmd *cmd, uint64_t *bytes)
+{
+	if (!scsi_sbc_range_ok(cmd))
+		return false;
+	*bytes = cmd->nblocks << cmd->lu->block_shift;
+	if (*bytes > SCSI_XFER_MAX) {
+		scsi_task_sense_invalid_field(cmd->task, true,
+		    scsi_sbc_len_field(cmd->task->cdb[0]), -1);
+		return false;
+	}
+	return true;
+}
+
 static void
 scsi_sbc_fail_io(struct scsi_cmd *cmd, bool write)
 {
@@ -176,14 +196,8 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 		scsi_task_sense_invalid_field(task, true, 1, 2);
 		goto done;
 	}
-	if (!scsi_sbc_range_ok(cmd))
+	if (!scsi_sbc_xfer_ok(cmd, &bytes))
 		goto done;
-	bytes = cmd->nblocks << lu->block_shift;
-	if (bytes > SCSI_XFER_MAX) {
-		scsi_task_sense_invalid_field(task, true,
-		    scsi_sbc_len_field(op), -1);
-		goto done;
-	}
 	task->xfer_len = (uint32_t)bytes;
 	if (bytes == 0)
 		goto done;
@@ -335,7 +349,6 @@ void
 scsi_sbc_verify(struct scsi_cmd *cmd)
 {
 	struct scsi_task *task = cmd->task;
-	struct scsi_lu *lu = cmd->lu;
 	unsigned int bytchk = (task->cdb[1] & CDB_BYTCHK) >> 1;
 	uint64_t bytes;
 
@@ -348,14 +361,8 @@ scsi_sbc_verify(struct scsi_cmd *cmd)
 		scsi_task_sense_invalid_field(task, true, 1, 2);
 		goto done;
 	}
-	if (!scsi_sbc_range_ok(cmd))
+	if (!scsi_sbc_xfer_ok(cmd, &bytes))
 		goto done;
-	bytes = cmd->nblocks << lu->block_shift;
-	if (bytes > SCSI_XFER_MAX) {
-		scsi_task_sense_invalid_field(task, true,
-		    scsi_sbc_len_field(task->cdb[0]), -1);
-		goto done;
-	}
 	if (bytchk == 0 || bytes == 0)
 		goto done;
 	task->xfer_len = (uint32_t)bytes;
@@ -450,7 +457,6 @@ void
 scsi_sbc_orwrite(struct scsi_cmd *cmd)
 {
 	struct scsi_task *task = cmd->task;
-	struct scsi_lu *lu = cmd->lu;
 	uint64_t bytes;
 
 	/* ORPROTECT: no protection information here. */
@@ -458,14 +464,8 @@ scsi_sbc_orwrite(struct scsi_cmd *cmd)
 		scsi_task_sense_invalid_field(task, true, 1, 7);
 		goto done;
 	}
-	if (!scsi_sbc_range_ok(cmd))
+	if (!scsi_sbc_xfer_ok(cmd, &bytes))
 		goto done;
-	bytes = cmd->nblocks << lu->block_shift;
-	if (bytes > SCSI_XFER_MAX) {
-		scsi_task_sense_invalid_field(task, true,
-		    scsi_sbc_len_field(task->cdb[0]), -1);
-		goto done;
-	}
 	task->xfer_len = (uint32_t)bytes;
 	if (bytes == 0)
 		goto done;
