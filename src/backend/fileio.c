@@ -60,13 +60,19 @@ backend_iov_copy(const struct iovec *iov, int iovcnt, struct iovec *stack)
 	return v;
 }
 
-int
-backend_file_preadv_all(int fd, const struct iovec *iov, int iovcnt,
-    uint64_t off, uint64_t len)
+/*
+ * Move all len bytes between the iovec and the file at off, continuing
+ * short transfers. A write with RWF_DSYNC falls back to a plain write and
+ * one fdatasync on kernels without it. 0 or -errno; a read that meets the
+ * end of the store first is -EIO.
+ */
+static int
+backend_file_xfer_all(int fd, const struct iovec *iov, int iovcnt, uint64_t off,
+    uint64_t len, bool write, bool dsync)
 {
 	struct iovec stack[FILEIO_IOV_STACK], *v;
 	uint64_t done = 0;
-	int first = 0, rc = 0;
+	int first = 0, rc = 0, flags = dsync ? RWF_DSYNC : 0;
 
 	v = backend_iov_copy(iov, iovcnt, stack);
 	if (v == NULL)
@@ -77,7 +83,18 @@ backend_file_preadv_all(int fd, const struct iovec *iov, int iovcnt,
 
 		if (cnt > IOV_MAX)
 			cnt = IOV_MAX;
-		n = preadv(fd, v + first, cnt, (off_t)(off + done));
+		if (write)
+			n = pwritev2(fd, v + first, cnt, (off_t)(off + done),
+			    flags);
+		else
+			n = preadv(fd, v + first, cnt, (off_t)(off + done));
+		if (n < 0 && flags != 0 &&
+		    (errno == EOPNOTSUPP || errno == EINVAL ||
+			errno == ENOSYS)) {
+			/* Old kernel: plain write now, fdatasync below. */
+			flags = 0;
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -95,53 +112,23 @@ backend_file_preadv_all(int fd, const struct iovec *iov, int iovcnt,
 	}
 	if (v != stack)
 		mem_free(v);
+	if (rc == 0 && dsync && flags == 0 && fdatasync(fd) < 0)
+		rc = -errno;
 	return rc;
+}
+
+int
+backend_file_preadv_all(int fd, const struct iovec *iov, int iovcnt,
+    uint64_t off, uint64_t len)
+{
+	return backend_file_xfer_all(fd, iov, iovcnt, off, len, false, false);
 }
 
 int
 backend_file_pwritev_all(int fd, const struct iovec *iov, int iovcnt,
     uint64_t off, uint64_t len, bool dsync)
 {
-	struct iovec stack[FILEIO_IOV_STACK], *v;
-	uint64_t done = 0;
-	int first = 0, rc = 0, flags = dsync ? RWF_DSYNC : 0;
-
-	v = backend_iov_copy(iov, iovcnt, stack);
-	if (v == NULL)
-		return -ENOMEM;
-	while (done < len) {
-		int cnt = iovcnt - first;
-		ssize_t n;
-
-		if (cnt > IOV_MAX)
-			cnt = IOV_MAX;
-		n = pwritev2(fd, v + first, cnt, (off_t)(off + done), flags);
-		if (n < 0 && flags != 0 &&
-		    (errno == EOPNOTSUPP || errno == EINVAL ||
-			errno == ENOSYS)) {
-			/* Old kernel: plain write now, fdatasync below. */
-			flags = 0;
-			continue;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (n == 0) {
-			rc = -EIO;
-			break;
-		}
-		done += (uint64_t)n;
-		first +=
-		    backend_iov_advance(v + first, iovcnt - first, (size_t)n);
-	}
-	if (v != stack)
-		mem_free(v);
-	if (rc == 0 && dsync && flags == 0 && fdatasync(fd) < 0)
-		rc = -errno;
-	return rc;
+	return backend_file_xfer_all(fd, iov, iovcnt, off, len, true, dsync);
 }
 
 int
