@@ -299,6 +299,12 @@ ffp_task_done(struct scsi_task *st)
 	struct iscsi_conn *conn = task->conn;
 
 	task->in_scsi = false;
+	if (st->data_map != NULL && st->data != NULL) {
+		/* Sent from the page cache: the buffer serves the next one. */
+		databuf_free(st->data, st->data_len);
+		st->data = NULL;
+		st->data_len = 0;
+	}
 	if (conn->state == CONN_S_CLOSED || task->aborted || st->aborted) {
 		/* RFC 7143 11.5.1: an aborted task gets no response. */
 		tmf_task_gone(task);
