@@ -1067,7 +1067,6 @@ ctl_client_io(void *arg, unsigned int events)
 {
 	struct ctl_client *cl = arg;
 	bool alive = true;
-	unsigned int want;
 
 	alloc_fail_pause(true);
 	loop_timer_arm(cl->timer, CTL_CLIENT_IDLE_MS);
@@ -1082,7 +1081,9 @@ ctl_client_io(void *arg, unsigned int events)
 	if (!alive) {
 		ctl_client_free(cl);
 	} else {
-		want = cl->rsp_off < cl->rsp.len ? LOOP_WRITE : LOOP_READ;
+		unsigned int want =
+		    cl->rsp_off < cl->rsp.len ? LOOP_WRITE : LOOP_READ;
+
 		loop_fd_mod(cl->watch, want);
 	}
 	alloc_fail_pause(false);

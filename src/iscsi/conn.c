@@ -125,16 +125,22 @@ iscsi_loop_flush(void *arg)
 	while (!list_empty(&il->tx_pending)) {
 		struct iscsi_conn *conn = list_first_entry(&il->tx_pending,
 		    struct iscsi_conn, tx_node);
-		int rc;
 
 		list_remove(&conn->tx_node);
 		conn->tx_scheduled = false;
 		did = true;
 		if (conn->state != CONN_S_CLOSED) {
-			rc = pdu_tx_flush(conn);
+			int rc = pdu_tx_flush(conn);
+
 			if (rc != 0) {
+				/*
+				 * A reset or a closed peer is ordinary; any
+				 * other error (EFAULT: a mapped file cut
+				 * short under a read) is worth a line.
+				 */
 				if (rc != -ECONNRESET && rc != -EPIPE)
-					conn_dbg(conn, 1, "closing: %s",
+					conn_log(conn, LOG_NOTICE,
+					    "send failed (%s): closing",
 					    strerror(-rc));
 				conn_close(conn);
 			} else if (conn->close_queued &&
@@ -281,8 +287,9 @@ iscsi_loop_fini(struct loop *loop)
 	if (il == NULL)
 		return;
 	loop_set_before_poll(loop, NULL, NULL);
-	while (iscsi_loop_flush(il))
-		continue;
+	/* Flush until a round finds nothing left to do. */
+	while (iscsi_loop_flush(il)) {
+	}
 	loop_timer_free(il->sweep);
 	loop_fd_del(il->cq_watch);
 	backend_cq_free(il->cq);

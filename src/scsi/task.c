@@ -406,10 +406,11 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 	scsi_lu_set_count(lu, cmd, 1);
 	go = scsi_cmd_can_start(cmd);
 	task->state = go ? SCSI_TS_RUNNING : SCSI_TS_WAITING;
-	if (!go)
+	if (!go) {
 		lu->set_waiting++;
-	if (!go)
+		/* Started later from another task's completion. */
 		cmd->in_exec = false;
+	}
 	pthread_mutex_unlock(&lu->lock);
 	if (go)
 		scsi_cmd_start(cmd);

@@ -27,10 +27,11 @@ budget_take(struct budget *b, uint64_t n)
 	} while (!__atomic_compare_exchange_n(&b->used, &used, next, true,
 	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
 	peak = __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
+	/* A failed exchange reloads peak; stop once it is not below next. */
 	while (next > peak &&
 	    !__atomic_compare_exchange_n(&b->peak, &peak, next, true,
-		__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		continue;
+		__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+	}
 	return true;
 }
 
