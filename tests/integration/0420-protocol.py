@@ -34,16 +34,8 @@ R_DATA_DIGEST = 0x02
 R_PROTOCOL_ERROR = 0x04
 R_CMD_NOT_SUPPORTED = 0x05
 
-failures = 0
+result = pt.Results()
 
-
-def result(name, good, why=""):
-    global failures
-    if good:
-        print("ok - %s" % name, flush=True)
-    else:
-        failures += 1
-        print("not ok - %s: %s" % (name, why), flush=True)
 
 
 def run(name, fn):
@@ -579,7 +571,7 @@ def main():
     result("well-behaved session: no error (%d verified rounds)" % w.rounds,
            not w.is_alive() and w.error is None and w.rounds > 0,
            w.error or ("still running" if w.is_alive() else "no rounds"))
-    return 1 if failures else 0
+    return 1 if result.failures else 0
 
 
 if __name__ == "__main__":

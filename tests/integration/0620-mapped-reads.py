@@ -29,16 +29,8 @@ BLOCKS = 16384                 # 8 MiB of 512-byte blocks: more than
 SIZE = BLOCKS * 512
 
 port, iqn, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-failures = 0
+result = pt.Results()
 
-
-def result(name, good, why=""):
-    global failures
-    if good:
-        print("ok - %s" % name)
-    else:
-        failures += 1
-        print("not ok - %s: %s" % (name, why))
 
 
 def session(n):
@@ -106,7 +98,7 @@ def main():
            len(values) >= 3, "only %s" % sorted(values))
     result("no READ saw a WRITE half-done (%d reads)" % reads, torn == 0,
            "%d torn; %s" % (torn, first_torn))
-    return 1 if failures else 0
+    return 1 if result.failures else 0
 
 
 sys.exit(main())

@@ -45,16 +45,8 @@ MAGIC = b"IETDDUR1"
 INITIATOR = "iqn.2026-11.org.example:durability"
 WRITER_SECONDS = 20.0           # safety bound of one write phase
 
-failures = 0
+result = pt.Results()
 
-
-def result(name, good, why=""):
-    global failures
-    if good:
-        print("ok - %s" % name, flush=True)
-    else:
-        failures += 1
-        print("not ok - %s: %s" % (name, why), flush=True)
 
 
 def note(msg):
@@ -451,7 +443,7 @@ def main():
     else:
         print(__doc__)
         return 2
-    return 1 if failures else 0
+    return 1 if result.failures else 0
 
 
 if __name__ == "__main__":

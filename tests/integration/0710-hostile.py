@@ -75,19 +75,11 @@ FFP_BUDGET = int(os.environ.get("HOSTILE_FFP_PDUS", "2400")) // 6
 PHASE_SECONDS = float(os.environ.get("HOSTILE_PHASE_SECONDS", "40"))
 CONCURRENT_WAIT = 15.0          # for the answers to CONCURRENT logins
 
-failures = 0
+result = pt.Results()
 SEED = int(os.environ.get("HOSTILE_SEED", "0")) or \
     random.SystemRandom().randrange(1, 1 << 31)
 rng = random.Random(SEED)
 
-
-def result(name, good, why=""):
-    global failures
-    if good:
-        print("ok - %s" % name, flush=True)
-    else:
-        failures += 1
-        print("not ok - %s: %s" % (name, why), flush=True)
 
 
 def note(msg):
@@ -814,7 +806,7 @@ def main_concurrent():
            answered == CONCURRENT,
            "%d of %d answered; ietd's limit is %s and it had %d fds open" %
            (answered, CONCURRENT, ietd_nofile(), fds))
-    return 1 if failures else 0
+    return 1 if result.failures else 0
 
 
 def main():
@@ -992,7 +984,7 @@ def main():
     except Exception as e:
         result("fresh login after the storm", False,
                "%s: %s" % (type(e).__name__, e))
-    return 1 if failures else 0
+    return 1 if result.failures else 0
 
 
 if __name__ == "__main__":

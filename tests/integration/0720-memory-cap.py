@@ -32,16 +32,8 @@ MIB = 1024 * 1024
 
 port = int(sys.argv[1])
 iqn = sys.argv[2]
-failures = 0
+result = pt.Results()
 
-
-def result(name, good, why=""):
-    global failures
-    if good:
-        print("ok - %s" % name)
-    else:
-        failures += 1
-        print("not ok - %s: %s" % (name, why))
 
 
 def session(target, n):
@@ -136,4 +128,4 @@ result("share: another session is not affected", st == pt.SCSI_GOOD,
        "status %r" % st)
 c.close()
 other.close()
-sys.exit(1 if failures else 0)
+sys.exit(1 if result.failures else 0)

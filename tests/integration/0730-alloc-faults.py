@@ -31,16 +31,8 @@ port = int(port)
 max_n = int(sys.argv[7]) if len(sys.argv) > 7 else 2000
 ietadm = os.environ.get("IETADM", "build/ietadm")
 pid = int(open(pidfile).read())
-failures = 0
+result = pt.Results()
 
-
-def result(name, good, why=""):
-    global failures
-    if good:
-        print("ok - %s" % name)
-    else:
-        failures += 1
-        print("not ok - %s: %s" % (name, why))
 
 
 def ctl(params):
@@ -213,4 +205,4 @@ walk("SCSI commands", op_io)
 walk("ietadm", op_ietadm)
 walk("reload", op_reload)
 result("ietd alive at the end", alive(), "dead")
-sys.exit(1 if failures else 0)
+sys.exit(1 if result.failures else 0)

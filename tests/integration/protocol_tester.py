@@ -19,6 +19,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 
 BHS_LEN = 48
 DIGEST_LEN = 4
@@ -745,6 +746,25 @@ def cdb_sync_cache10(lba=0, nblocks=0):
     """SYNCHRONIZE CACHE(10), SBC-4 5.22; 0 blocks: to the end of the
     medium. IMMED is 0, so GOOD means the data is on the medium."""
     return struct.pack(">BBIBHB", 0x35, 0, lba, 0, nblocks, 0)
+
+
+class Results:
+    """The check lines of a tester, as the shell side's tap_import reads
+    them ("ok - NAME", "not ok - NAME: WHY"), and how many failed. Call it
+    as result(name, good, why); safe from several threads."""
+
+    def __init__(self):
+        self.failures = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, name, good, why=""):
+        with self._lock:
+            if good:
+                print("ok - %s" % name, flush=True)
+            else:
+                self.failures += 1
+                print("not ok - %s: %s" % (name, why), flush=True)
+        return good
 
 
 def clear_unit_attention(conn, lun=0, tries=4):
