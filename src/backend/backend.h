@@ -85,8 +85,6 @@ struct backend_map;
 const void *backend_map(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref);
 void backend_map_put(struct backend_map *m);
-/* Tests and benchmarks: never map (every read goes through a buffer). */
-extern bool backend_map_off;
 
 /*
  * Queue io; io->done runs later on io->cq's thread, never inside this

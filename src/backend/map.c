@@ -21,8 +21,6 @@
 #include "backend_int.h"
 #include "util/alloc.h"
 
-bool backend_map_off;
-
 /* Pages asked of mincore() at a time. */
 #define BACKEND_MAP_VEC 256
 
@@ -101,8 +99,7 @@ backend_map(struct backend *be, uint64_t off, uint64_t len,
 	struct backend_map *m;
 
 	*ref = NULL;
-	if (!be->in_memory || be->fd < 0 || len == 0 ||
-	    __atomic_load_n(&backend_map_off, __ATOMIC_RELAXED))
+	if (!be->in_memory || be->fd < 0 || len == 0)
 		return NULL;
 	pthread_mutex_lock(&be->map_lock);
 	m = be->map;

@@ -929,10 +929,6 @@ test_map(void **state)
 	assert_int_equal(a[0], 0x42);
 	backend_map_put(r1);
 	backend_map_put(r2);
-	/* Switched off for tests and benchmarks. */
-	backend_map_off = true;
-	assert_null(backend_map(be, 0, 4096, &r3));
-	backend_map_off = false;
 	backend_close(be);
 	close(fd);
 	unlink(shm);
