@@ -10,10 +10,6 @@
  * answer to the target's last challenge, so mutual CHAP and the
  * operational stage behind a CHAP target are reached too.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-
-#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,30 +18,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
-#include "config/conf.h"
 #include "iscsi/chap.h"
-#include "iscsi/iscsi.h"
-#include "iscsi/iscsi_int.h"
 #include "iscsi/iscsi_proto.h"
 #include "iscsi/text.h"
-#include "net/loop.h"
-#include "target/target.h"
 #include "util/be.h"
-#include "util/log.h"
+#include "iscsi_harness.h"
 
 #define FUZZ_SEP 0xff       /* ends a segment */
 #define FUZZ_SEGS_MAX 16    /* Login Requests per input */
 #define FUZZ_TEXT_MAX 16384 /* one segment's text, after substitution */
 #define FUZZ_RX_MAX 65536   /* target output kept per request */
-#define FUZZ_DRAIN_ROUNDS 50
 #define FUZZ_SECRET "fuzz-secret-123"
 #define FUZZ_FIX "CHAP_R=fix"
 #define FUZZ_ITT 0x1234
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct backend_cq *fuzz_cq;
 static bool fuzz_debug; /* FUZZ_LOGIN_DEBUG set: print each response */
 
 /* What the target last said, for the next request. */
@@ -55,13 +43,6 @@ struct fuzz_state {
 	char text[FUZZ_RX_MAX + 1]; /* login response data, concatenated */
 	size_t tlen;
 };
-
-static void
-fuzz_report(void *arg, const char *msg)
-{
-	(void)arg;
-	fprintf(stderr, "%s\n", msg);
-}
 
 static int
 fuzz_init(void)
@@ -81,34 +62,9 @@ fuzz_init(void)
 				   "\tMaxRecvDataSegmentLength 4096\n"
 				   "\tFirstBurstLength 4096\n"
 				   "\tMaxBurstLength 8192\n";
-	static const struct allow_paths none = {
-	    "/nonexistent/initiators.allow",
-	    "/nonexistent/initiators.deny",
-	    "/nonexistent/targets.allow",
-	};
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct conf *conf;
-	char why[256];
 
-	log_init("fuzz", 0, -1);
 	fuzz_debug = getenv("FUZZ_LOGIN_DEBUG") != NULL;
-	target_set_allow_paths(&none);
-	conf = conf_load_buf("fuzz", text, strlen(text), fuzz_report, NULL);
-	if (conf == NULL)
-		return -1;
-	if (target_apply(conf, why, sizeof(why)) != 0) {
-		conf_free(conf);
-		return -1;
-	}
-	conf_free(conf);
-	memset(&ss, 0, sizeof(ss));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(3260);
-	iscsi_set_portals(&ss, 1);
-	(void)backend_workers_start(1);
-	fuzz_cq = backend_cq_new();
-	return fuzz_cq != NULL ? 0 : -1;
+	return fuzz_iscsi_init(text);
 }
 
 /* The right CHAP_R ("0x...") for the target's last CHAP_I and CHAP_C. */
@@ -238,37 +194,6 @@ fuzz_read_output(int fd, struct fuzz_state *st)
 	st->text[st->tlen] = '\0';
 }
 
-static bool
-fuzz_busy(const struct iscsi_conn *conn)
-{
-	const struct list_node *pos;
-
-	list_for_each(pos, &conn->tasks) {
-		if (list_entry(pos, struct iscsi_task, node)->in_scsi)
-			return true;
-	}
-	return false;
-}
-
-static void
-fuzz_drain_cq(const struct iscsi_conn *conn)
-{
-	for (int i = 0; i < FUZZ_DRAIN_ROUNDS; i++) {
-		struct pollfd p = {backend_cq_fd(fuzz_cq), POLLIN, 0};
-		bool busy = conn != NULL && fuzz_busy(conn);
-
-		if (poll(&p, 1, busy ? 1 : 0) <= 0 && !busy)
-			break;
-		backend_cq_drain(fuzz_cq);
-	}
-}
-
-static void
-fuzz_stop(void *arg)
-{
-	loop_stop(arg);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -277,36 +202,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t text[FUZZ_TEXT_MAX + 1];
 	static uint8_t pdu[ISCSI_BHS_LEN + FUZZ_TEXT_MAX + 4];
 	const uint8_t *p = data, *end = data + size;
-	struct iscsi_loop il;
-	struct iscsi_conn *conn;
-	struct loop *loop;
-	int sv[2], rc = 0;
+	struct fuzz_iscsi fx;
+	int rc = 0;
 
 	if (!ready) {
 		if (fuzz_init() != 0)
 			abort();
 		ready = true;
 	}
-	loop = loop_new("fuzz");
-	if (loop == NULL)
+	if (!fuzz_iscsi_open(&fx))
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) {
-		loop_free(loop);
-		return 0;
-	}
-	il.loop = loop;
-	il.cq = fuzz_cq;
-	il.cq_watch = NULL;
-	conn = conn_new(&il, sv[0]);
-	if (conn == NULL || login_start(conn) != 0) {
-		close(sv[0]);
-		close(sv[1]);
-		loop_free(loop);
-		return 0;
-	}
 	memset(&st, 0, sizeof(st));
 	for (int seg = 0; seg < FUZZ_SEGS_MAX && p < end && rc == 0 &&
-	     conn->state == CONN_S_LOGIN;
+	     fx.conn->state == CONN_S_LOGIN;
 	     seg++) {
 		const uint8_t *sep =
 		    memchr(p + 1, FUZZ_SEP, (size_t)(end - p - 1));
@@ -317,23 +225,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		plen = fuzz_pdu(&st, p[0], text, tlen, pdu);
 		p = sep != NULL ? sep + 1 : end;
 		/* A segment fits the socket buffer whole. */
-		if (write(sv[1], pdu, plen) != (ssize_t)plen)
+		if (write(fx.peer, pdu, plen) != (ssize_t)plen)
 			break;
-		rc = pdu_rx(conn);
-		fuzz_drain_cq(conn);
-		if (rc == 0 && conn->state != CONN_S_CLOSED)
-			rc = pdu_tx_flush(conn);
-		fuzz_read_output(sv[1], &st);
+		rc = fuzz_iscsi_round(&fx);
+		fuzz_read_output(fx.peer, &st);
 	}
 	if (fuzz_debug)
 		fprintf(stderr, "end: conn state %d, text: %s\n",
-		    (int)conn->state, st.text);
-	fuzz_drain_cq(conn);
-	conn_close(conn);
-	fuzz_drain_cq(NULL);
-	loop_post(loop, fuzz_stop, loop);
-	loop_run(loop);
-	close(sv[1]);
-	loop_free(loop);
+		    (int)fx.conn->state, st.text);
+	fuzz_iscsi_close(&fx);
 	return 0;
 }
