@@ -15,9 +15,9 @@ would be a write landing in pages that were still being sent.
     0620-mapped-reads.py PORT TARGET_IQN SECONDS
 """
 
+import multiprocessing
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,25 +41,25 @@ def session(n):
     return c
 
 
-writer_rounds = 0
-writer_error = None
-stop = threading.Event()
+# The writer is a process of its own: as a thread it would share the
+# interpreter lock with the reader, which could starve it for seconds.
+MIN_WRITES = 5
 
 
-def writer(c):
-    global writer_rounds, writer_error
+def writer(c, rounds, error, stop):
     v = 2
     try:
         while not stop.is_set():
             status, _, _ = c.scsi(pt.cdb_write10(0, BLOCKS),
                                   write_data=bytes([v]) * SIZE)
             if status != 0:
-                writer_error = "WRITE status %r" % status
+                error.put("WRITE status %r" % status)
                 return
-            writer_rounds += 1
+            with rounds.get_lock():
+                rounds.value += 1
             v = v % 250 + 2
-    except Exception as e:  # noqa: BLE001 - reported below
-        writer_error = "%s: %s" % (type(e).__name__, e)
+    except Exception as e:  # noqa: BLE001 - reported by the parent
+        error.put("%s: %s" % (type(e).__name__, e))
 
 
 def main():
@@ -68,13 +68,20 @@ def main():
     # Every page written once, so the whole range is mapped, not read.
     status, _, _ = w.scsi(pt.cdb_write10(0, BLOCKS), write_data=b"\1" * SIZE)
     result("first write", status == 0, "status %r" % status)
-    t = threading.Thread(target=writer, args=(w,), daemon=True)
-    t.start()
+    mp = multiprocessing.get_context("fork")
+    rounds, error, stop = mp.Value("i", 0), mp.Queue(), mp.Event()
+    child = mp.Process(target=writer, args=(w, rounds, error, stop),
+                       daemon=True)
+    child.start()
     reads = torn = 0
     values = set()
     first_torn = ""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    # At least SECONDS, and on until the writer has done MIN_WRITES (a
+    # busy machine), but never more than a minute past SECONDS.
+    start = time.monotonic()
+    while time.monotonic() < start + seconds or \
+            (rounds.value < MIN_WRITES and
+             time.monotonic() < start + seconds + 60 and child.is_alive()):
         status, data, _ = r.scsi(pt.cdb_read10(0, BLOCKS), read_len=SIZE)
         if status != 0:
             result("READ during writes", False, "status %r" % status)
@@ -89,9 +96,10 @@ def main():
         else:
             values |= kinds
     stop.set()
-    t.join(30)
+    child.join(30)
+    writer_error = None if error.empty() else error.get()
     print("# %d reads, %d writes, %d distinct values read, %d torn" %
-          (reads, writer_rounds, len(values), torn))
+          (reads, rounds.value, len(values), torn))
     result("writer ran without error", writer_error is None,
            str(writer_error))
     result("reads and writes interleaved (%d values seen)" % len(values),
