@@ -150,7 +150,7 @@ fuzz-bins: $(FUZZ_BINS)
 # New inputs go to a scratch folder, not into the repo.
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
-	$(Q)tools/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+	$(Q)FUZZ_SEED=$${FUZZ_SEED-1} tools/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # Long runs: make fuzz FUZZ_LONG_SECONDS=N (default an hour per target),
 # or make fuzz FUZZ_RUNS=10000000 for a count of executions per target.

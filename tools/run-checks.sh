@@ -59,7 +59,7 @@ run_fuzz() {
 	local bins
 	bins=$(ls build/fuzz/bin/fuzz_* 2>/dev/null)
 	[ -n "$bins" ] || return 0
-	tools/run-fuzz.sh "${FUZZ_SECONDS:-10}" $bins
+	FUZZ_SEED=${FUZZ_SEED-1} tools/run-fuzz.sh "${FUZZ_SECONDS:-10}" $bins
 	record "fuzz-smoke" $?
 }
 

@@ -6,7 +6,10 @@
 # New inputs are written to a scratch folder; crashes land in
 # build/fuzz/crashes/. Exit 1 if any target fails. See fuzz/README.md.
 # With FUZZ_RUNS=N in the environment each target runs N executions
-# instead of SECONDS (the issue's long-run record).
+# instead of SECONDS (the issue's long-run record). With FUZZ_SEED=N the
+# mutations follow seed N (make check sets 1, so a commit's CI run walks
+# the inputs it walked here: a new finding then comes from the change,
+# not from the luck of the draw); without it libFuzzer picks a seed.
 #   tools/run-fuzz.sh SECONDS BINARY...
 set -u
 secs=$1
@@ -18,6 +21,8 @@ else
 	limit="-max_total_time=$secs"
 	what="$secs s"
 fi
+seed=()
+[ -n "${FUZZ_SEED:-}" ] && seed=("-seed=$FUZZ_SEED") && what="$what, seed $FUZZ_SEED"
 cd "$(dirname "$0")/.."
 mkdir -p build/fuzz/crashes
 rc=0
@@ -38,7 +43,7 @@ for bin in "$@"; do
 		fi
 	fi
 	echo "== $name: $what"
-	if ! "$bin" "$limit" -timeout=10 -rss_limit_mb=2048 \
+	if ! "$bin" "$limit" "${seed[@]}" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix=build/fuzz/crashes/"$name"- \
 		"$scratch" "$corpus" >"$scratch.log" 2>&1; then
 		echo "FAIL: $name (see build/fuzz/crashes/)"

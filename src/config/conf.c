@@ -947,6 +947,33 @@ conf_strip_comment(char *s)
 		}
 }
 
+/*
+ * Report a control character (other than a tab) in the n bytes at s.
+ * No value can hold one: a dumped value ending in '\r' would lose it to
+ * the CRLF rule when read back, and a path, name or secret with one is
+ * a corrupted file rather than a choice.
+ */
+static bool
+conf_has_control(struct conf_parser *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0') {
+			conf_parser_error(p, "line contains a NUL byte");
+			return true;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			conf_parser_error(p,
+			    "line contains control character 0x%02x%s", c,
+			    c == '\r' ? " (a carriage return inside the line)"
+				       : "");
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The length of a line without the '\r' of a CRLF ending. */
 static size_t
 conf_chomp(const char *s, size_t n)
@@ -1001,11 +1028,8 @@ conf_load_buf(const char *name, const char *text, size_t len,
 				continue;
 		}
 		/* Else a continuation line: its indentation is not data. */
-		if (memchr(s, '\0', n) != NULL && !drop) {
-			/* Report it once and skip the whole logical line. */
-			conf_parser_error(&p, "line contains a NUL byte");
-			drop = true;
-		}
+		if (!drop && conf_has_control(&p, s, n))
+			drop = true; /* reported once; skip the logical line */
 		s += skip;
 		n -= skip;
 		continued = n > 0 && s[n - 1] == '\\';

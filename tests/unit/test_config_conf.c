@@ -592,6 +592,25 @@ test_text_edges(void **state)
 	assert_string_equal(m.text,
 	    "n.conf:2: line contains a NUL byte\n"
 	    "n.conf:3: unknown keyword Bogus\n");
+	/*
+	 * Other control characters are refused the same way. A '\r' ends a
+	 * CRLF line, but one more before it would end a value and vanish
+	 * when the dump is read back (a fuzz_conf finding).
+	 */
+	c = load_text(
+	    "iSNSServer es\0202Targ.20\r\r\r\n"
+	    "Target iqn.2026-01.org.example:a\r\n"
+	    "\tAlias a\x7f\r\n",
+	    &m);
+	assert_null(c);
+	assert_string_equal(m.text,
+	    "t.conf:1: line contains control character 0x10\n"
+	    "t.conf:3: line contains control character 0x7f\n");
+	c = load_text("iSNSServer isns.example\r\r\n", &m);
+	assert_null(c);
+	assert_string_equal(m.text,
+	    "t.conf:1: line contains control character 0x0d "
+	    "(a carriage return inside the line)\n");
 	/* Not NUL-terminated: only len bytes are read. */
 	memset(&m, 0, sizeof(m));
 	c = conf_load_buf("l.conf", "Target iqn.2026-01.org.example:a  ", 34,
