@@ -73,7 +73,7 @@ bool backend_write_cache(const struct backend *be);
 
 /*
  * Memory-backed files (tmpfs, ramfs): the bytes [off, off+len) of the
- * store in a read-only mapping of its page cache, to send from instead
+ * store in a shared mapping of its page cache, to send from instead
  * of reading them into a buffer. NULL when the store is not memory-backed,
  * the range has a hole or lies past the end, or no mapping can be made;
  * the caller then reads as usual. *ref pins the mapping: hand it to
@@ -84,6 +84,20 @@ bool backend_write_cache(const struct backend *be);
 struct backend_map;
 const void *backend_map(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref);
+/*
+ * The same range for writing (a writable store only): bytes stored there
+ * are written, with no write() to follow. The caller keeps other users
+ * of the range out as for reading, and copies into it from user space
+ * only with backend_map_copy(); the kernel (recv) may write it directly.
+ * tmpfs has no stable storage, so nothing is left to flush.
+ */
+uint8_t *backend_map_write(struct backend *be, uint64_t off, uint64_t len,
+    struct backend_map **ref);
+/*
+ * memcpy into (or out of) a mapping: 0, or -EFAULT when the file was cut
+ * short under it (SIGBUS caught, the copy partly done).
+ */
+int backend_map_copy(void *dst, const void *src, size_t len);
 void backend_map_put(struct backend_map *m);
 
 /*

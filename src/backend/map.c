@@ -1,21 +1,31 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Read-only mappings of memory-backed files (tmpfs, ramfs), so a large
- * READ is sent to the socket straight from the page cache: one copy (into
- * the socket) instead of two (into a buffer, then into the socket).
+ * Shared mappings of memory-backed files (tmpfs, ramfs). A large READ is
+ * sent to the socket straight from the page cache, and a large WRITE's
+ * data is received from the socket straight into it: one copy instead of
+ * two (socket, buffer, file).
  *
  * A mapping covers the file as it was when made; when a request reaches
  * past it (the file grew) a new one replaces it, and the old one lives on
- * until its last reader lets go. Ranges that are not all in memory are
- * refused: reading a hole through a shared tmpfs mapping would allocate
- * pages for it, where read() just copies zeros.
+ * until its last user lets go. Ranges that are not all in memory are
+ * refused: touching a hole through a shared tmpfs mapping would allocate
+ * pages for it (and fail with SIGBUS when the file system is full), where
+ * read() copies zeros and write() fails with ENOSPC.
+ *
+ * Should the file be cut short behind our back, its pages past the new
+ * end vanish from the mapping. The kernel then fails a recv() or writev()
+ * on them with EFAULT; a copy in user space would get SIGBUS, so the few
+ * such copies go through backend_map_copy(), which turns it into -EFAULT.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "backend_int.h"
@@ -29,6 +39,56 @@ struct backend_map {
 	size_t len;
 	unsigned int refs; /* atomic */
 };
+
+/* --- copies that survive a shrunken file -------------------------------- */
+
+/*
+ * The copy in progress on this thread; NULL when none. volatile: to the
+ * compiler the store before memcpy() is dead, as memcpy cannot read it.
+ */
+static __thread sigjmp_buf *volatile backend_copy_env;
+static pthread_once_t backend_copy_once = PTHREAD_ONCE_INIT;
+
+static void
+backend_copy_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (backend_copy_env != NULL)
+		siglongjmp(*backend_copy_env, 1);
+	/* Not ours: die of it as if no handler were here. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+backend_copy_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = backend_copy_sigbus;
+	/* SA_NODEFER: siglongjmp leaves the handler without a mask to undo. */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+int
+backend_map_copy(void *dst, const void *src, size_t len)
+{
+	sigjmp_buf env;
+
+	/* savemask 0: no sigprocmask call on this hot path. */
+	if (sigsetjmp(env, 0) != 0) {
+		backend_copy_env = NULL;
+		return -EFAULT;
+	}
+	backend_copy_env = &env;
+	memcpy(dst, src, len);
+	backend_copy_env = NULL;
+	return 0;
+}
 
 void
 backend_map_put(struct backend_map *m)
@@ -52,7 +112,9 @@ backend_map_new(struct backend *be)
 	m = mem_zalloc(sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, be->fd, 0);
+	base = mmap(NULL, (size_t)st.st_size,
+	    be->read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
+	    be->fd, 0);
 	if (base == MAP_FAILED) {
 		mem_free(m);
 		return NULL;
@@ -92,8 +154,8 @@ backend_map_resident(const struct backend_map *m, uint64_t off, uint64_t len)
 	return true;
 }
 
-const void *
-backend_map(struct backend *be, uint64_t off, uint64_t len,
+static uint8_t *
+backend_map_range(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref)
 {
 	struct backend_map *m;
@@ -123,6 +185,24 @@ backend_map(struct backend *be, uint64_t off, uint64_t len,
 	}
 	*ref = m;
 	return m->base + off;
+}
+
+const void *
+backend_map(struct backend *be, uint64_t off, uint64_t len,
+    struct backend_map **ref)
+{
+	return backend_map_range(be, off, len, ref);
+}
+
+uint8_t *
+backend_map_write(struct backend *be, uint64_t off, uint64_t len,
+    struct backend_map **ref)
+{
+	*ref = NULL;
+	if (be->read_only)
+		return NULL;
+	pthread_once(&backend_copy_once, backend_copy_install);
+	return backend_map_range(be, off, len, ref);
 }
 
 void

@@ -337,8 +337,11 @@ ffp_task_exec(struct iscsi_task *task)
 		ffp_task_finish(task);
 		return;
 	}
-	task->in_scsi = true;
-	task_get(task);
+	if (!task->st.admitted) {
+		/* An admitted one is the SCSI layer's already. */
+		task->in_scsi = true;
+		task_get(task);
+	}
 	conn_dbg(conn, 2, "exec ITT 0x%08x CDB 0x%02x LUN %llu", task->itt,
 	    task->st.cdb[0], (unsigned long long)task->st.lun);
 	target_task_exec(conn->session->target, &task->st);
@@ -431,6 +434,33 @@ ffp_reject_cmd(struct iscsi_conn *conn, const uint8_t *bhs, uint8_t reason)
 {
 	(void)ffp_cmdsn_consume(conn, bhs);
 	return pdu_reject(conn, bhs, reason);
+}
+
+/*
+ * A large WRITE may have its data received straight into its LU's store
+ * (tmpfs), which saves copying it from a buffer into the file: see
+ * scsi_task_admit(). Only in CmdSN order (immediate, or the next one
+ * expected), so no command takes its place in the task set ahead of an
+ * older one still on its way. Not with DataDigest: the CRC would read the
+ * store's pages in user space, where a file cut short under us is SIGBUS.
+ */
+static bool
+ffp_task_admit(struct iscsi_task *task)
+{
+	struct iscsi_conn *conn = task->conn;
+	struct iscsi_session *s = conn->session;
+
+	if (!task->write || task->read || conn->ddigest ||
+	    task->edtl < SCSI_ADMIT_MIN || task->st.cq == NULL ||
+	    (!task->immediate && task->cmdsn != s->exp_cmdsn))
+		return false;
+	if (!target_task_admit(s->target, &task->st, task->edtl))
+		return false;
+	conn_dbg(conn, 2, "ITT 0x%08x: data of %u bytes straight into the store",
+	    task->itt, task->edtl);
+	task->in_scsi = true;
+	task_get(task);
+	return true;
 }
 
 /*
@@ -546,6 +576,8 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		task->st.status = SCSI_STATUS_TASK_SET_FULL;
 	} else if (edtl > ISCSI_TASK_DATA_MAX) {
 		task->oversize = true;
+	} else if (ffp_task_admit(task)) {
+		/* Into the store as it comes: no buffer, no data budget. */
 	} else if (edtl > 0 &&
 	    (task->st.status = ffp_data_reserve(task, edtl)) ==
 		SCSI_STATUS_GOOD) {
@@ -558,8 +590,12 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	if (task->oversize)
 		scsi_task_set_sense(&task->st, SENSE_KEY_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_CDB, 0);
-	if (rx->dlen > 0 && task->st.data != NULL)
+	if (rx->dlen > 0 && task->st.data_sink != NULL) {
+		rx->data = task->st.data_sink;
+		rx->data_sink = true;
+	} else if (rx->dlen > 0 && task->st.data != NULL) {
 		rx->data = task->st.data;
+	}
 	task_get(task);
 	rx->task = task;
 	return 0;
@@ -633,7 +669,7 @@ ffp_hdr_data_out(struct iscsi_conn *conn)
 	int idx = -1;
 
 	if (task == NULL || ffp_task_refused(task) || !task->write ||
-	    task->state > TASK_S_DATA) {
+	    task->state > TASK_S_DATA || task->aborted) {
 		/* An aborted or refused command: its data is dropped. */
 		conn_dbg(conn, 1, "Data-Out for unknown ITT 0x%08x", itt);
 		return 0;
@@ -658,9 +694,17 @@ ffp_hdr_data_out(struct iscsi_conn *conn)
 		    datasn != task->r2t[idx].datasn)
 			goto bad;
 	}
-	if (task->st.data == NULL && rx->dlen > 0)
+	if (rx->dlen == 0) {
+		rx->data = NULL;
+	} else if (task->st.data_sink != NULL) {
+		/* Within edtl, which is the store's range: checked above. */
+		rx->data = task->st.data_sink + off;
+		rx->data_sink = true;
+	} else if (task->st.data != NULL) {
+		rx->data = task->st.data + off;
+	} else {
 		goto bad;
-	rx->data = rx->dlen > 0 ? task->st.data + off : NULL;
+	}
 	rx->r2t_idx = idx;
 	task_get(task);
 	rx->task = task;

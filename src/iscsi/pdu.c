@@ -71,6 +71,7 @@ pdu_rx_reset(struct iscsi_rx *rx)
 	mem_free(rx->owned);
 	rx->owned = NULL;
 	rx->data = NULL;
+	rx->data_sink = false;
 	if (rx->task != NULL) {
 		task_put(rx->task);
 		rx->task = NULL;
@@ -231,13 +232,27 @@ pdu_rx_dest(struct iscsi_rx *rx, uint32_t *room)
 }
 
 /*
- * Take the next bytes for dst: from the read-ahead buffer if it holds any,
- * else from the socket (straight into dst when the piece is large enough
- * that a copy would cost more than the saved read). Returns the count,
- * 0 when the socket has nothing now, or -errno.
+ * A WRITE's data going straight into its store failed: the backing file
+ * was cut short under it. The command cannot complete; the connection
+ * goes (ErrorRecoveryLevel 0) and the command with it.
  */
 static ssize_t
-pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room)
+pdu_rx_sink_failed(struct iscsi_conn *conn)
+{
+	conn_log(conn, LOG_ERR,
+	    "backing file shrank under a WRITE's data: closing");
+	return -EFAULT;
+}
+
+/*
+ * Take the next bytes for dst: from the read-ahead buffer if it holds any,
+ * else from the socket (straight into dst when the piece is large enough
+ * that a copy would cost more than the saved read). sink: dst is a
+ * store's mapping. Returns the count, 0 when the socket has nothing now,
+ * or -errno.
+ */
+static ssize_t
+pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room, bool sink)
 {
 	struct iscsi_rx *rx = &conn->rx;
 	ssize_t n;
@@ -247,7 +262,11 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room)
 			uint32_t avail = rx->stage_len - rx->stage_off;
 			uint32_t take = avail < room ? avail : room;
 
-			memcpy(dst, rx->stage + rx->stage_off, take);
+			if (!sink)
+				memcpy(dst, rx->stage + rx->stage_off, take);
+			else if (backend_map_copy(dst, rx->stage + rx->stage_off,
+				     take) != 0)
+				return pdu_rx_sink_failed(conn);
 			rx->stage_off += take;
 			return take;
 		}
@@ -262,6 +281,8 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
+			if (errno == EFAULT && sink)
+				return pdu_rx_sink_failed(conn);
 			return -errno;
 		}
 		if (n == 0)
@@ -291,7 +312,8 @@ pdu_rx(struct iscsi_conn *conn)
 				return rc;
 			continue;
 		}
-		n = pdu_rx_fill(conn, dst, room);
+		n = pdu_rx_fill(conn, dst, room,
+		    rx->data_sink && rx->state == RX_DATA && dst != pdu_discard);
 		if (n <= 0)
 			return (int)n;
 		if (rx->state == RX_DATA && conn->ddigest)

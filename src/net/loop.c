@@ -432,8 +432,16 @@ loop_thread_main(void *arg)
 	struct loop *loop = arg;
 	sigset_t all;
 
-	/* Signals are the main thread's business (signalfd there). */
+	/*
+	 * Signals are the main thread's business (signalfd there), but for
+	 * the faults a thread raises itself: blocked, those kill the process
+	 * outright, and SIGBUS has a handler (backend/map.c).
+	 */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	loop_run(loop);
 	return NULL;

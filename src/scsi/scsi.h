@@ -107,12 +107,18 @@ struct scsi_task {
 	 * not in data. Only with map_ok; valid until scsi_task_release().
 	 */
 	const uint8_t *data_map;
+	/*
+	 * Set by scsi_task_admit(): where the WRITE's data goes as it
+	 * arrives, instead of data (the store's page cache).
+	 */
+	uint8_t *data_sink;
 
 	/* Private to the SCSI layer. */
 	struct scsi_lu *lu;
 	struct list_node node;
 	unsigned int state;
 	bool aborted;
+	bool admitted; /* by scsi_task_admit(), data still arriving */
 	void *internal;
 };
 
@@ -192,6 +198,26 @@ void scsi_nexus_unregister(struct scsi_nexus *nx);
  */
 void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
     const uint64_t *luns, unsigned int n);
+
+/*
+ * Admit a WRITE before its data arrived, so the data can be received
+ * straight into the store: when lu keeps its store in memory (tmpfs), the
+ * command is a plain WRITE (10, 12, 16) of SCSI_ADMIT_MIN bytes or more
+ * whose length matches the bytes the transport expects, it would pass
+ * every check scsi_task_exec() makes (unit attention, reservations, write
+ * protection, LBA range) and no older task in the set holds it back, the
+ * task takes its place in the LU's task set now and task->data_sink is
+ * where its bytes go. The transport receives them there (copying in only
+ * with backend_map_copy()), then calls scsi_task_exec() as for any task
+ * and gets done() as usual. false leaves task untouched: it goes the
+ * usual way, and scsi_task_exec() gives it whatever status it deserves.
+ * A task admitted is aborted by its transport on its own thread, after it
+ * stopped writing to data_sink; done() then follows with aborted set.
+ * Call on the task's own thread.
+ */
+#define SCSI_ADMIT_MIN (64u * 1024)
+bool scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task,
+    uint32_t expected);
 
 /*
  * After done(), for a task that had map_ok: the transport no longer needs

@@ -242,6 +242,7 @@ scsi_run_ready(struct list_node *ready)
 static void
 scsi_cmd_free(struct scsi_cmd *cmd)
 {
+	backend_map_put(cmd->map);
 	databuf_free(cmd->buf, cmd->buf_len);
 	mem_free(cmd);
 }
@@ -298,7 +299,6 @@ scsi_task_release(struct scsi_task *task)
 	scsi_cmd_leave_set(cmd, &ready);
 	task->internal = NULL;
 	task->data_map = NULL;
-	backend_map_put(cmd->map);
 	scsi_cmd_free(cmd);
 	scsi_run_ready(&ready);
 	scsi_lu_put(lu);
@@ -416,6 +416,112 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 		scsi_cmd_start(cmd);
 }
 
+/*
+ * Would scsi_task_exec() pass this WRITE straight to the store? The same
+ * checks, none with a side effect (a pending UA is seen, not reported).
+ * lu->lock held.
+ */
+static bool
+scsi_task_admissible(struct scsi_lu *lu, const struct scsi_task *task,
+    const struct scsi_op *op)
+{
+	struct scsi_itl *itl = scsi_itl_find(lu, scsi_task_nexus_id(task), false);
+
+	/* No I_T_L yet: its first command reports POWER ON (ua.c). */
+	if (itl == NULL || itl->nua > 0)
+		return false;
+	return !scsi_resv_conflict(lu, task, op);
+}
+
+bool
+scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task, uint32_t expected)
+{
+	uint8_t op_code = task->cdb[0];
+	const struct scsi_op *op = scsi_op_lookup(op_code);
+	struct backend_map *map = NULL;
+	struct scsi_cmd *cmd;
+	uint64_t lba, nblocks, blocks, bytes;
+	uint8_t *sink;
+	bool go;
+
+	if (lu == NULL || task->cq == NULL || expected < SCSI_ADMIT_MIN ||
+	    (op_code != SCSI_OP_WRITE_10 && op_code != SCSI_OP_WRITE_12 &&
+		op_code != SCSI_OP_WRITE_16))
+		return false;
+	/* SIMPLE only: ORDERED and HEAD OF QUEUE take the usual way. */
+	if (task->attr != SCSI_ATTR_SIMPLE && task->attr != SCSI_ATTR_UNTAGGED)
+		return false;
+	if ((task->cdb[1] & CDB_PROTECT_MASK) ||
+	    (task->cdb[op->cdb_len - 1] & CDB_NACA) || lu->read_only ||
+	    __atomic_load_n(&lu->swp, __ATOMIC_RELAXED))
+		return false;
+	if (!scsi_sbc_cdb_range(task->cdb, &lba, &nblocks))
+		return false;
+	blocks = __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
+	if (nblocks == 0 || lba > blocks || nblocks > blocks - lba ||
+	    nblocks > (SCSI_XFER_MAX >> lu->block_shift))
+		return false;
+	bytes = nblocks << lu->block_shift;
+	if (bytes != expected)
+		return false;
+	sink = backend_map_write(lu->be, lba << lu->block_shift, bytes, &map);
+	if (sink == NULL)
+		return false;
+	cmd = mem_zalloc(sizeof(*cmd));
+	if (cmd == NULL) {
+		backend_map_put(map);
+		return false;
+	}
+	cmd->task = task;
+	cmd->lu = lu;
+	cmd->handler = op->start;
+	cmd->writes = true;
+	cmd->has_range = true;
+	cmd->lba = lba;
+	cmd->nblocks = nblocks;
+	cmd->map = map;
+	cmd->in_set = true;
+
+	pthread_mutex_lock(&lu->lock);
+	go = scsi_task_admissible(lu, task, op);
+	if (go) {
+		list_add_tail(&lu->tasks, &task->node);
+		scsi_lu_set_count(lu, cmd, 1);
+		go = scsi_cmd_can_start(cmd);
+		if (!go) {
+			/* Never started: nothing waits on it, nothing to wake. */
+			list_remove(&task->node);
+			scsi_lu_set_count(lu, cmd, -1);
+		}
+	}
+	if (go) {
+		scsi_task_reset_result(task);
+		task->lu = lu;
+		task->internal = cmd;
+		task->state = SCSI_TS_RUNNING;
+		task->admitted = true;
+		task->data_sink = sink;
+		scsi_lu_get(lu);
+	}
+	pthread_mutex_unlock(&lu->lock);
+	if (!go)
+		scsi_cmd_free(cmd);
+	return go;
+}
+
+/* An admitted WRITE's data is in the store: it is done. */
+static void
+scsi_task_exec_admitted(struct scsi_task *task)
+{
+	struct scsi_cmd *cmd = task->internal;
+
+	task->admitted = false;
+	task->data_sink = NULL;
+	task->xfer_len = (uint32_t)(cmd->nblocks << cmd->lu->block_shift);
+	cmd->in_exec = true;
+	scsi_cmd_complete(cmd);
+}
+
 void
 scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
     unsigned int n)
@@ -425,6 +531,11 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	struct scsi_ua ua = {0, 0};
 	bool have_ua = false, conflict = false;
 
+	/* Its own LU reference, whatever became of the LUN since. */
+	if (task->admitted) {
+		scsi_task_exec_admitted(task);
+		return;
+	}
 	scsi_task_reset_result(task);
 	task->lu = lu;
 	task->internal = NULL;
@@ -495,6 +606,11 @@ scsi_task_abort(struct scsi_task *task)
 		/* Not started: leave the set now, complete on its thread. */
 		task->state = SCSI_TS_RUNNING;
 		lu->set_waiting--;
+		waiting = true;
+	} else if (cmd != NULL && task->admitted) {
+		/* Its data stops; what arrived stays, as with any aborted WRITE. */
+		task->admitted = false;
+		task->data_sink = NULL;
 		waiting = true;
 	}
 	pthread_mutex_unlock(&lu->lock);

@@ -76,16 +76,7 @@ def clear_ua(c):
 
 
 def tmf(c, function, lun=0, rtt=pt.RESERVED_TAG, refcmdsn=0):
-    """Send an immediate Task Management Function Request (RFC 7143
-    11.5) and return the response PDU."""
-    itt = c.next_itt()
-    rest = struct.pack(">IIIII8x", rtt, c.cmdsn, c.exp_statsn, refcmdsn, 0)
-    c.send(pt._bhs(pt.OP_TMF_REQ, True, pt.FLAG_FINAL | function,
-                   lun_or_bytes8=pt.encode_lun(lun), itt=itt, rest=rest))
-    p = c.recv()
-    if p.opcode != pt.OP_TMF_RSP or p.itt != itt:
-        raise RuntimeError("not a TMF response: %r" % p)
-    return p
+    return c.tmf(function, lun, rtt, refcmdsn)
 
 
 def case_nop_answered():

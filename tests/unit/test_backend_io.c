@@ -7,6 +7,7 @@
  * io_uring's own cases: short transfers continued, FUA as RWF_DSYNC,
  * FLUSH as fsync, and what it hands to the pool.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -941,6 +942,68 @@ test_map(void **state)
 	backend_close(be);
 }
 
+/*
+ * Writing through the mapping: what lands there is in the file, a
+ * read-only store gives none, and a file cut short under it fails the
+ * copy (and a read() into it) with EFAULT instead of killing us.
+ */
+static void
+test_map_write(void **state)
+{
+	static const char shm[] = "/dev/shm/ietd-test-mapw.img";
+	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
+	struct backend_map *r1 = NULL, *r2 = NULL;
+	static uint8_t data[65536], back[65536];
+	struct backend *be = NULL;
+	uint8_t *w;
+	char why[256];
+	int fd, sv[2];
+
+	(void)state;
+	test_fill(data, sizeof(data), 11);
+	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(pwrite(fd, back, sizeof(back), 0),
+	    (ssize_t)sizeof(back));
+	assert_int_equal(pwrite(fd, back, sizeof(back), sizeof(back)),
+	    (ssize_t)sizeof(back));
+
+	p.read_only = true;
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	assert_null(backend_map_write(be, 0, 4096, &r1));
+	assert_null(r1);
+	backend_close(be);
+
+	p.read_only = false;
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	w = backend_map_write(be, 512, sizeof(data) - 512, &r1);
+	assert_non_null(w);
+	assert_int_equal(backend_map_copy(w, data, sizeof(data) - 512), 0);
+	assert_int_equal(pread(fd, back, sizeof(data) - 512, 512),
+	    (ssize_t)sizeof(data) - 512);
+	assert_memory_equal(back, data, sizeof(data) - 512);
+
+	/* Cut the file to one page: the second 64 KiB is gone. */
+	w = backend_map_write(be, sizeof(data), sizeof(data), &r2);
+	assert_non_null(w);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(backend_map_copy(w, data, sizeof(data)), -EFAULT);
+	/* And again: the handler is left ready for the next time. */
+	assert_int_equal(backend_map_copy(w + 4096, data, 4096), -EFAULT);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], data, 4096), 4096);
+	assert_int_equal(read(sv[0], w, 4096), -1);
+	assert_int_equal(errno, EFAULT);
+	close(sv[0]);
+	close(sv[1]);
+	backend_map_put(r1);
+	backend_map_put(r2);
+	backend_close(be);
+	close(fd);
+	unlink(shm);
+}
+
 int
 main(void)
 {
@@ -964,6 +1027,7 @@ main(void)
 	    cmocka_unit_test(test_engine_select),
 	    cmocka_unit_test(test_inline_local),
 	    cmocka_unit_test(test_map),
+	    cmocka_unit_test(test_map_write),
 	};
 	int rc = cmocka_run_group_tests(tests, test_setup, test_teardown);
 

@@ -648,6 +648,134 @@ test_mapped_read(void **state)
 	memcpy(t_path, saved, sizeof(saved));
 }
 
+/* Admit wr's WRITE on nx and fill its sink with byte v. */
+static bool
+t_admit(struct t_task *wr, struct scsi_lu *lu, const uint8_t *cdb,
+    struct scsi_nexus *nx, uint32_t expected, uint8_t v)
+{
+	uint8_t fill[T_BUF];
+
+	t_prep(wr, cdb, 10, 0, true, nx);
+	wr->task.data = NULL;
+	if (!scsi_task_admit(lu, &wr->task, expected))
+		return false;
+	assert_true(wr->task.admitted);
+	assert_non_null(wr->task.data_sink);
+	memset(fill, v, sizeof(fill));
+	assert_int_equal(backend_map_copy(wr->task.data_sink, fill, expected),
+	    0);
+	return true;
+}
+
+/*
+ * A WRITE admitted before its data (scsi_task_admit): refused whenever
+ * scsi_task_exec() would not simply write it, or an older task holds its
+ * blocks; once admitted it holds them itself until its exec or abort.
+ */
+static void
+test_admitted_write(void **state)
+{
+	struct scsi_lu *lu;
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	uint8_t rs6[6] = {0x16}, rl6[6] = {0x17};
+	static struct t_task rd, wr, wr2;
+	struct scsi_nexus nx3;
+	char saved[sizeof(t_path)];
+	struct t_task *t;
+	int fd;
+
+	(void)state;
+	if (access("/dev/shm", W_OK) != 0)
+		skip();
+	memcpy(saved, t_path, sizeof(saved));
+	snprintf(t_path, sizeof(t_path), "/dev/shm/test_scsi_adm.%d.img",
+	    (int)getpid());
+	fd = open(t_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)T_BLOCKS * T_BS), 0);
+	close(fd);
+	lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+
+	/* Blocks 0-127 in memory (written), the rest a hole. */
+	memset(wr.buf, 0x11, T_BUF);
+	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+
+	/* Refused, with nothing changed: the usual way decides. */
+	put_be32(w10 + 2, 1024);
+	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0)); /* hole */
+	put_be32(w10 + 2, 0);
+	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF / 2, 0));
+	w10[9] = 0x04; /* NACA */
+	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
+	w10[9] = 0;
+	w10[1] = 0x20; /* WRPROTECT */
+	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
+	w10[1] = 0;
+	t_prep(&wr, w10, 10, 0, true, &t_nx1);
+	wr.task.attr = SCSI_ATTR_ORDERED;
+	assert_false(scsi_task_admit(lu, &wr.task, T_BUF));
+	assert_false(wr.task.admitted);
+	/* A nexus that has not seen its POWER ON unit attention yet. */
+	nx3 = t_nx1;
+	nx3.id = 3;
+	scsi_nexus_register(&nx3);
+	assert_false(t_admit(&wr, lu, w10, &nx3, T_BUF, 0));
+	t = t_run(lu, cdb_tur, 6, 0, false, &nx3);
+	t_expect_sense(t, 0x06, 0x29, 0x00);
+	scsi_nexus_unregister(&nx3);
+	/* Another nexus's reservation. */
+	t = t_run(lu, rs6, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
+	t = t_run(lu, rl6, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	/* A mapped READ of the blocks still being sent. */
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx2);
+	rd.task.map_ok = true;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_non_null(rd.task.data_map);
+	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
+	scsi_task_release(&rd.task);
+
+	/* Admitted: an overlapping READ waits until the data is all in. */
+	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x22));
+	assert_false(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0));
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx2);
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_drain_for(100);
+	assert_int_equal(rd.ndone, 0);
+	scsi_task_exec(lu, &wr.task, t_luns, 3);
+	assert_int_equal(wr.ndone, 1); /* inline: nothing left to do */
+	assert_int_equal(wr.task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(wr.task.xfer_len, T_BUF);
+	assert_false(wr.task.admitted);
+	t_wait(&rd);
+	assert_int_equal(rd.task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(rd.buf[0], 0x22);
+	assert_int_equal(rd.buf[T_BUF - 1], 0x22);
+
+	/* Aborted before its data is all in: done() follows, aborted. */
+	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x33));
+	scsi_task_abort(&wr.task);
+	t_wait(&wr);
+	assert_true(wr.task.aborted);
+	/* ... and the blocks are free again. */
+	assert_true(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0x44));
+	scsi_task_exec(lu, &wr2.task, t_luns, 3);
+	assert_int_equal(wr2.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0x44);
+
+	scsi_lu_put(lu);
+	unlink(t_path);
+	memcpy(t_path, saved, sizeof(saved));
+}
+
 static void
 test_mode(void **state)
 {
@@ -1207,6 +1335,7 @@ main(void)
 	    cmocka_unit_test(test_ordering),
 	    cmocka_unit_test(test_abort_waiting),
 	    cmocka_unit_test(test_mapped_read),
+	    cmocka_unit_test(test_admitted_write),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_misc),
 	    cmocka_unit_test(test_write_same_unmap_verify),

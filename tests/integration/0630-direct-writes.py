@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The ietd authors
+"""WRITEs received straight into a tmpfs file's pages, cut off midway.
+
+A large WRITE to a tmpfs LUN whose blocks are all in memory takes its
+place in the task set when its header arrives, and its Data-Out is read
+from the socket straight into the file's mapping (scsi_task_admit). Each
+case here stops such a WRITE halfway through its data:
+
+- ABORT TASK: answered, the task set slot is freed (an overlapping READ
+  runs at once), and Data-Out sent after the abort never lands;
+- LOGICAL UNIT RESET: the same, and the unit attention follows;
+- the connection dropped: another session reads and writes the blocks;
+- the file cut short under it: that connection is closed, the daemon
+  and the other sessions go on.
+
+    0630-direct-writes.py PORT TARGET_IQN IMAGE_PATH
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import protocol_tester as pt  # noqa: E402
+
+port, iqn, image = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+result = pt.Results()
+
+BS = 512
+MIB = 1024 * 1024
+NBLOCKS = MIB // BS              # one 1 MiB WRITE
+PIECE = 256 * 1024               # Data-Out sent before the cut
+TMF_ABORT_TASK = 1
+TMF_LUN_RESET = 5
+
+
+def session(n):
+    c = pt.Connection(port=port, timeout=10.0,
+                      isid=bytes([0x80, 0, 0, 0x63, 0, n]))
+    # No immediate data: the whole WRITE comes on R2T, under our control.
+    c.login("iqn.2026-11.org.ietd.test:direct-%d" % n, iqn,
+            immediate_data=False, initial_r2t=True,
+            extra_keys=[("MaxBurstLength", str(MIB)),
+                        ("FirstBurstLength", str(PIECE))])
+    pt.clear_unit_attention(c)
+    return c
+
+
+def write_all(c, lba, value):
+    st, _, p = c.scsi(pt.cdb_write10(lba, NBLOCKS),
+                      write_data=bytes([value]) * MIB)
+    if st != pt.SCSI_GOOD:
+        raise RuntimeError("WRITE at %d: status %r %r" % (lba, st, p))
+
+
+def read_all(c, lba):
+    st, data, p = c.scsi(pt.cdb_read10(lba, NBLOCKS), read_len=MIB)
+    if st != pt.SCSI_GOOD:
+        raise RuntimeError("READ at %d: status %r %r" % (lba, st, p))
+    return data
+
+
+def send_data(c, itt, ttt, offset, length, value, datasn):
+    """Solicited Data-Out of length bytes of value from offset, in PDUs
+    the target takes (its MaxRecvDataSegmentLength); F on none of them.
+    Returns the next DataSN."""
+    mrdsl = int(c.params.get("MaxRecvDataSegmentLength", 8192))
+    end = offset + length
+    while offset < end:
+        n = min(mrdsl, end - offset)
+        c.send(pt.data_out(0, itt, ttt, c.exp_statsn, datasn, offset, n,
+                           final=False), bytes([value]) * n)
+        offset += n
+        datasn += 1
+    return datasn
+
+
+def start_write(c, lba, value):
+    """Send a 1 MiB WRITE and its first PIECE of data; returns (itt,
+    cmdsn, r2t)."""
+    itt, cmdsn = c.next_itt(), c.cmdsn
+    c.send(pt.scsi_command(0, itt, pt.cdb_write10(lba, NBLOCKS), MIB,
+                           cmdsn, c.exp_statsn, write=True))
+    c.cmdsn += 1
+    r2t = c.recv()
+    if r2t.opcode != pt.OP_R2T or r2t.desired_length < 2 * PIECE:
+        raise RuntimeError("no R2T for the whole write but %r" % r2t)
+    r2t.next_datasn = send_data(c, itt, r2t.ttt, 0, PIECE, value, 0)
+    return itt, cmdsn, r2t
+
+
+def late_data(c, itt, r2t, value):
+    """The next piece of data for a task that no longer exists, then a
+    NOP to know ietd has read it."""
+    r2t.next_datasn = send_data(c, itt, r2t.ttt, PIECE, PIECE, value,
+                                r2t.next_datasn)
+    p = c.nop(b"sync")
+    if p.opcode != pt.OP_NOP_IN or p.data != b"sync":
+        raise RuntimeError("after the late data got %r" % p)
+
+
+def check_cut(name, data, first, late, old):
+    """The first piece (value first) may have landed, the late one
+    (value late) must not have, the rest is the old data."""
+    head, mid, tail = data[:PIECE], data[PIECE:2 * PIECE], data[2 * PIECE:]
+    result("%s: the first piece is old or new data" % name,
+           head in (bytes([first]) * PIECE, bytes([old]) * PIECE),
+           "values %r" % sorted(set(head)))
+    result("%s: data sent after it did not land" % name,
+           mid == bytes([old]) * PIECE,
+           "values %r, the late data was %d" % (sorted(set(mid)), late))
+    result("%s: the blocks after it are untouched" % name,
+           tail == bytes([old]) * len(tail),
+           "values %r" % sorted(set(tail)))
+
+
+def case_abort(c):
+    write_all(c, 0, 0x11)
+    itt, cmdsn, r2t = start_write(c, 0, 0x22)
+    p = c.tmf(TMF_ABORT_TASK, rtt=itt, refcmdsn=cmdsn)
+    result("ABORT TASK mid-data: function complete", p.response == 0,
+           "response %d" % p.response)
+    late_data(c, itt, r2t, 0x33)
+    # The slot in the task set is free: an overlapping READ runs now.
+    check_cut("ABORT TASK", read_all(c, 0), 0x22, 0x33, 0x11)
+    write_all(c, 0, 0x44)
+    result("ABORT TASK: the blocks take a new WRITE",
+           read_all(c, 0) == b"\x44" * MIB, "read back differs")
+
+
+def case_lun_reset(c, other):
+    write_all(c, 4096, 0x55)
+    itt, _, r2t = start_write(c, 4096, 0x66)
+    p = c.tmf(TMF_LUN_RESET)
+    result("LOGICAL UNIT RESET mid-data: function complete",
+           p.response == 0, "response %d" % p.response)
+    late_data(c, itt, r2t, 0x77)
+    pt.clear_unit_attention(c)
+    check_cut("LOGICAL UNIT RESET", read_all(c, 4096), 0x66, 0x77, 0x55)
+    pt.clear_unit_attention(other)
+
+
+def case_dropped(other):
+    c = session(3)
+    write_all(c, 8192, 0x88)
+    start_write(c, 8192, 0x99)
+    c.close()
+    # The dropped connection's WRITE leaves the task set: another
+    # session reads and writes the blocks (within its 10 s timeout).
+    data = read_all(other, 8192)
+    result("connection dropped mid-data: another session reads the blocks",
+           data[2 * PIECE:] == b"\x88" * (MIB - 2 * PIECE),
+           "values %r" % sorted(set(data[2 * PIECE:])))
+    write_all(other, 8192, 0xaa)
+    result("connection dropped mid-data: another session writes them",
+           read_all(other, 8192) == b"\xaa" * MIB, "read back differs")
+
+
+def case_truncated(other):
+    c = session(4)
+    size = os.path.getsize(image)
+    lba = 16384
+    write_all(c, lba, 0xbb)
+    itt, _, r2t = start_write(c, lba, 0xcc)
+    # Cut the file under the WRITE: its pages past the new end vanish
+    # from ietd's mapping, and the rest of the data has nowhere to go.
+    os.truncate(image, lba * BS)
+    closed = False
+    try:
+        send_data(c, itt, r2t.ttt, PIECE, MIB - PIECE, 0xdd,
+                  r2t.next_datasn)
+        p = c.recv()
+        closed = p is None
+    except (EOFError, ConnectionError, OSError):
+        closed = True
+    finally:
+        c.close()
+        os.truncate(image, size)
+    result("file cut short mid-data: that connection is closed", closed,
+           "it answered")
+    p = other.nop(b"still")
+    result("file cut short mid-data: another session is still served",
+           p.opcode == pt.OP_NOP_IN and p.data == b"still", "got %r" % p)
+    # Regrown as a hole: reads as zeros, takes writes (the usual way).
+    pt.clear_unit_attention(other)
+    write_all(other, lba, 0xee)
+    result("file cut short mid-data: the blocks work again once it is back",
+           read_all(other, lba) == b"\xee" * MIB, "read back differs")
+
+
+def main():
+    a, b = session(1), session(2)
+    try:
+        for name, fn in (("ABORT TASK", lambda: case_abort(a)),
+                         ("LU RESET", lambda: case_lun_reset(a, b)),
+                         ("dropped", lambda: case_dropped(b)),
+                         ("truncated", lambda: case_truncated(b))):
+            try:
+                fn()
+            except Exception as e:  # one broken case, not the whole run
+                result(name, False, "%s: %s" % (type(e).__name__, e))
+    finally:
+        a.close()
+        b.close()
+    return 1 if result.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
