@@ -101,6 +101,12 @@ struct iscsi_rx {
 	 */
 	uint8_t *stage;
 	uint32_t stage_off, stage_len;
+	/*
+	 * A read this round came back short: the socket was empty then.
+	 * epoll is level-triggered, so rather than read again for an
+	 * EAGAIN, wait for it to say more has come.
+	 */
+	bool drained;
 };
 
 /* One PDU queued for writev: header (+digest), data, padding (+digest). */

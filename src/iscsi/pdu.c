@@ -270,12 +270,17 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room, bool sink)
 			rx->stage_off += take;
 			return take;
 		}
+		if (rx->drained)
+			return 0;
 		if (rx->stage == NULL)
 			rx->stage = mem_alloc(PDU_RX_STAGE_LEN);
-		if (rx->stage == NULL || room >= PDU_RX_STAGE_LEN)
+		if (rx->stage == NULL || room >= PDU_RX_STAGE_LEN) {
 			n = read(conn->fd, dst, room);
-		else
+			rx->drained = n >= 0 && (uint32_t)n < room;
+		} else {
 			n = read(conn->fd, rx->stage, PDU_RX_STAGE_LEN);
+			rx->drained = n >= 0 && n < PDU_RX_STAGE_LEN;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -299,6 +304,9 @@ int
 pdu_rx(struct iscsi_conn *conn)
 {
 	struct iscsi_rx *rx = &conn->rx;
+
+	/* Called when epoll says the socket is readable: try it again. */
+	rx->drained = false;
 
 	while (conn->state != CONN_S_CLOSED && !conn->close_queued) {
 		uint32_t room;
