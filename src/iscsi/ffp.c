@@ -590,12 +590,9 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	if (task->oversize)
 		scsi_task_set_sense(&task->st, SENSE_KEY_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_CDB, 0);
-	if (rx->dlen > 0 && task->st.data_sink != NULL) {
-		rx->data = task->st.data_sink;
-		rx->data_sink = true;
-	} else if (rx->dlen > 0 && task->st.data != NULL) {
-		rx->data = task->st.data;
-	}
+	if (rx->dlen > 0)
+		rx->data = task->st.data_sink != NULL ? task->st.data_sink
+						      : task->st.data;
 	task_get(task);
 	rx->task = task;
 	return 0;
@@ -699,7 +696,6 @@ ffp_hdr_data_out(struct iscsi_conn *conn)
 	} else if (task->st.data_sink != NULL) {
 		/* Within edtl, which is the store's range: checked above. */
 		rx->data = task->st.data_sink + off;
-		rx->data_sink = true;
 	} else if (task->st.data != NULL) {
 		rx->data = task->st.data + off;
 	} else {

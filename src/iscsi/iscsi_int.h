@@ -88,7 +88,6 @@ struct iscsi_rx {
 	uint32_t want;  /* bytes wanted in this state */
 	uint32_t got;   /* bytes received in this state */
 	uint8_t *data;  /* where the data segment goes, NULL: drop */
-	bool data_sink; /* data is a store's mapping (scsi_task_admit) */
 	uint8_t *owned; /* conn-owned data buffer (login, text...) */
 	uint32_t crc;   /* running data digest */
 	bool ddigest_bad;

@@ -71,7 +71,6 @@ pdu_rx_reset(struct iscsi_rx *rx)
 	mem_free(rx->owned);
 	rx->owned = NULL;
 	rx->data = NULL;
-	rx->data_sink = false;
 	if (rx->task != NULL) {
 		task_put(rx->task);
 		rx->task = NULL;
@@ -320,8 +319,10 @@ pdu_rx(struct iscsi_conn *conn)
 				return rc;
 			continue;
 		}
+		/* Data into a store's mapping (scsi_task_admit)? */
 		n = pdu_rx_fill(conn, dst, room,
-		    rx->data_sink && rx->state == RX_DATA && dst != pdu_discard);
+		    rx->state == RX_DATA && dst != pdu_discard &&
+			rx->task != NULL && rx->task->st.data_sink != NULL);
 		if (n <= 0)
 			return (int)n;
 		if (rx->state == RX_DATA && conn->ddigest)

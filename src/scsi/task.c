@@ -362,21 +362,18 @@ scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
 	backend_submit(cmd->lu->be, &cmd->io);
 }
 
-static void
-scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
+/*
+ * A media command for task on lu, with the blocks it orders against (the
+ * task set's key); NULL when out of memory.
+ */
+static struct scsi_cmd *
+scsi_cmd_new(struct scsi_lu *lu, struct scsi_task *task,
     const struct scsi_op *op)
 {
-	struct scsi_cmd *cmd;
-	bool go;
+	struct scsi_cmd *cmd = mem_zalloc(sizeof(*cmd));
 
-	cmd = mem_zalloc(sizeof(*cmd));
-	if (cmd == NULL || task->cq == NULL) {
-		mem_free(cmd);
-		/* Out of memory fails this one command (SAM-5 5.3.1). */
-		scsi_task_set_status(task, SCSI_STATUS_BUSY);
-		task->done(task);
-		return;
-	}
+	if (cmd == NULL)
+		return NULL;
 	cmd->task = task;
 	cmd->lu = lu;
 	cmd->handler = op->start;
@@ -397,14 +394,45 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 		task->cdb[0] == SCSI_OP_WRITE_SAME_16) &&
 	    cmd->nblocks == 0)
 		cmd->nblocks = UINT64_MAX - cmd->lba;
+	return cmd;
+}
+
+/* Put cmd at the end of its LU's task set; may it start? lu->lock held. */
+static bool
+scsi_cmd_enter_set(struct scsi_cmd *cmd)
+{
+	list_add_tail(&cmd->lu->tasks, &cmd->task->node);
+	cmd->in_set = true;
+	scsi_lu_set_count(cmd->lu, cmd, 1);
+	return scsi_cmd_can_start(cmd);
+}
+
+/* SWP write-protects the medium as read-only does. */
+static bool
+scsi_lu_write_protected(const struct scsi_lu *lu)
+{
+	return lu->read_only || __atomic_load_n(&lu->swp, __ATOMIC_RELAXED);
+}
+
+static void
+scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
+    const struct scsi_op *op)
+{
+	struct scsi_cmd *cmd;
+	bool go;
+
+	cmd = task->cq != NULL ? scsi_cmd_new(lu, task, op) : NULL;
+	if (cmd == NULL) {
+		/* Out of memory fails this one command (SAM-5 5.3.1). */
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		task->done(task);
+		return;
+	}
 	cmd->in_exec = true;
 	task->internal = cmd;
 	scsi_lu_get(lu);
 	pthread_mutex_lock(&lu->lock);
-	list_add_tail(&lu->tasks, &task->node);
-	cmd->in_set = true;
-	scsi_lu_set_count(lu, cmd, 1);
-	go = scsi_cmd_can_start(cmd);
+	go = scsi_cmd_enter_set(cmd);
 	task->state = go ? SCSI_TS_RUNNING : SCSI_TS_WAITING;
 	if (!go) {
 		lu->set_waiting++;
@@ -440,7 +468,7 @@ scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task, uint32_t expected)
 	const struct scsi_op *op = scsi_op_lookup(op_code);
 	struct backend_map *map = NULL;
 	struct scsi_cmd *cmd;
-	uint64_t lba, nblocks, blocks, bytes;
+	uint64_t blocks;
 	uint8_t *sink;
 	bool go;
 
@@ -452,42 +480,33 @@ scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task, uint32_t expected)
 	if (task->attr != SCSI_ATTR_SIMPLE && task->attr != SCSI_ATTR_UNTAGGED)
 		return false;
 	if ((task->cdb[1] & CDB_PROTECT_MASK) ||
-	    (task->cdb[op->cdb_len - 1] & CDB_NACA) || lu->read_only ||
-	    __atomic_load_n(&lu->swp, __ATOMIC_RELAXED))
+	    (task->cdb[op->cdb_len - 1] & CDB_NACA) ||
+	    scsi_lu_write_protected(lu))
 		return false;
-	if (!scsi_sbc_cdb_range(task->cdb, &lba, &nblocks))
+	cmd = scsi_cmd_new(lu, task, op);
+	if (cmd == NULL)
 		return false;
+	/* In range, and exactly the bytes the transport expects. */
 	blocks = __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
-	if (nblocks == 0 || lba > blocks || nblocks > blocks - lba ||
-	    nblocks > (SCSI_XFER_MAX >> lu->block_shift))
-		return false;
-	bytes = nblocks << lu->block_shift;
-	if (bytes != expected)
-		return false;
-	sink = backend_map_write(lu->be, lba << lu->block_shift, bytes, &map);
-	if (sink == NULL)
-		return false;
-	cmd = mem_zalloc(sizeof(*cmd));
-	if (cmd == NULL) {
-		backend_map_put(map);
+	if (cmd->nblocks == 0 || cmd->lba > blocks ||
+	    cmd->nblocks > blocks - cmd->lba ||
+	    cmd->nblocks > (SCSI_XFER_MAX >> lu->block_shift) ||
+	    cmd->nblocks << lu->block_shift != expected) {
+		scsi_cmd_free(cmd);
 		return false;
 	}
-	cmd->task = task;
-	cmd->lu = lu;
-	cmd->handler = op->start;
-	cmd->writes = true;
-	cmd->has_range = true;
-	cmd->lba = lba;
-	cmd->nblocks = nblocks;
+	sink = backend_map_write(lu->be, cmd->lba << lu->block_shift, expected,
+	    &map);
+	if (sink == NULL) {
+		scsi_cmd_free(cmd);
+		return false;
+	}
 	cmd->map = map;
-	cmd->in_set = true;
 
 	pthread_mutex_lock(&lu->lock);
 	go = scsi_task_admissible(lu, task, op);
 	if (go) {
-		list_add_tail(&lu->tasks, &task->node);
-		scsi_lu_set_count(lu, cmd, 1);
-		go = scsi_cmd_can_start(cmd);
+		go = scsi_cmd_enter_set(cmd);
 		if (!go) {
 			/* Never started: nothing waits on it, nothing to wake. */
 			list_remove(&task->node);
@@ -573,10 +592,7 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		/* We offer no ACA (INQUIRY NORMACA=0): SAM-5 5.9.1.2. */
 		scsi_task_sense_invalid_field(task, true, op->cdb_len - 1, 2);
 	} else if (op->start != NULL) {
-		/* SWP write-protects the medium as read-only does. */
-		if ((lu->read_only ||
-			__atomic_load_n(&lu->swp, __ATOMIC_RELAXED)) &&
-		    (op->flags & SCSI_F_WRITE)) {
+		if (scsi_lu_write_protected(lu) && (op->flags & SCSI_F_WRITE)) {
 			scsi_task_set_sense(task, SK_DATA_PROTECT,
 			    ASC_WRITE_PROTECTED);
 		} else {

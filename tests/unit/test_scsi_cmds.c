@@ -545,6 +545,37 @@ t_drain_for(int ms)
 }
 
 /*
+ * A fileio LU on a sparse tmpfs file (so it is mapped), its UAs cleared;
+ * t_path is switched to it, its old value kept in saved.
+ */
+static struct scsi_lu *
+t_shm_lu_new(char *saved)
+{
+	struct scsi_lu *lu;
+	int fd;
+
+	memcpy(saved, t_path, sizeof(t_path));
+	snprintf(t_path, sizeof(t_path), "/dev/shm/test_scsi.%d.img",
+	    (int)getpid());
+	fd = open(t_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)T_BLOCKS * T_BS), 0);
+	close(fd);
+	lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	return lu;
+}
+
+static void
+t_shm_lu_free(struct scsi_lu *lu, const char *saved)
+{
+	scsi_lu_put(lu);
+	unlink(t_path);
+	memcpy(t_path, saved, sizeof(t_path));
+}
+
+/*
  * A transport that can send from the store's page cache (map_ok) gets
  * large reads of a tmpfs file as data_map, and the read stays in the
  * task set until scsi_task_release(): an overlapping write waits for it,
@@ -561,21 +592,11 @@ test_mapped_read(void **state)
 	char saved[sizeof(t_path)];
 	struct t_task *t;
 	unsigned int i;
-	int fd;
 
 	(void)state;
 	if (access("/dev/shm", W_OK) != 0)
 		skip();
-	memcpy(saved, t_path, sizeof(saved));
-	snprintf(t_path, sizeof(t_path), "/dev/shm/test_scsi.%d.img",
-	    (int)getpid());
-	fd = open(t_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)T_BLOCKS * T_BS), 0);
-	close(fd);
-	lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
-	t_clear_ua(lu, &t_nx1);
-	t_clear_ua(lu, &t_nx2);
+	lu = t_shm_lu_new(saved);
 
 	/* 64 KiB of a pattern at LBA 0; the rest of the file is a hole. */
 	for (i = 0; i < T_BUF; i++)
@@ -643,9 +664,7 @@ test_mapped_read(void **state)
 	assert_null(t->task.data_map);
 	assert_int_equal(t->buf[T_BUF - 1], 0x5a);
 
-	scsi_lu_put(lu);
-	unlink(t_path);
-	memcpy(t_path, saved, sizeof(saved));
+	t_shm_lu_free(lu, saved);
 }
 
 /* Admit wr's WRITE on nx and fill its sink with byte v. */
@@ -683,21 +702,11 @@ test_admitted_write(void **state)
 	struct scsi_nexus nx3;
 	char saved[sizeof(t_path)];
 	struct t_task *t;
-	int fd;
 
 	(void)state;
 	if (access("/dev/shm", W_OK) != 0)
 		skip();
-	memcpy(saved, t_path, sizeof(saved));
-	snprintf(t_path, sizeof(t_path), "/dev/shm/test_scsi_adm.%d.img",
-	    (int)getpid());
-	fd = open(t_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)T_BLOCKS * T_BS), 0);
-	close(fd);
-	lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
-	t_clear_ua(lu, &t_nx1);
-	t_clear_ua(lu, &t_nx2);
+	lu = t_shm_lu_new(saved);
 
 	/* Blocks 0-127 in memory (written), the rest a hole. */
 	memset(wr.buf, 0x11, T_BUF);
@@ -771,9 +780,7 @@ test_admitted_write(void **state)
 	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
 	assert_int_equal(t->buf[0], 0x44);
 
-	scsi_lu_put(lu);
-	unlink(t_path);
-	memcpy(t_path, saved, sizeof(saved));
+	t_shm_lu_free(lu, saved);
 }
 
 static void
