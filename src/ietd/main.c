@@ -27,6 +27,7 @@
 #include "net/loop.h"
 #include "target/target.h"
 #include "util/databuf.h"
+#include "util/objcache.h"
 #include "util/log.h"
 #include "daemon.h"
 #include "options.h"
@@ -533,7 +534,8 @@ main(int argc, char **argv)
 	loop_timer_free(ietd.capacity_timer);
 	loop_fd_del(ietd.signal_watch);
 	loop_free(ietd.main_loop);
-	databuf_trim(); /* the main thread's cache; other threads empty theirs */
+	databuf_trim(); /* the main thread's caches; other threads empty theirs */
+	objcache_trim();
 	close(ietd.signal_fd);
 	unlink(ietd.opt.pid_file);
 	close(ietd.pid_fd);

@@ -22,6 +22,7 @@
 
 #include "util/alloc.h"
 #include "util/databuf.h"
+#include "util/objcache.h"
 #include "util/log.h"
 #include "backend/backend.h"
 #include "target/target.h"
@@ -237,6 +238,7 @@ iscsi_loop_sweep(void *arg)
 		}
 	}
 	databuf_tick();
+	objcache_tick();
 	loop_timer_arm(il->sweep, ISCSI_SWEEP_MS);
 }
 

@@ -15,6 +15,7 @@
 #include "util/databuf.h"
 #include "util/be.h"
 #include "util/log.h"
+#include "util/objcache.h"
 #include "backend/backend.h"
 #include "target/target.h"
 #include "iscsi.h"
@@ -26,6 +27,13 @@
 #define LUN_NOT_ADDRESSABLE UINT64_MAX
 #define LUN_AM_PERIPHERAL 0x00 /* SAM-5 4.7.7 */
 #define LUN_AM_FLAT 0x01
+
+/*
+ * Tasks kept for reuse per event thread: enough for 256 sessions with 4
+ * commands in flight each, even when one thread serves them all.
+ */
+static struct objcache iscsi_task_cache =
+    OBJCACHE_INIT(sizeof(struct iscsi_task), 1024);
 
 void
 task_get(struct iscsi_task *task)
@@ -54,7 +62,7 @@ task_put(struct iscsi_task *task)
 	/* Every PDU that sent from data_map is gone: let the writers in. */
 	scsi_task_release(&task->st);
 	databuf_free(task->st.data, task->st.data_len);
-	mem_free(task);
+	objcache_free(&iscsi_task_cache, task);
 	conn_put(conn);
 }
 
@@ -507,7 +515,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	}
 	if (itt == ISCSI_RSVD_TAG || ffp_task_find(conn, itt) != NULL)
 		return ffp_reject_cmd(conn, bhs, REJECT_TASK_IN_PROGRESS);
-	task = mem_zalloc(sizeof(*task));
+	task = objcache_alloc(&iscsi_task_cache);
 	if (task == NULL) {
 		ffp_send_busy(conn, bhs);
 		return 0;

@@ -17,6 +17,7 @@
 #include "util/be.h"
 #include "util/crc32c.h"
 #include "util/log.h"
+#include "util/objcache.h"
 #include "net/loop.h"
 #include "iscsi_int.h"
 
@@ -29,6 +30,9 @@
 
 /* Data of rejected or dropped PDUs is read here and thrown away. */
 static uint8_t pdu_discard[PDU_DISCARD_LEN];
+/* Response PDUs per event thread kept for reuse (a task has one or two). */
+static struct objcache iscsi_tx_cache =
+    OBJCACHE_INIT(sizeof(struct iscsi_tx), 2048);
 
 uint32_t
 pdu_dsl(const uint8_t *bhs)
@@ -343,7 +347,7 @@ pdu_tx_free(struct iscsi_tx *tx)
 	mem_free(tx->owned);
 	if (tx->task != NULL)
 		task_put(tx->task);
-	mem_free(tx);
+	objcache_free(&iscsi_tx_cache, tx);
 }
 
 int
@@ -358,7 +362,7 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 		mem_free(owned);
 		return -ECONNRESET;
 	}
-	tx = mem_zalloc(sizeof(*tx));
+	tx = objcache_alloc(&iscsi_tx_cache);
 	if (tx == NULL) {
 		mem_free(owned);
 		conn_log(conn, LOG_WARNING,

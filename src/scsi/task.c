@@ -14,6 +14,7 @@
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
 #include "util/databuf.h"
+#include "util/objcache.h"
 
 #define OP(op_, flags_, len_, run_, start_) \
 	[op_] = {.flags = (flags_),         \
@@ -97,6 +98,10 @@ static const struct scsi_op scsi_ops[256] = {
     OP(SCSI_OP_COMPARE_AND_WRITE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
 	16, NULL, scsi_sbc_compare_write),
 };
+
+/* Commands per thread kept for reuse: one per task in flight. */
+static struct objcache scsi_cmd_cache =
+    OBJCACHE_INIT(sizeof(struct scsi_cmd), 1024);
 
 const struct scsi_op *
 scsi_op_lookup(uint8_t opcode)
@@ -244,7 +249,7 @@ scsi_cmd_free(struct scsi_cmd *cmd)
 {
 	backend_map_put(cmd->map);
 	databuf_free(cmd->buf, cmd->buf_len);
-	mem_free(cmd);
+	objcache_free(&scsi_cmd_cache, cmd);
 }
 
 /* Take cmd out of its LU's task set; collects the tasks that may now run. */
@@ -370,7 +375,7 @@ static struct scsi_cmd *
 scsi_cmd_new(struct scsi_lu *lu, struct scsi_task *task,
     const struct scsi_op *op)
 {
-	struct scsi_cmd *cmd = mem_zalloc(sizeof(*cmd));
+	struct scsi_cmd *cmd = objcache_alloc(&scsi_cmd_cache);
 
 	if (cmd == NULL)
 		return NULL;

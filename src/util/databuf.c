@@ -4,30 +4,40 @@
  * Per-thread cache of data buffers in power-of-two size classes from 4 KiB
  * to 16 MiB. A buffer freed on one thread and allocated on another simply
  * moves between caches; no lock is needed because each cache is only
- * touched by its own thread. The cache is bounded per thread
- * (DATABUF_PER_CLASS buffers per class, DATABUF_THREAD_BYTES in all) and
- * an event thread empties it once it has been idle for a tick
- * (databuf_tick), so a burst leaves no memory behind; everything beyond
- * the bounds goes straight back to the allocator.
+ * touched by its own thread. A cached buffer's first bytes link it to the
+ * next one of its class. The cache is bounded per thread (per class, and
+ * DATABUF_THREAD_BYTES in all) and an event thread empties it once it has
+ * been idle for a tick (databuf_tick), so a burst leaves no memory behind;
+ * everything beyond the bounds goes straight back to the allocator.
+ *
+ * Cached buffers stay off limits to the memory checkers (poisoned for
+ * AddressSanitizer, inaccessible for valgrind), as freed memory would be.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "databuf.h"
+#include "memcheck.h"
 
 #define DATABUF_CLASSES 13 /* 4 KiB << 0 .. 4 KiB << 12 = 16 MiB */
 /*
- * A connection with 32 commands of 1 MiB in flight allocates them in a
- * burst and frees them in a burst; the cache must hold a burst or it
- * turns back into mmap/munmap per command.
+ * How many buffers of a class a thread keeps: enough for a burst of
+ * large commands (a connection with 32 commands of 1 MiB in flight
+ * allocates them together and frees them together), and enough small
+ * ones for every 4 KiB command of 256 sessions with 4 in flight each.
+ * Below these bounds a burst turned into malloc() and free() of each
+ * buffer; the heap then grew and was trimmed back to the kernel on every
+ * burst, which cost more than the commands themselves.
  */
-#define DATABUF_PER_CLASS 64
+#define DATABUF_CLASS_MIN 64
+#define DATABUF_CLASS_BYTES (8u * 1024 * 1024)
 #define DATABUF_THREAD_BYTES (64u * 1024 * 1024)
 
 struct databuf_cache {
-	void *slot[DATABUF_CLASSES][DATABUF_PER_CLASS];
+	void *head[DATABUF_CLASSES];
 	unsigned int count[DATABUF_CLASSES];
 	size_t bytes;
 	unsigned long uses, uses_at_tick;
@@ -38,7 +48,6 @@ static __thread struct databuf_cache databuf_tls;
 static pthread_key_t databuf_key;
 static pthread_once_t databuf_once = PTHREAD_ONCE_INIT;
 
-/* Class index for len, or -1 when len is above the largest class. */
 static int
 databuf_class(size_t len)
 {
@@ -57,6 +66,36 @@ static size_t
 databuf_class_size(int c)
 {
 	return (size_t)DATABUF_ALIGN << c;
+}
+
+static unsigned int
+databuf_class_keep(int c)
+{
+	size_t n = DATABUF_CLASS_BYTES / databuf_class_size(c);
+
+	return n > DATABUF_CLASS_MIN ? (unsigned int)n : DATABUF_CLASS_MIN;
+}
+
+static void
+databuf_push(struct databuf_cache *dc, int c, void *p)
+{
+	memcpy(p, &dc->head[c], sizeof(void *));
+	dc->head[c] = p;
+	dc->count[c]++;
+	dc->bytes += databuf_class_size(c);
+	MEMCHECK_CACHED(p, databuf_class_size(c));
+}
+
+static void *
+databuf_pop(struct databuf_cache *dc, int c)
+{
+	void *p = dc->head[c];
+
+	memcpy(&dc->head[c], p, sizeof(void *));
+	MEMCHECK_UNDEFINED(p, databuf_class_size(c));
+	dc->count[c]--;
+	dc->bytes -= databuf_class_size(c);
+	return p;
 }
 
 static void
@@ -94,10 +133,8 @@ databuf_alloc(size_t len)
 	if (mem_fail_injected())
 		return NULL;
 	dc->uses++;
-	if (c >= 0 && dc->count[c] > 0) {
-		dc->bytes -= databuf_class_size(c);
-		return dc->slot[c][--dc->count[c]];
-	}
+	if (c >= 0 && dc->count[c] > 0)
+		return databuf_pop(dc, c);
 	size = c >= 0 ? databuf_class_size(c) : len;
 	if (posix_memalign(&p, DATABUF_ALIGN, size) == 0)
 		return p;
@@ -117,14 +154,13 @@ databuf_free(void *p, size_t len)
 	if (p == NULL)
 		return;
 	c = databuf_class(len ? len : 1);
-	if (c < 0 || dc->count[c] == DATABUF_PER_CLASS ||
+	if (c < 0 || dc->count[c] >= databuf_class_keep(c) ||
 	    dc->bytes + databuf_class_size(c) > DATABUF_THREAD_BYTES) {
 		free(p);
 		return;
 	}
 	databuf_hook_exit(dc);
-	dc->slot[c][dc->count[c]++] = p;
-	dc->bytes += databuf_class_size(c);
+	databuf_push(dc, c, p);
 }
 
 void
@@ -134,7 +170,7 @@ databuf_trim(void)
 
 	for (int c = 0; c < DATABUF_CLASSES; c++) {
 		while (dc->count[c] > 0)
-			free(dc->slot[c][--dc->count[c]]);
+			free(databuf_pop(dc, c));
 	}
 	dc->bytes = 0;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "util/alloc.h"
@@ -64,6 +65,38 @@ test_bounds(void **state)
 	databuf_trim();
 }
 
+/*
+ * Small buffers are kept by the thousand: 256 sessions with 4 commands of
+ * 4 KiB in flight free them in bursts, and a bound of 64 sent most of
+ * each burst back through malloc's trimming (8 MiB per class, 2048 here).
+ */
+static void
+test_small_burst(void **state)
+{
+	enum { N = 2100, KEEP = 2048 };
+	static void *p[N], *again[KEEP];
+
+	(void)state;
+	databuf_trim();
+	for (int i = 0; i < N; i++)
+		assert_non_null(p[i] = databuf_alloc(4096));
+	for (int i = 0; i < N; i++) {
+		memset(p[i], 0xa5, 4096);
+		databuf_free(p[i], 4096);
+	}
+	assert_int_equal(databuf_cached(), (size_t)KEEP * 4096);
+	/* The first KEEP freed are handed out again, most recent first. */
+	for (int i = 0; i < KEEP; i++) {
+		again[i] = databuf_alloc(4096);
+		assert_ptr_equal(again[i], p[KEEP - 1 - i]);
+		memset(again[i], 0x5a, 4096);
+	}
+	assert_int_equal(databuf_cached(), 0);
+	for (int i = 0; i < KEEP; i++)
+		databuf_free(again[i], 4096);
+	databuf_trim();
+}
+
 static void
 test_idle_tick(void **state)
 {
@@ -101,14 +134,34 @@ test_fault_injection(void **state)
 	databuf_trim();
 }
 
+/*
+ * Left cached when the program exits: under make SAN=1, LeakSanitizer
+ * must find every one through the list, or the exit status says "leak".
+ */
+static void
+test_cached_at_exit(void **state)
+{
+	void *p[3];
+
+	(void)state;
+	databuf_trim();
+	for (int i = 0; i < 3; i++)
+		p[i] = databuf_alloc(8192);
+	for (int i = 0; i < 3; i++)
+		databuf_free(p[i], 8192);
+	assert_int_equal(databuf_cached(), 3 * 8192);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_align_and_reuse),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_small_burst),
 	    cmocka_unit_test(test_idle_tick),
 	    cmocka_unit_test(test_fault_injection),
+	    cmocka_unit_test(test_cached_at_exit), /* last */
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
