@@ -13,7 +13,7 @@
  * Cached buffers stay off limits to the memory checkers (poisoned for
  * AddressSanitizer, inaccessible for valgrind), as freed memory would be.
  */
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "databuf.h"
 #include "memcheck.h"
+#include "thread_exit.h"
 
 #define DATABUF_CLASSES 13 /* 4 KiB << 0 .. 4 KiB << 12 = 16 MiB */
 /*
@@ -41,12 +42,10 @@ struct databuf_cache {
 	unsigned int count[DATABUF_CLASSES];
 	size_t bytes;
 	unsigned long uses, uses_at_tick;
-	int exit_hooked;
+	bool exit_hooked;
 };
 
 static __thread struct databuf_cache databuf_tls;
-static pthread_key_t databuf_key;
-static pthread_once_t databuf_once = PTHREAD_ONCE_INIT;
 
 static int
 databuf_class(size_t len)
@@ -98,28 +97,12 @@ databuf_pop(struct databuf_cache *dc, int c)
 	return p;
 }
 
-static void
-databuf_thread_exit(void *arg)
-{
-	(void)arg;
-	databuf_trim();
-}
-
-static void
-databuf_key_init(void)
-{
-	(void)pthread_key_create(&databuf_key, databuf_thread_exit);
-}
-
 /* Have the cache emptied when this thread exits (threads come and go). */
 static void
 databuf_hook_exit(struct databuf_cache *dc)
 {
-	if (dc->exit_hooked)
-		return;
-	(void)pthread_once(&databuf_once, databuf_key_init);
-	if (pthread_setspecific(databuf_key, dc) == 0)
-		dc->exit_hooked = 1;
+	if (!dc->exit_hooked)
+		dc->exit_hooked = thread_at_exit(databuf_trim) == 0;
 }
 
 void *

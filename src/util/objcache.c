@@ -12,6 +12,7 @@
  * objcache_free() is reported as it would be after free().
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "alloc.h"
 #include "memcheck.h"
 #include "objcache.h"
+#include "thread_exit.h"
 
 struct objcache_list {
 	void *head;
@@ -30,37 +32,19 @@ struct objcache_thread {
 	struct objcache_list list[OBJCACHE_TYPES];
 	unsigned long uses, uses_at_tick;
 	unsigned int held; /* objects on all lists */
-	int exit_hooked;
+	bool exit_hooked;
 };
 
 static __thread struct objcache_thread objcache_tls;
-static pthread_key_t objcache_key;
-static pthread_once_t objcache_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t objcache_rows_lock = PTHREAD_MUTEX_INITIALIZER;
 static int objcache_rows; /* rows handed out so far */
-
-static void
-objcache_thread_exit(void *arg)
-{
-	(void)arg;
-	objcache_trim();
-}
-
-static void
-objcache_key_init(void)
-{
-	(void)pthread_key_create(&objcache_key, objcache_thread_exit);
-}
 
 /* Have this thread's lists emptied when it exits (threads come and go). */
 static void
 objcache_hook_exit(struct objcache_thread *ot)
 {
-	if (ot->exit_hooked)
-		return;
-	(void)pthread_once(&objcache_once, objcache_key_init);
-	if (pthread_setspecific(objcache_key, ot) == 0)
-		ot->exit_hooked = 1;
+	if (!ot->exit_hooked)
+		ot->exit_hooked = thread_at_exit(objcache_trim) == 0;
 }
 
 /* oc's row in every thread's table, or -1 when the table is full. */
