@@ -4,23 +4,19 @@
  * Per-thread cache of data buffers in power-of-two size classes from 4 KiB
  * to 16 MiB. A buffer freed on one thread and allocated on another simply
  * moves between caches; no lock is needed because each cache is only
- * touched by its own thread. A cached buffer's first bytes link it to the
- * next one of its class. The cache is bounded per thread (per class, and
+ * touched by its own thread. Each class is a freelist (freelist.h). The
+ * cache is bounded per thread (per class, and
  * DATABUF_THREAD_BYTES in all) and an event thread empties it once it has
  * been idle for a tick (databuf_tick), so a burst leaves no memory behind;
  * everything beyond the bounds goes straight back to the allocator.
- *
- * Cached buffers stay off limits to the memory checkers (poisoned for
- * AddressSanitizer, inaccessible for valgrind), as freed memory would be.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "alloc.h"
 #include "databuf.h"
-#include "memcheck.h"
+#include "freelist.h"
 #include "thread_exit.h"
 
 #define DATABUF_CLASSES 13 /* 4 KiB << 0 .. 4 KiB << 12 = 16 MiB */
@@ -38,8 +34,7 @@
 #define DATABUF_THREAD_BYTES (64u * 1024 * 1024)
 
 struct databuf_cache {
-	void *head[DATABUF_CLASSES];
-	unsigned int count[DATABUF_CLASSES];
+	struct freelist list[DATABUF_CLASSES];
 	size_t bytes;
 	unsigned long uses, uses_at_tick;
 	bool exit_hooked;
@@ -47,6 +42,7 @@ struct databuf_cache {
 
 static __thread struct databuf_cache databuf_tls;
 
+/* Class index for len, or -1 when len is above the largest class. */
 static int
 databuf_class(size_t len)
 {
@@ -75,26 +71,11 @@ databuf_class_keep(int c)
 	return n > DATABUF_CLASS_MIN ? (unsigned int)n : DATABUF_CLASS_MIN;
 }
 
-static void
-databuf_push(struct databuf_cache *dc, int c, void *p)
-{
-	memcpy(p, &dc->head[c], sizeof(void *));
-	dc->head[c] = p;
-	dc->count[c]++;
-	dc->bytes += databuf_class_size(c);
-	MEMCHECK_CACHED(p, databuf_class_size(c));
-}
-
 static void *
 databuf_pop(struct databuf_cache *dc, int c)
 {
-	void *p = dc->head[c];
-
-	memcpy(&dc->head[c], p, sizeof(void *));
-	MEMCHECK_UNDEFINED(p, databuf_class_size(c));
-	dc->count[c]--;
 	dc->bytes -= databuf_class_size(c);
-	return p;
+	return freelist_pop(&dc->list[c], databuf_class_size(c));
 }
 
 /* Have the cache emptied when this thread exits (threads come and go). */
@@ -116,7 +97,7 @@ databuf_alloc(size_t len)
 	if (mem_fail_injected())
 		return NULL;
 	dc->uses++;
-	if (c >= 0 && dc->count[c] > 0)
+	if (c >= 0 && dc->list[c].count > 0)
 		return databuf_pop(dc, c);
 	size = c >= 0 ? databuf_class_size(c) : len;
 	if (posix_memalign(&p, DATABUF_ALIGN, size) == 0)
@@ -137,13 +118,14 @@ databuf_free(void *p, size_t len)
 	if (p == NULL)
 		return;
 	c = databuf_class(len ? len : 1);
-	if (c < 0 || dc->count[c] >= databuf_class_keep(c) ||
+	if (c < 0 || dc->list[c].count >= databuf_class_keep(c) ||
 	    dc->bytes + databuf_class_size(c) > DATABUF_THREAD_BYTES) {
 		free(p);
 		return;
 	}
 	databuf_hook_exit(dc);
-	databuf_push(dc, c, p);
+	freelist_push(&dc->list[c], p, databuf_class_size(c));
+	dc->bytes += databuf_class_size(c);
 }
 
 void
@@ -152,7 +134,7 @@ databuf_trim(void)
 	struct databuf_cache *dc = &databuf_tls;
 
 	for (int c = 0; c < DATABUF_CLASSES; c++) {
-		while (dc->count[c] > 0)
+		while (dc->list[c].count > 0)
 			free(databuf_pop(dc, c));
 	}
 	dc->bytes = 0;
