@@ -45,6 +45,26 @@ backend_blkdev_discard_max(dev_t rdev)
 	return v > 0;
 }
 
+/*
+ * Local disk file systems whose page cache holds the truth for a file
+ * only we write: buffered writes land there without a round trip to a
+ * server, and a cached page may be sent as it is (see local_cache).
+ */
+static bool
+backend_fs_local(long f_type)
+{
+	switch (f_type) {
+	case EXT4_SUPER_MAGIC: /* and ext2, ext3 */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case F2FS_SUPER_MAGIC:
+	case OVERLAYFS_SUPER_MAGIC: /* containers: its upper layer is local */
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int
 backend_open_fd(struct backend *be, const struct backend_open_params *p,
     char *why, size_t whylen)
@@ -95,11 +115,12 @@ backend_open_fd(struct backend *be, const struct backend_open_params *p,
 		struct statfs sfs;
 
 		be->align = BACKEND_DIRECT_ALIGN_FILE;
-		if (!be->direct && fstatfs(be->fd, &sfs) == 0 &&
-		    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
-			be->in_memory = true;
-		else
-			be->try_nowait = !be->direct;
+		if (!be->direct && fstatfs(be->fd, &sfs) == 0) {
+			be->in_memory = sfs.f_type == TMPFS_MAGIC ||
+			    sfs.f_type == RAMFS_MAGIC;
+			be->try_nowait = !be->in_memory;
+			be->local_cache = backend_fs_local((long)sfs.f_type);
+		}
 		/* Hole punching, falling back to writing zeros (fileio.c). */
 		be->can_discard = !p->read_only;
 		be->discard_zeroes = be->can_discard;
@@ -223,51 +244,6 @@ bool
 backend_write_cache(const struct backend *be)
 {
 	return be->type != BACKEND_NULLIO && !be->write_through;
-}
-
-/*
- * Work that cannot block on a disk is done on the submitting thread, which
- * saves the hand-off to a ring or a worker and back: reads and writes of
- * memory-backed files, and buffered reads the page cache already holds
- * (RWF_NOWAIT fails with EAGAIN rather than wait; then the ring or the
- * pool does the read as usual). True when io is done.
- */
-bool backend_inline_off;
-
-/* Biggest request done inline (see backend_submit_inline). */
-#define BACKEND_INLINE_MAX (128u * 1024u)
-
-static bool
-backend_submit_inline(struct backend *be, struct backend_io *io)
-{
-	ssize_t n;
-
-	if (__atomic_load_n(&backend_inline_off, __ATOMIC_RELAXED))
-		return false;
-	/*
-	 * Large copies stay off the event thread: on another core they
-	 * overlap with receiving the next command's data.
-	 */
-	if (io->len > BACKEND_INLINE_MAX)
-		return false;
-	if (be->in_memory &&
-	    (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE ||
-		io->op == BACKEND_OP_FLUSH)) {
-		backend_fileio_exec(be, io);
-		return true;
-	}
-	if (!be->try_nowait || io->op != BACKEND_OP_READ)
-		return false;
-	n = preadv2(be->fd, io->iov, io->iovcnt, (off_t)io->offset,
-	    RWF_NOWAIT);
-	if (n >= 0 && (uint64_t)n == io->len) {
-		io->result = 0;
-		return true;
-	}
-	/* Not supported by this filesystem: stop asking. */
-	if (n < 0 && errno == EOPNOTSUPP)
-		__atomic_store_n(&be->try_nowait, false, __ATOMIC_RELAXED);
-	return false;
 }
 
 void

@@ -72,11 +72,12 @@ bool backend_discard_zeroes(const struct backend *be);
 bool backend_write_cache(const struct backend *be);
 
 /*
- * Memory-backed files (tmpfs, ramfs): the bytes [off, off+len) of the
- * store in a shared mapping of its page cache, to send from instead
- * of reading them into a buffer. NULL when the store is not memory-backed,
- * the range has a hole or lies past the end, or no mapping can be made;
- * the caller then reads as usual. *ref pins the mapping: hand it to
+ * Buffered files on tmpfs, ramfs or a local disk file system: the bytes
+ * [off, off+len) of the store in a shared mapping of its page cache, to
+ * send from instead of reading them into a buffer. NULL when the store is
+ * none of those, a page of the range is not in memory (a hole, or not
+ * cached), the range lies past the end, or no mapping can be made; the
+ * caller then reads as usual. *ref pins the mapping: hand it to
  * backend_map_put() once the bytes are no longer used. The bytes are the
  * live file: the caller must keep writes to the range out while it uses
  * them (the SCSI task set does).
@@ -85,7 +86,9 @@ struct backend_map;
 const void *backend_map(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref);
 /*
- * The same range for writing (a writable store only): bytes stored there
+ * The same range for writing (a writable memory-backed store only; never
+ * a file on disk, where a store into the mapping can wait for the disk
+ * inside a page fault): bytes stored there
  * are written, with no write() to follow. The caller keeps other users
  * of the range out as for reading, and copies into it from user space
  * only with backend_map_copy(); the kernel (recv) may write it directly.
@@ -138,7 +141,7 @@ void backend_cq_post(struct backend_cq *cq, struct backend_io *io);
 enum backend_engine {
 	BACKEND_ENGINE_AUTO,	/* io_uring if a probe ring works, else pool */
 	BACKEND_ENGINE_URING,	/* io_uring, or fail */
-	BACKEND_ENGINE_THREADS, /* the worker pool only (the default) */
+	BACKEND_ENGINE_THREADS, /* the worker pool only */
 };
 
 /*

@@ -25,6 +25,16 @@
 /* Alignment retried when a file system refuses the one above. */
 #define BACKEND_DIRECT_ALIGN_MAX 4096
 
+/*
+ * inline.c: when a store's writes may run on the submitting thread again
+ * after one stalled there. Times are CLOCK_MONOTONIC nanoseconds.
+ */
+struct backend_stall_guard {
+	uint64_t resume_ns;     /* inline writes wait until then */
+	uint64_t hold_ns;       /* length of the last hold; 0: never stalled */
+	uint64_t last_stall_ns; /* when the last stall ended */
+};
+
 struct backend {
 	enum backend_type type;
 	int fd; /* -1 for nullio */
@@ -44,6 +54,16 @@ struct backend {
 	bool in_memory;
 	/* Buffered file: try reads with RWF_NOWAIT (page-cache hits) first. */
 	bool try_nowait;
+	/*
+	 * Buffered file on a local disk file system, whose page cache is the
+	 * file's truth (not a network or FUSE file system, where a write may
+	 * wait for a server): whole-page write-back writes are copied into
+	 * the page cache on the submitting thread under write_guard
+	 * (inline.c), and large reads of cached ranges are sent from a
+	 * mapping (map.c).
+	 */
+	bool local_cache;
+	struct backend_stall_guard write_guard;
 	/* Serializes read-modify-write of partial O_DIRECT blocks. */
 	pthread_mutex_t rmw_lock;
 	/* map.c: the current mapping of an in_memory file, or NULL. */
@@ -76,6 +96,27 @@ bool backend_blockio_aligned(const struct backend *be, const struct iovec *iov,
 /* Write through the O_DIRECT path, bouncing what is not aligned. */
 int backend_blockio_pwritev(struct backend *be, const struct iovec *iov,
     int iovcnt, uint64_t off, uint64_t len, bool dsync);
+
+/*
+ * inline.c: do io on the calling thread when it cannot wait for a disk
+ * (see there); true when io is done and only its completion is left.
+ */
+bool backend_submit_inline(struct backend *be, struct backend_io *io);
+/* May inline writes run at now? */
+bool backend_stall_guard_open(const struct backend_stall_guard *g,
+    uint64_t now);
+/*
+ * Account a write that ran from start to end: when it stalled, close the
+ * guard for a hold (doubled when the last stall was recent) and say true.
+ */
+bool backend_stall_guard_note(struct backend_stall_guard *g, uint64_t start,
+    uint64_t end);
+/* Counters for tests and debugging; updated atomically. */
+struct backend_inline_stats {
+	uint64_t writes; /* buffered disk writes done inline */
+	uint64_t stalls; /* of which stalled and closed the guard */
+};
+extern struct backend_inline_stats backend_inline_stats;
 
 /* map.c: drop the backend's own reference to its mapping. */
 void backend_map_close(struct backend *be);

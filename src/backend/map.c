@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Shared mappings of memory-backed files (tmpfs, ramfs). A large READ is
- * sent to the socket straight from the page cache, and a large WRITE's
- * data is received from the socket straight into it: one copy instead of
- * two (socket, buffer, file).
+ * Shared mappings of buffered files. A large READ is sent to the socket
+ * straight from the page cache: one copy instead of two (file to buffer,
+ * buffer to socket). For memory-backed files (tmpfs, ramfs) a large
+ * WRITE's data is also received from the socket straight into it.
+ *
+ * Only ranges whose every page is in memory are handed out. For tmpfs
+ * that keeps out holes: touching one through a shared mapping would
+ * allocate pages for it (and fail with SIGBUS when the file system is
+ * full), where read() copies zeros and write() fails with ENOSPC. For a
+ * file on disk (be->local_cache) it keeps disk reads off the event thread:
+ * a page that is not cached would be read inside the sending writev().
+ * A page evicted between the check and the send still is; that costs a
+ * stall of that one thread, not wrong data, and the check and the send
+ * are microseconds apart. Writes to disk files never go through the
+ * mapping: storing into a page of it can wait for block allocation, the
+ * journal or dirty-page throttling, all inside a page fault.
  *
  * A mapping covers the file as it was when made; when a request reaches
  * past it (the file grew) a new one replaces it, and the old one lives on
- * until its last user lets go. Ranges that are not all in memory are
- * refused: touching a hole through a shared tmpfs mapping would allocate
- * pages for it (and fail with SIGBUS when the file system is full), where
- * read() copies zeros and write() fails with ENOSPC.
+ * until its last user lets go.
  *
  * Should the file be cut short behind our back, its pages past the new
  * end vanish from the mapping. The kernel then fails a recv() or writev()
@@ -161,7 +170,7 @@ backend_map_range(struct backend *be, uint64_t off, uint64_t len,
 	struct backend_map *m;
 
 	*ref = NULL;
-	if (!be->in_memory || be->fd < 0 || len == 0)
+	if (be->fd < 0 || len == 0)
 		return NULL;
 	pthread_mutex_lock(&be->map_lock);
 	m = be->map;
@@ -191,6 +200,9 @@ const void *
 backend_map(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref)
 {
+	*ref = NULL;
+	if (!be->in_memory && !be->local_cache)
+		return NULL;
 	return backend_map_range(be, off, len, ref);
 }
 
@@ -199,7 +211,7 @@ backend_map_write(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref)
 {
 	*ref = NULL;
-	if (be->read_only)
+	if (!be->in_memory || be->read_only)
 		return NULL;
 	pthread_once(&backend_copy_once, backend_copy_install);
 	return backend_map_range(be, off, len, ref);

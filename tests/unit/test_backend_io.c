@@ -649,9 +649,13 @@ test_uring_fua_flush(void **state)
 
 	(void)state;
 	memset(buf, 0x11, sizeof(buf));
+	/* Not inline, or the plain write below would not reach the ring. */
+	backend_inline_off = true;
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, false),
 	    0);
+	backend_inline_off = false;
 	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes);
+	/* A FUA write goes to the ring even when inline writes are on. */
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, true),
 	    0);
 	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes + 1);
@@ -861,31 +865,147 @@ test_inline_local(void **state)
 	assert_int_equal(poll(&pfd, 1, 0), 0);
 	backend_close(be);
 	unlink(shm);
-	/* A page-cache hit on the test file (not tmpfs) also stays local. */
+	/*
+	 * On the test file (on disk, not tmpfs) a whole-page write-back
+	 * write and then a page-cache hit stay local too.
+	 */
 	be = test_open(BACKEND_FILEIO, false, false);
 	assert_false(be->in_memory);
 	assert_true(be->try_nowait);
+	if (!be->local_cache) {
+		print_message("build/ is not on a local disk file system: "
+			      "inline disk writes not tested here\n");
+		backend_close(be);
+		backend_cq_free(cq);
+		return;
+	}
 	iov.iov_base = buf;
 	io.op = BACKEND_OP_WRITE;
-	assert_int_equal(test_run(be, cq, &io), 0);
-	io.done = test_io_done;
-	io.arg = &w;
 	w.ndone = 0;
-	iov.iov_base = back;
-	io.op = BACKEND_OP_READ;
 	backend_submit(be, &io);
 	assert_int_equal(w.ndone, 0);
-	/* The write above left the page cached: RWF_NOWAIT gets it. */
 	assert_true(backend_cq_run_local(cq));
 	assert_int_equal(w.ndone, 1);
+	assert_int_equal(io.result, 0);
+	iov.iov_base = back;
+	memset(back, 0, sizeof(back));
+	io.op = BACKEND_OP_READ;
+	backend_submit(be, &io);
+	assert_int_equal(w.ndone, 1);
+	/* The write above left the page cached: RWF_NOWAIT gets it. */
+	assert_true(backend_cq_run_local(cq));
+	assert_int_equal(w.ndone, 2);
 	assert_memory_equal(buf, back, sizeof(buf));
+	assert_int_equal(poll(&pfd, 1, 0), 0);
 	backend_close(be);
 	backend_cq_free(cq);
 }
 
 /*
+ * Which disk writes run on the submitting thread: whole pages in
+ * write-back mode while the stall guard is open; FUA, write-through,
+ * partial pages and a closed guard go to the ring or the pool.
+ */
+static void
+test_inline_disk_writes(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, false, false);
+	static uint8_t buf[8192], back[8192];
+	uint64_t writes = backend_inline_stats.writes;
+	struct backend_stall_guard shut = {.resume_ns = UINT64_MAX};
+
+	(void)state;
+	if (!be->local_cache) {
+		print_message("build/ is not on a local disk file system: "
+			      "inline disk writes not tested here\n");
+		backend_close(be);
+		backend_cq_free(cq);
+		return;
+	}
+	test_fill(buf, sizeof(buf), 21);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 8192,
+			     false),
+	    0);
+	assert_int_equal(backend_inline_stats.writes, writes + 1);
+	/* Durable: off-thread. */
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 4096,
+			     true),
+	    0);
+	/* Half a page at the start, or a page at an offset of 512. */
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 2048,
+			     false),
+	    0);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 512, 4096,
+			     false),
+	    0);
+	/* The guard closed after a stall. */
+	be->write_guard = shut;
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 4096,
+			     false),
+	    0);
+	assert_int_equal(backend_inline_stats.writes, writes + 1);
+	/* Every write landed, inline or not. */
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, back, 0, 8192, false),
+	    0);
+	assert_memory_equal(back, buf, 512);
+	assert_memory_equal(back + 512, buf, 4096);
+	assert_memory_equal(back + 4608, buf + 512, 8192 - 4608);
+	backend_close(be);
+	/* Write-through: every write is durable, so none is inline. */
+	be = test_open(BACKEND_FILEIO, true, false);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, false),
+	    0);
+	assert_int_equal(backend_inline_stats.writes, writes + 1);
+	backend_close(be);
+	backend_cq_free(cq);
+}
+
+/*
+ * The stall guard: short writes leave it open; a stalled one closes it
+ * for a second, a stall soon after for twice as long (up to 64 s), and a
+ * stall long after starts again from a second.
+ */
+static void
+test_stall_guard(void **state)
+{
+	const uint64_t ms = 1000 * 1000, s = 1000 * ms;
+	struct backend_stall_guard g = {0};
+	uint64_t t = 1000 * s;
+
+	(void)state;
+	assert_true(backend_stall_guard_open(&g, t));
+	assert_false(backend_stall_guard_note(&g, t, t + ms / 2));
+	assert_true(backend_stall_guard_open(&g, t + ms));
+	/* A write that took 5 ms. */
+	assert_true(backend_stall_guard_note(&g, t, t + 5 * ms));
+	t += 5 * ms;
+	assert_false(backend_stall_guard_open(&g, t + s - 1));
+	assert_true(backend_stall_guard_open(&g, t + s));
+	/* Stalls again right after the hold: 2 s, then 4 s ... */
+	t += s;
+	assert_true(backend_stall_guard_note(&g, t, t + 2 * ms));
+	t += 2 * ms;
+	assert_false(backend_stall_guard_open(&g, t + 2 * s - 1));
+	assert_true(backend_stall_guard_open(&g, t + 2 * s));
+	for (int i = 0; i < 10; i++) {
+		t += g.hold_ns;
+		assert_true(backend_stall_guard_note(&g, t, t + 2 * ms));
+		t += 2 * ms;
+	}
+	/* ... capped at 64 s. */
+	assert_int_equal(g.hold_ns, 64 * s);
+	assert_false(backend_stall_guard_open(&g, t + 64 * s - 1));
+	/* Long after the last stall, the next one starts over. */
+	t += 1000 * s;
+	assert_true(backend_stall_guard_note(&g, t, t + 2 * ms));
+	assert_int_equal(g.hold_ns, s);
+}
+
+/*
  * backend_map: a tmpfs file's written ranges come back as its page cache;
- * holes, ranges past the end and files on disk do not. When the file
+ * holes and ranges past the end do not, nor uncached ranges of a file on
+ * disk. When the file
  * grows a new mapping replaces the old, which stays valid for whoever
  * still holds it.
  */
@@ -934,11 +1054,43 @@ test_map(void **state)
 	close(fd);
 	unlink(shm);
 
-	/* A file on disk is never mapped (a fault could wait for the disk). */
+	/*
+	 * A file on disk: a cached range is mapped for reading, one that is
+	 * not cached is not (the fault would read the disk), and nothing is
+	 * mapped for writing.
+	 */
 	p.path = test_path;
 	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
 	assert_false(be->in_memory);
-	assert_null(backend_map(be, 0, 4096, &r3));
+	if (!be->local_cache) {
+		print_message("build/ is not on a local disk file system: "
+			      "disk mappings not tested here\n");
+		backend_close(be);
+		return;
+	}
+	fd = open(test_path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, data, sizeof(data), 0),
+	    (ssize_t)sizeof(data));
+	a = backend_map(be, 0, sizeof(data), &r3);
+	assert_non_null(a);
+	assert_memory_equal(a, data, sizeof(data));
+	assert_null(backend_map_write(be, 0, 4096, &r2));
+	assert_null(r2);
+	backend_map_put(r3);
+	/*
+	 * Clean pages nobody maps can be dropped from the cache (those
+	 * just read through the mapping are mapped); then no mapping.
+	 */
+	assert_int_equal(pwrite(fd, data, sizeof(data), sizeof(data)),
+	    (ssize_t)sizeof(data));
+	assert_int_equal(fdatasync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, sizeof(data), sizeof(data),
+			     POSIX_FADV_DONTNEED),
+	    0);
+	assert_null(backend_map(be, sizeof(data), sizeof(data), &r3));
+	assert_null(r3);
+	close(fd);
 	backend_close(be);
 }
 
@@ -1026,6 +1178,8 @@ main(void)
 	    TEST_URING(test_uring_full),
 	    cmocka_unit_test(test_engine_select),
 	    cmocka_unit_test(test_inline_local),
+	    TEST_BOTH(test_inline_disk_writes),
+	    cmocka_unit_test(test_stall_guard),
 	    cmocka_unit_test(test_map),
 	    cmocka_unit_test(test_map_write),
 	};

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * I/O done on the submitting (event) thread. Handing a request to a ring
+ * or a worker and its completion back costs more than a small memory copy,
+ * so the copies that do not wait for a disk run here:
+ *
+ * - reads and writes of memory-backed files (tmpfs, ramfs);
+ * - buffered reads the page cache already holds: RWF_NOWAIT fails with
+ *   EAGAIN rather than wait, and the ring or the pool then reads as usual;
+ * - buffered write-back writes of whole pages to a file on a local disk
+ *   file system (ext4, XFS, btrfs, f2fs, overlayfs: be->local_cache). Most
+ *   file systems (ext4 among them) refuse RWF_NOWAIT for buffered writes,
+ *   and io_uring then hands every one to a kernel worker thread, which
+ *   costs more than the copy into the page cache. Such a write can still
+ *   wait: for dirty-page throttling when the disk falls behind, for a page
+ *   under writeback, for the journal. So each one is timed, and one that
+ *   stalled sends the store's writes to the ring or the pool for a while
+ *   (the stall guard below), doubling the while when stalls recur.
+ *
+ * Durable writes (FUA, write-through) and partial pages (a page the cache
+ * lacks is read from disk before it can be changed) always go off-thread.
+ */
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backend_int.h"
+#include "util/log.h"
+
+bool backend_inline_off;
+struct backend_inline_stats backend_inline_stats;
+
+/*
+ * Biggest request done inline: larger copies stay off the event thread,
+ * where on another core they overlap with receiving the next command.
+ */
+#define BACKEND_INLINE_MAX (128u * 1024u)
+
+/*
+ * A write into the page cache takes microseconds (about 20 for 128 KiB);
+ * one that took this long waited for something.
+ */
+#define BACKEND_STALL_NS (1000u * 1000u)
+/* How long writes stay off-thread after a stall: the first time ... */
+#define BACKEND_STALL_HOLD_MIN_NS (1000ull * 1000u * 1000u)
+/* ... doubling up to this while stalls keep coming. */
+#define BACKEND_STALL_HOLD_MAX_NS (64ull * BACKEND_STALL_HOLD_MIN_NS)
+/*
+ * A stall this many holds after the previous one is a new episode and
+ * starts again from the shortest hold.
+ */
+#define BACKEND_STALL_EPISODE_HOLDS 4
+
+static uint64_t
+backend_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The guard is shared by every event thread using the store; its fields
+ * are advisory, so relaxed atomics are enough (a race costs at most one
+ * more write in the wrong place).
+ */
+bool
+backend_stall_guard_open(const struct backend_stall_guard *g, uint64_t now)
+{
+	return now >= __atomic_load_n(&g->resume_ns, __ATOMIC_RELAXED);
+}
+
+bool
+backend_stall_guard_note(struct backend_stall_guard *g, uint64_t start,
+    uint64_t end)
+{
+	uint64_t hold = __atomic_load_n(&g->hold_ns, __ATOMIC_RELAXED);
+	uint64_t last = __atomic_load_n(&g->last_stall_ns, __ATOMIC_RELAXED);
+
+	if (end - start < BACKEND_STALL_NS)
+		return false;
+	if (hold != 0 && start - last < BACKEND_STALL_EPISODE_HOLDS * hold)
+		hold = hold * 2 < BACKEND_STALL_HOLD_MAX_NS
+		    ? hold * 2
+		    : BACKEND_STALL_HOLD_MAX_NS;
+	else
+		hold = BACKEND_STALL_HOLD_MIN_NS;
+	__atomic_store_n(&g->hold_ns, hold, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_stall_ns, end, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->resume_ns, end + hold, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* Whole pages, write-back, and the store has not stalled lately. */
+static bool
+backend_inline_write_ok(struct backend *be, const struct backend_io *io,
+    uint64_t now)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	if (io->fua || be->write_through)
+		return false;
+	if (((io->offset | io->len) & (page - 1)) != 0)
+		return false;
+	return backend_stall_guard_open(&be->write_guard, now);
+}
+
+static bool
+backend_inline_write(struct backend *be, struct backend_io *io)
+{
+	uint64_t start = backend_now_ns(), end;
+
+	if (!backend_inline_write_ok(be, io, start))
+		return false;
+	backend_fileio_exec(be, io);
+	end = backend_now_ns();
+	__atomic_add_fetch(&backend_inline_stats.writes, 1, __ATOMIC_RELAXED);
+	if (backend_stall_guard_note(&be->write_guard, start, end)) {
+		__atomic_add_fetch(&backend_inline_stats.stalls, 1,
+		    __ATOMIC_RELAXED);
+		log_info("%s: a buffered write waited %llu ms; writes go "
+			 "through the I/O threads for the next %llu s",
+		    be->path, (unsigned long long)((end - start) / 1000000u),
+		    (unsigned long long)(__atomic_load_n(&be->write_guard
+							     .hold_ns,
+						 __ATOMIC_RELAXED) /
+			1000000000u));
+	}
+	return true;
+}
+
+static bool
+backend_inline_read(struct backend *be, struct backend_io *io)
+{
+	ssize_t n;
+
+	n = preadv2(be->fd, io->iov, io->iovcnt, (off_t)io->offset,
+	    RWF_NOWAIT);
+	if (n >= 0 && (uint64_t)n == io->len) {
+		io->result = 0;
+		return true;
+	}
+	/* Not supported by this file system: stop asking. */
+	if (n < 0 && errno == EOPNOTSUPP)
+		__atomic_store_n(&be->try_nowait, false, __ATOMIC_RELAXED);
+	return false;
+}
+
+bool
+backend_submit_inline(struct backend *be, struct backend_io *io)
+{
+	if (__atomic_load_n(&backend_inline_off, __ATOMIC_RELAXED))
+		return false;
+	if (io->len > BACKEND_INLINE_MAX)
+		return false;
+	if (be->in_memory &&
+	    (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE ||
+		io->op == BACKEND_OP_FLUSH)) {
+		backend_fileio_exec(be, io);
+		return true;
+	}
+	if (io->op == BACKEND_OP_READ &&
+	    __atomic_load_n(&be->try_nowait, __ATOMIC_RELAXED))
+		return backend_inline_read(be, io);
+	if (io->op == BACKEND_OP_WRITE && be->local_cache)
+		return backend_inline_write(be, io);
+	return false;
+}
