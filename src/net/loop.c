@@ -73,7 +73,12 @@ loop_now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/*
+	 * Called several times per command (activity stamps, timers); the
+	 * coarse clock is a memory read where the precise one reads the
+	 * TSC, five times slower in this VM.
+	 */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 

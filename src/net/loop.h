@@ -76,7 +76,10 @@ void loop_timer_arm(struct loop_timer *t, uint64_t ms);
 void loop_timer_disarm(struct loop_timer *t);
 void loop_timer_free(struct loop_timer *t);
 
-/* Monotonic milliseconds. */
+/*
+ * Monotonic milliseconds, from the coarse clock: it may lag by a tick
+ * (1-4 ms), which no timeout or activity stamp here minds.
+ */
 uint64_t loop_now_ms(void);
 
 #endif /* IETD_NET_LOOP_H */
