@@ -106,11 +106,10 @@ bool backend_submit_inline(struct backend *be, struct backend_io *io);
 bool backend_stall_guard_open(const struct backend_stall_guard *g,
     uint64_t now);
 /*
- * Account a write that ran from start to end: when it stalled, close the
- * guard for a hold (doubled when the last stall was recent) and say true.
+ * A write stalled until at: close the guard for a hold, twice the last
+ * one when that stall was recent.
  */
-bool backend_stall_guard_note(struct backend_stall_guard *g, uint64_t start,
-    uint64_t end);
+void backend_stall_guard_trip(struct backend_stall_guard *g, uint64_t at);
 /* Counters for tests and debugging; updated atomically. */
 struct backend_inline_stats {
 	uint64_t writes; /* buffered disk writes done inline */

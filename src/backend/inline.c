@@ -15,12 +15,15 @@
  *   costs more than the copy into the page cache. Such a write can still
  *   wait: for dirty-page throttling when the disk falls behind, for a page
  *   under writeback, for the journal. So each one is timed, and one that
- *   stalled sends the store's writes to the ring or the pool for a while
+ *   slept (the thread blocked, as opposed to being preempted by the
+ *   scheduler, which a busy machine does to any thread) for a millisecond
+ *   or more sends the store's writes to the ring or the pool for a while
  *   (the stall guard below), doubling the while when stalls recur.
  *
  * Durable writes (FUA, write-through) and partial pages (a page the cache
  * lacks is read from disk before it can be changed) always go off-thread.
  */
+#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include <errno.h>
@@ -41,7 +44,7 @@ struct backend_inline_stats backend_inline_stats;
 
 /*
  * A write into the page cache takes microseconds (about 20 for 128 KiB);
- * one that took this long waited for something.
+ * one that took this long and slept waited for something.
  */
 #define BACKEND_STALL_NS (1000u * 1000u)
 /* How long writes stay off-thread after a stall: the first time ... */
@@ -74,25 +77,35 @@ backend_stall_guard_open(const struct backend_stall_guard *g, uint64_t now)
 	return now >= __atomic_load_n(&g->resume_ns, __ATOMIC_RELAXED);
 }
 
-bool
-backend_stall_guard_note(struct backend_stall_guard *g, uint64_t start,
-    uint64_t end)
+void
+backend_stall_guard_trip(struct backend_stall_guard *g, uint64_t at)
 {
 	uint64_t hold = __atomic_load_n(&g->hold_ns, __ATOMIC_RELAXED);
 	uint64_t last = __atomic_load_n(&g->last_stall_ns, __ATOMIC_RELAXED);
 
-	if (end - start < BACKEND_STALL_NS)
-		return false;
-	if (hold != 0 && start - last < BACKEND_STALL_EPISODE_HOLDS * hold)
+	if (hold != 0 && at - last < BACKEND_STALL_EPISODE_HOLDS * hold)
 		hold = hold * 2 < BACKEND_STALL_HOLD_MAX_NS
 		    ? hold * 2
 		    : BACKEND_STALL_HOLD_MAX_NS;
 	else
 		hold = BACKEND_STALL_HOLD_MIN_NS;
 	__atomic_store_n(&g->hold_ns, hold, __ATOMIC_RELAXED);
-	__atomic_store_n(&g->last_stall_ns, end, __ATOMIC_RELAXED);
-	__atomic_store_n(&g->resume_ns, end + hold, __ATOMIC_RELAXED);
-	return true;
+	__atomic_store_n(&g->last_stall_ns, at, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->resume_ns, at + hold, __ATOMIC_RELAXED);
+}
+
+/*
+ * How often this thread has blocked (voluntary context switches). Being
+ * preempted is counted apart, so a rise means the thread waited.
+ */
+static long
+backend_thread_sleeps(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return -1;
+	return ru.ru_nvcsw;
 }
 
 /* Whole pages, write-back, and the store has not stalled lately. */
@@ -109,26 +122,36 @@ backend_inline_write_ok(struct backend *be, const struct backend_io *io,
 	return backend_stall_guard_open(&be->write_guard, now);
 }
 
+/* A write stalled and closed the guard: say so, once per hold. */
+static void
+backend_inline_stalled(struct backend *be, uint64_t took_ns)
+{
+	uint64_t hold_ns =
+	    __atomic_load_n(&be->write_guard.hold_ns, __ATOMIC_RELAXED);
+
+	__atomic_add_fetch(&backend_inline_stats.stalls, 1, __ATOMIC_RELAXED);
+	log_info("%s: a buffered write waited %llu ms; its writes go through "
+		 "the I/O threads for the next %llu s",
+	    be->path, (unsigned long long)(took_ns / 1000000u),
+	    (unsigned long long)(hold_ns / 1000000000u));
+}
+
 static bool
 backend_inline_write(struct backend *be, struct backend_io *io)
 {
 	uint64_t start = backend_now_ns(), end;
+	long sleeps;
 
 	if (!backend_inline_write_ok(be, io, start))
 		return false;
+	sleeps = backend_thread_sleeps();
 	backend_fileio_exec(be, io);
 	end = backend_now_ns();
 	__atomic_add_fetch(&backend_inline_stats.writes, 1, __ATOMIC_RELAXED);
-	if (backend_stall_guard_note(&be->write_guard, start, end)) {
-		__atomic_add_fetch(&backend_inline_stats.stalls, 1,
-		    __ATOMIC_RELAXED);
-		log_info("%s: a buffered write waited %llu ms; writes go "
-			 "through the I/O threads for the next %llu s",
-		    be->path, (unsigned long long)((end - start) / 1000000u),
-		    (unsigned long long)(__atomic_load_n(&be->write_guard
-							     .hold_ns,
-						 __ATOMIC_RELAXED) /
-			1000000000u));
+	if (end - start >= BACKEND_STALL_NS &&
+	    backend_thread_sleeps() != sleeps) {
+		backend_stall_guard_trip(&be->write_guard, end);
+		backend_inline_stalled(be, end - start);
 	}
 	return true;
 }
@@ -138,8 +161,7 @@ backend_inline_read(struct backend *be, struct backend_io *io)
 {
 	ssize_t n;
 
-	n = preadv2(be->fd, io->iov, io->iovcnt, (off_t)io->offset,
-	    RWF_NOWAIT);
+	n = preadv2(be->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
 	if (n >= 0 && (uint64_t)n == io->len) {
 		io->result = 0;
 		return true;
