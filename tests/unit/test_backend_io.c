@@ -810,6 +810,24 @@ test_engine_select(void **state)
 }
 
 /*
+ * Inline writes and disk mappings need build/ on a local disk file
+ * system (be->local_cache); elsewhere a test says so and closes be and
+ * cq (when given). True when the caller should return.
+ */
+static bool
+test_not_local(struct backend *be, struct backend_cq *cq)
+{
+	if (be->local_cache)
+		return false;
+	print_message("build/ is not on a local disk file system: inline "
+		      "writes and disk mappings not tested here\n");
+	backend_close(be);
+	if (cq != NULL)
+		backend_cq_free(cq);
+	return true;
+}
+
+/*
  * Memory-backed files and page-cache hits complete on the submitting
  * thread; with backend_cq_set_local() their done() waits on the local
  * list (never inside backend_submit) and the eventfd stays quiet.
@@ -872,13 +890,8 @@ test_inline_local(void **state)
 	be = test_open(BACKEND_FILEIO, false, false);
 	assert_false(be->in_memory);
 	assert_true(be->try_nowait);
-	if (!be->local_cache) {
-		print_message("build/ is not on a local disk file system: "
-			      "inline disk writes not tested here\n");
-		backend_close(be);
-		backend_cq_free(cq);
+	if (test_not_local(be, cq))
 		return;
-	}
 	iov.iov_base = buf;
 	io.op = BACKEND_OP_WRITE;
 	w.ndone = 0;
@@ -916,13 +929,8 @@ test_inline_disk_writes(void **state)
 	struct backend_stall_guard shut = {.resume_ns = UINT64_MAX};
 
 	(void)state;
-	if (!be->local_cache) {
-		print_message("build/ is not on a local disk file system: "
-			      "inline disk writes not tested here\n");
-		backend_close(be);
-		backend_cq_free(cq);
+	if (test_not_local(be, cq))
 		return;
-	}
 	test_fill(buf, sizeof(buf), 21);
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 8192,
 			     false),
@@ -1001,13 +1009,8 @@ test_inline_disk_stall(void **state)
 	pthread_t th;
 
 	(void)state;
-	if (!be->local_cache) {
-		print_message("build/ is not on a local disk file system: "
-			      "inline disk writes not tested here\n");
-		backend_close(be);
-		backend_cq_free(cq);
+	if (test_not_local(be, cq))
 		return;
-	}
 	bw.fd = open(test_path, O_RDWR);
 	assert_true(bw.fd >= 0);
 	assert_int_equal(pthread_create(&th, NULL, test_big_write_run, &bw),
@@ -1127,12 +1130,8 @@ test_map(void **state)
 	p.path = test_path;
 	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
 	assert_false(be->in_memory);
-	if (!be->local_cache) {
-		print_message("build/ is not on a local disk file system: "
-			      "disk mappings not tested here\n");
-		backend_close(be);
+	if (test_not_local(be, NULL))
 		return;
-	}
 	fd = open(test_path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, data, sizeof(data), 0),
