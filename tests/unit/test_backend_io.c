@@ -973,7 +973,6 @@ test_inline_disk_writes(void **state)
 struct test_big_write {
 	int fd;
 	size_t len;
-	volatile int started;
 };
 
 static void *
@@ -985,7 +984,6 @@ test_big_write_run(void *arg)
 
 	assert_non_null(big);
 	memset(big, 0x77, bw->len);
-	bw->started = 1;
 	n = pwrite(bw->fd, big, bw->len, 64 * TEST_FILE_SIZE);
 	assert_int_equal(n, (ssize_t)bw->len);
 	free(big);
@@ -1015,10 +1013,18 @@ test_inline_disk_stall(void **state)
 	assert_true(bw.fd >= 0);
 	assert_int_equal(pthread_create(&th, NULL, test_big_write_run, &bw),
 	    0);
-	while (!bw.started)
+	/*
+	 * Until the large write is under way: the file grows page by page
+	 * as it goes, and 256 MiB take 50 ms or more.
+	 */
+	for (int i = 0; i < 100000; i++) {
+		struct stat st;
+
+		assert_int_equal(fstat(bw.fd, &st), 0);
+		if (st.st_size > 65 * TEST_FILE_SIZE)
+			break;
 		usleep(100);
-	/* The large write is under way (256 MiB take 50 ms or more). */
-	usleep(5000);
+	}
 	memset(buf, 0x31, sizeof(buf));
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, false),
 	    0);
