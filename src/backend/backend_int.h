@@ -66,7 +66,7 @@ struct backend {
 	struct backend_stall_guard write_guard;
 	/* Serializes read-modify-write of partial O_DIRECT blocks. */
 	pthread_mutex_t rmw_lock;
-	/* map.c: the current mapping of an in_memory file, or NULL. */
+	/* map.c: the current mapping of an in_memory or local_cache file. */
 	struct backend_map *map;
 	pthread_mutex_t map_lock;
 };

@@ -121,9 +121,11 @@ backend_map_new(struct backend *be)
 	m = mem_zalloc(sizeof(*m));
 	if (m == NULL)
 		return NULL;
+	/* Only memory-backed files are written through their mapping. */
 	base = mmap(NULL, (size_t)st.st_size,
-	    be->read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
-	    be->fd, 0);
+	    be->in_memory && !be->read_only ? PROT_READ | PROT_WRITE
+					    : PROT_READ,
+	    MAP_SHARED, be->fd, 0);
 	if (base == MAP_FAILED) {
 		mem_free(m);
 		return NULL;
