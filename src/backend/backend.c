@@ -115,11 +115,15 @@ backend_open_fd(struct backend *be, const struct backend_open_params *p,
 		struct statfs sfs;
 
 		be->align = BACKEND_DIRECT_ALIGN_FILE;
-		if (!be->direct && fstatfs(be->fd, &sfs) == 0) {
-			be->in_memory = sfs.f_type == TMPFS_MAGIC ||
-			    sfs.f_type == RAMFS_MAGIC;
+		if (!be->direct) {
+			bool known = fstatfs(be->fd, &sfs) == 0;
+
+			be->in_memory = known &&
+			    (sfs.f_type == TMPFS_MAGIC ||
+				sfs.f_type == RAMFS_MAGIC);
 			be->try_nowait = !be->in_memory;
-			be->local_cache = backend_fs_local((long)sfs.f_type);
+			be->local_cache =
+			    known && backend_fs_local((long)sfs.f_type);
 		}
 		/* Hole punching, falling back to writing zeros (fileio.c). */
 		be->can_discard = !p->read_only;

@@ -108,18 +108,15 @@ backend_thread_sleeps(void)
 	return ru.ru_nvcsw;
 }
 
-/* Whole pages, write-back, and the store has not stalled lately. */
+/* Whole pages in write-back mode: a copy into the page cache and no more. */
 static bool
-backend_inline_write_ok(struct backend *be, const struct backend_io *io,
-    uint64_t now)
+backend_inline_write_ok(const struct backend *be, const struct backend_io *io)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
 	if (io->fua || be->write_through)
 		return false;
-	if (((io->offset | io->len) & (page - 1)) != 0)
-		return false;
-	return backend_stall_guard_open(&be->write_guard, now);
+	return ((io->offset | io->len) & (page - 1)) == 0;
 }
 
 /* A write stalled and closed the guard: say so, once per hold. */
@@ -130,8 +127,8 @@ backend_inline_stalled(struct backend *be, uint64_t took_ns)
 	    __atomic_load_n(&be->write_guard.hold_ns, __ATOMIC_RELAXED);
 
 	__atomic_add_fetch(&backend_inline_stats.stalls, 1, __ATOMIC_RELAXED);
-	log_info("%s: a buffered write waited %llu ms; its writes go through "
-		 "the I/O threads for the next %llu s",
+	log_info("%s: a buffered write blocked for %llu ms; writes "
+		 "to this file go through the I/O threads for the next %llu s",
 	    be->path, (unsigned long long)(took_ns / 1000000u),
 	    (unsigned long long)(hold_ns / 1000000000u));
 }
@@ -139,10 +136,13 @@ backend_inline_stalled(struct backend *be, uint64_t took_ns)
 static bool
 backend_inline_write(struct backend *be, struct backend_io *io)
 {
-	uint64_t start = backend_now_ns(), end;
+	uint64_t start, end;
 	long sleeps;
 
-	if (!backend_inline_write_ok(be, io, start))
+	if (!backend_inline_write_ok(be, io))
+		return false;
+	start = backend_now_ns();
+	if (!backend_stall_guard_open(&be->write_guard, start))
 		return false;
 	sleeps = backend_thread_sleeps();
 	backend_fileio_exec(be, io);
