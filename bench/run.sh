@@ -154,19 +154,24 @@ wait_ready() {
 	return 1
 }
 
-# The tmpfs images are written through once (BENCH_FILL=1, the default):
-# the holes of a sparse file read as the zero page, which no LUN with data
-# on it does. The disk image stays sparse (filling it costs a GiB of disk
-# writes per target).
+# Every image is written through once (BENCH_FILL=1, the default), so that
+# each LUN is one with data on it:
+# - the holes of a sparse file read as the zero page, which no LUN with data
+#   on it does;
+# - a write into a hole of the disk image also allocates a block and a page
+#   cache page, which an overwrite does not. Without the fill, how much of a
+#   write workload lands on holes depends on which workloads ran before it.
+# The disk image is synced after its fill, so that its writeback is over
+# before the first workload starts.
 make_files() {
 	local t=$1 f
 	for f in "$shm.$t" "$shm.$t-digest" "$disk.$t"; do
 		truncate -s $lun_bytes "$f" || return 1
 	done
 	[ "$fill" = 1 ] || return 0
-	for f in "$shm.$t" "$shm.$t-digest"; do
+	for f in "$shm.$t" "$shm.$t-digest" "$disk.$t"; do
 		dd if=/dev/zero of="$f" bs=1M count=$((lun_bytes >> 20)) \
-			conv=notrunc status=none || return 1
+			conv=notrunc,fsync status=none || return 1
 	done
 }
 

@@ -34,6 +34,12 @@ struct backend_cq {
 	 */
 	bool local_ok;
 	struct list_node local;
+	/*
+	 * Also with local_ok: page-cache writes the owner submitted during
+	 * this round, done together (adjacent ones merged) when it runs the
+	 * local completions (inline.c).
+	 */
+	struct list_node deferred;
 };
 
 /* Written once at start-up, before any event thread exists. */
@@ -106,6 +112,7 @@ backend_cq_new(void)
 	pthread_mutex_init(&cq->lock, NULL);
 	list_init(&cq->done);
 	list_init(&cq->local);
+	list_init(&cq->deferred);
 	cq->owner = pthread_self();
 	if (backend_engine_now == BACKEND_ENGINE_URING) {
 		static bool warned;
@@ -149,12 +156,29 @@ backend_cq_set_local(struct backend_cq *cq, bool on)
 }
 
 bool
+backend_cq_defer(struct backend_cq *cq, struct backend_io *io)
+{
+	if (!cq->local_ok || !pthread_equal(cq->owner, pthread_self()))
+		return false;
+	list_add_tail(&cq->deferred, &io->node);
+	return true;
+}
+
+bool
 backend_cq_run_local(struct backend_cq *cq)
 {
 	bool ran = false;
 
-	/* done() may queue more (a task started by another's end): loop. */
-	while (!list_empty(&cq->local)) {
+	/*
+	 * The round's deferred writes first: their completions join the
+	 * others. done() may queue more of either (a task started by
+	 * another's end): loop.
+	 */
+	for (;;) {
+		if (!list_empty(&cq->deferred))
+			backend_inline_run_deferred(&cq->deferred);
+		if (list_empty(&cq->local))
+			break;
 		struct backend_io *io =
 		    list_first_entry(&cq->local, struct backend_io, node);
 

@@ -253,8 +253,6 @@ backend_write_cache(const struct backend *be)
 void
 backend_submit(struct backend *be, struct backend_io *io)
 {
-	int rc;
-
 	io->be = be;
 	io->result = 0;
 	if (be->read_only &&
@@ -270,10 +268,15 @@ backend_submit(struct backend *be, struct backend_io *io)
 		backend_cq_push(io->cq, io);
 		return;
 	}
-	if (backend_submit_inline(be, io)) {
-		backend_cq_push(io->cq, io);
-		return;
-	}
+	if (!backend_submit_inline(be, io))
+		backend_submit_offthread(be, io);
+}
+
+void
+backend_submit_offthread(struct backend *be, struct backend_io *io)
+{
+	int rc;
+
 	/* The submitting thread's ring when it has one, else the pool. */
 	if (backend_cq_ring_submit(io->cq, be, io))
 		return;

@@ -98,10 +98,24 @@ int backend_blockio_pwritev(struct backend *be, const struct iovec *iov,
     int iovcnt, uint64_t off, uint64_t len, bool dsync);
 
 /*
- * inline.c: do io on the calling thread when it cannot wait for a disk
- * (see there); true when io is done and only its completion is left.
+ * inline.c: do io on the calling thread when it cannot wait for a disk,
+ * now or at the end of the thread's round (see there). true: taken, and
+ * its completion is queued or will be; false: use the ring or the pool.
  */
 bool backend_submit_inline(struct backend *be, struct backend_io *io);
+/*
+ * inline.c: do the writes backend_submit_inline() put on deferred (a
+ * list of backend_io in submission order), merging adjacent ones, and
+ * queue their completions; the list is left empty.
+ */
+void backend_inline_run_deferred(struct list_node *deferred);
+/* backend.c: hand io to the submitting thread's ring, else the pool. */
+void backend_submit_offthread(struct backend *be, struct backend_io *io);
+/*
+ * aio.c: keep io on cq's deferred list when the caller is cq's owner and
+ * runs its local completions before it sleeps; false otherwise.
+ */
+bool backend_cq_defer(struct backend_cq *cq, struct backend_io *io);
 /* May inline writes run at now? */
 bool backend_stall_guard_open(const struct backend_stall_guard *g,
     uint64_t now);
@@ -114,6 +128,7 @@ void backend_stall_guard_trip(struct backend_stall_guard *g, uint64_t at);
 struct backend_inline_stats {
 	uint64_t writes; /* buffered disk writes done inline */
 	uint64_t stalls; /* of which stalled and closed the guard */
+	uint64_t merged; /* page-cache writes done in one call with others */
 };
 extern struct backend_inline_stats backend_inline_stats;
 

@@ -7,6 +7,7 @@
  * io_uring's own cases: short transfers continued, FUA as RWF_DSYNC,
  * FLUSH as fsync, and what it hands to the pool.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -15,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -914,6 +916,148 @@ test_inline_local(void **state)
 	backend_cq_free(cq);
 }
 
+/* Submits a write of len bytes of buf at off; done() counts into w. */
+static void
+test_submit_write(struct backend *be, struct backend_cq *cq,
+    struct backend_io *io, struct iovec *iov, uint8_t *buf, uint64_t off,
+    uint64_t len, struct test_wait *w)
+{
+	*iov = (struct iovec){.iov_base = buf, .iov_len = (size_t)len};
+	*io = (struct backend_io){.op = BACKEND_OP_WRITE,
+	    .offset = off,
+	    .len = len,
+	    .iov = iov,
+	    .iovcnt = 1,
+	    .cq = cq,
+	    .done = test_io_done,
+	    .arg = w};
+	backend_submit(be, io);
+}
+
+/* Runs cq's local work, then waits for n completions in all. */
+static void
+test_wait_for(struct backend_cq *cq, struct test_wait *w, int n)
+{
+	struct pollfd pfd = {.fd = backend_cq_fd(cq), .events = POLLIN};
+
+	backend_cq_run_local(cq);
+	while (w->ndone < n) {
+		assert_true(poll(&pfd, 1, 5000) == 1);
+		backend_cq_drain(cq);
+	}
+	assert_int_equal(w->ndone, n);
+}
+
+/*
+ * Page-cache writes of one round wait for the end of the round, and the
+ * adjacent ones go to the file in one call; the rest alone. With the
+ * stall guard shut in between, they go to the I/O threads instead.
+ */
+static void
+test_inline_merge(void **state)
+{
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = test_open(BACKEND_FILEIO, false, false);
+	static uint8_t buf[6][4096], back[4096];
+	static const uint64_t at[6] = {0, 4096, 8192, 12288, 65536, 16384};
+	struct backend_io io[6];
+	struct iovec iov[6];
+	struct test_wait w = {0};
+	uint64_t merged = backend_inline_stats.merged;
+	int fd;
+
+	(void)state;
+	if (test_not_local(be, cq))
+		return;
+	backend_cq_set_local(cq, true);
+	fd = open(test_path, O_RDWR);
+	assert_true(fd >= 0);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(pwrite(fd, back, sizeof(back), 0),
+	    (ssize_t)sizeof(back));
+	for (int i = 0; i < 6; i++) {
+		test_fill(buf[i], sizeof(buf[i]), 40 + i);
+		test_submit_write(be, cq, &io[i], &iov[i], buf[i], at[i],
+		    sizeof(buf[i]), &w);
+	}
+	/* Nothing written yet. */
+	assert_int_equal(w.ndone, 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	assert_int_equal(back[0], 0);
+	test_wait_for(cq, &w, 6);
+	/* 0..16 KiB in one call; 64 KiB, and 16 KiB after it, alone. */
+	assert_int_equal(backend_inline_stats.merged, merged + 4);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(io[i].result, 0);
+		assert_int_equal(pread(fd, back, sizeof(back), (off_t)at[i]),
+		    (ssize_t)sizeof(back));
+		assert_memory_equal(back, buf[i], sizeof(back));
+	}
+	/* The guard shuts while two writes wait: the I/O threads do them. */
+	w.ndone = 0;
+	test_submit_write(be, cq, &io[0], &iov[0], buf[1], 0, 4096, &w);
+	test_submit_write(be, cq, &io[1], &iov[1], buf[0], 4096, 4096, &w);
+	be->write_guard.resume_ns = UINT64_MAX;
+	test_wait_for(cq, &w, 2);
+	assert_int_equal(backend_inline_stats.merged, merged + 4);
+	assert_int_equal(io[0].result, 0);
+	assert_int_equal(io[1].result, 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 4096),
+	    (ssize_t)sizeof(back));
+	assert_memory_equal(back, buf[0], sizeof(back));
+	close(fd);
+	backend_close(be);
+	backend_cq_free(cq);
+}
+
+/*
+ * A merged write that fails is done again request by request, so each
+ * gets its own status: here the file size limit lets the first page of
+ * two through and refuses the second with EFBIG.
+ */
+static void
+test_inline_merge_error(void **state)
+{
+	static const char shm[] = "/dev/shm/ietd-test-merge.img";
+	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
+	struct backend_cq *cq = test_cq_new();
+	struct backend *be = NULL;
+	static uint8_t buf[2][4096];
+	struct backend_io io[2];
+	struct iovec iov[2];
+	struct test_wait w = {0};
+	struct rlimit old, lim;
+	char why[256];
+	int fd;
+
+	(void)state;
+	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, TEST_FILE_SIZE), 0);
+	close(fd);
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	backend_cq_set_local(cq, true);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = TEST_FILE_SIZE;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	test_fill(buf[0], sizeof(buf[0]), 50);
+	test_fill(buf[1], sizeof(buf[1]), 51);
+	test_submit_write(be, cq, &io[0], &iov[0], buf[0], TEST_FILE_SIZE - 4096,
+	    4096, &w);
+	test_submit_write(be, cq, &io[1], &iov[1], buf[1], TEST_FILE_SIZE, 4096,
+	    &w);
+	test_wait_for(cq, &w, 2);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(io[0].result, 0);
+	assert_int_equal(io[1].result, -EFBIG);
+	backend_close(be);
+	backend_cq_free(cq);
+	unlink(shm);
+}
+
 /*
  * Which disk writes run on the submitting thread: whole pages in
  * write-back mode while the stall guard is open; FUA, write-through,
@@ -1249,6 +1393,8 @@ main(void)
 	    cmocka_unit_test(test_engine_select),
 	    cmocka_unit_test(test_inline_local),
 	    TEST_BOTH(test_inline_disk_writes),
+	    TEST_BOTH(test_inline_merge),
+	    TEST_BOTH(test_inline_merge_error),
 	    cmocka_unit_test(test_inline_disk_stall),
 	    cmocka_unit_test(test_stall_guard),
 	    cmocka_unit_test(test_map),
