@@ -1309,6 +1309,39 @@ test_map(void **state)
 }
 
 /*
+ * nullio maps every range to one window of zeros, up to the largest READ
+ * (16 MiB); it is never written through.
+ */
+static void
+test_map_nullio(void **state)
+{
+	struct backend *be = test_open(BACKEND_NULLIO, false, false);
+	struct backend_map *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	static const uint8_t zero[65536];
+	const uint8_t *a, *b;
+
+	(void)state;
+	a = backend_map(be, 0, sizeof(zero), &r1);
+	b = backend_map(be, 12345 * 512, sizeof(zero), &r2);
+	assert_non_null(a);
+	assert_ptr_equal(a, b);
+	assert_memory_equal(a, zero, sizeof(zero));
+	assert_non_null(backend_map(be, 0, 16u << 20, &r3));
+	backend_map_put(r3);
+	assert_null(backend_map(be, 0, (16u << 20) + 512, &r3));
+	assert_null(r3);
+	assert_null(backend_map_write(be, 0, 4096, &r3));
+	backend_map_put(r1);
+	backend_map_put(r2);
+	/* Still there for the next user. */
+	a = backend_map(be, 0, 512, &r1);
+	assert_non_null(a);
+	assert_int_equal(a[511], 0);
+	backend_map_put(r1);
+	backend_close(be);
+}
+
+/*
  * Writing through the mapping: what lands there is in the file, a
  * read-only store gives none, and a file cut short under it fails the
  * copy (and a read() into it) with EFAULT instead of killing us.
@@ -1398,6 +1431,7 @@ main(void)
 	    cmocka_unit_test(test_inline_disk_stall),
 	    cmocka_unit_test(test_stall_guard),
 	    cmocka_unit_test(test_map),
+	    cmocka_unit_test(test_map_nullio),
 	    cmocka_unit_test(test_map_write),
 	};
 	int rc = cmocka_run_group_tests(tests, test_setup, test_teardown);
