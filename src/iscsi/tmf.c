@@ -4,7 +4,9 @@
  * Task management (RFC 7143 11.5, 11.6; RFC 7144 for the query functions
  * when iSCSIProtocolLevel 2 was negotiated) and the Async Message that asks
  * an initiator to log out. The response to an abort waits until the
- * aborted tasks came back from the SCSI layer; they get no response.
+ * aborted tasks came back from the SCSI layer; they get no response. A
+ * reset's response also waits for the tasks of other sessions it aborted,
+ * which end with TASK ABORTED status.
  */
 #include <string.h>
 
@@ -77,8 +79,48 @@ tmf_abort_lun(struct iscsi_tmf *tmf, struct iscsi_conn *conn, uint64_t lun,
 	}
 }
 
+/* A reset's aborts on one LU's other nexuses are over (our own thread). */
+static void
+tmf_others_gone(void *arg)
+{
+	struct iscsi_tmf *tmf = arg;
+
+	if (--tmf->waiting == 0)
+		tmf_send(tmf);
+}
+
+/*
+ * Abort the tasks other sessions have on lu (number l); the response
+ * waits for them. Should that fail for want of memory, they run on.
+ */
+static void
+tmf_abort_others(struct iscsi_tmf *tmf, struct scsi_lu *lu, uint64_t l)
+{
+	struct iscsi_conn *conn = tmf->conn;
+	struct iscsi_session *s = conn->session;
+
+	if (conn->il == NULL)
+		return;
+	if (scsi_lu_abort_others(lu, &s->nexus, conn->il->cq, tmf_others_gone,
+		tmf) == 0)
+		tmf->waiting++;
+	else
+		conn_log(conn, LOG_WARNING,
+		    "LUN %llu: out of memory, the tasks of other sessions "
+		    "run on",
+		    (unsigned long long)l);
+}
+
+/*
+ * Reset one LU, or all of the target's (all); nexus: only as this nexus
+ * sees it (I_T NEXUS RESET). A LU reset also aborts the tasks other
+ * nexuses have on it, and the response waits for them to end, so that
+ * no command sent before the reset changes the medium after the reply
+ * (SAM-5 7.7).
+ */
 static uint8_t
-tmf_reset_lus(struct iscsi_session *s, uint64_t lun, bool all, bool nexus)
+tmf_reset_lus(struct iscsi_tmf *tmf, struct iscsi_session *s, uint64_t lun,
+    bool all, bool nexus)
 {
 	uint64_t first = all ? 0 : lun, last = all ? CONF_LUN_MAX : lun;
 
@@ -90,10 +132,12 @@ tmf_reset_lus(struct iscsi_session *s, uint64_t lun, bool all, bool nexus)
 				return TMF_RSP_NO_LUN;
 			continue;
 		}
-		if (nexus)
+		if (nexus) {
 			scsi_lu_nexus_reset(lu, &s->nexus);
-		else
+		} else {
 			scsi_lu_reset(lu, &s->nexus);
+			tmf_abort_others(tmf, lu, l);
+		}
 		scsi_lu_put(lu);
 	}
 	return TMF_RSP_COMPLETE;
@@ -150,20 +194,33 @@ tmf_request(struct iscsi_conn *conn)
 		}
 		break;
 	case TMF_ABORT_TASK_SET:
-	case TMF_CLEAR_TASK_SET:
 		tmf_abort_lun(tmf, conn, lun, false);
 		break;
+	case TMF_CLEAR_TASK_SET: {
+		/*
+		 * SAM-5 7.4: the whole task set, which all nexuses share
+		 * (the Control mode page's TST is 0).
+		 */
+		struct scsi_lu *lu = target_lu_find(s->target, lun);
+
+		tmf_abort_lun(tmf, conn, lun, false);
+		if (lu != NULL) {
+			tmf_abort_others(tmf, lu, lun);
+			scsi_lu_put(lu);
+		}
+		break;
+	}
 	case TMF_CLEAR_ACA:
 		/* No ACA is ever established (NACA is not supported). */
 		break;
 	case TMF_LOGICAL_UNIT_RESET:
 		tmf_abort_lun(tmf, conn, lun, false);
-		resp = tmf_reset_lus(s, lun, false, false);
+		resp = tmf_reset_lus(tmf, s, lun, false, false);
 		break;
 	case TMF_TARGET_WARM_RESET:
 	case TMF_TARGET_COLD_RESET:
 		tmf_abort_lun(tmf, conn, 0, true);
-		(void)tmf_reset_lus(s, 0, true, false);
+		(void)tmf_reset_lus(tmf, s, 0, true, false);
 		tmf->cold = fn == TMF_TARGET_COLD_RESET;
 		break;
 	case TMF_TASK_REASSIGN:
@@ -199,7 +256,7 @@ tmf_request(struct iscsi_conn *conn)
 			break;
 		}
 		tmf_abort_lun(tmf, conn, 0, true);
-		(void)tmf_reset_lus(s, 0, true, true);
+		(void)tmf_reset_lus(tmf, s, 0, true, true);
 		break;
 	case TMF_QUERY_ASYNC_EVENT:
 		/* No pending unit attention is reported this way. */

@@ -328,13 +328,25 @@ pr_out_register(struct scsi_lu *lu, struct scsi_task *task,
 	return SCSI_STATUS_GOOD;
 }
 
+/* Did task come on the I_T nexus of registration r (a scsi_pr_reg)? */
+static bool
+pr_task_of_reg(const struct scsi_task *task, const void *r)
+{
+	const struct scsi_pr_reg *reg = r;
+
+	return strcmp(reg->initiator_port, pr_iport(task)) == 0 &&
+	    strcmp(reg->target_port, pr_tport(task)) == 0;
+}
+
 /*
  * PREEMPT (SPC-4 5.13.11.2). Returns the status; *bad_sakey asks for
- * INVALID FIELD IN PARAMETER LIST.
+ * INVALID FIELD IN PARAMETER LIST. With w (PREEMPT AND ABORT), the tasks
+ * of the preempted nexuses are aborted too (see scsi_lu_abort_locked).
  */
 static uint8_t
 pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
-    uint8_t type, bool *bad_sakey)
+    uint8_t type, bool *bad_sakey, struct scsi_abort_wait *w,
+    struct list_node *stopped)
 {
 	struct list_node *pos, *tmp;
 	bool hit = false, take;
@@ -359,6 +371,8 @@ pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
 			continue;
 		hit = true;
 		pr_ua(lu, r, ASC_REGISTRATIONS_PREEMPTED);
+		if (w != NULL)
+			scsi_lu_abort_locked(lu, pr_task_of_reg, r, w, stopped);
 		if (lu->pr_holder == r)
 			lu->pr_holder = NULL;
 		list_remove(&r->node);
@@ -375,6 +389,13 @@ pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
 	return SCSI_STATUS_GOOD;
 }
 
+/* The tasks a PREEMPT AND ABORT aborted are gone: it completes. */
+static void
+pr_preempt_abort_done(void *arg)
+{
+	scsi_task_finish_later(arg);
+}
+
 void
 scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 {
@@ -384,6 +405,8 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	uint8_t status = SCSI_STATUS_GOOD;
 	const uint8_t *p = task->data;
 	struct scsi_pr_reg *r;
+	struct scsi_abort_wait *w = NULL;
+	struct list_node stopped;
 	uint64_t key, sakey;
 	bool bad_sakey = false;
 
@@ -419,6 +442,19 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	}
 	key = get_be64(p);
 	sakey = get_be64(p + 8);
+	/*
+	 * PREEMPT AND ABORT also aborts the preempted nexuses' tasks (SPC-4
+	 * 5.13.11.2), and completes once they are gone: no command of theirs
+	 * changes the medium after the new holder hears GOOD.
+	 */
+	list_init(&stopped);
+	if (sa == PR_OUT_PREEMPT_ABORT) {
+		w = scsi_abort_wait_new(task->cq, pr_preempt_abort_done, task);
+		if (w == NULL) {
+			scsi_task_set_status(task, SCSI_STATUS_BUSY);
+			return;
+		}
+	}
 
 	pthread_mutex_lock(&lu->lock);
 	r = pr_reg_find(lu, task);
@@ -488,8 +524,8 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	}
 	case PR_OUT_PREEMPT:
 	case PR_OUT_PREEMPT_ABORT:
-		/* The transport aborts the preempted tasks (SAM-5 7.6). */
-		status = pr_out_preempt(lu, r, sakey, type, &bad_sakey);
+		status = pr_out_preempt(lu, r, sakey, type, &bad_sakey, w,
+		    &stopped);
 		break;
 	}
 out:
@@ -500,4 +536,13 @@ out:
 		scsi_task_sense_invalid_field(task, true, 2, 3);
 	else
 		scsi_task_set_status(task, status);
+	if (w == NULL)
+		return;
+	if (bad_sakey || status != SCSI_STATUS_GOOD) {
+		/* Nothing was preempted, so nothing aborted. */
+		mem_free(w);
+		return;
+	}
+	task->completes_later = true;
+	scsi_abort_wait_start(lu, w, &stopped);
 }

@@ -166,6 +166,25 @@ void scsi_task_sense_invalid_field(struct scsi_task *task, bool in_cdb,
 void scsi_task_sense_info(struct scsi_task *task, uint8_t key, uint8_t asc,
     uint8_t ascq, uint64_t info);
 
+/*
+ * task.c: aborting the tasks of other nexuses (see scsi_lu_abort_others
+ * in scsi.h, built from these). A wait starts with one count, the
+ * caller's; scsi_lu_abort_locked() adds one per task it aborts (those
+ * match() picks; lu->lock held) and puts the ones not yet started on
+ * stopped; scsi_abort_wait_start(), after unlocking, completes those and
+ * drops the caller's count. When the last count goes, done(arg) runs on
+ * cq's thread.
+ */
+typedef bool scsi_task_match_fn(const struct scsi_task *t, const void *ctx);
+struct scsi_abort_wait *scsi_abort_wait_new(struct backend_cq *cq,
+    void (*done)(void *arg), void *arg);
+void scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
+    const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped);
+void scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
+    struct list_node *stopped);
+/* Finish a task whose run() set completes_later (on its own thread). */
+void scsi_task_finish_later(struct scsi_task *task);
+
 /* ua.c (called with lu->lock held unless said) */
 struct scsi_itl *scsi_itl_find(struct scsi_lu *lu, uint64_t nexus_id,
     bool create);

@@ -164,6 +164,7 @@
 #define MODE_CACHING_WCE 0x04
 #define MODE_CONTROL_D_SENSE 0x04
 #define MODE_CONTROL_SWP 0x08 /* byte 4 */
+#define MODE_CONTROL_TAS 0x40 /* byte 5 */
 #define MODE_SELECT_PF 0x10
 #define MODE_SELECT_SP 0x01
 #define MODE_PAGE_SPF 0x40

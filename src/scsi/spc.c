@@ -366,6 +366,11 @@ scsi_mode_page(struct scsi_lu *lu, uint8_t code, unsigned int pc, uint8_t *b)
 				b[4] |= MODE_CONTROL_SWP;
 			/* Unrestricted reordering allowed (QAM 1h). */
 			b[3] = 0x10;
+			/*
+			 * TAS: a task aborted by another nexus's reset ends
+			 * with TASK ABORTED (scsi_lu_abort_others).
+			 */
+			b[5] = MODE_CONTROL_TAS;
 			put_be16(b + 8, 0xffff); /* busy timeout: none */
 		}
 		return 12;

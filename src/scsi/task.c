@@ -192,7 +192,8 @@ scsi_cmd_can_start(struct scsi_cmd *cmd)
 static void
 scsi_cmd_start(struct scsi_cmd *cmd)
 {
-	if (cmd->task->aborted) {
+	if (cmd->task->aborted ||
+	    __atomic_load_n(&cmd->task->aborted_elsewhere, __ATOMIC_ACQUIRE)) {
 		/* Never reaches the store (SAM-5 7.2). */
 		scsi_cmd_complete(cmd);
 		return;
@@ -252,11 +253,42 @@ scsi_cmd_free(struct scsi_cmd *cmd)
 	objcache_free(&scsi_cmd_cache, cmd);
 }
 
+/*
+ * A reset waiting for the tasks of other nexuses it aborted (see
+ * scsi_lu_abort_others): left counts them, plus one for the reset's own
+ * call, under the LU's lock. The last to leave the task set posts io to
+ * the resetting thread's queue, where done(arg) runs.
+ */
+struct scsi_abort_wait {
+	struct backend_io io;
+	unsigned int left;
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void
+scsi_abort_wait_fire(struct backend_io *io)
+{
+	struct scsi_abort_wait *w = io->arg;
+
+	w->done(w->arg);
+	mem_free(w);
+}
+
+/* One of w's tasks is gone; lu->lock held. true: post w->io now. */
+static bool
+scsi_abort_wait_drop(struct scsi_abort_wait *w)
+{
+	return --w->left == 0;
+}
+
 /* Take cmd out of its LU's task set; collects the tasks that may now run. */
 static void
 scsi_cmd_leave_set(struct scsi_cmd *cmd, struct list_node *ready)
 {
 	struct scsi_lu *lu = cmd->lu;
+	struct scsi_abort_wait *w;
+	bool fire = false;
 
 	list_init(ready);
 	pthread_mutex_lock(&lu->lock);
@@ -265,8 +297,26 @@ scsi_cmd_leave_set(struct scsi_cmd *cmd, struct list_node *ready)
 		cmd->in_set = false;
 		scsi_lu_set_count(lu, cmd, -1);
 	}
+	w = cmd->task->abort_wait;
+	if (w != NULL) {
+		cmd->task->abort_wait = NULL;
+		fire = scsi_abort_wait_drop(w);
+	}
 	scsi_lu_collect_ready(lu, ready);
 	pthread_mutex_unlock(&lu->lock);
+	if (fire)
+		backend_cq_post(w->io.cq, &w->io);
+}
+
+/* Aborted by another nexus's reset: that is all its initiator hears. */
+static void
+scsi_task_end_aborted_elsewhere(struct scsi_task *task)
+{
+	if (!__atomic_load_n(&task->aborted_elsewhere, __ATOMIC_ACQUIRE))
+		return;
+	scsi_task_reset_result(task);
+	task->status = SCSI_STATUS_TASK_ABORTED;
+	task->data_in_len = 0;
 }
 
 static void
@@ -276,6 +326,7 @@ scsi_cmd_finish(struct scsi_cmd *cmd)
 	struct scsi_lu *lu = cmd->lu;
 	struct list_node ready;
 
+	scsi_task_end_aborted_elsewhere(task);
 	if (cmd->held) {
 		/* Leaves the set in scsi_task_release(), after the send. */
 		task->state = SCSI_TS_DONE;
@@ -606,7 +657,109 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		}
 	} else {
 		op->run(task, luns, n);
+		/* PREEMPT AND ABORT waits for the tasks it aborted. */
+		if (task->completes_later)
+			return;
 	}
+	task->state = SCSI_TS_DONE;
+	task->done(task);
+}
+
+struct scsi_abort_wait *
+scsi_abort_wait_new(struct backend_cq *cq, void (*done)(void *arg),
+    void *arg)
+{
+	struct scsi_abort_wait *w = mem_zalloc(sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->io.done = scsi_abort_wait_fire;
+	w->io.arg = w;
+	w->io.cq = cq;
+	w->done = done;
+	w->arg = arg;
+	w->left = 1; /* the caller's, until scsi_abort_wait_start() */
+	return w;
+}
+
+void
+scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
+    const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped)
+{
+	struct list_node *pos;
+
+	list_for_each(pos, &lu->tasks) {
+		struct scsi_task *t = list_entry(pos, struct scsi_task, node);
+		struct scsi_cmd *c = t->internal;
+
+		/*
+		 * Done ones (a READ still being sent from the page cache) have
+		 * their status already; one another reset waits for is that
+		 * reset's; the issuer aborts its own.
+		 */
+		if (t->state == SCSI_TS_DONE || t->aborted ||
+		    t->abort_wait != NULL || !match(t, ctx))
+			continue;
+		__atomic_store_n(&t->aborted_elsewhere, true, __ATOMIC_RELEASE);
+		t->abort_wait = w;
+		w->left++;
+		if (t->state == SCSI_TS_WAITING) {
+			/* Never started: complete it on its own thread. */
+			t->state = SCSI_TS_RUNNING;
+			lu->set_waiting--;
+			list_add_tail(stopped, &c->io.node);
+		}
+	}
+}
+
+void
+scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
+    struct list_node *stopped)
+{
+	struct list_node *pos, *tmp;
+	bool fire;
+
+	list_for_each_safe(pos, tmp, stopped) {
+		struct scsi_cmd *c = list_entry(pos, struct scsi_cmd, io.node);
+
+		list_remove(pos);
+		scsi_cmd_complete(c);
+	}
+	pthread_mutex_lock(&lu->lock);
+	fire = scsi_abort_wait_drop(w);
+	pthread_mutex_unlock(&lu->lock);
+	if (fire)
+		backend_cq_post(w->io.cq, &w->io);
+}
+
+static bool
+scsi_task_not_of(const struct scsi_task *t, const void *by)
+{
+	return scsi_task_nexus_id(t) != ((const struct scsi_nexus *)by)->id;
+}
+
+int
+scsi_lu_abort_others(struct scsi_lu *lu, const struct scsi_nexus *by,
+    struct backend_cq *cq, void (*done)(void *arg), void *arg)
+{
+	struct scsi_abort_wait *w = scsi_abort_wait_new(cq, done, arg);
+	struct list_node stopped;
+
+	if (w == NULL)
+		return -ENOMEM;
+	list_init(&stopped);
+	pthread_mutex_lock(&lu->lock);
+	scsi_lu_abort_locked(lu, scsi_task_not_of, by, w, &stopped);
+	pthread_mutex_unlock(&lu->lock);
+	scsi_abort_wait_start(lu, w, &stopped);
+	return 0;
+}
+
+/* A command whose run() left it to finish later (completes_later). */
+void
+scsi_task_finish_later(struct scsi_task *task)
+{
+	task->completes_later = false;
 	task->state = SCSI_TS_DONE;
 	task->done(task);
 }

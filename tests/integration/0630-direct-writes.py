@@ -11,6 +11,8 @@ case here stops such a WRITE halfway through its data:
 - ABORT TASK: answered, the task set slot is freed (an overlapping READ
   runs at once), and Data-Out sent after the abort never lands;
 - LOGICAL UNIT RESET: the same, and the unit attention follows;
+- LOGICAL UNIT RESET from another session: its answer waits until the
+  WRITE is gone, and the WRITE ends with TASK ABORTED;
 - the connection dropped: another session reads and writes the blocks;
 - the file cut short under it: that connection is closed, the daemon
   and the other sessions go on.
@@ -19,6 +21,7 @@ case here stops such a WRITE halfway through its data:
 """
 
 import os
+import select
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +36,7 @@ NBLOCKS = MIB // BS              # one 1 MiB WRITE
 PIECE = 256 * 1024               # Data-Out sent before the cut
 TMF_ABORT_TASK = 1
 TMF_LUN_RESET = 5
+TASK_ABORTED = 0x40
 
 
 def session(n):
@@ -141,6 +145,41 @@ def case_lun_reset(c, other):
     pt.clear_unit_attention(other)
 
 
+def case_reset_other(a, b):
+    """b's WRITE is still receiving data when a resets the LU: a's answer
+    must wait until that WRITE is gone (SAM-5 7.7), which here is when
+    b has sent the rest of its data; the WRITE ends with TASK ABORTED
+    (TAS=1), and both sessions then see the unit attention."""
+    lba = 12288
+    write_all(b, lba, 0x12)
+    itt, _, r2t = start_write(b, lba, 0x34)
+    titt = a.tmf_send(TMF_LUN_RESET)
+    ready, _, _ = select.select([a.sock], [], [], 0.5)
+    result("LU RESET from another session: not answered while the WRITE "
+           "runs", not ready, "answered at once")
+    mrdsl = int(b.params.get("MaxRecvDataSegmentLength", 8192))
+    offset, datasn = PIECE, r2t.next_datasn
+    while offset < MIB:
+        n = min(mrdsl, MIB - offset)
+        b.send(pt.data_out(0, itt, r2t.ttt, b.exp_statsn, datasn, offset,
+                           n, final=offset + n == MIB), b"\x34" * n)
+        offset += n
+        datasn += 1
+    p = b.recv()
+    result("LU RESET from another session: the WRITE ends TASK ABORTED",
+           p.opcode == pt.OP_SCSI_RSP and p.itt == itt and
+           p.status == TASK_ABORTED, "got %r" % p)
+    p = a.recv()
+    result("LU RESET from another session: then function complete",
+           p.opcode == pt.OP_TMF_RSP and p.itt == titt and p.response == 0,
+           "got %r" % p)
+    pt.clear_unit_attention(a)
+    pt.clear_unit_attention(b)
+    write_all(b, lba, 0x56)
+    result("LU RESET from another session: the blocks take a new WRITE",
+           read_all(a, lba) == b"\x56" * MIB, "read back differs")
+
+
 def case_dropped(other):
     c = session(3)
     write_all(c, 8192, 0x88)
@@ -183,6 +222,16 @@ def case_truncated(other):
     result("file cut short mid-data: another session is still served",
            p.opcode == pt.OP_NOP_IN and p.data == b"still", "got %r" % p)
     # Regrown as a hole: reads as zeros, takes writes (the usual way).
+    # The daemon polls the size now and then, and a poll inside the cut
+    # may have shrunk the LUN: READ CAPACITY (10) looks again at once
+    # (once no unit attention stands in its way), and the capacity unit
+    # attention it may raise is taken too.
+    for _ in range(3):
+        pt.clear_unit_attention(other)
+        st, data, _ = other.scsi(bytes([0x25]) + bytes(9), read_len=8)
+        if st == pt.SCSI_GOOD and \
+                int.from_bytes(data[:4], "big") + 1 == size // BS:
+            break
     pt.clear_unit_attention(other)
     write_all(other, lba, 0xee)
     result("file cut short mid-data: the blocks work again once it is back",
@@ -194,6 +243,8 @@ def main():
     try:
         for name, fn in (("ABORT TASK", lambda: case_abort(a)),
                          ("LU RESET", lambda: case_lun_reset(a, b)),
+                         ("LU RESET elsewhere",
+                          lambda: case_reset_other(a, b)),
                          ("dropped", lambda: case_dropped(b)),
                          ("truncated", lambda: case_truncated(b))):
             try:

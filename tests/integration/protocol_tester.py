@@ -713,14 +713,20 @@ class Connection:
             else:
                 return None, bytes(data_in), pdu
 
-    def tmf(self, function, lun=0, rtt=RESERVED_TAG, refcmdsn=0):
+    def tmf_send(self, function, lun=0, rtt=RESERVED_TAG, refcmdsn=0):
         """Send an immediate Task Management Function Request (RFC 7143
-        11.5) and return the response PDU."""
+        11.5); returns its ITT."""
         itt = self.next_itt()
         rest = struct.pack(">IIIII8x", rtt, self.cmdsn, self.exp_statsn,
                            refcmdsn, 0)
         self.send(_bhs(OP_TMF_REQ, True, FLAG_FINAL | function,
                        lun_or_bytes8=encode_lun(lun), itt=itt, rest=rest))
+        return itt
+
+    def tmf(self, function, lun=0, rtt=RESERVED_TAG, refcmdsn=0):
+        """Send an immediate Task Management Function Request (RFC 7143
+        11.5) and return the response PDU."""
+        itt = self.tmf_send(function, lun, rtt, refcmdsn)
         p = self.recv()
         if p.opcode != OP_TMF_RSP or p.itt != itt:
             raise RuntimeError("not a TMF response: %r" % p)

@@ -219,6 +219,7 @@ h_dsense(struct scsi_lu *lu, bool on)
 	p[5] = 10;
 	p[6] = on ? 0x04 : 0x00;
 	p[7] = 0x10;
+	p[9] = 0x40; /* TAS */
 	put_be16(p + 12, 0xffff);
 	t = h_out(lu, sel, p, sizeof(p));
 	h_expect_good(t);

@@ -433,7 +433,7 @@ test_mode_sense(void **state)
 	struct scsi_lu *ro = h_lu(BACKEND_NULLIO, true);
 	static const uint8_t rw_rec[12] = {0x01, 10};
 	static const uint8_t caching[20] = {0x08, 18, 0x04};
-	static const uint8_t control[12] = {0x0a, 10, 0x00, 0x10, 0, 0, 0, 0,
+	static const uint8_t control[12] = {0x0a, 10, 0x00, 0x10, 0, 0x40, 0, 0,
 	    0xff, 0xff, 0, 0};
 	static const uint8_t iec[12] = {0x1c, 10};
 	static const uint8_t hdr6[12] = {67, 0x00, 0x10, 8, 0x00, 0x00, 0x08,
@@ -562,8 +562,8 @@ static const uint8_t ms_bad_page6[16] = {0, 0, 0, 0, 0x02, 10};
 static const uint8_t ms_bad_len6[14] = {0, 0, 0, 0, 0x0a, 8};
 static const uint8_t ms_spf6[16] = {0, 0, 0, 0, 0x4a, 0x00, 0x00, 12};
 static const uint8_t ms_rcd6[24] = {0, 0, 0, 0, 0x08, 18, 0x01};
-static const uint8_t ms_qam6[16] = {0, 0, 0, 0, 0x0a, 10, 0x00, 0x00, 0, 0, 0,
-    0, 0xff, 0xff};
+static const uint8_t ms_qam6[16] = {0, 0, 0, 0, 0x0a, 10, 0x00, 0x00, 0, 0x40,
+    0, 0, 0xff, 0xff};
 static const uint8_t ms_iec6[16] = {0, 0, 0, 0, 0x1c, 10, 0x08};
 static const uint8_t ms_rwrec6[16] = {0, 0, 0, 0, 0x01, 10, 0x80};
 static const uint8_t ms_bdl6[12] = {0, 0, 0, 16};
@@ -581,7 +581,7 @@ static const uint8_t ms_caching10[28] = {0, 0, 0, 0, 0, 0, 0, 0, 0x08, 18,
     0x04};
 static const uint8_t ms_bad_page10[20] = {0, 0, 0, 0, 0, 0, 0, 0, 0x03, 10};
 static const uint8_t ms_chg10[20] = {0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 10, 0x00,
-    0x10, 0x80, 0, 0, 0, 0xff, 0xff};
+    0x10, 0x80, 0x40, 0, 0, 0xff, 0xff};
 
 /* MODE SELECT (6)/(10) (SPC-4 6.11, 6.12): what may change, and how not. */
 static void
@@ -774,6 +774,7 @@ test_mode_select(void **state)
 	p[5] = 10;
 	p[7] = 0x10;
 	p[8] = 0x08;
+	p[9] = 0x40; /* TAS */
 	put_be16(p + 12, 0xffff);
 	sel6[4] = 16;
 	t = h_out(lu, sel6, p, 16);

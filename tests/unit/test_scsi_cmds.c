@@ -544,6 +544,158 @@ t_drain_for(int ms)
 		backend_cq_drain(t_cq);
 }
 
+static void
+t_others_gone(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* Drain the queue until *gone is set. */
+static void
+t_wait_gone(const int *gone)
+{
+	struct pollfd pfd = {.fd = backend_cq_fd(t_cq), .events = POLLIN};
+
+	while (*gone == 0) {
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+		backend_cq_drain(t_cq);
+	}
+	assert_int_equal(*gone, 1);
+}
+
+/*
+ * A reset from nexus 2 aborts nexus 1's tasks (scsi_lu_abort_others): the
+ * running one finishes its write, the waiting one never starts, both end
+ * with TASK ABORTED, and the reset hears of it once both are gone, never
+ * inside the call. Nexus 2's own task is not touched, and nexus 1's next
+ * command runs as usual.
+ */
+static void
+test_abort_others(void **state)
+{
+	/* Write-through: the first WRITE stays in flight until drained. */
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w48[10] = {0x2a, 0, 0, 0, 0, 48, 0, 0, 1, 0};
+	uint8_t w56[10] = {0x2a, 0, 0, 0, 0, 56, 0, 0, 1, 0};
+	uint8_t r48[10] = {0x28, 0, 0, 0, 0, 48, 0, 0, 1, 0};
+	static struct t_task a, b, c;
+	struct t_task *t;
+	int gone = 0;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	t_prep(&a, w48, 10, T_BS, true, &t_nx1);
+	t_prep(&b, w48, 10, T_BS, true, &t_nx1);
+	t_prep(&c, w56, 10, T_BS, true, &t_nx2);
+	memset(a.buf, 0x11, T_BS);
+	memset(b.buf, 0x22, T_BS);
+	memset(c.buf, 0x33, T_BS);
+	scsi_task_exec(lu, &a.task, t_luns, 3);
+	scsi_task_exec(lu, &b.task, t_luns, 3); /* overlaps a: waits */
+	scsi_task_exec(lu, &c.task, t_luns, 3);
+	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
+			     &gone),
+	    0);
+	assert_int_equal(gone, 0);
+	t_wait(&a);
+	t_wait(&b);
+	t_wait(&c);
+	t_wait_gone(&gone);
+	assert_int_equal(a.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_int_equal(a.task.sense_len, 0);
+	assert_int_equal(b.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_int_equal(c.task.status, SCSI_STATUS_GOOD);
+	/* a had started, so its data is there; b's never reached the store. */
+	t = t_run(lu, r48, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[0], 0x11);
+	assert_int_equal(t->buf[T_BS - 1], 0x11);
+	/* Nothing left to abort: the answer still comes through the queue. */
+	gone = 0;
+	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
+			     &gone),
+	    0);
+	assert_int_equal(gone, 0);
+	t_wait_gone(&gone);
+	scsi_lu_put(lu);
+}
+
+/* PERSISTENT RESERVE OUT sa (type 0) from nx, with key and sakey. */
+static void
+t_prout_start(struct t_task *t, struct scsi_lu *lu, struct scsi_nexus *nx,
+    uint8_t sa, uint64_t key, uint64_t sakey)
+{
+	uint8_t cdb[10] = {0x5f, sa, 0, 0, 0, 0, 0, 0, 24, 0};
+
+	t_prep(t, cdb, 10, 24, true, nx);
+	memset(t->buf, 0, 24);
+	put_be64(t->buf, key);
+	put_be64(t->buf + 8, sakey);
+	scsi_task_exec(lu, &t->task, t_luns, 3);
+}
+
+/*
+ * PREEMPT AND ABORT from nexus 3 removes nexus 1's registration and
+ * aborts its tasks: a running WRITE and one waiting behind it both end
+ * with TASK ABORTED, the waiting one never reaching the store, and the
+ * PREEMPT AND ABORT itself completes (GOOD) only once both are gone.
+ */
+static void
+test_preempt_abort(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w64[10] = {0x2a, 0, 0, 0, 0, 64, 0, 0, 1, 0};
+	uint8_t r64[10] = {0x28, 0, 0, 0, 0, 64, 0, 0, 1, 0};
+	static struct t_task a, b, pr;
+	static struct scsi_nexus nx3;
+	struct t_task *t;
+
+	(void)state;
+	/* Another initiator port: t_nx2 shares t_nx1's, so its I_T nexus. */
+	nx3 = t_nx1;
+	nx3.id = 3;
+	snprintf(nx3.initiator_port, sizeof(nx3.initiator_port),
+	    "iqn.i3,i,0x3");
+	scsi_nexus_register(&nx3);
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &nx3);
+	t_prout_start(&pr, lu, &t_nx1, 0x00, 0, 0x1111); /* REGISTER */
+	t_wait(&pr);
+	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	t_prout_start(&pr, lu, &nx3, 0x00, 0, 0x2222);
+	t_wait(&pr);
+	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, w64, 10, T_BS, true, &t_nx1); /* old data: zeros */
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t_prep(&a, w64, 10, T_BS, true, &t_nx1);
+	t_prep(&b, w64, 10, T_BS, true, &t_nx1);
+	memset(a.buf, 0x11, T_BS);
+	memset(b.buf, 0x22, T_BS);
+	scsi_task_exec(lu, &a.task, t_luns, 3);
+	scsi_task_exec(lu, &b.task, t_luns, 3); /* overlaps a: waits */
+	t_prout_start(&pr, lu, &nx3, 0x05, 0x2222, 0x1111);
+	assert_int_equal(pr.ndone, 0);
+	t_wait(&a);
+	t_wait(&b);
+	t_wait(&pr);
+	assert_int_equal(a.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_int_equal(b.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r64, 10, T_BS, false, &nx3);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[0], 0x11);
+	/* Nexus 1 hears its registration went. */
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
+	t_expect_sense(t, 0x06, 0x2a, 0x05);
+	/* Of a key nobody holds now: RESERVATION CONFLICT, at once. */
+	t_prout_start(&pr, lu, &nx3, 0x05, 0x2222, 0x1111);
+	assert_int_equal(pr.ndone, 1);
+	assert_int_equal(pr.task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	scsi_nexus_unregister(&nx3);
+	scsi_lu_put(lu);
+}
+
 /*
  * A fileio LU on a sparse tmpfs file (so it is mapped), its UAs cleared;
  * t_path is switched to it, its old value kept in saved.
@@ -831,6 +983,7 @@ test_mode(void **state)
 	st.buf[25] = 10;
 	st.buf[26] = 0x04;
 	st.buf[27] = 0x10;
+	st.buf[29] = 0x40; /* TAS, as reported */
 	put_be16(st.buf + 32, 0xffff);
 	sel6[4] = (uint8_t)len;
 	t_prep(&st, sel6, 6, len, true, &t_nx1);
@@ -1341,6 +1494,8 @@ main(void)
 	    cmocka_unit_test(test_read_write),
 	    cmocka_unit_test(test_ordering),
 	    cmocka_unit_test(test_abort_waiting),
+	    cmocka_unit_test(test_abort_others),
+	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
 	    cmocka_unit_test(test_admitted_write),
 	    cmocka_unit_test(test_mode),
