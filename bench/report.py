@@ -143,6 +143,9 @@ def main():
             title = LUN_TITLES.get(lun, lun)
             if lun == "tmpfs" and "fill=1" in settings.split():
                 title = "1 GiB file on tmpfs (/dev/shm), written through first"
+            if lun == "disk" and "fill=1" in settings.split():
+                title = ("1 GiB file on disk (/var/tmp), written through "
+                         "and synced first")
             lines.append(f"## {title}")
             lines.append("")
             lines.append("| workload | target | IOPS | MB/s | ietd/peer | CPU s/GiB | CPU ms/1k I/O | target cores | other cores | runs ok | spread |")
