@@ -144,6 +144,24 @@ test_open(enum backend_type type, bool wt, bool ro)
 	return be;
 }
 
+/* A fileio backend on a new sparse file of TEST_FILE_SIZE on tmpfs. */
+static struct backend *
+test_shm_open(const char *path)
+{
+	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = path};
+	struct backend *be = NULL;
+	char why[256];
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, TEST_FILE_SIZE), 0);
+	close(fd);
+	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	assert_true(be->in_memory);
+	return be;
+}
+
 static void
 test_fill(uint8_t *p, size_t n, unsigned int seed)
 {
@@ -838,7 +856,6 @@ static void
 test_inline_local(void **state)
 {
 	static const char shm[] = "/dev/shm/ietd-test-inline.img";
-	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
 	struct backend_cq *cq = test_cq_new();
 	struct test_wait w = {0};
 	struct backend *be = NULL;
@@ -853,16 +870,9 @@ test_inline_local(void **state)
 	    .done = test_io_done,
 	    .arg = &w};
 	struct pollfd pfd = {.fd = backend_cq_fd(cq), .events = POLLIN};
-	char why[256];
-	int fd;
 
 	(void)state;
-	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, TEST_FILE_SIZE), 0);
-	close(fd);
-	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
-	assert_true(be->in_memory);
+	be = test_shm_open(shm);
 	backend_cq_set_local(cq, true);
 	test_fill(buf, sizeof(buf), 5);
 	backend_submit(be, &io);
@@ -1019,7 +1029,6 @@ static void
 test_inline_merge_error(void **state)
 {
 	static const char shm[] = "/dev/shm/ietd-test-merge.img";
-	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
 	struct backend_cq *cq = test_cq_new();
 	struct backend *be = NULL;
 	static uint8_t buf[2][4096];
@@ -1027,15 +1036,9 @@ test_inline_merge_error(void **state)
 	struct iovec iov[2];
 	struct test_wait w = {0};
 	struct rlimit old, lim;
-	char why[256];
-	int fd;
 
 	(void)state;
-	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, TEST_FILE_SIZE), 0);
-	close(fd);
-	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
+	be = test_shm_open(shm);
 	backend_cq_set_local(cq, true);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	lim = old;
