@@ -157,8 +157,8 @@ backend_inline_stalled(struct backend *be, uint64_t took_ns)
  * when the guard is shut and nothing was written.
  */
 static int
-backend_inline_pwrite(struct backend *be, const struct iovec *iov,
-    int iovcnt, uint64_t off, uint64_t len)
+backend_inline_pwrite(struct backend *be, const struct iovec *iov, int iovcnt,
+    uint64_t off, uint64_t len)
 {
 	uint64_t start, end;
 	long sleeps;
@@ -240,8 +240,8 @@ backend_inline_run_deferred(struct list_node *deferred)
 		memcpy(iov, io->iov, (size_t)io->iovcnt * sizeof(*iov));
 		iovcnt = io->iovcnt;
 		while (!list_empty(deferred) && n < BACKEND_MERGE_IOS) {
-			io = list_first_entry(deferred, struct backend_io,
-			    node);
+			io =
+			    list_first_entry(deferred, struct backend_io, node);
 			if (io->be != run[0]->be ||
 			    io->offset != run[0]->offset + len ||
 			    iovcnt + io->iovcnt > BACKEND_MERGE_IOV ||

@@ -524,8 +524,8 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	}
 	case PR_OUT_PREEMPT:
 	case PR_OUT_PREEMPT_ABORT:
-		status = pr_out_preempt(lu, r, sakey, type, &bad_sakey, w,
-		    &stopped);
+		status =
+		    pr_out_preempt(lu, r, sakey, type, &bad_sakey, w, &stopped);
 		break;
 	}
 out:

@@ -666,8 +666,7 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 }
 
 struct scsi_abort_wait *
-scsi_abort_wait_new(struct backend_cq *cq, void (*done)(void *arg),
-    void *arg)
+scsi_abort_wait_new(struct backend_cq *cq, void (*done)(void *arg), void *arg)
 {
 	struct scsi_abort_wait *w = mem_zalloc(sizeof(*w));
 
