@@ -992,7 +992,8 @@ test_inline_merge(void **state)
 	}
 	/* Nothing written yet. */
 	assert_int_equal(w.ndone, 0);
-	assert_int_equal(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	assert_int_equal(pread(fd, back, sizeof(back), 0),
+	    (ssize_t)sizeof(back));
 	assert_int_equal(back[0], 0);
 	test_wait_for(cq, &w, 6);
 	/* 0..16 KiB in one call; 64 KiB, and 16 KiB after it, alone. */
@@ -1047,8 +1048,8 @@ test_inline_merge_error(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	test_fill(buf[0], sizeof(buf[0]), 50);
 	test_fill(buf[1], sizeof(buf[1]), 51);
-	test_submit_write(be, cq, &io[0], &iov[0], buf[0], TEST_FILE_SIZE - 4096,
-	    4096, &w);
+	test_submit_write(be, cq, &io[0], &iov[0], buf[0],
+	    TEST_FILE_SIZE - 4096, 4096, &w);
 	test_submit_write(be, cq, &io[1], &iov[1], buf[1], TEST_FILE_SIZE, 4096,
 	    &w);
 	test_wait_for(cq, &w, 2);
