@@ -29,7 +29,7 @@ ietd_bin=${BENCH_IETD:-$top/build/ietd}
 outdir=${BENCH_OUT:-$here/results}
 
 iqn=iqn.2026-11.org.ietd:bench
-lun_bytes=1073741824 # 1 GiB, sparse
+lun_bytes=1073741824 # 1 GiB, created sparse, then filled (BENCH_FILL)
 lun_sectors=$((lun_bytes / 512))
 queue=128 # command window of every target: the deepest workload is 128
 tick=$(getconf CLK_TCK)
