@@ -198,8 +198,8 @@ tmf_request(struct iscsi_conn *conn)
 		break;
 	case TMF_CLEAR_TASK_SET: {
 		/*
-		 * SAM-5 7.4: the whole task set, which all nexuses share
-		 * (the Control mode page's TST is 0).
+		 * SAM-5's CLEAR TASK SET: the whole task set, which all
+		 * nexuses share (the Control mode page's TST is 0).
 		 */
 		struct scsi_lu *lu = target_lu_find(s->target, lun);
 

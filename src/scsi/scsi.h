@@ -120,9 +120,10 @@ struct scsi_task {
 	unsigned int state;
 	bool aborted;
 	/*
-	 * Aborted by a reset that came on another nexus (atomic): it ends
-	 * with TASK ABORTED status, and the reset waits for it through
-	 * abort_wait (lu->lock). See scsi_lu_abort_others().
+	 * Aborted by a reset, CLEAR TASK SET or PREEMPT AND ABORT that came
+	 * on another nexus (atomic): it ends with TASK ABORTED status, and
+	 * that command waits for it through abort_wait (lu->lock). See
+	 * scsi_lu_abort_others().
 	 */
 	bool aborted_elsewhere;
 	struct scsi_abort_wait *abort_wait;
@@ -250,14 +251,14 @@ void scsi_task_release(struct scsi_task *task);
 void scsi_task_abort(struct scsi_task *task);
 void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
 /*
- * The other nexuses' part of a LOGICAL UNIT RESET (SAM-5 7.7: it aborts
- * every task in the task set): each task of lu that came on another I_T
- * nexus than by and has not completed is aborted. One still waiting
- * never reaches the store; one running finishes what it started. Either
- * way it ends with TASK ABORTED status (the Control mode page reports
- * TAS=1), so its initiator retries it after the reset's unit attention
- * instead of waiting for a timeout. The issuer's own tasks are its
- * transport's to abort. Once all of them have left the task set,
+ * The other nexuses' part of a LOGICAL UNIT RESET or CLEAR TASK SET
+ * (SAM-5: they abort every task in the task set, which all nexuses
+ * share): each task of lu that came on another I_T nexus than by and has
+ * not completed is aborted. One still waiting never reaches the store;
+ * one running finishes what it started. Either way it ends with TASK
+ * ABORTED status (the Control mode page reports TAS=1), so its initiator
+ * retries it instead of waiting for a timeout. The issuer's own tasks
+ * are its transport's to abort. Once all of them have left the task set,
  * done(arg) runs on cq's thread (cq: the caller's own queue), never
  * inside this call. 0, or -ENOMEM with nothing aborted.
  */
