@@ -198,7 +198,7 @@ backend_inline_write_run(struct backend_io **run, int n,
 
 	rc = backend_inline_pwrite(be, iov, iovcnt, run[0]->offset, len);
 	if (rc == -EAGAIN) {
-		/* Shut by a stall earlier in this round. */
+		/* The guard is shut: the I/O threads write them. */
 		for (int i = 0; i < n; i++)
 			backend_submit_offthread(be, run[i]);
 		return;
@@ -218,6 +218,17 @@ backend_inline_write_run(struct backend_io **run, int n,
 	}
 }
 
+/* May io join run (n requests, len bytes, iovcnt pieces so far)? */
+static bool
+backend_inline_run_takes(struct backend_io *const *run, int n, uint64_t len,
+    int iovcnt, const struct backend_io *io)
+{
+	return n < BACKEND_MERGE_IOS && io->be == run[0]->be &&
+	    io->offset == run[0]->offset + len &&
+	    iovcnt + io->iovcnt <= BACKEND_MERGE_IOV &&
+	    len + io->len <= BACKEND_MERGE_MAX;
+}
+
 void
 backend_inline_run_deferred(struct list_node *deferred)
 {
@@ -228,32 +239,25 @@ backend_inline_run_deferred(struct list_node *deferred)
 		uint64_t len = 0;
 
 		io = list_first_entry(deferred, struct backend_io, node);
-		list_remove(&io->node);
-		run[n++] = io;
-		len = io->len;
-		/* Too many pieces to merge: alone, from its own iovec. */
 		if (io->iovcnt > BACKEND_MERGE_IOV) {
-			backend_inline_write_run(run, 1, io->iov, io->iovcnt,
-			    len);
+			/* Too many pieces to merge: alone, as it is. */
+			list_remove(&io->node);
+			backend_inline_write_run(&io, 1, io->iov, io->iovcnt,
+			    io->len);
 			continue;
 		}
-		memcpy(iov, io->iov, (size_t)io->iovcnt * sizeof(*iov));
-		iovcnt = io->iovcnt;
-		while (!list_empty(deferred) && n < BACKEND_MERGE_IOS) {
-			io =
-			    list_first_entry(deferred, struct backend_io, node);
-			if (io->be != run[0]->be ||
-			    io->offset != run[0]->offset + len ||
-			    iovcnt + io->iovcnt > BACKEND_MERGE_IOV ||
-			    len + io->len > BACKEND_MERGE_MAX)
-				break;
+		do {
 			list_remove(&io->node);
 			run[n++] = io;
 			memcpy(iov + iovcnt, io->iov,
 			    (size_t)io->iovcnt * sizeof(*iov));
 			iovcnt += io->iovcnt;
 			len += io->len;
-		}
+			if (list_empty(deferred))
+				break;
+			io =
+			    list_first_entry(deferred, struct backend_io, node);
+		} while (backend_inline_run_takes(run, n, len, iovcnt, io));
 		backend_inline_write_run(run, n, iov, iovcnt, len);
 	}
 }
@@ -274,12 +278,14 @@ backend_inline_read(struct backend *be, struct backend_io *io)
 	return false;
 }
 
-/* Done now, or at the end of the round with its neighbours (see above). */
+/*
+ * Done now, or at the end of the round with its neighbours (see above).
+ * The stall guard is looked at when the write is done: a write waiting
+ * while the guard shuts goes to the ring or the pool from there.
+ */
 static bool
 backend_inline_write(struct backend *be, struct backend_io *io)
 {
-	struct backend_io *run[1] = {io};
-
 	if (!backend_inline_write_ok(be, io)) {
 		if (!be->in_memory)
 			return false;
@@ -288,11 +294,8 @@ backend_inline_write(struct backend *be, struct backend_io *io)
 		backend_cq_push(io->cq, io);
 		return true;
 	}
-	if (!be->in_memory &&
-	    !backend_stall_guard_open(&be->write_guard, backend_now_ns()))
-		return false;
 	if (!backend_cq_defer(io->cq, io))
-		backend_inline_write_run(run, 1, io->iov, io->iovcnt, io->len);
+		backend_inline_write_run(&io, 1, io->iov, io->iovcnt, io->len);
 	return true;
 }
 
