@@ -106,8 +106,8 @@ tmf_abort_others(struct iscsi_tmf *tmf, struct scsi_lu *lu, uint64_t l)
 		tmf->waiting++;
 	else
 		conn_log(conn, LOG_WARNING,
-		    "LUN %llu: out of memory, the tasks of other sessions "
-		    "run on",
+		    "LUN %llu: no memory to abort the other sessions' "
+		    "commands for this task management request; they run on",
 		    (unsigned long long)l);
 }
 
