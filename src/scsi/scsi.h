@@ -122,7 +122,8 @@ struct scsi_task {
 	/*
 	 * Aborted by a reset, CLEAR TASK SET or PREEMPT AND ABORT that came
 	 * on another nexus (atomic): it ends with TASK ABORTED status, and
-	 * that command waits for it through abort_wait (lu->lock). See
+	 * that command waits for it through abort_wait (lu->lock), as do
+	 * later such commands, through that one's wait. See
 	 * scsi_lu_abort_others().
 	 */
 	bool aborted_elsewhere;
@@ -258,7 +259,8 @@ void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
  * one running finishes what it started. Either way it ends with TASK
  * ABORTED status (the Control mode page reports TAS=1), so its initiator
  * retries it instead of waiting for a timeout. The issuer's own tasks
- * are its transport's to abort. Once all of them have left the task set,
+ * are its transport's to abort. Once all of them have left the task set
+ * (those an earlier reset or their own nexus aborted included),
  * done(arg) runs on cq's thread (cq: the caller's own queue), never
  * inside this call. 0, or -ENOMEM with nothing aborted.
  */

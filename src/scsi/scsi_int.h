@@ -170,10 +170,11 @@ void scsi_task_sense_info(struct scsi_task *task, uint8_t key, uint8_t asc,
  * task.c: aborting the tasks of other nexuses (see scsi_lu_abort_others
  * in scsi.h, built from these). A wait starts with one count, the
  * caller's; scsi_lu_abort_locked() adds one per task it aborts (those
- * match() picks; lu->lock held) and puts the ones not yet started on
- * stopped; scsi_abort_wait_start(), after unlocking, completes those and
- * drops the caller's count. When the last count goes, done(arg) runs on
- * cq's thread.
+ * match() picks; lu->lock held), or one per earlier wait it must outlast
+ * when such a wait has the task already, and puts the ones not yet
+ * started on stopped; scsi_abort_wait_start(), after unlocking, completes
+ * those and drops the caller's count. When the last count goes, done(arg)
+ * runs on cq's thread.
  */
 typedef bool scsi_task_match_fn(const struct scsi_task *t, const void *ctx);
 struct scsi_abort_wait *scsi_abort_wait_new(struct backend_cq *cq,

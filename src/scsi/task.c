@@ -256,12 +256,16 @@ scsi_cmd_free(struct scsi_cmd *cmd)
 /*
  * A reset waiting for the tasks of other nexuses it aborted (see
  * scsi_lu_abort_others): left counts them, plus one for the reset's own
- * call, under the LU's lock. The last to leave the task set posts io to
- * the resetting thread's queue, where done(arg) runs.
+ * call, plus one for each earlier reset it follows (then), all under the
+ * LU's lock. A task is waited for by the first reset that found it; a
+ * later reset that finds it follows that one, so it waits at least as
+ * long as it must. When left reaches 0, io goes to the resetting thread's
+ * queue, where done(arg) runs.
  */
 struct scsi_abort_wait {
 	struct backend_io io;
 	unsigned int left;
+	struct scsi_abort_wait *then; /* the next reset following this one */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -275,11 +279,54 @@ scsi_abort_wait_fire(struct backend_io *io)
 	mem_free(w);
 }
 
-/* One of w's tasks is gone; lu->lock held. true: post w->io now. */
-static bool
-scsi_abort_wait_drop(struct scsi_abort_wait *w)
+/*
+ * One of w's tasks is gone, or a reset it follows is; lu->lock held. Each
+ * wait that ends (w, and those following it that end with it) is queued on
+ * fired, for scsi_abort_wait_post() once the lock is dropped.
+ */
+static void
+scsi_abort_wait_drop(struct scsi_abort_wait *w, struct list_node *fired)
 {
-	return --w->left == 0;
+	while (w != NULL && --w->left == 0) {
+		list_add_tail(fired, &w->io.node);
+		w = w->then;
+	}
+}
+
+static void
+scsi_abort_wait_post(struct list_node *fired)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, fired) {
+		struct scsi_abort_wait *w =
+		    list_entry(pos, struct scsi_abort_wait, io.node);
+
+		list_remove(pos);
+		backend_cq_post(w->io.cq, &w->io);
+	}
+}
+
+/*
+ * w must not end before first does; lu->lock held. w joins the end of the
+ * chain of resets following first, unless it is on it already. Waits are
+ * only ever chained to older ones of the same LU, so chains have no loops.
+ */
+static void
+scsi_abort_wait_follow(struct scsi_abort_wait *first,
+    struct scsi_abort_wait *w)
+{
+	struct scsi_abort_wait *last = first;
+
+	if (first == w)
+		return;
+	while (last->then != NULL) {
+		if (last->then == w)
+			return;
+		last = last->then;
+	}
+	last->then = w;
+	w->left++;
 }
 
 /* Take cmd out of its LU's task set; collects the tasks that may now run. */
@@ -287,25 +334,23 @@ static void
 scsi_cmd_leave_set(struct scsi_cmd *cmd, struct list_node *ready)
 {
 	struct scsi_lu *lu = cmd->lu;
-	struct scsi_abort_wait *w;
-	bool fire = false;
+	struct list_node fired;
 
 	list_init(ready);
+	list_init(&fired);
 	pthread_mutex_lock(&lu->lock);
 	if (cmd->in_set) {
 		list_remove(&cmd->task->node);
 		cmd->in_set = false;
 		scsi_lu_set_count(lu, cmd, -1);
 	}
-	w = cmd->task->abort_wait;
-	if (w != NULL) {
+	if (cmd->task->abort_wait != NULL) {
+		scsi_abort_wait_drop(cmd->task->abort_wait, &fired);
 		cmd->task->abort_wait = NULL;
-		fire = scsi_abort_wait_drop(w);
 	}
 	scsi_lu_collect_ready(lu, ready);
 	pthread_mutex_unlock(&lu->lock);
-	if (fire)
-		backend_cq_post(w->io.cq, &w->io);
+	scsi_abort_wait_post(&fired);
 }
 
 /* Aborted by another nexus's reset: that is all its initiator hears. */
@@ -693,15 +738,22 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
 
 		/*
 		 * Done ones (a READ still being sent from the page cache) have
-		 * their status already; one another reset waits for is that
-		 * reset's; the issuer aborts its own.
+		 * their status already and change nothing; match() leaves out
+		 * the issuer's own, which it aborts itself.
 		 */
-		if (t->state == SCSI_TS_DONE || t->aborted ||
-		    t->abort_wait != NULL || !match(t, ctx))
+		if (t->state == SCSI_TS_DONE || !match(t, ctx))
 			continue;
-		__atomic_store_n(&t->aborted_elsewhere, true, __ATOMIC_RELEASE);
+		if (t->abort_wait != NULL) {
+			/* An earlier reset aborted it: end after that one. */
+			scsi_abort_wait_follow(t->abort_wait, w);
+			continue;
+		}
 		t->abort_wait = w;
 		w->left++;
+		/* Its own nexus aborted it: it only has to be gone. */
+		if (t->aborted)
+			continue;
+		__atomic_store_n(&t->aborted_elsewhere, true, __ATOMIC_RELEASE);
 		if (t->state == SCSI_TS_WAITING) {
 			/* Never started: complete it on its own thread. */
 			t->state = SCSI_TS_RUNNING;
@@ -715,8 +767,7 @@ void
 scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
     struct list_node *stopped)
 {
-	struct list_node *pos, *tmp;
-	bool fire;
+	struct list_node *pos, *tmp, fired;
 
 	list_for_each_safe(pos, tmp, stopped) {
 		struct scsi_cmd *c = list_entry(pos, struct scsi_cmd, io.node);
@@ -724,11 +775,11 @@ scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
 		list_remove(pos);
 		scsi_cmd_complete(c);
 	}
+	list_init(&fired);
 	pthread_mutex_lock(&lu->lock);
-	fire = scsi_abort_wait_drop(w);
+	scsi_abort_wait_drop(w, &fired);
 	pthread_mutex_unlock(&lu->lock);
-	if (fire)
-		backend_cq_post(w->io.cq, &w->io);
+	scsi_abort_wait_post(&fired);
 }
 
 static bool
@@ -770,10 +821,13 @@ scsi_task_abort(struct scsi_task *task)
 	struct scsi_cmd *cmd;
 	bool waiting = false;
 
-	task->aborted = true;
-	if (lu == NULL)
+	if (lu == NULL) {
+		task->aborted = true;
 		return;
+	}
+	/* Under the lock: another nexus's reset reads it there. */
 	pthread_mutex_lock(&lu->lock);
+	task->aborted = true;
 	cmd = task->internal;
 	if (cmd != NULL && task->state == SCSI_TS_WAITING) {
 		/* Not started: leave the set now, complete on its thread. */

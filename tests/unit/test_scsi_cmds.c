@@ -935,6 +935,52 @@ test_admitted_write(void **state)
 	t_shm_lu_free(lu, saved);
 }
 
+/*
+ * Two resets from two other nexuses while nexus 1's WRITE is still taking
+ * its data (admitted): the second finds the task aborted by the first, and
+ * must still not be told before the task is gone.
+ */
+static void
+test_abort_others_twice(void **state)
+{
+	struct scsi_lu *lu;
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	static struct t_task wr;
+	struct scsi_nexus nx3;
+	char saved[sizeof(t_path)];
+	int gone2 = 0, gone3 = 0;
+	struct t_task *t;
+
+	(void)state;
+	if (access("/dev/shm", W_OK) != 0)
+		skip();
+	lu = t_shm_lu_new(saved);
+	memset(wr.buf, 0x11, T_BUF);
+	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	nx3 = t_nx1;
+	nx3.id = 3;
+
+	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x22));
+	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
+			     &gone2),
+	    0);
+	assert_int_equal(scsi_lu_abort_others(lu, &nx3, t_cq, t_others_gone,
+			     &gone3),
+	    0);
+	t_drain_for(100);
+	assert_int_equal(gone2, 0);
+	assert_int_equal(gone3, 0);
+	/* The data is in: the WRITE leaves the set, aborted, and both hear. */
+	scsi_task_exec(lu, &wr.task, t_luns, 3);
+	t_wait(&wr);
+	assert_int_equal(wr.task.status, SCSI_STATUS_TASK_ABORTED);
+	t_wait_gone(&gone2);
+	t_wait_gone(&gone3);
+
+	t_shm_lu_free(lu, saved);
+}
+
 static void
 test_mode(void **state)
 {
@@ -1495,6 +1541,7 @@ main(void)
 	    cmocka_unit_test(test_ordering),
 	    cmocka_unit_test(test_abort_waiting),
 	    cmocka_unit_test(test_abort_others),
+	    cmocka_unit_test(test_abort_others_twice),
 	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
 	    cmocka_unit_test(test_admitted_write),
