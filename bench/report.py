@@ -58,6 +58,7 @@ def main():
         rows = list(csv.DictReader(f))
 
     loopback = []
+    floor = []  # responder CPU ms per 1k depth-1 4 KiB round trips
     order = []  # (lun, workload) in the order first measured
     targets = []
     runs = {}  # (lun, workload, target) -> list of row dicts
@@ -65,6 +66,9 @@ def main():
     for r in rows:
         if r["lun"] == "loopback":
             loopback.append(float(r["bytes"]) / float(r["seconds"]) / 1e6)
+            continue
+        if r["lun"] == "floor":
+            floor.append(float(r["cpu_s"]) * 1e6 / float(r["ios"]))
             continue
         key = (r["lun"], r["workload"])
         if key not in order:
@@ -119,6 +123,16 @@ def main():
         lines.append("- Loopback ceiling (one TCP stream, python3): "
                      f"{statistics.median(loopback):,.0f} MB/s median, "
                      f"{max(loopback):,.0f} MB/s best of {len(loopback)}")
+    if floor:
+        lines.append("- Depth-1 floor (bench/floor.c: a C responder that only "
+                     "reads each 48-byte header + 4096-byte request and "
+                     "writes a 48-byte reply, one epoll_wait + read + writev "
+                     "each): "
+                     f"{statistics.median(floor):.2f} CPU ms/1k requests "
+                     f"median of {len(floor)} ("
+                     + ", ".join(f"{v:.2f}" for v in floor) + "); the "
+                     "kernel's TCP work under every target's depth-1 4 KiB "
+                     "write")
     for s in states.splitlines():
         if s.strip():
             lines.append(f"- Target {s.replace('=', ': ', 1)}")

@@ -490,6 +490,25 @@ measure() {
 	    "print(f'{$ios / $seconds:.0f} IOPS, {$ios * $size / $seconds / 1e6:.1f} MB/s, cpu {$cpu:.2f} s')")"
 }
 
+# The responder CPU of a depth-1 4 KiB write round trip that does nothing
+# but the socket calls (bench/floor.c): the floor under "CPU ms/1k I/O".
+measure_floor() {
+	local n=$((20000 * secs)) out run cpu ios elapsed
+	if ! cc -O2 -Wall -Wextra -o "$work/floor" "$here/floor.c"; then
+		log "bench: cannot build bench/floor.c; no floor in the report"
+		return
+	fi
+	for run in $(seq "$runs"); do
+		if ! out=$("$work/floor" "$n" 4096); then
+			log "bench: floor run $run failed"
+			continue
+		fi
+		read -r cpu ios elapsed <<<"$out"
+		echo "floor,rtt-4k-d1,c,$run,ok,$ios,$((ios * 4096)),$elapsed,$cpu,4096,0,0" >>"$csv"
+		log "bench: floor run $run: $(python3 -c "print(f'{$cpu * 1e6 / $ios:.2f}')") ms responder CPU per 1k requests"
+	done
+}
+
 main() {
 	local t kind name tool mode size depth run lb
 	echo "lun,workload,target,run,status,ios,bytes,seconds,cpu_s,size,machine_busy_s,machine_total_s" >"$csv"
@@ -502,6 +521,7 @@ main() {
 		echo "loopback,tcp-1stream,python3,$run,ok,0,$(python3 -c "print(int($t * 1e6))"),1,0,0" >>"$csv"
 	done
 	log "bench: loopback median ${lb%% *} MB/s (runs: ${lb#* })"
+	measure_floor
 
 	for t in $targets; do
 		case $t in
