@@ -680,6 +680,38 @@ target_list_insert(struct target *t)
 	t->listed = true;
 }
 
+/*
+ * Keys ietd accepts for IET's sake but cannot honour above IET's own
+ * limit (MC/S, error recovery levels 1 and 2): say so when a target gets
+ * such a value, so that nobody believes the setting is in force.
+ */
+static void
+target_params_notice(const struct conf_target *ct,
+    const struct conf_target *old)
+{
+	static const struct {
+		enum conf_key key;
+		uint32_t max;
+		const char *what;
+	} limits[] = {
+	    {CONF_KEY_MAX_CONNECTIONS, 1,
+		"sessions have one connection each (no MC/S)"},
+	    {CONF_KEY_ERROR_RECOVERY_LEVEL, 0,
+		"only error recovery level 0 is implemented"},
+	};
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		uint32_t v = ct->params[limits[i].key];
+
+		if (v <= limits[i].max ||
+		    (old != NULL && old->params[limits[i].key] == v))
+			continue;
+		log_notice("target %s: %s %u: %s, so %u is offered",
+		    ct->name, conf_key_defs[limits[i].key].name, (unsigned int)v,
+		    limits[i].what, (unsigned int)limits[i].max);
+	}
+}
+
 static struct target *
 target_create(const struct conf_target *src, bool strict, char *why,
     size_t whylen)
@@ -705,6 +737,7 @@ target_create(const struct conf_target *src, bool strict, char *why,
 		target_free(t);
 		return NULL;
 	}
+	target_params_notice(t->ct, NULL);
 	return t;
 }
 
@@ -735,6 +768,8 @@ target_update(struct target *t, const struct conf_target *src)
 
 	pthread_rwlock_wrlock(&registry.lock);
 	params_changed = target_params_differ(t->ct, ct);
+	if (params_changed)
+		target_params_notice(ct, t->ct);
 	/* Any LU not carried over (removed or reopened) changes the set. */
 	luns_changed = n != t->nluns;
 	for (unsigned int i = 0; i < t->nluns; i++) {

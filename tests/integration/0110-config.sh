@@ -42,6 +42,26 @@ out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -c "$T/bad.conf" -a 127.0.0.1 -p "$POR
 	ok "bad config: no start (daemon)" || not_ok "bad config: no start (daemon)" "$rc $out"
 [ ! -e "$T/p1.pid" ] || [ ! -s "$T/p1.pid" ] && ok "no pid written" || not_ok "no pid written" ""
 
+# Keys above IET's limits load, are offered at the limit, and say so.
+cat > "$T/ietd.conf" <<CONF
+Target $IQN_BASE:limits
+	Lun 0 Path=$img,Type=fileio
+	MaxConnections 4
+	ErrorRecoveryLevel 2
+CONF
+PORT=$(free_port)
+if ietd_start; then
+	out=$(timeout 10 iscsi-inq "$(url limits 0)" 2>&1); rc=$?
+	[ $rc -eq 0 ] && ok "MaxConnections 4, ErrorRecoveryLevel 2: serves" ||
+		not_ok "MaxConnections 4, ErrorRecoveryLevel 2: serves" "$rc $out"
+	grep -q "MaxConnections 4: sessions have one connection each (no MC/S), so 1 is offered" "$IETD_LOG" &&
+		grep -q "ErrorRecoveryLevel 2: only error recovery level 0 is implemented, so 0 is offered" "$IETD_LOG" &&
+		ok "limited keys are logged" || not_ok "limited keys are logged" "$(cat "$IETD_LOG")"
+	ietd_stop
+else
+	not_ok "MaxConnections 4, ErrorRecoveryLevel 2: serves" "no start"
+fi
+
 # A bad line in an allow file is a configuration error too.
 echo "ALL 10.0.0.0/99" > "$T/initiators.allow"
 out=$("${IETD_RUN[@]}" "$IETD" -t -c "$T/good.conf" --initiators-allow "$T/initiators.allow" 2>&1); rc=$?
