@@ -111,6 +111,18 @@ backend_open_fd(struct backend *be, const struct backend_open_params *p,
 		    !p->read_only && backend_blkdev_discard_max(st.st_rdev);
 		/* BLKDISCARD's zeroing is not promised; LBPRZ stays off. */
 		be->discard_zeroes = false;
+		/*
+		 * fileio on a disk, partition or logical volume (IET's usual
+		 * set-up): the device's own page cache is its truth, as a
+		 * local file system's is for a file, since no one else writes
+		 * to an exported device. So cached reads and whole-page
+		 * write-back writes run on the event thread, and large reads
+		 * of cached ranges are sent from a mapping, as for such files.
+		 */
+		if (!be->direct) {
+			be->try_nowait = true;
+			be->local_cache = true;
+		}
 	} else if (S_ISREG(st.st_mode)) {
 		struct statfs sfs;
 

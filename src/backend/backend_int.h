@@ -57,7 +57,8 @@ struct backend {
 	/*
 	 * Buffered file on a local disk file system, whose page cache is the
 	 * file's truth (not a network or FUSE file system, where a write may
-	 * wait for a server): whole-page write-back writes are copied into
+	 * wait for a server), or a block device served buffered (fileio):
+	 * whole-page write-back writes are copied into
 	 * the page cache on the submitting thread under write_guard
 	 * (inline.c), and large reads of cached ranges are sent from a
 	 * mapping (map.c).
@@ -66,7 +67,7 @@ struct backend {
 	struct backend_stall_guard write_guard;
 	/* Serializes read-modify-write of partial O_DIRECT blocks. */
 	pthread_mutex_t rmw_lock;
-	/* map.c: the current mapping of an in_memory or local_cache file. */
+	/* map.c: the current mapping of an in_memory or local_cache store. */
 	struct backend_map *map;
 	pthread_mutex_t map_lock;
 };

@@ -9,7 +9,8 @@
  * - buffered reads the page cache already holds: RWF_NOWAIT fails with
  *   EAGAIN rather than wait, and the ring or the pool then reads as usual;
  * - buffered write-back writes of whole pages to a file on a local disk
- *   file system (ext4, XFS, btrfs, f2fs, overlayfs: be->local_cache). Most
+ *   file system (ext4, XFS, btrfs, f2fs, overlayfs) or to a block device
+ *   served buffered (be->local_cache). Most
  *   file systems (ext4 among them) refuse RWF_NOWAIT for buffered writes,
  *   and io_uring then hands every one to a kernel worker thread, which
  *   costs more than the copy into the page cache. Such a write can still

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Shared mappings of buffered files. A large READ is sent to the socket
- * straight from the page cache: one copy instead of two (file to buffer,
- * buffer to socket). For memory-backed files (tmpfs, ramfs) a large
+ * Shared mappings of buffered files, and of block devices served
+ * buffered, which are treated as files here. A large READ is sent to the
+ * socket straight from the page cache: one copy instead of two (file to
+ * buffer, buffer to socket). For memory-backed files (tmpfs, ramfs) a large
  * WRITE's data is also received from the socket straight into it. nullio
  * has a window of zeros to send from (backend_map_zeros).
  *
@@ -29,7 +30,6 @@
  * such copies go through backend_map_copy(), which turns it into -EFAULT.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -116,17 +116,17 @@ backend_map_put(struct backend_map *m)
 static struct backend_map *
 backend_map_new(struct backend *be)
 {
+	uint64_t size = backend_size(be); /* a block device's too */
 	struct backend_map *m;
-	struct stat st;
 	void *base;
 
-	if (fstat(be->fd, &st) < 0 || st.st_size <= 0)
+	if (size == 0 || size > SIZE_MAX)
 		return NULL;
 	m = mem_zalloc(sizeof(*m));
 	if (m == NULL)
 		return NULL;
 	/* Only memory-backed files are written through their mapping. */
-	base = mmap(NULL, (size_t)st.st_size,
+	base = mmap(NULL, (size_t)size,
 	    be->in_memory && !be->read_only ? PROT_READ | PROT_WRITE
 					    : PROT_READ,
 	    MAP_SHARED, be->fd, 0);
@@ -135,7 +135,7 @@ backend_map_new(struct backend *be)
 		return NULL;
 	}
 	m->base = base;
-	m->len = (size_t)st.st_size;
+	m->len = (size_t)size;
 	m->refs = 1; /* the backend's */
 	return m;
 }

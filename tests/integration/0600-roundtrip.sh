@@ -4,9 +4,11 @@
 # writes a 256 MiB random image onto a LUN and reads it back, compared
 # byte for byte, for BlockSize 512 and 4096, fileio and blockio (on a loop
 # device when one can be had, else O_DIRECT on a file), and both I/O
-# engines (--io-engine=io_uring and threads): 8 combinations. A file on
-# tmpfs twice per engine: first into holes, then into pages already
-# there, where large WRITEs land straight in the page cache.
+# engines (--io-engine=io_uring and threads): 8 combinations. fileio on a
+# loop device too (a block device served through its page cache, sent
+# from its mapping) when there is one. A file on tmpfs twice per engine:
+# first into holes, then into pages already there, where large WRITEs
+# land straight in the page cache.
 . "$(dirname "$0")/lib.sh"
 
 SIZE_MB=256
@@ -25,8 +27,8 @@ _roundtrip_cleanup() {
 }
 trap _roundtrip_cleanup EXIT
 
-# The source, one read-back copy and four LUNs, all filled.
-need_kb=$(((SIZE_MB * 6 + 64) * 1024))
+# The source, one read-back copy and five LUNs, all filled.
+need_kb=$(((SIZE_MB * 7 + 64) * 1024))
 avail_kb=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
 if [ "${avail_kb:-0}" -lt "$need_kb" ]; then
 	echo "not enough space in $T: ${avail_kb} KiB free, $need_kb needed"
@@ -37,10 +39,10 @@ fi
 
 head -c $SIZE /dev/urandom >"$T/src.bin"
 
-# blockio's store: a loop device over a sparse file if losetup works here
-# (root, loop driver), else the sparse file itself (blockio on a regular
-# file is O_DIRECT too).
-blockio_store() { # blockio_store NAME: sets STORE to the path to use
+# A store on a block device: a loop device over a sparse file if losetup
+# works here (root, loop driver), else the sparse file itself (blockio on
+# a regular file is O_DIRECT too).
+loop_store() { # loop_store NAME: sets STORE to the path to use
 	local f dev
 	f=$(make_image "$1.img" $SIZE)
 	STORE=$f
@@ -54,14 +56,16 @@ fio4k=$(make_image fio4k.img $SIZE)
 # A file on tmpfs: large reads are sent from its mapping (backend_map).
 SHM=/dev/shm/ietd-test-$$.img
 truncate -s $SIZE "$SHM"
-blockio_store bio512
+loop_store bio512
 bio512=$STORE
-blockio_store bio4k
+loop_store bio4k
 bio4k=$STORE
-if [ ${#LOOPS[@]} -eq 2 ]; then
-	echo "# blockio on loop devices ${LOOPS[*]}"
+loop_store fiodev
+fiodev=$STORE
+if [ ${#LOOPS[@]} -eq 3 ]; then
+	echo "# blockio and fileio-dev on loop devices ${LOOPS[*]}"
 else
-	echo "# blockio on regular files (no loop device here)"
+	echo "# blockio and fileio-dev on regular files (no loop device here)"
 fi
 
 cat >"$T/ietd.conf" <<CONF
@@ -75,12 +79,14 @@ Target $IQN_BASE:blockio-4096
 	Lun 0 Path=$bio4k,Type=blockio,BlockSize=4096
 Target $IQN_BASE:tmpfs-512
 	Lun 0 Path=$SHM,Type=fileio,BlockSize=512
+Target $IQN_BASE:fileio-dev-512
+	Lun 0 Path=$fiodev,Type=fileio,BlockSize=512,IOMode=wb
 CONF
 
 # Empty every LUN again so a later engine cannot pass on earlier data.
 wipe_luns() {
 	local f
-	for f in fio512 fio4k bio512 bio4k; do
+	for f in fio512 fio4k bio512 bio4k fiodev; do
 		fallocate -p -o 0 -l $SIZE "$T/$f.img"
 	done
 	fallocate -p -o 0 -l $SIZE "$SHM"
@@ -161,6 +167,10 @@ for engine in $engines; do
 			roundtrip $engine $type $bs
 		done
 	done
+	roundtrip $engine fileio-dev 512
+	[ -b "$fiodev" ] &&
+		check "fileio-dev: reads were sent from the device's mapping" \
+			grep -q "$fiodev" /proc/"$IETD_PID"/maps
 	roundtrip $engine tmpfs 512
 	check "tmpfs: reads were sent from the file's mapping" \
 		grep -q "$SHM" /proc/"$IETD_PID"/maps
