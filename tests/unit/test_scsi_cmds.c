@@ -727,6 +727,21 @@ t_shm_lu_free(struct scsi_lu *lu, const char *saved)
 	memcpy(t_path, saved, sizeof(t_path));
 }
 
+/* t_shm_lu_new(), with blocks 0-127 written (0x11), the rest a hole. */
+static struct scsi_lu *
+t_shm_lu_written(char *saved)
+{
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	static struct t_task wr;
+	struct scsi_lu *lu = t_shm_lu_new(saved);
+	struct t_task *t;
+
+	memset(wr.buf, 0x11, T_BUF);
+	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	return lu;
+}
+
 /*
  * A transport that can send from the store's page cache (map_ok) gets
  * large reads of a tmpfs file as data_map, and the read stays in the
@@ -858,12 +873,8 @@ test_admitted_write(void **state)
 	(void)state;
 	if (access("/dev/shm", W_OK) != 0)
 		skip();
-	lu = t_shm_lu_new(saved);
-
 	/* Blocks 0-127 in memory (written), the rest a hole. */
-	memset(wr.buf, 0x11, T_BUF);
-	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
-	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	lu = t_shm_lu_written(saved);
 
 	/* Refused, with nothing changed: the usual way decides. */
 	put_be32(w10 + 2, 1024);
@@ -949,15 +960,11 @@ test_abort_others_twice(void **state)
 	struct scsi_nexus nx3;
 	char saved[sizeof(t_path)];
 	int gone2 = 0, gone3 = 0;
-	struct t_task *t;
 
 	(void)state;
 	if (access("/dev/shm", W_OK) != 0)
 		skip();
-	lu = t_shm_lu_new(saved);
-	memset(wr.buf, 0x11, T_BUF);
-	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
-	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	lu = t_shm_lu_written(saved);
 	nx3 = t_nx1;
 	nx3.id = 3;
 
