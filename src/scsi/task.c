@@ -730,6 +730,7 @@ void
 scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
     const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped)
 {
+	struct scsi_abort_wait *followed = NULL;
 	struct list_node *pos;
 
 	list_for_each(pos, &lu->tasks) {
@@ -744,8 +745,16 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
 		if (t->state == SCSI_TS_DONE || !match(t, ctx))
 			continue;
 		if (t->abort_wait != NULL) {
-			/* An earlier reset aborted it: end after that one. */
-			scsi_abort_wait_follow(t->abort_wait, w);
+			/*
+			 * An earlier reset aborted it: end after that one. The
+			 * tasks one reset took are mostly neighbours in the
+			 * set, so remembering the last one followed spares
+			 * walking its chain again for each of them.
+			 */
+			if (t->abort_wait != followed) {
+				followed = t->abort_wait;
+				scsi_abort_wait_follow(followed, w);
+			}
 			continue;
 		}
 		t->abort_wait = w;
