@@ -621,12 +621,12 @@ test_abort_others(void **state)
 	scsi_lu_put(lu);
 }
 
-/* PERSISTENT RESERVE OUT sa (type 0) from nx, with key and sakey. */
+/* Start PERSISTENT RESERVE OUT sa (type) from nx, with key and sakey. */
 static void
 t_prout_start(struct t_task *t, struct scsi_lu *lu, struct scsi_nexus *nx,
-    uint8_t sa, uint64_t key, uint64_t sakey)
+    uint8_t sa, uint8_t type, uint64_t key, uint64_t sakey)
 {
-	uint8_t cdb[10] = {0x5f, sa, 0, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t cdb[10] = {0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0};
 
 	t_prep(t, cdb, 10, 24, true, nx);
 	memset(t->buf, 0, 24);
@@ -660,10 +660,10 @@ test_preempt_abort(void **state)
 	scsi_nexus_register(&nx3);
 	t_clear_ua(lu, &t_nx1);
 	t_clear_ua(lu, &nx3);
-	t_prout_start(&pr, lu, &t_nx1, 0x00, 0, 0x1111); /* REGISTER */
+	t_prout_start(&pr, lu, &t_nx1, 0x00, 0, 0, 0x1111); /* REGISTER */
 	t_wait(&pr);
 	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
-	t_prout_start(&pr, lu, &nx3, 0x00, 0, 0x2222);
+	t_prout_start(&pr, lu, &nx3, 0x00, 0, 0, 0x2222);
 	t_wait(&pr);
 	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
 	t = t_run(lu, w64, 10, T_BS, true, &t_nx1); /* old data: zeros */
@@ -674,7 +674,7 @@ test_preempt_abort(void **state)
 	memset(b.buf, 0x22, T_BS);
 	scsi_task_exec(lu, &a.task, t_luns, 3);
 	scsi_task_exec(lu, &b.task, t_luns, 3); /* overlaps a: waits */
-	t_prout_start(&pr, lu, &nx3, 0x05, 0x2222, 0x1111);
+	t_prout_start(&pr, lu, &nx3, 0x05, 0, 0x2222, 0x1111);
 	assert_int_equal(pr.ndone, 0);
 	t_wait(&a);
 	t_wait(&b);
@@ -689,7 +689,7 @@ test_preempt_abort(void **state)
 	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx1);
 	t_expect_sense(t, 0x06, 0x2a, 0x05);
 	/* Of a key nobody holds now: RESERVATION CONFLICT, at once. */
-	t_prout_start(&pr, lu, &nx3, 0x05, 0x2222, 0x1111);
+	t_prout_start(&pr, lu, &nx3, 0x05, 0, 0x2222, 0x1111);
 	assert_int_equal(pr.ndone, 1);
 	assert_int_equal(pr.task.status, SCSI_STATUS_RESERVATION_CONFLICT);
 	scsi_nexus_unregister(&nx3);
@@ -1465,13 +1465,8 @@ t_prout(struct scsi_lu *lu, uint8_t sa, uint8_t type, uint64_t key,
     uint64_t sakey, struct scsi_nexus *nx)
 {
 	static struct t_task pt;
-	uint8_t cdb[10] = {0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0};
 
-	memset(pt.buf, 0, 24);
-	put_be64(pt.buf, key);
-	put_be64(pt.buf + 8, sakey);
-	t_prep(&pt, cdb, 10, 24, true, nx);
-	scsi_task_exec(lu, &pt.task, t_luns, 3);
+	t_prout_start(&pt, lu, nx, sa, type, key, sakey);
 	t_wait(&pt);
 	return &pt;
 }
