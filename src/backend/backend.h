@@ -72,10 +72,10 @@ bool backend_discard_zeroes(const struct backend *be);
 bool backend_write_cache(const struct backend *be);
 
 /*
- * Buffered files on tmpfs, ramfs or a local disk file system: the bytes
- * [off, off+len) of the store in a shared mapping of its page cache, to
- * send from instead of reading them into a buffer (for nullio, a window
- * of zeros). NULL when the store is none of those, a page of the range is
+ * Buffered files on tmpfs, ramfs or a local disk file system, and block
+ * devices served buffered (fileio): the bytes [off, off+len) of the store
+ * in a shared mapping of its page cache, to send from instead of reading
+ * them into a buffer (for nullio, a window of zeros). NULL when the store is none of those, a page of the range is
  * not in memory (a hole, or not cached), the range lies past the end, or
  * no mapping can be made; the caller then reads as usual. *ref pins the
  * mapping: hand it to backend_map_put() once the bytes are no longer

@@ -540,7 +540,7 @@ out:
 		return;
 	if (bad_sakey || status != SCSI_STATUS_GOOD) {
 		/* Nothing was preempted, so nothing aborted. */
-		mem_free(w);
+		scsi_abort_wait_cancel(w);
 		return;
 	}
 	task->completes_later = true;

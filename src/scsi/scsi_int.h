@@ -183,6 +183,8 @@ void scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
     const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped);
 void scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
     struct list_node *stopped);
+/* Drop a wait never started that scsi_lu_abort_locked() gave no task. */
+void scsi_abort_wait_cancel(struct scsi_abort_wait *w);
 /* Finish a task whose run() set completes_later (on its own thread). */
 void scsi_task_finish_later(struct scsi_task *task);
 

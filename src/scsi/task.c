@@ -727,6 +727,12 @@ scsi_abort_wait_new(struct backend_cq *cq, void (*done)(void *arg), void *arg)
 }
 
 void
+scsi_abort_wait_cancel(struct scsi_abort_wait *w)
+{
+	mem_free(w);
+}
+
+void
 scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
     const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped)
 {
