@@ -110,7 +110,13 @@ ok() { _pass=$((_pass + 1)); echo "ok - $1"; }
 not_ok() {
 	_fail=$((_fail + 1))
 	echo "not ok - $1: ${2:-}"
-	if [ -s "$IETD_LOG" ]; then
+	if grep -qE '^==[0-9]+==ERROR: |runtime error: ' "$IETD_LOG" 2>/dev/null; then
+		# A sanitizer report: its head (what, where) matters, and
+		# its tail is the shadow-byte legend.
+		echo "--- sanitizer report in the ietd log:"
+		grep -m 1 -A 40 -E '^==[0-9]+==ERROR: |runtime error: ' \
+			"$IETD_LOG" | sed 's/^/    /'
+	elif [ -s "$IETD_LOG" ]; then
 		echo "--- last lines of the ietd log:"
 		tail -n 15 "$IETD_LOG" | sed 's/^/    /'
 	fi
