@@ -16,6 +16,12 @@
 # caller should skip), anything else a build failure.
 set -eu
 set -o pipefail
+# Under pipefail a reader that stops early (awk's exit, head, grep -q) kills
+# the writer with SIGPIPE and fails the whole pipeline with status 141: every
+# pipeline here reads its input to the end. Should any step still fail, it
+# names itself (line, command, status) so the test that called us can say
+# which one.
+trap 'rc=$?; echo "vm-build: failed at line $LINENO (status $rc): $BASH_COMMAND" >&2' ERR
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${IETD_VM_CACHE:-/var/cache/ietd-vm}
@@ -41,7 +47,8 @@ pkg_version() {
 		awk '$3 == "installed" { print $4 }'
 }
 candidate() {
-	apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" { print $2; exit }'
+	apt-cache policy "$1" 2>/dev/null |
+		awk '!found && $1 == "Candidate:" && $2 != "(none)" { print $2; found = 1 }'
 }
 
 # Into the current directory, as the caller (not the _apt sandbox user, who
@@ -69,7 +76,7 @@ ensure_packages
 # linux-image-amd64 is a metapackage; the kernel is its linux-image-6.x
 # dependency.
 kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+	awk '!found && $1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; found = 1 }')
 [ -n "$kpkg" ] || skip "apt-cache knows no linux-image-amd64 (apt-get update?)"
 kver_pkg=$(candidate "$kpkg")
 [ -n "$kver_pkg" ] || skip "no version for $kpkg"
@@ -131,8 +138,9 @@ BB=$work/raw/bin/busybox
 	log "no busybox in busybox-static"
 	exit 1
 }
-kver=$(ls "$work/k/lib/modules" | head -n 1)
-[ -n "$kver" ] && [ -f "$work/k/boot/vmlinuz-$kver" ] || {
+kdirs=("$work"/k/lib/modules/*)
+kver=$(basename "${kdirs[0]}")
+[ -d "${kdirs[0]}" ] && [ -f "$work/k/boot/vmlinuz-$kver" ] || {
 	log "no kernel in $deb"
 	exit 1
 }
