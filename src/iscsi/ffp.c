@@ -205,27 +205,37 @@ ffp_send_response(struct iscsi_task *task)
 	struct iscsi_conn *conn = task->conn;
 	struct scsi_task *st = &task->st;
 	uint8_t bhs[ISCSI_BHS_LEN];
-	uint32_t resid = 0, sent = 0, total = 0;
+	uint32_t resid = 0, sent = 0, total = 0, expect;
 	uint32_t burst = conn->session->params.v[PARAM_MAX_BURST_LENGTH];
 	uint8_t rflags = 0;
 	bool collapse;
 	/* The page cache itself when the SCSI layer could map it. */
 	const uint8_t *data = st->data_map != NULL ? st->data_map : st->data;
 
-	/* RFC 7143 11.4.5: residuals against Expected Data Transfer Length. */
-	if (st->xfer_len > task->edtl) {
+	/*
+	 * RFC 7143 11.4.5: residuals against the Expected Data Transfer
+	 * Length of the direction the command moved data in. A command
+	 * that takes Data-Out but came without W was promised no bytes:
+	 * all it describes is overflow (and none of it was written).
+	 */
+	expect = task->edtl;
+	if (st->xfer_out)
+		expect = task->write ? task->edtl : 0;
+	else if (st->xfer_len > 0)
+		expect = task->read ? task->edtl : 0;
+	if (st->xfer_len > expect) {
 		rflags = SCSI_RSP_FLAG_OVERFLOW;
-		resid = st->xfer_len - task->edtl;
-	} else if (task->read && st->data_in_len < task->edtl) {
+		resid = st->xfer_len - expect;
+	} else if (!st->xfer_out && st->data_in_len < expect) {
 		/*
 		 * Data-In: what was actually sent counts, so an allocation
 		 * length larger than the data (MODE SENSE) is an underflow.
 		 */
 		rflags = SCSI_RSP_FLAG_UNDERFLOW;
-		resid = task->edtl - st->data_in_len;
-	} else if (!task->read && st->xfer_len < task->edtl) {
+		resid = expect - st->data_in_len;
+	} else if (st->xfer_out && st->xfer_len < expect) {
 		rflags = SCSI_RSP_FLAG_UNDERFLOW;
-		resid = task->edtl - st->xfer_len;
+		resid = expect - st->xfer_len;
 	}
 	ffp_task_release_window(task);
 	if (task->read) {
@@ -586,9 +596,18 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		task->oversize = true;
 	} else if (ffp_task_admit(task)) {
 		/* Into the store as it comes: no buffer, no data budget. */
-	} else if (edtl > 0 &&
+	} else if (edtl > 0 && (task->read || task->write) &&
 	    (task->st.status = ffp_data_reserve(task, edtl)) ==
 		SCSI_STATUS_GOOD) {
+		/*
+		 * A buffer only for a direction the flags name (RFC 7143
+		 * 11.3.1: with neither R nor W the length must be 0). It may
+		 * come back from the cache holding an earlier command's bytes:
+		 * with W they are all overwritten before the command runs
+		 * (ffp_task_continue), without W the SCSI layer does not read
+		 * it as Data-Out (scsi.h), and only the Data-In bytes the SCSI
+		 * layer placed are ever sent.
+		 */
 		task->st.data = databuf_alloc(edtl);
 		if (task->st.data == NULL)
 			task->st.status = SCSI_STATUS_BUSY;

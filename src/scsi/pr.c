@@ -427,7 +427,7 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 		    ASC_PARAMETER_LIST_LENGTH_ERROR);
 		return;
 	}
-	if (task->data_len < plen || p == NULL) {
+	if (scsi_task_data_out_len(task) < plen) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		return;

@@ -182,6 +182,7 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 	bool verify = op == SCSI_OP_WRITE_VERIFY_10 ||
 	    op == SCSI_OP_WRITE_VERIFY_12 || op == SCSI_OP_WRITE_VERIFY_16;
 	uint64_t bytes, n;
+	uint32_t sent;
 
 	/* RDPROTECT/WRPROTECT: no protection information here. */
 	if (!six && (task->cdb[1] & CDB_PROTECT_MASK)) {
@@ -227,14 +228,15 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 	 * for a two-block WRITE writes one block, EDTL 0 writes nothing, both
 	 * GOOD); a partial block cannot be written and is refused.
 	 */
-	if (task->data_len < bytes) {
-		if (task->data_len & ((1u << lu->block_shift) - 1)) {
+	sent = scsi_task_data_out_len(task);
+	if (sent < bytes) {
+		if (sent & ((1u << lu->block_shift) - 1)) {
 			scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 			    ASC_INVALID_FIELD_IN_IU);
 			goto done;
 		}
-		bytes = task->data_len;
-		if (bytes == 0 || task->data == NULL)
+		bytes = sent;
+		if (bytes == 0)
 			goto done;
 	}
 	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << lu->block_shift,
@@ -287,7 +289,7 @@ scsi_sbc_read_medium(struct scsi_cmd *cmd, uint64_t bytes, uint64_t need,
 {
 	struct scsi_task *task = cmd->task;
 
-	if (task->data_len < need || task->data == NULL) {
+	if (scsi_task_data_out_len(task) < need) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		return false;
@@ -421,7 +423,7 @@ scsi_sbc_compare_write(struct scsi_cmd *cmd)
 	task->xfer_len = (uint32_t)(2 * bytes);
 	if (bytes == 0) {
 		/* Data-Out for a command that moves none: the length lies. */
-		if (task->data_len > 0)
+		if (scsi_task_data_out_len(task) > 0)
 			scsi_task_sense_invalid_field(task, true, 13, -1);
 		goto done;
 	}
@@ -550,7 +552,7 @@ scsi_sbc_write_same(struct scsi_cmd *cmd)
 		goto done;
 	}
 	task->xfer_len = ndob ? 0 : bs;
-	if (!ndob && (task->data_len < bs || task->data == NULL)) {
+	if (!ndob && scsi_task_data_out_len(task) < bs) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		goto done;
@@ -648,7 +650,7 @@ scsi_sbc_unmap(struct scsi_cmd *cmd)
 	task->xfer_len = plen;
 	if (plen == 0)
 		goto done;
-	if (task->data_len < plen || task->data == NULL) {
+	if (scsi_task_data_out_len(task) < plen) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		goto done;

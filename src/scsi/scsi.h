@@ -74,14 +74,18 @@ struct scsi_task {
 	struct scsi_nexus *nexus;	/* borrowed for the task's life */
 	struct backend_cq *cq;		/* completion queue of this thread */
 	/*
-	 * Data buffer: for writes it holds the data received from the
-	 * initiator (data_len bytes); for reads the SCSI layer fills up to
-	 * data_len bytes. Owned by the transport.
+	 * Data buffer, owned by the transport. With data_out it holds
+	 * data_len bytes the initiator sent, every one of them written by
+	 * the transport before scsi_task_exec(); without data_out the SCSI
+	 * layer never reads it as Data-Out, whatever the CDB says (it may
+	 * hold another command's bytes). For reads the SCSI layer fills up
+	 * to data_len bytes and says how many in data_in_len: only those are
+	 * sent.
 	 */
 	uint8_t *data;
 	uint32_t data_len;
-	bool data_out;			/* initiator sends data (write) */
-	bool data_in;			/* initiator expects data (read) */
+	bool data_out;			/* initiator sends data (W bit) */
+	bool data_in;			/* initiator expects data (R bit) */
 	/*
 	 * The transport can send Data-In from data_map instead of data, and
 	 * calls scsi_task_release() once those bytes are in the socket.
@@ -101,6 +105,12 @@ struct scsi_task {
 	 * data transfer length.
 	 */
 	uint32_t xfer_len;
+	/*
+	 * xfer_len counts Data-Out bytes (the command takes data from the
+	 * initiator: WRITE, UNMAP, MODE SELECT, ...), so the residual is
+	 * against what the initiator said it would send, none without W.
+	 */
+	bool xfer_out;
 	/* Data-In bytes actually placed in data (<= data_len). */
 	uint32_t data_in_len;
 	/*

@@ -243,6 +243,14 @@ void scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 void scsi_spc_maintenance_in(struct scsi_task *task, const uint64_t *luns,
     unsigned int n);
 /* Copy len bytes of src into the Data-In buffer, honouring alloc. */
+/*
+ * How many bytes of Data-Out the initiator sent for this command, at
+ * task->data: 0 unless the transport marked the task data_out, so a
+ * data-out CDB that came without the W bit reads nothing (never a
+ * recycled buffer). Every command that takes Data-Out asks here, which
+ * also marks its xfer_len as a Data-Out length for the residual.
+ */
+uint32_t scsi_task_data_out_len(struct scsi_task *task);
 void scsi_task_data_in(struct scsi_task *task, const void *src, uint32_t len,
     uint32_t alloc);
 

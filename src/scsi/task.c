@@ -117,12 +117,20 @@ scsi_task_nexus_id(const struct scsi_task *task)
 	return task->nexus != NULL ? task->nexus->id : 0;
 }
 
+uint32_t
+scsi_task_data_out_len(struct scsi_task *task)
+{
+	task->xfer_out = true;
+	return task->data_out && task->data != NULL ? task->data_len : 0;
+}
+
 static void
 scsi_task_reset_result(struct scsi_task *task)
 {
 	task->status = SCSI_STATUS_GOOD;
 	task->sense_len = 0;
 	task->xfer_len = 0;
+	task->xfer_out = false;
 	task->data_in_len = 0;
 	task->data_map = NULL;
 }
@@ -638,6 +646,7 @@ scsi_task_exec_admitted(struct scsi_task *task)
 	task->admitted = false;
 	task->data_sink = NULL;
 	task->xfer_len = (uint32_t)(cmd->nblocks << cmd->lu->block_shift);
+	task->xfer_out = true;
 	cmd->in_exec = true;
 	scsi_cmd_complete(cmd);
 }
