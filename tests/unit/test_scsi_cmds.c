@@ -381,6 +381,108 @@ test_capacity(void **state)
 	scsi_lu_put(lu);
 }
 
+/*
+ * A Data-Out CDB whose task the transport did not mark data_out (the
+ * iSCSI W bit was clear): the buffer holds another command's bytes, here
+ * a stale pattern laid out as a valid parameter list for each command.
+ * None of them may reach the medium, the mode pages, the registrations
+ * or a comparison; each says its xfer_len counts Data-Out.
+ */
+static void
+test_data_out_without_w(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+	uint8_t wv10[10] = {0x2e, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+	uint8_t ws10[10] = {0x41, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+	uint8_t caw[16] = {0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	uint8_t orw[16] = {0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+	uint8_t vfy[10] = {0x2f, 0x02, 0, 0, 0, 0, 0, 0, 2, 0};
+	uint8_t unmap[10] = {0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t msel[6] = {0x15, 0x10, 0, 0, 24, 0};
+	uint8_t msense[6] = {0x1a, 0x08, 0x08, 0, 64, 0};
+	uint8_t prout[10] = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t keys[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 1, 0, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+	static struct t_task wt;
+	const uint8_t *cdbs[] = {w10, wv10, ws10, caw, orw, unmap};
+	const unsigned int lens[] = {10, 10, 10, 16, 16, 10};
+	uint8_t medium[2 * T_BS];
+	struct t_task *t;
+	unsigned int i;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	memset(wt.buf, 0xa1, 2 * T_BS);
+	t_run_out_buf(&wt, lu, w10, 10, 2 * T_BS);
+	assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	memset(medium, 0xa1, sizeof(medium));
+
+	for (i = 0; i < sizeof(cdbs) / sizeof(cdbs[0]); i++) {
+		/* Stale bytes: the medium's own bytes for the compare half of
+		 * COMPARE AND WRITE, then a pattern; an UNMAP list of LBA 0. */
+		memset(wt.buf, 0xa1, T_BS);
+		memset(wt.buf + T_BS, 0x5a, sizeof(wt.buf) - T_BS);
+		if (cdbs[i] == unmap) {
+			memset(wt.buf, 0, 24);
+			put_be16(wt.buf, 22);
+			put_be16(wt.buf + 2, 16);
+			put_be32(wt.buf + 16, 2);
+		}
+		t_prep(&wt, cdbs[i], lens[i], 2 * T_BS, false, &t_nx1);
+		scsi_task_exec(lu, &wt.task, t_luns, 3);
+		t_wait(&wt);
+		assert_true(wt.task.xfer_out);
+		assert_true(wt.task.xfer_len > 0);
+		assert_int_equal(wt.task.data_in_len, 0);
+		t = t_run(lu, r10, 10, 2 * T_BS, false, &t_nx1);
+		assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+		assert_memory_equal(t->buf, medium, sizeof(medium));
+	}
+
+	/* VERIFY with BYTCHK: no comparison against stale bytes. */
+	memset(wt.buf, 0xa1, sizeof(wt.buf));
+	t_prep(&wt, vfy, 10, 2 * T_BS, false, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_true(wt.task.xfer_out);
+	t_expect_sense(&wt, 0x05, 0x0e, 0x03);
+
+	/* MODE SELECT: a stale Caching page turning WCE off is not applied. */
+	memset(wt.buf, 0, 24);
+	wt.buf[4] = 0x08;
+	wt.buf[5] = 0x12;
+	t_prep(&wt, msel, 6, 24, false, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_true(wt.task.xfer_out);
+	t_expect_sense(&wt, 0x05, 0x0e, 0x03);
+	t = t_run(lu, msense, 6, 64, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->buf[4], 0x08);
+	assert_int_equal(t->buf[6] & 0x04, 0x04); /* WCE still on */
+
+	/* PERSISTENT RESERVE OUT REGISTER from a stale list: no key. */
+	memset(wt.buf, 0, 24);
+	put_be64(wt.buf + 8, 0x5a5a);
+	t_prep(&wt, prout, 10, 24, false, &t_nx1);
+	scsi_task_exec(lu, &wt.task, t_luns, 3);
+	t_wait(&wt);
+	assert_true(wt.task.xfer_out);
+	t_expect_sense(&wt, 0x05, 0x0e, 0x03);
+	t = t_run(lu, keys, 10, 256, false, &t_nx1);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(get_be32(t->buf + 4), 0); /* no registration */
+
+	/* The same WRITE with W set does write: the check is not blind. */
+	memset(wt.buf, 0x5a, 2 * T_BS);
+	t_run_out_buf(&wt, lu, w10, 10, 2 * T_BS);
+	assert_int_equal(wt.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r10, 10, 2 * T_BS, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0x5a);
+	scsi_lu_put(lu);
+}
+
 static void
 test_read_write(void **state)
 {
@@ -1540,6 +1642,7 @@ main(void)
 	    cmocka_unit_test(test_no_lu),
 	    cmocka_unit_test(test_capacity),
 	    cmocka_unit_test(test_read_write),
+	    cmocka_unit_test(test_data_out_without_w),
 	    cmocka_unit_test(test_ordering),
 	    cmocka_unit_test(test_abort_waiting),
 	    cmocka_unit_test(test_abort_others),
