@@ -175,10 +175,14 @@ param_offers(struct param_set *offer, const struct target *t)
 	    target_param(t, CONF_KEY_DEFAULT_TIME2RETAIN);
 	offer->v[PARAM_MAX_OUTSTANDING_R2T] =
 	    target_param(t, CONF_KEY_MAX_OUTSTANDING_R2T);
-	offer->v[PARAM_DATA_PDU_IN_ORDER] =
-	    target_param(t, CONF_KEY_DATA_PDU_IN_ORDER);
-	offer->v[PARAM_DATA_SEQUENCE_IN_ORDER] =
-	    target_param(t, CONF_KEY_DATA_SEQUENCE_IN_ORDER);
+	/*
+	 * Data-Out is taken in order only (ffp_hdr_data_out checks DataSN
+	 * and Buffer Offset): Yes, whatever ietd.conf says (target.c logs
+	 * it). Both keys are OR-ed (RFC 7143 13.18, 13.19), so our Yes
+	 * decides even when the initiator offers No.
+	 */
+	offer->v[PARAM_DATA_PDU_IN_ORDER] = 1;
+	offer->v[PARAM_DATA_SEQUENCE_IN_ORDER] = 1;
 	/* Only ErrorRecoveryLevel 0 is implemented (RFC 7143 7.1.5). */
 	offer->v[PARAM_ERROR_RECOVERY_LEVEL] = 0;
 }

@@ -681,9 +681,9 @@ target_list_insert(struct target *t)
 }
 
 /*
- * Keys ietd accepts for IET's sake but cannot honour above IET's own
- * limit (MC/S, error recovery levels 1 and 2): say so when a target gets
- * such a value, so that nobody believes the setting is in force.
+ * Keys ietd accepts for IET's sake but offers only one value of (MC/S,
+ * error recovery levels 1 and 2, Data-Out out of order): say so when a
+ * target gets another value, so that nobody believes it is in force.
  */
 static void
 target_params_notice(const struct conf_target *ct,
@@ -691,24 +691,31 @@ target_params_notice(const struct conf_target *ct,
 {
 	static const struct {
 		enum conf_key key;
-		uint32_t max;
+		uint32_t offered;
 		const char *what;
 	} limits[] = {
 	    {CONF_KEY_MAX_CONNECTIONS, 1,
 		"sessions have one connection each (no MC/S)"},
 	    {CONF_KEY_ERROR_RECOVERY_LEVEL, 0,
 		"only error recovery level 0 is implemented"},
+	    {CONF_KEY_DATA_PDU_IN_ORDER, 1,
+		"Data-Out PDUs are taken in order only"},
+	    {CONF_KEY_DATA_SEQUENCE_IN_ORDER, 1,
+		"Data-Out sequences are taken in order only"},
 	};
+	char val[32], off[32];
 
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-		uint32_t v = ct->params[limits[i].key];
+		enum conf_key k = limits[i].key;
+		uint32_t v = ct->params[k];
 
-		if (v <= limits[i].max ||
-		    (old != NULL && old->params[limits[i].key] == v))
+		if (v == limits[i].offered ||
+		    (old != NULL && old->params[k] == v))
 			continue;
-		log_notice("target %s: %s %u: %s, so %u is offered",
-		    ct->name, conf_key_defs[limits[i].key].name, (unsigned int)v,
-		    limits[i].what, (unsigned int)limits[i].max);
+		log_notice("target %s: %s %s: %s, so %s is offered", ct->name,
+		    conf_key_defs[k].name, conf_key_format(k, v, val, sizeof(val)),
+		    limits[i].what,
+		    conf_key_format(k, limits[i].offered, off, sizeof(off)));
 	}
 }
 

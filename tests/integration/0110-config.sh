@@ -48,6 +48,8 @@ Target $IQN_BASE:limits
 	Lun 0 Path=$img,Type=fileio
 	MaxConnections 4
 	ErrorRecoveryLevel 2
+	DataPDUInOrder No
+	DataSequenceInOrder No
 CONF
 PORT=$(free_port)
 if ietd_start; then
@@ -56,6 +58,8 @@ if ietd_start; then
 		not_ok "MaxConnections 4, ErrorRecoveryLevel 2: serves" "$rc $out"
 	grep -q "MaxConnections 4: sessions have one connection each (no MC/S), so 1 is offered" "$IETD_LOG" &&
 		grep -q "ErrorRecoveryLevel 2: only error recovery level 0 is implemented, so 0 is offered" "$IETD_LOG" &&
+		grep -q "DataPDUInOrder No: Data-Out PDUs are taken in order only, so Yes is offered" "$IETD_LOG" &&
+		grep -q "DataSequenceInOrder No: Data-Out sequences are taken in order only, so Yes is offered" "$IETD_LOG" &&
 		ok "limited keys are logged" || not_ok "limited keys are logged" "$(cat "$IETD_LOG")"
 	ietd_stop
 else

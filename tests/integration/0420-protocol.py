@@ -490,6 +490,23 @@ def case_cmdsn_outside():
         c.close()
 
 
+def case_in_order_only():
+    # Data-Out is taken in order only: offered No, the answer is Yes
+    # (both keys are OR-ed, RFC 7143 13.18, 13.19), so the initiator
+    # never sends what the target would reject.
+    c = pt.Connection(port=PORT, timeout=10.0, isid=b"\x80" + os.urandom(5))
+    try:
+        keys = c.login(INITIATOR, TARGET,
+                       extra_keys=[("DataPDUInOrder", "No"),
+                                   ("DataSequenceInOrder", "No")])
+    finally:
+        c.close()
+    got = (keys.get("DataPDUInOrder"), keys.get("DataSequenceInOrder"))
+    if got != ("Yes", "Yes"):
+        return "answered %s" % (got,)
+    return None
+
+
 def case_logout():
     c = session()
     try:
@@ -564,6 +581,8 @@ def main():
     run("ITT of a running task reused: Reject 0x07", case_itt_in_use)
     run("immediate data on a READ: Reject 0x04", case_bad_immediate)
     run("CmdSN outside the window: silently ignored", case_cmdsn_outside)
+    run("DataPDUInOrder=No, DataSequenceInOrder=No: answered Yes",
+        case_in_order_only)
     run("Logout: response 0, then closed", case_logout)
     time.sleep(0.5)
     w.stop.set()

@@ -9,6 +9,9 @@ cat > "$T/ietd.conf" <<CONF
 Target $IQN_BASE:proto
 	HeaderDigest None,CRC32C
 	DataDigest None,CRC32C
+	# Loads, but Yes is what ietd answers (case_in_order_only).
+	DataPDUInOrder No
+	DataSequenceInOrder No
 	Lun 0 Path=$img
 CONF
 # Twelve more targets make a SendTargets answer longer than 512 bytes.
