@@ -273,73 +273,6 @@ conf_target_find(const struct conf *conf, const char *name)
 	return NULL;
 }
 
-/* --- iSCSI names ------------------------------------------------------- */
-
-static bool
-conf_hex_run(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return false;
-	return s[n] == '\0';
-}
-
-/*
- * Check an iSCSI name already folded to lower case (RFC 7143 4.2.7.2: names
- * are compared after stringprep folding; for the ASCII subset that
- * IET configurations use this is plain lower-casing). Returns NULL when
- * valid, otherwise the reason.
- */
-static const char *
-conf_name_check(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len > CONF_NAME_MAX)
-		return "longer than 223 bytes";
-	for (const char *c = s; *c != '\0'; c++)
-		if (!islower((unsigned char)*c) &&
-		    !isdigit((unsigned char)*c) && *c != '-' && *c != '.' &&
-		    *c != ':')
-			return "only letters, digits, '-', '.' and ':' are "
-			       "allowed";
-	if (strncmp(s, "iqn.", 4) == 0) {
-		/*
-		 * RFC 7143 4.2.7.4: "iqn." yyyy-mm "." reversed domain name,
-		 * then optionally ":" and a string of the owner's choosing.
-		 */
-		const char *d = s + 4;
-
-		if (!isdigit((unsigned char)d[0]) ||
-		    !isdigit((unsigned char)d[1]) ||
-		    !isdigit((unsigned char)d[2]) ||
-		    !isdigit((unsigned char)d[3]) || d[4] != '-' ||
-		    !isdigit((unsigned char)d[5]) ||
-		    !isdigit((unsigned char)d[6]) || d[7] != '.')
-			return "an iqn. name needs a date (yyyy-mm) after "
-			       "\"iqn.\"";
-		if ((d[5] - '0') * 10 + (d[6] - '0') < 1 ||
-		    (d[5] - '0') * 10 + (d[6] - '0') > 12)
-			return "the month of an iqn. name is 01 to 12";
-		if (d[8] == '\0' || d[8] == ':' || d[8] == '.')
-			return "an iqn. name needs a naming authority after "
-			       "the date";
-		return NULL;
-	}
-	/* RFC 7143 4.2.7.5: "eui." and 16 hex digits (EUI-64). */
-	if (strncmp(s, "eui.", 4) == 0)
-		return conf_hex_run(s + 4, 16)
-		    ? NULL
-		    : "an eui. name needs exactly 16 "
-		      "hex digits";
-	/* RFC 7143 4.2.7.6: "naa." and 16 or 32 hex digits. */
-	if (strncmp(s, "naa.", 4) == 0)
-		return conf_hex_run(s + 4, 16) || conf_hex_run(s + 4, 32)
-		    ? NULL
-		    : "a naa. name needs 16 or 32 hex digits";
-	return "it must start with iqn., eui. or naa.";
-}
-
 /* --- keywords ---------------------------------------------------------- */
 
 static bool
@@ -435,9 +368,12 @@ conf_parser_target(struct conf_parser *p, char **tok, int ntok)
 		conf_parser_oom(p);
 		return;
 	}
-	for (char *c = name; *c != '\0'; c++)
-		*c = (char)tolower((unsigned char)*c);
-	why = conf_name_check(name);
+	/*
+	 * RFC 7143 4.2.7.2: names compare after RFC 3722's case folding;
+	 * for the ASCII names accepted here that is plain lower-casing.
+	 */
+	str_lower(name);
+	why = str_iscsi_name_check(name);
 	if (why != NULL) {
 		char show[CONF_SHOW_MAX];
 

@@ -54,6 +54,85 @@ str_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
 	return dst;
 }
 
+static bool
+str_hex_run(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return s[n] == '\0';
+}
+
+/* Plain ASCII ranges: isalnum() would follow the locale. */
+static bool
+str_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+}
+
+/*
+ * RFC 3720 3.2.6 / RFC 7143 4.2.7: the three name formats. The RFC 3722
+ * stringprep profile maps a name to lower case and allows some non-ASCII
+ * code points; we accept the ASCII subset only (no stringprep tables to
+ * get wrong) and letters of either case, since the profile folds case
+ * and initiators such as Windows send upper-case host names.
+ */
+const char *
+str_iscsi_name_check(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len > STR_ISCSI_NAME_MAX)
+		return "longer than 223 bytes";
+	for (const char *c = s; *c != '\0'; c++)
+		if (!str_name_char(*c))
+			return "only letters, digits, '-', '.' and ':' are "
+			       "allowed";
+	if (strncasecmp(s, "iqn.", 4) == 0) {
+		/*
+		 * RFC 7143 4.2.7.4: "iqn." yyyy-mm "." reversed domain name,
+		 * then optionally ":" and a string of the owner's choosing.
+		 */
+		const char *d = s + 4;
+
+		if (!isdigit((unsigned char)d[0]) ||
+		    !isdigit((unsigned char)d[1]) ||
+		    !isdigit((unsigned char)d[2]) ||
+		    !isdigit((unsigned char)d[3]) || d[4] != '-' ||
+		    !isdigit((unsigned char)d[5]) ||
+		    !isdigit((unsigned char)d[6]) || d[7] != '.')
+			return "an iqn. name needs a date (yyyy-mm) after "
+			       "\"iqn.\"";
+		if ((d[5] - '0') * 10 + (d[6] - '0') < 1 ||
+		    (d[5] - '0') * 10 + (d[6] - '0') > 12)
+			return "the month of an iqn. name is 01 to 12";
+		if (d[8] == '\0' || d[8] == ':' || d[8] == '.')
+			return "an iqn. name needs a naming authority after "
+			       "the date";
+		return NULL;
+	}
+	/* RFC 7143 4.2.7.5: "eui." and 16 hex digits (EUI-64). */
+	if (strncasecmp(s, "eui.", 4) == 0)
+		return str_hex_run(s + 4, 16)
+		    ? NULL
+		    : "an eui. name needs exactly 16 hex digits";
+	/* RFC 7143 4.2.7.6: "naa." and 16 or 32 hex digits. */
+	if (strncasecmp(s, "naa.", 4) == 0)
+		return str_hex_run(s + 4, 16) || str_hex_run(s + 4, 32)
+		    ? NULL
+		    : "a naa. name needs 16 or 32 hex digits";
+	return "it must start with iqn., eui. or naa.";
+}
+
+void
+str_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
 int
 str_to_u64(const char *s, uint64_t min, uint64_t max, bool allow_hex,
     uint64_t *out)

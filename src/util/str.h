@@ -19,6 +19,21 @@
  */
 char *str_escape(char *dst, size_t dstlen, const void *src, size_t srclen);
 
+/* Longest iSCSI name in bytes, without its NUL (RFC 7143 6.1). */
+#define STR_ISCSI_NAME_MAX 223
+
+/*
+ * Is s a valid iSCSI name (iqn., eui. or naa. form, RFC 7143 4.2.7)?
+ * Only ASCII letters (either case: names compare case-insensitively),
+ * digits, '-', '.' and ':' are accepted, at most STR_ISCSI_NAME_MAX
+ * bytes. Returns NULL when valid, otherwise a static sentence saying why.
+ */
+const char *str_iscsi_name_check(const char *s);
+
+/* Fold ASCII letters of s to lower case in place (a name's canonical
+ * form after RFC 3722's case mapping). */
+void str_lower(char *s);
+
 /*
  * Parse an unsigned decimal (or 0x hex when allow_hex) number in [min,max].
  * The whole string must be the number. Returns 0, -EINVAL (not a number)
