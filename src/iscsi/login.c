@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/alloc.h"
 #include "util/be.h"
@@ -143,6 +144,69 @@ login_list_has(const char *value, const char *want)
 	return false;
 }
 
+/*
+ * RFC 7143 6.3.5: the live session this login replaces, if any.
+ *   TSIH non-zero: connection reinstatement. Without MC/S the session's
+ *     one connection (same CID) is replaced, and with it the session.
+ *   TSIH zero: session reinstatement of the session with the same
+ *     InitiatorName and ISID, i.e. the same I_T nexus (RFC 7143 4.4.1).
+ * Both look only at sessions of the target this login authenticated to:
+ * a session is an I_T nexus of one target, and the rights proven here
+ * say nothing about another target's sessions. Called with the session
+ * table lock held, the same hold that inserts the new session, so two
+ * logins racing on two event threads cannot both miss each other.
+ */
+static uint16_t
+login_reinstate_find(const struct iscsi_login *l, struct iscsi_session **oldp,
+    const char **why)
+{
+	struct iscsi_session *old;
+
+	*oldp = NULL;
+	if (l->tsih == 0) {
+		if (!l->discovery)
+			*oldp =
+			    session_find_isid(l->initiator, l->isid, l->target);
+		return LOGIN_OK;
+	}
+	old = session_find_tsih(l->tsih);
+	if (old == NULL || old->discovery != l->discovery ||
+	    old->target != l->target ||
+	    memcmp(old->isid, l->isid, ISCSI_ISID_LEN) != 0 ||
+	    strcasecmp(old->initiator, l->initiator) != 0) {
+		/* One answer whatever differs: nothing is learnt of others. */
+		*why = "session does not exist";
+		return LOGIN_ERR_SESSION_NOT_FOUND;
+	}
+	if (old->conn != NULL && old->conn->cid != l->cid) {
+		/* XXX: MC/S (MaxConnections > 1) not implemented. */
+		*why = "too many connections";
+		return LOGIN_ERR_TOO_MANY_CONNECTIONS;
+	}
+	*oldp = old;
+	return LOGIN_OK;
+}
+
+/*
+ * RFC 7143 6.3.5: a TSIH that names no session of this target (or no
+ * discovery session), initiator and ISID is refused at once. Nothing is
+ * replaced here: login_finish() asks again, after authentication, under
+ * the lock that inserts the new session.
+ */
+static uint16_t
+login_tsih_check(const struct iscsi_login *l, const char **why)
+{
+	struct iscsi_session *old;
+	uint16_t rc;
+
+	if (l->tsih == 0)
+		return LOGIN_OK;
+	session_table_lock();
+	rc = login_reinstate_find(l, &old, why);
+	session_table_unlock();
+	return rc;
+}
+
 /* The first Login Request: who is it, for what, is it allowed. */
 static int
 login_first(struct iscsi_conn *conn, const uint8_t *req,
@@ -151,7 +215,6 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 	struct iscsi_login *l = conn->login;
 	const struct allow_paths *ap = target_allow_paths();
 	const char *name, *type, *tname;
-	uint16_t rc = LOGIN_OK;
 
 	/* RFC 7143 11.12.4: we speak version 0x00 only. */
 	if (req[LOGIN_VERSION_MIN] > ISCSI_VERSION) {
@@ -195,7 +258,7 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 		param_offers(&l->offer, NULL);
 		param_defaults(&l->result);
 		l->neg.discovery = true;
-		return LOGIN_OK;
+		return login_tsih_check(l, why);
 	}
 	tname = text_find(kv, "TargetName");
 	if (tname == NULL || tname[0] == '\0') {
@@ -229,30 +292,7 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 	l->auth_needed = target_needs_chap(l->target);
 	param_offers(&l->offer, l->target);
 	param_defaults(&l->result);
-
-	if (l->tsih != 0) {
-		/*
-		 * RFC 7143 6.3.5: a non-zero TSIH adds a connection to an
-		 * existing session, or reinstates one of its connections.
-		 * Without MC/S only the latter is possible.
-		 */
-		struct iscsi_session *old;
-
-		session_table_lock();
-		old = session_find_tsih(l->tsih);
-		if (old == NULL || old->discovery ||
-		    memcmp(old->isid, l->isid, ISCSI_ISID_LEN) != 0 ||
-		    strcmp(old->initiator, l->initiator) != 0) {
-			*why = "session does not exist";
-			rc = LOGIN_ERR_SESSION_NOT_FOUND;
-		} else if (old->conn != NULL && old->conn->cid != l->cid) {
-			/* XXX: MC/S (MaxConnections > 1) not implemented. */
-			*why = "too many connections";
-			rc = LOGIN_ERR_TOO_MANY_CONNECTIONS;
-		}
-		session_table_unlock();
-	}
-	return rc;
+	return login_tsih_check(l, why);
 }
 
 /* Security stage keys: AuthMethod and the CHAP exchange. */
@@ -371,7 +411,8 @@ static uint16_t
 login_finish(struct iscsi_conn *conn, const char **why)
 {
 	struct iscsi_login *l = conn->login;
-	struct iscsi_session *s;
+	struct iscsi_session *s, *old;
+	uint16_t status;
 	int rc;
 
 	/*
@@ -397,29 +438,26 @@ login_finish(struct iscsi_conn *conn, const char **why)
 	    ? target_param(l->target, CONF_KEY_QUEUED_COMMANDS)
 	    : conf_key_defs[CONF_KEY_QUEUED_COMMANDS].def;
 	s->max_cmdsn = l->cmdsn + s->queued - 1;
-	if (!s->discovery) {
-		struct iscsi_session *old;
 
-		/*
-		 * RFC 7143 6.3.5: reinstatement closes the old session; it
-		 * stops counting against MaxSessions at once.
-		 */
-		session_table_lock();
-		if (l->tsih != 0)
-			old = session_find_tsih(l->tsih);
-		else
-			old =
-			    session_find_isid(s->initiator, s->isid, l->target);
-		if (old != NULL) {
-			conn_log(conn, LOG_INFO, "reinstating session %llu",
-			    (unsigned long long)old->sid);
-			session_kill_remote(old);
-		}
+	session_table_lock();
+	status = login_reinstate_find(l, &old, why);
+	if (status != LOGIN_OK) {
 		session_table_unlock();
+		mem_free(s);
+		return status;
+	}
+	if (old != NULL) {
+		/* The old session stops counting against MaxSessions now. */
+		conn_log(conn, LOG_INFO,
+		    "%s reinstatement: closing session %#llx",
+		    l->tsih != 0 ? "connection" : "session",
+		    (unsigned long long)old->sid);
+		session_kill_remote(old);
 	}
 	if (l->target != NULL) {
 		rc = target_session_add(l->target);
 		if (rc != 0) {
+			session_table_unlock();
 			mem_free(s);
 			*why = rc == -EBUSY ? "MaxSessions reached"
 					    : "target being removed";
@@ -430,19 +468,26 @@ login_finish(struct iscsi_conn *conn, const char **why)
 		s->target_counted = true;
 		l->target = NULL;
 	}
-	session_table_lock();
 	rc = session_insert(s, l->tsih);
-	session_table_unlock();
 	if (rc != 0) {
+		session_table_unlock();
 		session_free(s);
-		*why = "no free TSIH";
+		*why = rc == -EBUSY ? "no free TSIH" : "TSIH in use";
 		return LOGIN_ERR_OUT_OF_RESOURCES;
 	}
-	l->tsih = s->tsih;
+	/* Bound before the lock goes: a racing reinstatement may kill it. */
 	s->conn = conn;
 	conn->session = s;
+	session_table_unlock();
+	l->tsih = s->tsih;
 	if (!s->discovery) {
-		s->nexus.id = s->sid;
+		/*
+		 * A fresh id for every session, never the sid: a reinstated
+		 * connection keeps its TSIH, hence its sid, and the old
+		 * session's teardown (on its own thread, later) forgets its
+		 * nexus id's unit attentions and reservations (SPC-4 5.13).
+		 */
+		s->nexus.id = scsi_nexus_id_new();
 		snprintf(s->nexus.initiator_port,
 		    sizeof(s->nexus.initiator_port),
 		    "%s,i,0x%02x%02x%02x%02x%02x%02x", s->initiator, s->isid[0],
@@ -450,7 +495,11 @@ login_finish(struct iscsi_conn *conn, const char **why)
 		snprintf(s->nexus.target_port, sizeof(s->nexus.target_port),
 		    "%s,t,0x%04x", target_name(s->target), LOGIN_TPGT);
 		s->nexus.rel_port_id = LOGIN_TPGT;
-		scsi_nexus_register(&s->nexus);
+		if (scsi_nexus_register(&s->nexus) != 0) {
+			/* Cannot happen: ids are never reused. */
+			*why = "I_T nexus id in use";
+			return LOGIN_ERR_TARGET_ERROR;
+		}
 		s->nexus_registered = true;
 	}
 	return LOGIN_OK;

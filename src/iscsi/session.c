@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/alloc.h"
 #include "util/be.h"
@@ -73,9 +74,10 @@ session_find_isid(const char *initiator, const uint8_t *isid,
 		struct iscsi_session *s =
 		    list_entry(pos, struct iscsi_session, node);
 
+		/* iSCSI names compare case-insensitively (RFC 3722). */
 		if (!s->discovery && s->target == t &&
 		    memcmp(s->isid, isid, ISCSI_ISID_LEN) == 0 &&
-		    strcmp(s->initiator, initiator) == 0)
+		    strcasecmp(s->initiator, initiator) == 0)
 			return s;
 	}
 	return NULL;
@@ -117,6 +119,9 @@ session_insert(struct iscsi_session *s, uint16_t tsih)
 		}
 		if (tsih == 0)
 			return -EBUSY;
+	} else if (session_find_tsih(tsih) != NULL) {
+		/* Never two under one TSIH: reinstatement took the old out. */
+		return -EEXIST;
 	}
 	s->tsih = tsih;
 	/* IET's session id: the ISID above the TSIH. */

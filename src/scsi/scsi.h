@@ -53,7 +53,7 @@ enum scsi_attr {
  * reservations.
  */
 struct scsi_nexus {
-	uint64_t id;			/* unique while registered */
+	uint64_t id;			/* from scsi_nexus_id_new() */
 	char initiator_port[256];	/* "iqn...,i,0x<ISID>" */
 	char target_port[256];		/* "iqn...,t,0x<TPGT>" */
 	uint16_t rel_port_id;		/* relative target port identifier */
@@ -205,7 +205,14 @@ void scsi_lu_ua_luns_changed(struct scsi_lu *lu);
 void scsi_lu_ua_capacity_changed(struct scsi_lu *lu);
 
 /* nexus.c */
-void scsi_nexus_register(struct scsi_nexus *nx);
+/*
+ * A fresh nexus id, never returned before (any thread). A transport
+ * gives each I_T nexus its own: reusing one would let the old nexus's
+ * unregistration clear the new one's unit attentions and reservation.
+ */
+uint64_t scsi_nexus_id_new(void);
+/* 0, or -EEXIST when a registered nexus already has nx->id. */
+int scsi_nexus_register(struct scsi_nexus *nx);
 void scsi_nexus_unregister(struct scsi_nexus *nx);
 
 /*

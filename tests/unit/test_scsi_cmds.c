@@ -178,14 +178,14 @@ t_setup(void **state)
 		return -1;
 	close(fd);
 	t_cq = backend_cq_new();
-	t_nx1.id = 1;
+	t_nx1.id = scsi_nexus_id_new();
 	snprintf(t_nx1.initiator_port, sizeof(t_nx1.initiator_port),
 	    "iqn.i1,i,0x1");
 	snprintf(t_nx1.target_port, sizeof(t_nx1.target_port),
 	    "iqn.2026-01.org.example:disk,t,0x0001");
 	t_nx1.rel_port_id = 1;
 	t_nx2 = t_nx1;
-	t_nx2.id = 2;
+	t_nx2.id = scsi_nexus_id_new();
 	scsi_nexus_register(&t_nx1);
 	scsi_nexus_register(&t_nx2);
 	return t_cq == NULL ? -1 : 0;
@@ -756,7 +756,7 @@ test_preempt_abort(void **state)
 	(void)state;
 	/* Another initiator port: t_nx2 shares t_nx1's, so its I_T nexus. */
 	nx3 = t_nx1;
-	nx3.id = 3;
+	nx3.id = scsi_nexus_id_new();
 	snprintf(nx3.initiator_port, sizeof(nx3.initiator_port),
 	    "iqn.i3,i,0x3");
 	scsi_nexus_register(&nx3);
@@ -995,7 +995,7 @@ test_admitted_write(void **state)
 	assert_false(wr.task.admitted);
 	/* A nexus that has not seen its POWER ON unit attention yet. */
 	nx3 = t_nx1;
-	nx3.id = 3;
+	nx3.id = scsi_nexus_id_new();
 	scsi_nexus_register(&nx3);
 	assert_false(t_admit(&wr, lu, w10, &nx3, T_BUF, 0));
 	t = t_run(lu, cdb_tur, 6, 0, false, &nx3);
@@ -1068,7 +1068,7 @@ test_abort_others_twice(void **state)
 		skip();
 	lu = t_shm_lu_written(saved);
 	nx3 = t_nx1;
-	nx3.id = 3;
+	nx3.id = scsi_nexus_id_new();
 
 	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x22));
 	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
@@ -1241,6 +1241,46 @@ test_misc(void **state)
 	scsi_nexus_register(&t_nx1);
 	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
 	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	scsi_lu_put(lu);
+}
+
+/*
+ * A reinstated session is a new I_T nexus with a fresh id: the old
+ * session's teardown, which runs later on its own thread, must take
+ * neither the new nexus's reservation nor its cleared unit attention.
+ * (ietd once gave a reinstated connection its old session's id.)
+ */
+static void
+test_nexus_reinstatement(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	uint8_t rs6[6] = {0x16};
+	uint8_t rl6[6] = {0x17};
+	struct scsi_nexus old, fresh, dup;
+	struct t_task *t;
+
+	(void)state;
+	old = t_nx1;
+	old.id = scsi_nexus_id_new();
+	fresh = old; /* the same initiator port, the same target port */
+	fresh.id = scsi_nexus_id_new();
+	assert_true(old.id != 0 && fresh.id != 0 && old.id != fresh.id);
+	assert_int_equal(scsi_nexus_register(&old), 0);
+	dup = old;
+	assert_int_equal(scsi_nexus_register(&dup), -EEXIST);
+	assert_int_equal(scsi_nexus_register(&fresh), 0);
+	t_clear_ua(lu, &fresh);
+	t_clear_ua(lu, &t_nx2);
+	t = t_run(lu, rs6, 6, 0, false, &fresh);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	scsi_nexus_unregister(&old); /* the old session goes, late */
+	t = t_run(lu, cdb_tur, 6, 0, false, &fresh);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, cdb_tur, 6, 0, false, &t_nx2);
+	assert_int_equal(t->task.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	t = t_run(lu, rl6, 6, 0, false, &fresh);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	scsi_nexus_unregister(&fresh);
 	scsi_lu_put(lu);
 }
 
@@ -1652,6 +1692,7 @@ main(void)
 	    cmocka_unit_test(test_admitted_write),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_misc),
+	    cmocka_unit_test(test_nexus_reinstatement),
 	    cmocka_unit_test(test_write_same_unmap_verify),
 	    cmocka_unit_test(test_write_same_to_end),
 	    cmocka_unit_test(test_orwrite),
