@@ -36,6 +36,8 @@
 #define CTL_SOCKET_MODE 0600
 #define CTL_STATUS_DIR_MODE 0755
 #define CTL_WHY_LEN 256
+/* A peer or config string escaped: up to 4 bytes for each of 255. */
+#define CTL_ESC_MAX (4 * 255 + 1)
 
 struct ctl_client {
 	struct list_node node;
@@ -329,8 +331,12 @@ ctl_show_target(unsigned int tid, struct ctl_answer *a)
 		ctl_buf_printf(&a->body, "%s=%s\n", conf_key_defs[k].name,
 		    conf_key_format((enum conf_key)k, t->params[k], val,
 			sizeof(val)));
-	if (t->alias != NULL)
-		ctl_buf_printf(&a->body, "Alias=%s\n", t->alias);
+	if (t->alias != NULL) {
+		char esc[CTL_ESC_MAX];
+
+		ctl_buf_printf(&a->body, "Alias=%s\n",
+		    str_escape(esc, sizeof(esc), t->alias, strlen(t->alias)));
+	}
 	conf_free(conf);
 	return 0;
 }
@@ -371,6 +377,15 @@ ctl_show_session(unsigned int tid, uint64_t sid, struct ctl_answer *a)
 		if (s[i].tid == tid && s[i].sid == sid) {
 			s[i].params[sizeof(s[i].params) - 1] = '\0';
 			ctl_buf_printf(&a->body, "%s", s[i].params);
+			/* Free text from the peer: one escaped line. */
+			if (s[i].alias[0] != '\0') {
+				char esc[CTL_ESC_MAX];
+
+				ctl_buf_printf(&a->body, "InitiatorAlias=%s\n",
+				    str_escape(esc, sizeof(esc), s[i].alias,
+					strnlen(s[i].alias,
+					    sizeof(s[i].alias))));
+			}
 			a->err = err = 0;
 			a->why[0] = '\0';
 			break;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/str.h"
 #include "ctl.h"
 
 #define CTL_BUF_MIN 4096
@@ -197,9 +198,18 @@ ctl_status_session(const struct conf *conf, const struct iscsi_session_info *s,
 
 			if (s[i].tid != t->tid)
 				continue;
-			ctl_buf_printf(b, "\tsid:%llu initiator:%.*s\n",
+			/*
+			 * Login accepts only valid iSCSI names; escaping
+			 * anyway keeps one session to one line whatever
+			 * reaches here, as line-based parsers need.
+			 */
+			char esc[4 * sizeof(s[i].initiator) + 1];
+
+			ctl_buf_printf(b, "\tsid:%llu initiator:%s\n",
 			    (unsigned long long)s[i].sid,
-			    (int)sizeof(s[i].initiator), s[i].initiator);
+			    str_escape(esc, sizeof(esc), s[i].initiator,
+				strnlen(s[i].initiator,
+				    sizeof(s[i].initiator))));
 			if (nc > ISCSI_ADMIN_CONNS_MAX)
 				nc = ISCSI_ADMIN_CONNS_MAX;
 			for (unsigned int c = 0; c < nc; c++)

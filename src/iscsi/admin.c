@@ -121,6 +121,7 @@ iscsi_admin_sessions(struct iscsi_session_info **out, unsigned int *n)
 		si->sid = s->sid;
 		snprintf(si->initiator, sizeof(si->initiator), "%s",
 		    s->initiator);
+		snprintf(si->alias, sizeof(si->alias), "%s", s->alias);
 		admin_params(s, c, si->params, sizeof(si->params));
 		if (c != NULL) {
 			si->nconns = 1;

@@ -23,10 +23,11 @@ struct iscsi_conn_info {
 };
 
 struct iscsi_session_info {
-	unsigned int tid; /* 0 for discovery sessions */
-	uint64_t sid;     /* IET's sid: ISID << 16 | TSIH */
-	char initiator[224];
-	char params[2048]; /* negotiated "Key=Value\n" lines */
+	unsigned int tid;    /* 0 for discovery sessions */
+	uint64_t sid;        /* IET's sid: ISID << 16 | TSIH */
+	char initiator[224]; /* a valid iSCSI name (login checks it) */
+	char alias[256];     /* InitiatorAlias as sent, "" if none: escape */
+	char params[2048];   /* negotiated "Key=Value\n" lines */
 	unsigned int nconns;
 	struct iscsi_conn_info conns[ISCSI_ADMIN_CONNS_MAX];
 };

@@ -56,6 +56,8 @@ struct chap_ctx;
 /* Grace for an initiator to log out after an Async logout request (s). */
 #define ISCSI_LOGOUT_WAIT_S 3
 #define ISCSI_NAME_MAX 224
+/* InitiatorAlias, TargetAlias: at most 255 bytes (RFC 7143 13.6, 13.7). */
+#define ISCSI_ALIAS_MAX 255
 
 /* Per-loop state set up by iscsi_loop_init(). */
 struct iscsi_loop {
@@ -135,7 +137,7 @@ struct iscsi_conn {
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
 	struct log_ratelimit log_rl;	/* for conn_log */
-	char initiator[ISCSI_NAME_MAX]; /* escaped, for the log prefix */
+	char initiator[ISCSI_NAME_MAX]; /* valid name, for the log prefix */
 	struct iscsi_rx rx;
 	struct list_node txq;      /* struct iscsi_tx */
 	struct list_node tx_node;  /* il->tx_pending, holds a reference */
@@ -179,7 +181,8 @@ struct iscsi_session {
 	uint8_t isid[ISCSI_ISID_LEN];
 	uint16_t tsih;
 	uint64_t sid;
-	char initiator[ISCSI_NAME_MAX];
+	char initiator[ISCSI_NAME_MAX];  /* valid iSCSI name, lower case */
+	char alias[ISCSI_ALIAS_MAX + 1]; /* InitiatorAlias as sent: escape */
 	struct param_set params;
 	uint32_t exp_cmdsn, max_cmdsn;
 	unsigned int queued;      /* QueuedCommands */

@@ -23,6 +23,8 @@
 
 #define LOGIN_SECRET_MAX 256
 #define LOGIN_TPGT 1u /* every portal is in group 1 */
+/* A refusal naming a peer string: room for it escaped, and the reason. */
+#define LOGIN_WHY_MAX (ISCSI_NAME_MAX + 192)
 
 struct iscsi_login {
 	bool started;
@@ -31,8 +33,8 @@ struct iscsi_login {
 	uint16_t cid;
 	uint32_t cmdsn;
 	bool discovery;
-	char initiator[ISCSI_NAME_MAX];
-	char target_name[ISCSI_NAME_MAX];
+	char initiator[ISCSI_NAME_MAX];  /* valid, folded to lower case */
+	char alias[ISCSI_ALIAS_MAX + 1]; /* InitiatorAlias, raw */
 	struct target *target;
 	bool auth_needed, auth_chap, auth_done, auth_seen;
 	bool skipped_security;
@@ -45,7 +47,8 @@ struct iscsi_login {
 	size_t in_len;
 	char *out; /* response text not yet sent */
 	size_t out_len, out_off;
-	uint8_t out_flags; /* T/CSG/NSG of the continued response */
+	uint8_t out_flags;       /* T/CSG/NSG of the continued response */
+	char why[LOGIN_WHY_MAX]; /* a refusal's reason built at run time */
 };
 
 int
@@ -207,6 +210,29 @@ login_tsih_check(const struct iscsi_login *l, const char **why)
 	return rc;
 }
 
+/*
+ * InitiatorName and TargetName must be iSCSI names (RFC 7143 4.2.7):
+ * they end up in the session status file, the log and SCSI TransportIDs,
+ * where a newline or a stray byte would forge or break lines. RFC 7143
+ * 11.13.5 names these two keys as its example of 0x0207 (missing
+ * parameter), the answer for a name that is not usable.
+ */
+static bool
+login_name_ok(struct iscsi_login *l, const char *key, const char *value,
+    const char **why)
+{
+	const char *bad = str_iscsi_name_check(value);
+	char show[ISCSI_NAME_MAX];
+
+	if (bad == NULL)
+		return true;
+	str_escape(show, sizeof(show), value, strlen(value));
+	snprintf(l->why, sizeof(l->why),
+	    "%s \"%s\" is not a valid iSCSI name: %s", key, show, bad);
+	*why = l->why;
+	return false;
+}
+
 /* The first Login Request: who is it, for what, is it allowed. */
 static int
 login_first(struct iscsi_conn *conn, const uint8_t *req,
@@ -233,13 +259,11 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 		*why = "no InitiatorName";
 		return LOGIN_ERR_MISSING_PARAMETER;
 	}
-	if (strlen(name) >= ISCSI_NAME_MAX) {
-		*why = "InitiatorName too long";
-		return LOGIN_ERR_INITIATOR;
-	}
+	if (!login_name_ok(l, "InitiatorName", name, why))
+		return LOGIN_ERR_MISSING_PARAMETER;
 	snprintf(l->initiator, sizeof(l->initiator), "%s", name);
-	str_escape(conn->initiator, sizeof(conn->initiator), name,
-	    strlen(name));
+	str_lower(l->initiator);
+	snprintf(conn->initiator, sizeof(conn->initiator), "%s", l->initiator);
 	type = text_find(kv, "SessionType");
 	if (type == NULL || strcmp(type, "Normal") == 0) {
 		l->discovery = false;
@@ -265,7 +289,8 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 		*why = "no TargetName";
 		return LOGIN_ERR_MISSING_PARAMETER;
 	}
-	snprintf(l->target_name, sizeof(l->target_name), "%s", tname);
+	if (!login_name_ok(l, "TargetName", tname, why))
+		return LOGIN_ERR_MISSING_PARAMETER;
 	l->target = target_find_by_name(tname);
 	if (l->target == NULL) {
 		*why = "target not found";
@@ -275,7 +300,8 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 		*why = "target being removed";
 		return LOGIN_ERR_TARGET_REMOVED;
 	}
-	if (!allow_initiator(ap, tname, name,
+	tname = target_name(l->target);
+	if (!allow_initiator(ap, tname, l->initiator,
 		(const struct sockaddr *)&conn->peer) ||
 	    !allow_target_portal(ap, tname,
 		(const struct sockaddr *)&conn->local)) {
@@ -433,6 +459,7 @@ login_finish(struct iscsi_conn *conn, const char **why)
 	s->discovery = l->discovery;
 	memcpy(s->isid, l->isid, ISCSI_ISID_LEN);
 	snprintf(s->initiator, sizeof(s->initiator), "%s", l->initiator);
+	snprintf(s->alias, sizeof(s->alias), "%s", l->alias);
 	s->exp_cmdsn = l->cmdsn;
 	s->queued = l->target != NULL
 	    ? target_param(l->target, CONF_KEY_QUEUED_COMMANDS)
@@ -663,6 +690,17 @@ login_rx(struct iscsi_conn *conn, const uint8_t *req, const uint8_t *data,
 			why = "key offered twice";
 			goto fail;
 		}
+	}
+	{
+		/*
+		 * RFC 7143 13.6: free text, UTF-8, shown to administrators
+		 * only (ietadm), always escaped there; longer than its 255
+		 * bytes it is cut.
+		 */
+		const char *alias = text_find(&kv, "InitiatorAlias");
+
+		if (alias != NULL)
+			snprintf(l->alias, sizeof(l->alias), "%s", alias);
 	}
 	outbuf = mem_alloc(ISCSI_TEXT_IN_MAX);
 	if (outbuf == NULL) {

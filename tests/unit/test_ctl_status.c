@@ -204,6 +204,25 @@ test_session_format(void **state)
 	    "\t\tcid:1 ip:[fd00::5] state:closing hd:none dd:crc32c\n");
 	ctl_buf_fini(&b);
 
+	/*
+	 * Whatever reaches the builder, a session stays one line: a name
+	 * with a newline cannot forge a sid: or tid: line for the parsers.
+	 */
+	memset(s, 0, sizeof(s));
+	s[0].tid = 2;
+	s[0].sid = 7;
+	snprintf(s[0].initiator, sizeof(s[0].initiator),
+	    "iqn.x:a\n\tsid:1 initiator:forged\ntid:9 name:x");
+	ctl_buf_init(&b, 65536);
+	assert_true(ctl_status_session(c, s, 1, &b));
+	assert_string_equal(b.data,
+	    "tid:1 name:iqn.2001-04.com.example:disk1\n"
+	    "tid:2 name:iqn.2001-04.com.example:empty\n"
+	    "\tsid:7 initiator:iqn.x:a\\x0a\\x09sid:1 "
+	    "initiator:forged\\x0atid:9 name:x\n"
+	    "tid:3 name:iqn.2001-04.com.example:null\n");
+	ctl_buf_fini(&b);
+
 	/* No sessions at all: just the targets. */
 	ctl_buf_init(&b, 65536);
 	assert_true(ctl_status_session(c, NULL, 0, &b));
