@@ -5,6 +5,8 @@
  * may see, each with the portals it may be reached through. A wildcard
  * listen address stands for every address of this host of that family
  * (getifaddrs, loopback included). IPv6 addresses go in brackets.
+ * A target is named only to initiators that may log in to it through
+ * the portal they asked on.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/allow.h"
 #include "target/target.h"
@@ -103,10 +106,21 @@ discovery_one(struct target *t, void *arg)
 	struct iscsi_conn *conn = c->conn;
 	const char *name = target_name(t);
 
-	if (c->want != NULL && strcmp(c->want, name) != 0)
+	/* iSCSI names compare case-insensitively (RFC 3722 folds case). */
+	if (c->want != NULL && strcasecmp(c->want, name) != 0)
 		return true;
+	/*
+	 * A target this initiator could not log in to is not named to it
+	 * at all (its name alone tells what is stored here): the checks
+	 * login_first() makes, for this initiator's name and address and
+	 * for the portal it came in through. A file that cannot be read
+	 * hides the target, as it would refuse the login.
+	 */
 	if (!allow_initiator(target_allow_paths(), name,
-		conn->session->initiator, (const struct sockaddr *)&conn->peer))
+		conn->session->initiator,
+		(const struct sockaddr *)&conn->peer) ||
+	    !allow_target_portal(target_allow_paths(), name,
+		(const struct sockaddr *)&conn->local))
 		return true;
 	text_put(c->sb, "TargetName", name);
 	for (unsigned int i = 0; i < c->nportals; i++) {
