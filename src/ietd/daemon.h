@@ -32,7 +32,28 @@ void daemon_ready(void);
 /* Report start-up failure to the waiting parent (if any). */
 void daemon_failed(void);
 
-/* setgroups/setgid/setuid, in that order. Returns 0 or -errno (logged). */
+/*
+ * Once privileges are dropped the pid file's directory (/run, /var/run)
+ * is no longer writable, and removing a file takes write permission on
+ * its directory, not on the file. So before dropping them, fork a keeper
+ * that stays root with nothing open but a pipe and fd, and whose only
+ * act is to unlink path when daemon_pidfile_remove() asks (and only if
+ * path is still the file fd holds). Returns 0 or -errno (logged).
+ */
+int daemon_pidfile_keeper(int fd, const char *path);
+/*
+ * Remove the pid file at shutdown, while its lock is still held: through
+ * the keeper when there is one (waiting until it has), else directly.
+ * A path that no longer names fd's file (replaced meanwhile) stays.
+ */
+void daemon_pidfile_remove(int fd, const char *path);
+
+/*
+ * setgroups/setgid/setuid, in that order. With uid_set and not gid_set
+ * the user's primary group and supplementary groups (initgroups) from the
+ * password and group databases; with gid_set only gid. Returns 0 or
+ * -errno (logged).
+ */
 int daemon_drop_privileges(bool gid_set, gid_t gid, bool uid_set, uid_t uid);
 
 /* Send a state line to systemd when NOTIFY_SOCKET is set ("READY=1"). */

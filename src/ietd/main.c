@@ -374,6 +374,13 @@ main_start(struct conf *conf)
 	ietd.pid_fd = daemon_pidfile_lock(ietd.opt.pid_file);
 	if (ietd.pid_fd < 0)
 		return false;
+	/*
+	 * After -u the pid file's directory is not ours to remove it from:
+	 * fork its keeper now, while we are root and have no threads.
+	 */
+	if (ietd.opt.uid_set && ietd.opt.uid != geteuid() &&
+	    daemon_pidfile_keeper(ietd.pid_fd, ietd.opt.pid_file) != 0)
+		return false;
 	if (main_signals_setup() != 0) {
 		log_error("unable to set up signals (%s)", strerror(errno));
 		return false;
@@ -537,7 +544,7 @@ main(int argc, char **argv)
 	databuf_trim(); /* the main thread's caches; other threads empty theirs */
 	objcache_trim();
 	close(ietd.signal_fd);
-	unlink(ietd.opt.pid_file);
+	daemon_pidfile_remove(ietd.pid_fd, ietd.opt.pid_file);
 	close(ietd.pid_fd);
 	log_notice("ietd stopped");
 	return 0;
