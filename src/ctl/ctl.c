@@ -744,13 +744,11 @@ ctl_op_update(const struct ctl_req *req, struct ctl_answer *a)
 		    strcasecmp(keys[i], "Alias") != 0)
 			return ctl_fail(a, -EINVAL,
 			    "unknown target parameter %s", keys[i]);
-	for (int i = 0; i < n; i++) {
-		err = a->err = target_admin_set(tid, keys[i], vals[i], a->why,
-		    sizeof(a->why));
-		if (err != 0)
-			return err;
-	}
-	return 0;
+	/* And the values together: a bad one leaves all as they were. */
+	err = a->err =
+	    target_admin_set(tid, (unsigned int)n, (const char *const *)keys,
+		(const char *const *)vals, a->why, sizeof(a->why));
+	return err;
 }
 
 static int

@@ -115,15 +115,19 @@ main_reload(void)
 	conf = main_config_load(&nerrors);
 	if (conf == NULL) {
 		log_error("reload: %u error(s) in the configuration; the "
-			  "running "
-			  "configuration stays",
+			  "running configuration stays",
 		    nerrors);
 		return;
 	}
-	if (target_apply(conf, why, sizeof(why)) != 0)
-		log_error("reload: %s", why);
-	else
-		log_notice("reload: configuration applied");
+	/* All or nothing: target_apply() opens everything new first. */
+	if (target_apply(conf, why, sizeof(why)) != 0) {
+		log_error("reload: %s; nothing was changed, the running "
+			  "configuration stays",
+		    why);
+		conf_free(conf);
+		return;
+	}
+	log_notice("reload: configuration applied");
 	/*
 	 * A removed target goes with its last session; ask its initiators
 	 * to log out now (RFC 7143 11.9.1, AsyncEvent 1) rather than wait.
@@ -402,7 +406,7 @@ main_start(struct conf *conf)
 	log_notice("backend I/O: %s", why);
 	/* Backing files are opened here, before privileges go. */
 	if (target_apply(conf, why, sizeof(why)) != 0) {
-		log_error("%s", why);
+		log_error("%s; not starting", why);
 		return false;
 	}
 	/* The control socket lives under /run: create it while root. */
@@ -452,6 +456,14 @@ main_check_config(void)
 	unsigned int nerrors;
 	struct conf *conf = main_config_load(&nerrors);
 
+	/*
+	 * The backing stores too, opened as the daemon opens them: a file
+	 * -t calls OK must not be one ietd then refuses to start with.
+	 */
+	if (conf != NULL && (nerrors = target_conf_check(conf)) != 0) {
+		conf_free(conf);
+		conf = NULL;
+	}
 	if (conf == NULL) {
 		fprintf(stderr, "%s: %u error(s)\n", ietd.opt.config, nerrors);
 		return 1;

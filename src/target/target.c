@@ -504,22 +504,20 @@ target_task_admit(struct target *t, struct scsi_task *task, uint32_t expected)
 	return admitted;
 }
 
-/* Rebuild the inventory after the LUN table changed; lock held. */
-static int
-target_inventory_rebuild(struct target *t)
+/* The LUN numbers of a table, for REPORT LUNS; NULL on no memory. */
+static struct lun_inventory *
+target_inventory_new(const struct target_lun *tab, unsigned int n)
 {
-	struct lun_inventory *inv = mem_zalloc(
-	    sizeof(*inv) + (t->nluns ? t->nluns : 1) * sizeof(uint64_t));
+	struct lun_inventory *inv =
+	    mem_zalloc(sizeof(*inv) + (n ? n : 1) * sizeof(uint64_t));
 
 	if (inv == NULL)
-		return -ENOMEM;
+		return NULL;
 	atomic_init(&inv->refs, 1);
-	inv->n = t->nluns;
-	for (unsigned int i = 0; i < t->nluns; i++)
-		inv->luns[i] = t->luns[i].lun;
-	target_inventory_put(t->inv);
-	t->inv = inv;
-	return 0;
+	inv->n = n;
+	for (unsigned int i = 0; i < n; i++)
+		inv->luns[i] = tab[i].lun;
+	return inv;
 }
 
 static bool
@@ -572,15 +570,18 @@ target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
 }
 
 /*
- * Build the LUN table for new configuration ct of target t (t->luns may
- * hold the running one): unchanged LUNs keep their LU, changed ones are
- * reopened, the rest opened fresh. Opening happens without the registry
- * lock (it may touch the disk); the caller swaps the result in. Returns
- * the number of LUNs that could not be opened.
+ * Build the LUN table for new configuration ct of target old (NULL for a
+ * new target): unchanged LUNs keep their LU, changed and new ones are
+ * opened. The running table is only read (the main thread is its only
+ * writer), and the disk is touched without the registry lock. Every LUN
+ * is tried; with file (a reload, start-up, -t) each failure is logged
+ * as file:line, and the first one is put in why (ietadm answers with
+ * it). Returns how many could not be opened; the table is built either
+ * way, for the caller to install or release (NULL: out of memory).
  */
 static unsigned int
 target_luns_build(const struct target *old, const struct conf_target *ct,
-    struct target_lun **out, unsigned int *nout, bool strict, char *why,
+    const char *file, struct target_lun **out, unsigned int *nout, char *why,
     size_t whylen)
 {
 	unsigned int n = (unsigned int)list_count(&ct->luns), i = 0, bad = 0;
@@ -608,23 +609,16 @@ target_luns_build(const struct target *old, const struct conf_target *ct,
 		struct scsi_lu *lu;
 		int err = target_lu_open(ct, cl, &lu, reason, sizeof(reason));
 		if (err) {
-			bad++;
-			log_error("%s:%u: target %s lun %u: %s", "ietd.conf",
-			    cl->line, ct->name, cl->lun, reason);
-			snprintf(why, whylen, "target %s lun %u: %s", ct->name,
-			    cl->lun, reason);
-			if (strict)
-				break;
+			if (file != NULL)
+				log_error("%s:%u: target %s lun %u: %s", file,
+				    cl->line, ct->name, cl->lun, reason);
+			if (bad++ == 0)
+				snprintf(why, whylen, "target %s lun %u: %s",
+				    ct->name, cl->lun, reason);
 			continue;
 		}
 		log_debug(1, "attaching %u to %u:%u", cl->lun, ct->tid,
 		    cl->lun);
-		if (cur != NULL)
-			log_notice("target %s: lun %u changed, reopened",
-			    ct->name, cl->lun);
-		else if (old != NULL)
-			log_notice("target %s: lun %u added", ct->name,
-			    cl->lun);
 		tab[i++] = (struct target_lun){cl->lun, lu, cl};
 	}
 	*out = tab;
@@ -719,86 +713,175 @@ target_params_notice(const struct conf_target *ct,
 	}
 }
 
-static struct target *
-target_create(const struct conf_target *src, bool strict, char *why,
-    size_t whylen)
+/*
+ * A new target in *out, not yet listed, with every LUN open. Returns 0,
+ * -EIO when a LUN cannot be opened (logged with file, first in why) or
+ * -ENOMEM.
+ */
+static int
+target_create(const struct conf_target *src, const char *file,
+    struct target **out, char *why, size_t whylen)
 {
 	struct target *t = mem_zalloc(sizeof(*t));
 
+	*out = NULL;
 	if (t == NULL || (t->ct = conf_target_dup(src)) == NULL) {
 		mem_free(t);
 		snprintf(why, whylen, "out of memory creating target %s",
 		    src->name);
-		return NULL;
+		return -ENOMEM;
 	}
 	atomic_init(&t->refs, 1);
 	list_init(&t->node);
-	if (target_luns_build(NULL, t->ct, &t->luns, &t->nluns, strict, why,
-		whylen) != 0 &&
-	    strict) {
+	if (target_luns_build(NULL, t->ct, file, &t->luns, &t->nluns, why,
+		whylen) != 0) {
+		int err = t->luns != NULL ? -EIO : -ENOMEM;
+
 		target_free(t);
-		return NULL;
+		return err;
 	}
-	if (target_inventory_rebuild(t) != 0) {
+	if ((t->inv = target_inventory_new(t->luns, t->nluns)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		target_free(t);
-		return NULL;
+		return -ENOMEM;
 	}
-	target_params_notice(t->ct, NULL);
-	return t;
+	*out = t;
+	return 0;
 }
 
-/* Update a running target to ct (a copy is taken). */
-static void
-target_update(struct target *t, const struct conf_target *src)
-{
-	struct conf_target *ct = conf_target_dup(src);
-	struct target_lun *tab;
+/*
+ * One target's part of a change, prepared whole before anything is
+ * applied: a reload, or an ietadm change, either happens entirely or not
+ * at all (ctld's conf_apply opens everything new first as well).
+ */
+struct target_plan {
+	struct target *t; /* referenced; a new one is not listed yet */
+	bool is_new;
+	struct conf_target *ct; /* update: the new configuration, owned */
+	struct target_lun *tab; /* update: the new LUN table, owned */
 	unsigned int n;
-	char why[256];
+	struct lun_inventory *inv; /* update: tab's LUN numbers, owned */
+};
+
+/*
+ * Prepare target t (referenced; NULL for a new one) for configuration
+ * src: copy it and open what is new. Nothing running changes. Returns 0,
+ * or -EIO when a LUN cannot be opened (logged, first reason in why) or
+ * -ENOMEM; p then holds nothing and t's reference is dropped.
+ */
+static int
+target_plan_prepare(struct target_plan *p, struct target *t,
+    const struct conf_target *src, const char *file, char *why, size_t whylen)
+{
+	unsigned int bad;
+	int err = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (t == NULL) {
+		p->is_new = true;
+		return target_create(src, file, &p->t, why, whylen);
+	}
+	p->t = t;
+	if ((p->ct = conf_target_dup(src)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		target_put(t);
+		p->t = NULL;
+		return -ENOMEM;
+	}
+	bad = target_luns_build(t, p->ct, file, &p->tab, &p->n, why, whylen);
+	if (p->tab == NULL)
+		err = -ENOMEM;
+	else if (bad != 0)
+		err = -EIO;
+	else if ((p->inv = target_inventory_new(p->tab, p->n)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		err = -ENOMEM;
+	}
+	if (err != 0) {
+		if (p->tab != NULL)
+			target_luns_release(p->tab, p->n);
+		conf_target_free(p->ct);
+		target_put(t);
+		memset(p, 0, sizeof(*p));
+	}
+	return err;
+}
+
+/* Undo a prepared plan that will not be applied: close what it opened. */
+static void
+target_plan_release(struct target_plan *p)
+{
+	if (p->t == NULL)
+		return;
+	if (!p->is_new) {
+		target_luns_release(p->tab, p->n);
+		target_inventory_put(p->inv);
+		conf_target_free(p->ct);
+	}
+	target_put(p->t);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Apply a prepared update to its running target. Cannot fail. */
+static void
+target_plan_commit_update(struct target_plan *p)
+{
+	struct target *t = p->t;
+	struct conf_target *ct = p->ct, *old_ct;
+	struct target_lun *old_tab;
+	struct lun_inventory *old_inv;
+	unsigned int old_n;
 	bool params_changed, luns_changed;
 
-	if (ct == NULL) {
-		log_error("target %s: out of memory, keeping its old settings",
-		    src->name);
-		return;
-	}
-	/* Building reads t->luns: readers only, nobody else writes here. */
-	target_luns_build(t, ct, &tab, &n, false, why, sizeof(why));
-	if (tab == NULL) {
-		/* No memory for the table: keep every LUN, not none. */
-		log_error("target %s: out of memory, keeping its old settings",
-		    src->name);
-		conf_target_free(ct);
-		return;
-	}
-
 	pthread_rwlock_wrlock(&registry.lock);
+	if (t->removing) {
+		/*
+		 * Removed by an earlier reload and back before (or just
+		 * after) its last session ended: it keeps running, updated.
+		 */
+		t->removing = false;
+		if (!t->listed) {
+			target_get(t); /* the registry's again */
+			while (target_tid_used(t->tid))
+				t->tid++;
+			target_list_insert(t);
+		}
+	}
 	params_changed = target_params_differ(t->ct, ct);
 	if (params_changed)
 		target_params_notice(ct, t->ct);
 	/* Any LU not carried over (removed or reopened) changes the set. */
-	luns_changed = n != t->nluns;
+	luns_changed = p->n != t->nluns;
 	for (unsigned int i = 0; i < t->nluns; i++) {
 		bool kept = false, renumbered = false;
-		for (unsigned int j = 0; j < n; j++) {
-			kept |= tab[j].lu == t->luns[i].lu;
-			renumbered |= tab[j].lun == t->luns[i].lun;
+		for (unsigned int j = 0; j < p->n; j++) {
+			kept |= p->tab[j].lu == t->luns[i].lu;
+			renumbered |= p->tab[j].lun == t->luns[i].lun;
 		}
 		luns_changed |= !kept;
 		if (!renumbered)
 			log_notice("target %s: lun %u removed", ct->name,
 			    (unsigned int)t->luns[i].lun);
 	}
-	struct target_lun *old_tab = t->luns;
-	unsigned int old_n = t->nluns;
-	struct conf_target *old_ct = t->ct;
-	t->luns = tab;
-	t->nluns = n;
+	for (unsigned int j = 0; j < p->n; j++) {
+		const struct target_lun *cur =
+		    target_lun_lookup(t, p->tab[j].lun);
+
+		if (cur == NULL)
+			log_notice("target %s: lun %u added", ct->name,
+			    (unsigned int)p->tab[j].lun);
+		else if (cur->lu != p->tab[j].lu)
+			log_notice("target %s: lun %u changed, reopened",
+			    ct->name, (unsigned int)p->tab[j].lun);
+	}
+	old_tab = t->luns;
+	old_n = t->nluns;
+	old_ct = t->ct;
+	old_inv = t->inv;
+	t->luns = p->tab;
+	t->nluns = p->n;
 	t->ct = ct;
-	if (target_inventory_rebuild(t) != 0)
-		log_error("target %s: out of memory rebuilding LUN list",
-		    ct->name);
+	t->inv = p->inv;
 	if (luns_changed)
 		target_luns_changed(t);
 	pthread_rwlock_unlock(&registry.lock);
@@ -808,26 +891,108 @@ target_update(struct target *t, const struct conf_target *src)
 			   "sessions",
 		    ct->name);
 	target_luns_release(old_tab, old_n);
+	target_inventory_put(old_inv);
 	conf_target_free(old_ct);
+	target_put(t);
+	memset(p, 0, sizeof(*p));
+}
+
+/* List a prepared new target under a free tid (from want up). */
+static void
+target_plan_commit_new(struct target_plan *p, unsigned int want)
+{
+	struct target *t = p->t;
+
+	pthread_rwlock_wrlock(&registry.lock);
+	t->tid = want ? want : 1;
+	while (target_tid_used(t->tid))
+		t->tid++;
+	target_list_insert(t);
+	pthread_rwlock_unlock(&registry.lock);
+	target_params_notice(t->ct, NULL);
+	/* The registry keeps the creation reference. */
+	memset(p, 0, sizeof(*p));
+}
+
+/* Update running target t to src as one change; 0 or -errno (why). */
+static int
+target_update(struct target *t, const struct conf_target *src, char *why,
+    size_t whylen)
+{
+	struct target_plan p;
+	int err;
+
+	target_get(t);
+	err = target_plan_prepare(&p, t, src, NULL, why, whylen);
+	if (err == 0)
+		target_plan_commit_update(&p);
+	return err;
 }
 
 int
 target_apply(const struct conf *conf, char *why, size_t whylen)
 {
+	unsigned int n = (unsigned int)list_count(&conf->targets), i = 0;
+	unsigned int bad = 0;
+	struct target_plan *plans = mem_calloc(n ? n : 1, sizeof(*plans));
+	struct conf_account *out = NULL;
 	struct list_node *pos, *tmp;
-	bool strict = !registry.started;
 	struct list_node acc;
+	bool oom = false;
 
 	snprintf(why, whylen, "no error");
-	/* Discovery accounts: replace as a whole. */
 	list_init(&acc);
-	struct conf_account *out = NULL;
-	if (!target_accounts_copy(&acc, &conf->incoming) ||
+	if (plans == NULL || !target_accounts_copy(&acc, &conf->incoming) ||
 	    (conf->outgoing && !(out = target_account_dup(conf->outgoing)))) {
 		target_accounts_clear(&acc);
+		mem_free(plans);
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
+
+	/*
+	 * First everything that can fail: open every new or changed backing
+	 * store, copy every configuration. The running targets are only
+	 * read meanwhile (this is the main thread, their only writer).
+	 */
+	list_for_each(pos, &conf->targets) {
+		const struct conf_target *ct =
+		    list_entry(pos, struct conf_target, node);
+		char reason[256];
+		struct target *t;
+		int err;
+
+		pthread_rwlock_rdlock(&registry.lock);
+		t = target_lookup_name(ct->name);
+		if (t != NULL)
+			target_get(t);
+		pthread_rwlock_unlock(&registry.lock);
+		err = target_plan_prepare(&plans[i], t, ct, conf->path, reason,
+		    sizeof(reason));
+		if (err == 0)
+			i++;
+		else if (err == -ENOMEM)
+			oom = true;
+		else
+			bad++;
+	}
+	if (bad != 0 || oom) {
+		while (i > 0)
+			target_plan_release(&plans[--i]);
+		mem_free(plans);
+		target_accounts_clear(&acc);
+		target_account_free(out);
+		if (oom)
+			snprintf(why, whylen, "out of memory");
+		else
+			snprintf(why, whylen,
+			    "%s: %u target(s) with a logical unit that cannot "
+			    "be opened",
+			    conf->path, bad);
+		return oom ? -ENOMEM : -EIO;
+	}
+
+	/* Then apply it all; nothing below can fail. */
 	pthread_rwlock_wrlock(&registry.lock);
 	target_accounts_clear(&registry.disc_incoming);
 	target_account_free(registry.disc_outgoing);
@@ -836,10 +1001,8 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 		list_add_tail(&registry.disc_incoming, pos);
 	}
 	registry.disc_outgoing = out;
-	pthread_rwlock_unlock(&registry.lock);
 
 	/* Targets gone from the file: remove now or with their last session. */
-	pthread_rwlock_wrlock(&registry.lock);
 	list_for_each_safe(pos, tmp, &registry.targets) {
 		struct target *t = list_entry(pos, struct target, node);
 		if (t->removing || conf_target_find(conf, t->ct->name))
@@ -854,50 +1017,42 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 	}
 	pthread_rwlock_unlock(&registry.lock);
 
+	for (unsigned int k = 0; k < i; k++) {
+		if (!plans[k].is_new) {
+			target_plan_commit_update(&plans[k]);
+			continue;
+		}
+		struct target *t = plans[k].t;
+
+		target_plan_commit_new(&plans[k], t->ct->tid);
+		log_debug(1, "active target %u: %s", t->tid, t->ct->name);
+		if (registry.started)
+			log_notice("target %u (%s) added", t->tid, t->ct->name);
+	}
+	mem_free(plans);
+	registry.started = true;
+	return 0;
+}
+
+unsigned int
+target_conf_check(const struct conf *conf)
+{
+	struct list_node *pos;
+	unsigned int bad = 0;
+
 	list_for_each(pos, &conf->targets) {
 		const struct conf_target *ct =
 		    list_entry(pos, struct conf_target, node);
-		struct target *t;
+		struct target_lun *tab;
+		unsigned int n;
+		char why[256];
 
-		pthread_rwlock_rdlock(&registry.lock);
-		t = target_lookup_name(ct->name);
-		if (t != NULL)
-			target_get(t);
-		pthread_rwlock_unlock(&registry.lock);
-		if (t != NULL && !t->removing) {
-			target_update(t, ct);
-			target_put(t);
-			continue;
-		}
-		if (t != NULL) {
-			/*
-			 * Removed by an earlier reload, back before its last
-			 * session ended: it keeps running, updated.
-			 */
-			t->removing = false;
-			target_update(t, ct);
-			target_put(t);
-			continue;
-		}
-		t = target_create(ct, strict, why, whylen);
-		if (t == NULL) {
-			if (strict)
-				return -EINVAL;
-			log_error("%s", why);
-			continue;
-		}
-		pthread_rwlock_wrlock(&registry.lock);
-		t->tid = ct->tid;
-		while (target_tid_used(t->tid))
-			t->tid++;
-		target_list_insert(t);
-		pthread_rwlock_unlock(&registry.lock);
-		log_debug(1, "active target %u: %s", t->tid, ct->name);
-		if (registry.started)
-			log_notice("target %u (%s) added", t->tid, ct->name);
+		bad += target_luns_build(NULL, ct, conf->path, &tab, &n, why,
+		    sizeof(why));
+		if (tab != NULL)
+			target_luns_release(tab, n);
 	}
-	registry.started = true;
-	return 0;
+	return bad;
 }
 
 void
@@ -989,11 +1144,15 @@ target_admin_edit(struct target *t, char *why, size_t whylen)
 	return ct;
 }
 
-static void
-target_admin_commit(struct target *t, struct conf_target *ct)
+/* Apply the edited ct (consumed) to t as one change; 0 or -errno. */
+static int
+target_admin_commit(struct target *t, struct conf_target *ct, char *why,
+    size_t whylen)
 {
-	target_update(t, ct);
+	int err = target_update(t, ct, why, whylen);
+
 	conf_target_free(ct);
+	return err;
 }
 
 int
@@ -1002,6 +1161,7 @@ target_admin_add(unsigned int *tid, const char *name, char *why, size_t whylen)
 	char text[512];
 	struct conf *c;
 	struct target *t;
+	int err;
 
 	if (strchr(name, '\n') || strlen(name) > CONF_NAME_MAX) {
 		snprintf(why, whylen, "not a valid iSCSI name");
@@ -1026,10 +1186,10 @@ target_admin_add(unsigned int *tid, const char *name, char *why, size_t whylen)
 		conf_free(c);
 		return -EEXIST;
 	}
-	t = target_create(ct, true, why, whylen);
+	err = target_create(ct, NULL, &t, why, whylen);
 	conf_free(c);
-	if (t == NULL)
-		return -ENOMEM;
+	if (err != 0)
+		return err;
 	pthread_rwlock_wrlock(&registry.lock);
 	t->tid = *tid ? *tid : 1;
 	while (target_tid_used(t->tid))
@@ -1067,8 +1227,8 @@ target_admin_del(unsigned int tid, char *why, size_t whylen)
 }
 
 int
-target_admin_set(unsigned int tid, const char *key, const char *value,
-    char *why, size_t whylen)
+target_admin_set(unsigned int tid, unsigned int n, const char *const *keys,
+    const char *const *values, char *why, size_t whylen)
 {
 	struct target *t = target_admin_find(tid, why, whylen);
 	struct conf_target *ct;
@@ -1080,21 +1240,32 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 
 	if (t == NULL)
 		return -ENOENT;
-	if (strpbrk(key, "\n\\#") || strpbrk(value, "\n\\#")) {
-		snprintf(why, whylen,
-		    "%s: value holds a line break, "
-		    "backslash or #",
-		    key);
-		target_put(t);
-		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++) {
+		if (strpbrk(keys[i], "\n\\#") || strpbrk(values[i], "\n\\#")) {
+			snprintf(why, whylen,
+			    "%s: value holds a line break, "
+			    "backslash or #",
+			    keys[i]);
+			target_put(t);
+			return -EINVAL;
+		}
+		if (conf_key_find(keys[i]) == CONF_KEY_COUNT &&
+		    strcasecmp(keys[i], "Alias") != 0) {
+			snprintf(why, whylen,
+			    "%s cannot be changed with update", keys[i]);
+			target_put(t);
+			return -EINVAL;
+		}
 	}
 	if ((ct = target_admin_edit(t, why, whylen)) == NULL) {
 		target_put(t);
 		return -ENOMEM;
 	}
 	/*
-	 * The target's other explicit keys go into the text too, so checks
-	 * between keys (FirstBurstLength <= MaxBurstLength) see them.
+	 * One text with every new value and the target's other explicit
+	 * keys, parsed once: checks between keys (FirstBurstLength <=
+	 * MaxBurstLength) see them all, and the values are applied together
+	 * or not at all.
 	 */
 	f = open_memstream(&text, &len);
 	if (f == NULL) {
@@ -1104,8 +1275,12 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 	}
 	fprintf(f, "Target %s\n", ct->name);
 	for (unsigned int k = 0; k < CONF_KEY_COUNT; k++) {
-		if (ct->param_set[k] &&
-		    strcasecmp(conf_key_defs[k].name, key) != 0) {
+		bool given = false;
+
+		for (unsigned int i = 0; i < n; i++)
+			given |=
+			    strcasecmp(conf_key_defs[k].name, keys[i]) == 0;
+		if (ct->param_set[k] && !given) {
 			char buf[64];
 
 			fprintf(f, "%s %s\n", conf_key_defs[k].name,
@@ -1113,7 +1288,8 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 				sizeof(buf)));
 		}
 	}
-	fprintf(f, "%s %s\n", key, value);
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(f, "%s %s\n", keys[i], values[i]);
 	if (fclose(f) != 0 || text == NULL) {
 		snprintf(why, whylen, "out of memory");
 		err = -ENOMEM;
@@ -1125,28 +1301,34 @@ target_admin_set(unsigned int tid, const char *key, const char *value,
 	}
 	const struct conf_target *parsed =
 	    list_first_entry(&c->targets, struct conf_target, node);
-	enum conf_key k = conf_key_find(key);
-	if (k != CONF_KEY_COUNT) {
-		ct->params[k] = parsed->params[k];
-		ct->param_set[k] = true;
-	} else if (strcasecmp(key, "Alias") == 0 && parsed->alias) {
-		char *alias = mem_strdup(parsed->alias);
-		if (alias == NULL) {
-			snprintf(why, whylen, "out of memory");
-			err = -ENOMEM;
+	for (unsigned int i = 0; i < n && err == 0; i++) {
+		enum conf_key k = conf_key_find(keys[i]);
+
+		if (k != CONF_KEY_COUNT) {
+			ct->params[k] = parsed->params[k];
+			ct->param_set[k] = true;
+		} else if (parsed->alias != NULL) {
+			char *alias = mem_strdup(parsed->alias);
+			if (alias == NULL) {
+				snprintf(why, whylen, "out of memory");
+				err = -ENOMEM;
+			} else {
+				mem_free(ct->alias);
+				ct->alias = alias;
+			}
 		} else {
-			mem_free(ct->alias);
-			ct->alias = alias;
+			snprintf(why, whylen,
+			    "%s cannot be changed with update", keys[i]);
+			err = -EINVAL;
 		}
-	} else {
-		snprintf(why, whylen, "%s cannot be changed with update", key);
-		err = -EINVAL;
 	}
 	conf_free(c);
 	if (err == 0) {
-		log_notice("ietadm: target %u: %s set to %s", tid, key, value);
-		target_admin_commit(t, ct);
+		err = target_admin_commit(t, ct, why, whylen);
 		ct = NULL;
+		for (unsigned int i = 0; i < n && err == 0; i++)
+			log_notice("ietadm: target %u: %s set to %s", tid,
+			    keys[i], values[i]);
 	}
 out:
 	free(text);
@@ -1201,19 +1383,9 @@ target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
 		if (list_entry(pos, struct conf_lun, node)->lun > lun)
 			break;
 	list_insert_between(&cl->node, pos->prev, pos);
-	target_admin_commit(t, ct);
+	/* A store that cannot be opened leaves the target as it was. */
+	err = target_admin_commit(t, ct, why, whylen);
 	ct = NULL;
-	/* target_update logs open failures; check the LU really came. */
-	struct scsi_lu *lu = target_lu_find(t, lun);
-	if (lu == NULL) {
-		snprintf(why, whylen,
-		    "lun %u could not be opened (see the "
-		    "daemon's log)",
-		    lun);
-		err = -EIO;
-	} else {
-		scsi_lu_put(lu);
-	}
 out:
 	conf_free(c);
 	conf_target_free(ct);
@@ -1229,6 +1401,7 @@ target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
 	struct conf_target *ct;
 	struct list_node *pos;
 	bool found = false;
+	int err;
 
 	if (t == NULL)
 		return -ENOENT;
@@ -1254,9 +1427,9 @@ target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
 		target_put(t);
 		return -ENOENT;
 	}
-	target_admin_commit(t, ct);
+	err = target_admin_commit(t, ct, why, whylen);
 	target_put(t);
-	return 0;
+	return err;
 }
 
 /* "Size=" values: bytes, or with a binary K, M, G or T suffix. */
@@ -1514,7 +1687,7 @@ target_admin_account_apply(struct target *t, bool outgoing, bool add,
 	if (t == NULL)
 		pthread_rwlock_unlock(&registry.lock);
 	else if (err == 0)
-		target_admin_commit(t, ct);
+		err = target_admin_commit(t, ct, why, whylen);
 	else
 		conf_target_free(ct);
 	target_account_free(acc);

@@ -25,12 +25,20 @@ struct target;
  * Make the running set of targets match conf: new targets and LUNs
  * appear, changed parameters apply to new sessions, removed LUNs go at
  * once (the other nexuses get REPORTED LUNS DATA HAS CHANGED), removed
- * targets go once their last session ends. Every change is logged. On
- * start-up (nothing running yet) a LUN that cannot be opened fails the
- * call; on reload it is logged and the rest still applies. Returns 0 or
- * -errno (why says what failed).
+ * targets go once their last session ends. Every change is logged.
+ * All or nothing: every new or changed backing store is opened first,
+ * and if one cannot be (each logged as "conf->path:line: target T lun N:
+ * reason") or memory runs out, nothing changes and the call returns
+ * -EIO or -ENOMEM with why saying so. Returns 0 when all of it applied.
  */
 int target_apply(const struct conf *conf, char *why, size_t whylen);
+/*
+ * ietd -t: open every backing store of conf as target_apply() would and
+ * close it again, without touching the registry. Each LUN that cannot be
+ * opened is logged as above. Returns how many LUNs failed (memory
+ * running out counts as one).
+ */
+unsigned int target_conf_check(const struct conf *conf);
 /* Drop everything (shutdown). Sessions must be gone already. */
 void target_registry_clear(void);
 
@@ -119,15 +127,18 @@ int target_admin_add(unsigned int *tid, const char *name, char *why,
 /* Remove a target; -EBUSY while it has sessions, -ENOENT if none. */
 int target_admin_del(unsigned int tid, char *why, size_t whylen);
 /*
- * Set one ietd.conf target key ("MaxSessions", "HeaderDigest",
- * "Alias", ...) to value (ietd.conf syntax). Applies to new sessions.
+ * Set n ietd.conf target keys ("MaxSessions", "HeaderDigest", "Alias",
+ * ...) to their values (ietd.conf syntax), all or none: the values are
+ * checked together, with the target's other keys, before any is applied.
+ * Applies to new sessions.
  */
-int target_admin_set(unsigned int tid, const char *key, const char *value,
-    char *why, size_t whylen);
+int target_admin_set(unsigned int tid, unsigned int n, const char *const *keys,
+    const char *const *values, char *why, size_t whylen);
 /*
  * Add LUN lun from an ietd.conf Lun parameter list
  * ("Path=/x,Type=fileio,IOMode=wb"); the other sessions of the target get
- * REPORTED LUNS DATA HAS CHANGED. -EEXIST if the LUN is there.
+ * REPORTED LUNS DATA HAS CHANGED. -EEXIST if the LUN is there; -EIO (and
+ * no change) when its store cannot be opened.
  */
 int target_admin_lun_add(unsigned int tid, unsigned int lun, const char *params,
     char *why, size_t whylen);

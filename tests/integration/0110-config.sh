@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # Configuration errors stop ietd with file:line messages; -t checks a
-# configuration without serving.
+# configuration, backing stores included, without serving.
 . "$(dirname "$0")/lib.sh"
 
 img=$(make_image disk.img 64M)
@@ -41,6 +41,29 @@ out=$(timeout 10 "$IETD" "${CTL_OPTS[@]}" -c "$T/bad.conf" -a 127.0.0.1 -p "$POR
 [ $rc -eq 1 ] && grep -q "bad.conf:4:" <<<"$out" &&
 	ok "bad config: no start (daemon)" || not_ok "bad config: no start (daemon)" "$rc $out"
 [ ! -e "$T/p1.pid" ] || [ ! -s "$T/p1.pid" ] && ok "no pid written" || not_ok "no pid written" ""
+
+# -t opens the backing stores as ietd does: a LUN whose Path is a
+# directory is an error there too, and every message names the -c file
+# (not a fixed "ietd.conf"). Before, -t said "configuration OK" for a
+# file ietd then refused to start with.
+mkdir "$T/adir"
+cat > "$T/lundir.conf" <<CONF
+Target $IQN_BASE:lundir
+	Lun 0 Path=$img,Type=fileio
+	Lun 1 Path=$T/adir,Type=fileio
+CONF
+want="$T/lundir.conf:3: target $IQN_BASE:lundir lun 1: cannot open $T/adir: Is a directory"
+out=$("${IETD_RUN[@]}" "$IETD" -t -c "$T/lundir.conf" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -qF "$want" <<<"$out" && ! grep -q "configuration OK" <<<"$out" &&
+	ok "-t probes the backing stores: a LUN that cannot be opened is an error with file:line" ||
+	not_ok "-t probes the backing stores: a LUN that cannot be opened is an error with file:line" "$rc $out"
+PORT=$(free_port)
+out=$(timeout $((10 * VG_SLOW)) "${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -f -c "$T/lundir.conf" -a 127.0.0.1 -p "$PORT" \
+	--pid-file "$T/p3.pid" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -qF "$want" <<<"$out" && grep -q "not starting" <<<"$out" &&
+	! grep -q "ietd.conf" <<<"$out" &&
+	ok "unopenable LUN: no start, the message names the -c file and line" ||
+	not_ok "unopenable LUN: no start, the message names the -c file and line" "$rc $out"
 
 # Keys above IET's limits load, are offered at the limit, and say so.
 cat > "$T/ietd.conf" <<CONF

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: ISC
 # SIGHUP: a target added to ietd.conf appears in discovery while a session
 # on another target keeps reading and writing; an invalid file is refused
-# as a whole; a removed target asks its initiator to log out and goes
-# once that session has ended.
+# as a whole, and so is one whose LUN cannot be opened; a removed target
+# asks its initiator to log out and goes once that session has ended.
 . "$(dirname "$0")/lib.sh"
 
 img1=$(make_image one.img 64M)
@@ -53,6 +53,42 @@ for i in $(seq 50); do grep -q "the running configuration stays" "$IETD_LOG" && 
 check "invalid reload: refused with file:line" grep -q "ietd.conf:[0-9]*: " "$IETD_LOG"
 check "invalid reload: running config stays" bash -c "iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:two'"
 check "invalid reload: nothing of it applied" bash -c "! iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:three'"
+
+# All or nothing: a reload whose LUN cannot be opened (its Path now a
+# directory) changes nothing, not even the parts that could be applied,
+# and says why with the -c file and line. Before, LUN 0 of target two
+# went, target three came, "configuration applied" was logged and the
+# volume file listed a phantom "lun:0" without "blocks:".
+mkdir "$T/adir"
+img3=$(make_image three.img 16M)
+cat > "$T/ietd.conf" <<CONF
+Target $IQN_BASE:one
+	Lun 0 Path=$img1
+Target $IQN_BASE:two
+	Lun 0 Path=$T/adir
+Target $IQN_BASE:three
+	Lun 0 Path=$img3
+CONF
+applied=$(grep -c "reload: configuration applied" "$IETD_LOG")
+kill -HUP "$IETD_PID"
+for i in $(seq 50); do grep -q "nothing was changed" "$IETD_LOG" && break; sleep 0.1; done
+check "unopenable LUN: reload refused, logged with the -c file and line" grep -q \
+	"$T/ietd.conf:4: target $IQN_BASE:two lun 0: cannot open $T/adir: Is a directory" "$IETD_LOG"
+check "unopenable LUN: nothing was changed" grep -q \
+	"reload: .*; nothing was changed, the running configuration stays" "$IETD_LOG"
+[ "$(grep -c "reload: configuration applied" "$IETD_LOG")" = "$applied" ] &&
+	ok "unopenable LUN: \"configuration applied\" not logged" ||
+	not_ok "unopenable LUN: \"configuration applied\" not logged" "$(tail -n 5 "$IETD_LOG")"
+check "unopenable LUN: the running LUN 0 stays" iscsi-readcapacity16 "$(url two 0)"
+check "unopenable LUN: the valid new target is not added either" bash -c \
+	"! iscsi-ls iscsi://127.0.0.1:$PORT | grep -q '$IQN_BASE:three'"
+sleep 0.5
+if grep -q "lun:0" "$T/status/volume" && ! grep "lun:" "$T/status/volume" | grep -qv "blocks:"; then
+	ok "unopenable LUN: the volume file lists no LUN without blocks"
+else
+	not_ok "unopenable LUN: the volume file lists no LUN without blocks" "$(cat "$T/status/volume")"
+fi
+check "session survives the refused reload" qio_run "read -P 0x33 64k 64k" "read 65536/65536 bytes at offset 65536"
 
 # Remove target one while its session runs: its initiator is asked to log
 # out (Async Message), and the target goes with that last session.

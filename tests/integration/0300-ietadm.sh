@@ -107,6 +107,18 @@ expect_fail "update: unknown key changes nothing" 1 \
 	adm --op update --tid=2 --params=MaxSessions=7,Bogus=1
 check "update: nothing of a refused update applied" bash -c \
 	"'$IETADM' --control='$SOCK' --op show --tid=2 | grep -qx 'MaxSessions=4'"
+# All or nothing: a bad second value leaves the first unapplied too
+# (before, MaxSessions=9 stayed although the update failed).
+expect_fail "update: a bad second value applies none of the keys" 1 \
+	"ietadm: MaxBurstLength 12 is out of range (512 to 16777215)" \
+	adm --op update --tid=2 --params=MaxSessions=9,MaxBurstLength=12
+check "update: the first key of a refused update is not applied" bash -c \
+	"'$IETADM' --control='$SOCK' --op show --tid=2 | grep -qx 'MaxSessions=4'"
+# Checked together: a FirstBurstLength above the running MaxBurstLength
+# is fine when the same update raises MaxBurstLength.
+check "update: keys that only fit together apply together" bash -c \
+	"'$IETADM' --control='$SOCK' --op update --tid=2 --params=FirstBurstLength=524288,MaxBurstLength=524288 &&
+	'$IETADM' --control='$SOCK' --op show --tid=2 | grep -x -e MaxBurstLength=524288 -e FirstBurstLength=524288 | wc -l | grep -qx 2"
 check "--json show is one JSON object" bash -c \
 	"'$IETADM' --control='$SOCK' --op show --tid=2 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"MaxSessions\"]==\"4\"'"
 
