@@ -345,6 +345,24 @@ conn_free(struct iscsi_conn *conn)
 	}
 }
 
+/*
+ * A reference, unless the last one is already gone: such a connection is
+ * still on iscsi_conns only because conn_free() waits for the registry
+ * lock to take it off, and will free it whatever we do.
+ */
+static bool
+conn_get_unless_freed(struct iscsi_conn *conn)
+{
+	int r = __atomic_load_n(&conn->refs, __ATOMIC_RELAXED);
+
+	do {
+		if (r == 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&conn->refs, &r, r + 1, true,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
+}
+
 void
 conn_put(struct iscsi_conn *conn)
 {
@@ -491,6 +509,16 @@ conn_new(struct iscsi_loop *il, int fd)
 		conn->local.ss_family = AF_UNSPEC;
 	conn_format_addr(&conn->peer, conn->peer_str, sizeof(conn->peer_str));
 	conn_registry_lock();
+	/*
+	 * Checked under the lock iscsi_shutdown() takes: a connection that
+	 * registered after its walk would get no logout request, and one
+	 * counted after "no connections left" would end the shutdown twice.
+	 */
+	if (iscsi_shutting_down) {
+		conn_registry_unlock();
+		mem_free(conn);
+		return NULL;
+	}
 	list_add_tail(&iscsi_conns, &conn->all_node);
 	iscsi_nconns++;
 	conn_registry_unlock();
@@ -523,7 +551,8 @@ iscsi_conn_accept(struct loop *loop, int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn = conn_new(il, fd);
 	if (conn == NULL) {
-		log_warning("out of memory accepting a connection");
+		if (!iscsi_is_shutting_down())
+			log_warning("out of memory accepting a connection");
 		close(fd);
 		return;
 	}
@@ -574,7 +603,13 @@ iscsi_shutdown(void (*done)(void *arg), void *arg)
 		struct iscsi_conn *conn =
 		    list_entry(pos, struct iscsi_conn, all_node);
 
-		conn_get(conn);
+		/*
+		 * Its last reference may be gone already, conn_free() waiting
+		 * for this lock: a call posted now would run on freed memory.
+		 * conn_free() counts it out, and ends the shutdown if last.
+		 */
+		if (!conn_get_unless_freed(conn))
+			continue;
 		if (loop_post(conn->loop, conn_shutdown_one, conn) != 0)
 			__atomic_sub_fetch(&conn->refs, 1, __ATOMIC_ACQ_REL);
 	}
