@@ -532,6 +532,9 @@ main(int argc, char **argv)
 	if (!ietd.opt.foreground)
 		daemon_background();
 	if (!main_start(conf)) {
+		/* Locked, so ours: a failed start leaves no pid file behind. */
+		if (ietd.pid_fd >= 0)
+			daemon_pidfile_remove(ietd.pid_fd, ietd.opt.pid_file);
 		conf_free(conf);
 		daemon_failed();
 		return 1;

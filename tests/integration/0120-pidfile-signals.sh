@@ -21,6 +21,12 @@ out=$(timeout $((10 * VG_SLOW)) "${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -f -c 
 	ok "second instance refused: unable to lock pid file" ||
 	not_ok "second instance refused" "$rc $out"
 kill -0 "$IETD_PID" && ok "first instance still runs" || not_ok "first instance still runs"
+# A start that fails after taking its own pid file (here: the port is
+# taken) leaves no file behind.
+out=$(timeout $((10 * VG_SLOW)) "${IETD_RUN[@]}" "$IETD" "${CTL_OPTS[@]}" -f -c "$T/ietd.conf" -a 127.0.0.1 -p "$PORT" \
+	--control="$T/ctl2.sock" --pid-file "$T/other.pid" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ ! -e "$T/other.pid" ] && ok "failed start: its pid file removed" ||
+	not_ok "failed start: its pid file removed" "rc $rc, $(ls -l "$T/other.pid" 2>&1) $out"
 
 check "serves discovery" iscsi-ls "iscsi://127.0.0.1:$PORT"
 ietd_stop; rc=$?
