@@ -87,7 +87,14 @@ fuzz_busy(const struct iscsi_conn *conn)
 	const struct list_node *pos;
 
 	list_for_each(pos, &conn->tasks) {
-		if (list_entry(pos, struct iscsi_task, node)->in_scsi)
+		const struct iscsi_task *t =
+		    list_entry(pos, struct iscsi_task, node);
+
+		/*
+		 * Not one announced and still waiting for its Data-Out: only
+		 * more input, never the queue, moves that on.
+		 */
+		if (t->in_scsi && (t->state == TASK_S_EXEC || t->aborted))
 			return true;
 	}
 	return false;

@@ -310,6 +310,24 @@ ffp_send_response(struct iscsi_task *task)
 	(void)pdu_tx(conn, bhs, NULL, 0, NULL, NULL);
 }
 
+/*
+ * A task that ended before it was executed (announced, then aborted by a
+ * reset or its own abort while it waited for its CmdSN or its Data-Out):
+ * the rest of a Data-Out PDU being read for it goes nowhere (it may have
+ * been headed for the store, which is no longer ours to write), later
+ * ones find no task, and its held CmdSN stays only as a number.
+ */
+static void
+ffp_task_unfeed(struct iscsi_task *task)
+{
+	struct iscsi_conn *conn = task->conn;
+
+	if (conn->rx.task == task)
+		conn->rx.data = NULL;
+	if (task->state == TASK_S_HELD && conn->session != NULL)
+		session_drop_held(conn->session, task);
+}
+
 static void
 ffp_task_done(struct scsi_task *st)
 {
@@ -323,6 +341,8 @@ ffp_task_done(struct scsi_task *st)
 		st->data = NULL;
 		st->data_len = 0;
 	}
+	if (task->state == TASK_S_HELD || task->state == TASK_S_DATA)
+		ffp_task_unfeed(task);
 	if (conn->state == CONN_S_CLOSED || task->aborted || st->aborted) {
 		/* RFC 7143 11.5.1: an aborted task gets no response. */
 		tmf_task_gone(task);
@@ -355,8 +375,8 @@ ffp_task_exec(struct iscsi_task *task)
 		ffp_task_finish(task);
 		return;
 	}
-	if (!task->st.admitted) {
-		/* An admitted one is the SCSI layer's already. */
+	if (!task->in_scsi) {
+		/* An admitted or announced one is the SCSI layer's already. */
 		task->in_scsi = true;
 		task_get(task);
 	}
@@ -416,18 +436,47 @@ ffp_send_r2ts(struct iscsi_task *task)
 	return 0;
 }
 
+/*
+ * A task that is going to wait (for the commands before it in CmdSN
+ * order, or for its Data-Out) is announced to its LU: a LOGICAL UNIT
+ * RESET, CLEAR TASK SET, TARGET RESET or PREEMPT AND ABORT of any session,
+ * on any thread, then finds it and ends it (scsi_task_announce). From then
+ * on it is the SCSI layer's, as if it were executing: done() comes once,
+ * and an abort waits for it. A task for no LUN, or one answered here
+ * (refused), changes nothing and waits unannounced.
+ */
+static void
+ffp_task_announce(struct iscsi_task *task)
+{
+	struct iscsi_session *s = task->conn->session;
+	struct scsi_lu *lu;
+
+	if (task->in_scsi || task->aborted || ffp_task_refused(task) ||
+	    s == NULL || s->target == NULL)
+		return;
+	lu = target_lu_find(s->target, task->st.lun);
+	if (lu == NULL)
+		return;
+	if (scsi_task_announce(lu, &task->st)) {
+		task->in_scsi = true;
+		task_get(task);
+	}
+	scsi_lu_put(lu);
+}
+
 /* Move a delivered task on: more data to ask for, or execute it. */
 static void
 ffp_task_continue(struct iscsi_task *task)
 {
-	if (task->state != TASK_S_DATA)
+	/* Aborted while it waited: its end is on its way from the SCSI layer. */
+	if (task->state != TASK_S_DATA || task->aborted)
 		return;
 	if (task->write && !ffp_task_refused(task) &&
 	    task->data_got < task->edtl) {
 		/* Unsolicited data first (RFC 7143 11.8: R2T after it). */
-		if (task->unsol_next < task->unsol_end)
-			return;
-		(void)ffp_send_r2ts(task);
+		if (task->unsol_next >= task->unsol_end)
+			(void)ffp_send_r2ts(task);
+		ffp_task_announce(task);
 		return;
 	}
 	ffp_task_exec(task);
@@ -667,8 +716,10 @@ ffp_data_scsi_cmd(struct iscsi_conn *conn)
 		task_put(task);
 		return 0;
 	}
-	if (chk > 0 && session_hold(s, task->cmdsn, task) == 0)
+	if (chk > 0 && session_hold(s, task->cmdsn, task) == 0) {
+		ffp_task_announce(task);
 		return 0;
+	}
 	/* Outside the window or a repeated CmdSN: dropped. */
 	ffp_task_finish(task);
 	return 0;

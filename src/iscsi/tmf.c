@@ -17,27 +17,112 @@
 
 #define TMF_PROTOCOL_LEVEL_QUERY 2 /* RFC 7144 */
 
+/*
+ * One request being answered. waiting counts what its response waits
+ * for: the tasks it aborted that are still in the SCSI layer, the other
+ * sessions' tasks of each LU it reset (one count per LU), the earlier
+ * request it follows (then), and one for tmf_request() itself.
+ */
 struct iscsi_tmf {
 	struct iscsi_conn *conn;
 	uint8_t rsp[ISCSI_BHS_LEN];
 	unsigned int waiting;
-	bool cold;
+	/*
+	 * The next request that found a task this one aborted still there:
+	 * it is answered after this one, since only then is that task gone.
+	 */
+	struct iscsi_tmf *then;
+	struct target *cold; /* TARGET COLD RESET of this target */
 };
 
+/* On another connection's loop: the cold reset ends its session. */
+static void
+tmf_cold_close_cb(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	if (conn->state != CONN_S_CLOSED) {
+		conn_log(conn, LOG_INFO,
+		    "TARGET COLD RESET by another session: closing");
+		conn_close(conn);
+	}
+	conn_put(conn);
+}
+
+/*
+ * RFC 7143 11.5.1: once a TARGET COLD RESET is answered, the target
+ * closes its TCP connections to all initiators, which ends every
+ * session. Every other connection of target t is closed on its own
+ * loop; the issuer's goes once its response is out.
+ */
+static void
+tmf_cold_close_all(struct target *t, struct iscsi_conn *self)
+{
+	struct list_node *pos;
+
+	session_table_lock();
+	list_for_each(pos, &iscsi_session_table) {
+		struct iscsi_session *o =
+		    list_entry(pos, struct iscsi_session, node);
+		struct iscsi_conn *c = o->conn;
+
+		/* s->conn stays valid under the lock (session_free). */
+		if (o->target != t || c == NULL || c == self)
+			continue;
+		conn_get(c);
+		if (loop_post(c->loop, tmf_cold_close_cb, c) != 0)
+			__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+	}
+	session_table_unlock();
+}
+
+/*
+ * Answer tmf, then each request that followed it and waits for nothing
+ * else any more (a loop, not recursion: a peer can chain many).
+ */
 static void
 tmf_send(struct iscsi_tmf *tmf)
 {
-	struct iscsi_conn *conn = tmf->conn;
+	while (tmf != NULL) {
+		struct iscsi_conn *conn = tmf->conn;
+		struct iscsi_tmf *next = tmf->then;
 
-	if (conn->state == CONN_S_FFP) {
-		pdu_fill_sn(conn, tmf->rsp, true);
-		(void)pdu_tx(conn, tmf->rsp, NULL, 0, NULL, NULL);
-		/* RFC 7143 11.5.1: a cold reset drops the connection too. */
-		if (tmf->cold)
-			conn_close_after_tx(conn);
+		if (conn->state == CONN_S_FFP) {
+			pdu_fill_sn(conn, tmf->rsp, true);
+			(void)pdu_tx(conn, tmf->rsp, NULL, 0, NULL, NULL);
+		}
+		if (tmf->cold != NULL) {
+			/* RFC 7143 11.5.1: a cold reset drops them all. */
+			if (conn->state != CONN_S_CLOSED)
+				conn_close_after_tx(conn);
+			tmf_cold_close_all(tmf->cold, conn);
+			target_put(tmf->cold);
+		}
+		conn_put(conn);
+		mem_free(tmf);
+		tmf = next != NULL && --next->waiting == 0 ? next : NULL;
 	}
-	conn_put(conn);
-	mem_free(tmf);
+}
+
+/*
+ * tmf must not be answered before first is: it joins the end of the chain
+ * of requests following first, unless it is on it already. Requests only
+ * ever follow older ones, so the chain has no loops.
+ */
+static void
+tmf_follow(struct iscsi_tmf *first, struct iscsi_tmf *tmf)
+{
+	struct iscsi_tmf *last = first;
+
+	if (first == tmf)
+		return;
+	while (last->then != NULL) {
+		if (last->then == tmf)
+			return;
+		last = last->then;
+	}
+	last->then = tmf;
+	tmf->waiting++;
 }
 
 void
@@ -55,8 +140,20 @@ tmf_task_gone(struct iscsi_task *task)
 static void
 tmf_abort(struct iscsi_tmf *tmf, struct iscsi_task *t)
 {
-	if (t->aborted || t->state == TASK_S_DONE)
+	if (t->state == TASK_S_DONE)
 		return;
+	if (t->aborted) {
+		/*
+		 * An earlier request aborted it and waits for it to be gone
+		 * (a WRITE still in the store's hands): this one, a reset
+		 * after an ABORT TASK say, must not be answered before that,
+		 * or the initiator would think the medium settled (SAM-5
+		 * 7.7) while the WRITE still runs.
+		 */
+		if (t->tmf != NULL)
+			tmf_follow(t->tmf, tmf);
+		return;
+	}
 	if (t->in_scsi) {
 		t->tmf = tmf;
 		tmf->waiting++;
@@ -221,7 +318,10 @@ tmf_request(struct iscsi_conn *conn)
 	case TMF_TARGET_COLD_RESET:
 		tmf_abort_lun(tmf, conn, 0, true);
 		(void)tmf_reset_lus(tmf, s, 0, true, false);
-		tmf->cold = fn == TMF_TARGET_COLD_RESET;
+		if (fn == TMF_TARGET_COLD_RESET) {
+			target_get(s->target);
+			tmf->cold = s->target;
+		}
 		break;
 	case TMF_TASK_REASSIGN:
 		/* Needs ErrorRecoveryLevel 2 (RFC 7143 11.5.1). */

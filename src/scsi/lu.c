@@ -147,6 +147,7 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	scsi_lu_make_ids(lu, p);
 	list_init(&lu->itls);
 	list_init(&lu->tasks);
+	list_init(&lu->pending);
 	list_init(&lu->pr_regs);
 	lu->blocks = scsi_lu_size(lu) >> lu->block_shift;
 	scsi_lu_list_lock();

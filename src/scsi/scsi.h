@@ -140,6 +140,14 @@ struct scsi_task {
 	struct scsi_abort_wait *abort_wait;
 	bool completes_later; /* run() finishes it later, on its thread */
 	bool admitted; /* by scsi_task_admit(), data still arriving */
+	/*
+	 * By scsi_task_announce(), not yet taken back by scsi_task_exec()
+	 * (the owner's thread only; lu->pending says whether an abort took
+	 * it meanwhile).
+	 */
+	bool announced;
+	/* Carries an announced task's abort to its own thread. */
+	struct backend_io post_io;
 	void *internal;
 };
 
@@ -241,11 +249,34 @@ void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
  * usual way, and scsi_task_exec() gives it whatever status it deserves.
  * A task admitted is aborted by its transport on its own thread, after it
  * stopped writing to data_sink; done() then follows with aborted set.
- * Call on the task's own thread.
+ * Another nexus's reset stops it on its own thread instead: data_sink is
+ * NULL again and done() runs with TASK ABORTED status, and from then on
+ * the transport writes nothing more to the old data_sink (a
+ * scsi_task_exec() it made in between did nothing). Call on the task's
+ * own thread.
  */
 #define SCSI_ADMIT_MIN (64u * 1024)
 bool scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task,
     uint32_t expected);
+
+/*
+ * Make a task known to lu's task set before it can run: its command has
+ * arrived, but the transport still waits for the commands before it
+ * (CmdSN order) or for its Data-Out. In SAM-5 the task set holds every
+ * task the logical unit received, so a LOGICAL UNIT RESET, CLEAR TASK SET
+ * or PREEMPT AND ABORT of any nexus must find it (see
+ * scsi_lu_abort_others). It takes no place in the set's ordering yet:
+ * that starts with scsi_task_exec(), which the transport calls as for any
+ * task once the task may run. From this call on done() runs exactly once:
+ * after scsi_task_exec() as usual; after scsi_task_abort() with aborted
+ * set; or, when another nexus's reset aborts it first, on task->cq's
+ * thread with TASK ABORTED status (then the transport takes no more
+ * Data-Out for it; a scsi_task_exec() it made in between, its data all
+ * in before the end reached its thread, did nothing).
+ * false (lu NULL, no queue to run done() on): nothing happened. Call on
+ * the task's own thread; task has its CDB, LUN, nexus, cq, done and priv.
+ */
+bool scsi_task_announce(struct scsi_lu *lu, struct scsi_task *task);
 
 /*
  * After done(), for a task that had map_ok: the transport no longer needs
@@ -272,10 +303,12 @@ void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
  * The other nexuses' part of a LOGICAL UNIT RESET or CLEAR TASK SET
  * (SAM-5: they abort every task in the task set, which all nexuses
  * share): each task of lu that came on another I_T nexus than by and has
- * not completed is aborted. One still waiting never reaches the store;
- * one running finishes what it started. Either way it ends with TASK
- * ABORTED status (the Control mode page reports TAS=1), so its initiator
- * retries it instead of waiting for a timeout. The issuer's own tasks
+ * not completed is aborted. One still waiting (in the set, or announced
+ * and still waiting for its turn or its data) never reaches the store;
+ * one admitted takes no more data; one running finishes what it started.
+ * Either way it ends with TASK ABORTED status (the Control mode page
+ * reports TAS=1), so its initiator retries it instead of waiting for a
+ * timeout. The issuer's own tasks
  * are its transport's to abort. Once all of them have left the task set
  * (those an earlier reset or their own nexus aborted included),
  * done(arg) runs on cq's thread (cq: the caller's own queue), never

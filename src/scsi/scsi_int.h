@@ -92,6 +92,11 @@ struct scsi_lu {
 	unsigned int set_ordered;  /* ORDERED tasks in the set */
 	unsigned int set_writers;  /* writing tasks with an LBA range */
 	unsigned int set_waiting;  /* tasks in SCSI_TS_WAITING */
+	/*
+	 * Tasks announced (scsi_task_announce) and not yet executed, in
+	 * SCSI_TS_PENDING: outside the ordering, but resets find them.
+	 */
+	struct list_node pending;
 	/* Persistent reservations (pr.c), not kept across restarts. */
 	struct list_node pr_regs;
 	uint32_t pr_gen;
@@ -106,6 +111,7 @@ enum scsi_task_state {
 	SCSI_TS_WAITING,
 	SCSI_TS_RUNNING,
 	SCSI_TS_DONE,
+	SCSI_TS_PENDING, /* announced, on lu->pending */
 };
 
 struct scsi_cmd;
@@ -123,7 +129,11 @@ struct scsi_cmd {
 	bool writes;
 	bool in_set;  /* on lu->tasks */
 	bool in_exec; /* still inside scsi_task_exec */
-	bool posted;
+	/*
+	 * Admitted, and another nexus's reset posted its end to its own
+	 * thread (lu->lock): its exec or abort leaves it to that.
+	 */
+	bool stopped;
 	/*
 	 * A READ answered from the store's mapping: done() has run but the
 	 * command stays in the task set until scsi_task_release().

@@ -419,6 +419,17 @@ scsi_cmd_posted(struct backend_io *io)
 	scsi_cmd_finish(io->arg);
 }
 
+/* Make io a posted call of fn(io) with arg on task's own thread. */
+static void
+scsi_post_prep(struct backend_io *io, const struct scsi_task *task,
+    void (*fn)(struct backend_io *), void *arg)
+{
+	memset(io, 0, sizeof(*io));
+	io->done = fn;
+	io->arg = arg;
+	io->cq = task->cq;
+}
+
 /*
  * Complete a media command. Inside scsi_task_exec it may finish at once;
  * elsewhere (started by another task's completion, perhaps on another
@@ -432,11 +443,102 @@ scsi_cmd_complete(struct scsi_cmd *cmd)
 		scsi_cmd_finish(cmd);
 		return;
 	}
-	memset(&cmd->io, 0, sizeof(cmd->io));
-	cmd->io.done = scsi_cmd_posted;
-	cmd->io.arg = cmd;
-	cmd->io.cq = cmd->task->cq;
+	scsi_post_prep(&cmd->io, cmd->task, scsi_cmd_posted, cmd);
 	backend_cq_post(cmd->task->cq, &cmd->io);
+}
+
+/*
+ * An admitted WRITE that another nexus's reset stopped, on its own thread
+ * (so the transport is not inside a read into data_sink): no more data
+ * goes to the store, and it ends with TASK ABORTED.
+ */
+static void
+scsi_cmd_stopped_posted(struct backend_io *io)
+{
+	struct scsi_cmd *cmd = io->arg;
+	struct scsi_task *task = cmd->task;
+
+	pthread_mutex_lock(&cmd->lu->lock);
+	task->admitted = false;
+	task->data_sink = NULL;
+	pthread_mutex_unlock(&cmd->lu->lock);
+	scsi_cmd_finish(cmd);
+}
+
+/*
+ * An announced task that an abort took off lu->pending, on its own thread:
+ * it never ran and never will. A reset from another nexus makes that
+ * TASK ABORTED; an abort of its own nexus leaves aborted set.
+ */
+static void
+scsi_task_pending_posted(struct backend_io *io)
+{
+	struct scsi_task *task = io->arg;
+	struct scsi_lu *lu = task->lu;
+	struct list_node fired;
+
+	task->announced = false;
+	scsi_task_end_aborted_elsewhere(task);
+	list_init(&fired);
+	pthread_mutex_lock(&lu->lock);
+	if (task->abort_wait != NULL) {
+		scsi_abort_wait_drop(task->abort_wait, &fired);
+		task->abort_wait = NULL;
+	}
+	pthread_mutex_unlock(&lu->lock);
+	scsi_abort_wait_post(&fired);
+	task->state = SCSI_TS_DONE;
+	task->done(task);
+	/* The reference scsi_task_announce() took. */
+	scsi_lu_put(lu);
+}
+
+/* Take an announced task off lu->pending for good; lu->lock held. */
+static void
+scsi_task_unpend_locked(struct scsi_task *task)
+{
+	list_remove(&task->node);
+	list_init(&task->node);
+	task->state = SCSI_TS_RUNNING;
+}
+
+bool
+scsi_task_announce(struct scsi_lu *lu, struct scsi_task *task)
+{
+	if (lu == NULL || task->cq == NULL)
+		return false;
+	scsi_lu_get(lu);
+	task->lu = lu;
+	task->internal = NULL;
+	task->announced = true;
+	pthread_mutex_lock(&lu->lock);
+	task->state = SCSI_TS_PENDING;
+	list_add_tail(&lu->pending, &task->node);
+	pthread_mutex_unlock(&lu->lock);
+	return true;
+}
+
+/*
+ * scsi_task_exec() of an announced task: take it off lu->pending. false
+ * when an abort took it first: done() is on its way to this thread.
+ */
+static bool
+scsi_task_unannounce(struct scsi_task *task)
+{
+	struct scsi_lu *lu = task->lu;
+	bool mine;
+
+	task->announced = false;
+	pthread_mutex_lock(&lu->lock);
+	mine = task->state == SCSI_TS_PENDING;
+	if (mine) {
+		list_remove(&task->node);
+		task->state = SCSI_TS_NEW;
+	}
+	pthread_mutex_unlock(&lu->lock);
+	if (mine)
+		scsi_lu_put(lu);
+	return mine;
 }
 
 static void
@@ -642,9 +744,18 @@ static void
 scsi_task_exec_admitted(struct scsi_task *task)
 {
 	struct scsi_cmd *cmd = task->internal;
+	bool stopped;
 
-	task->admitted = false;
-	task->data_sink = NULL;
+	pthread_mutex_lock(&cmd->lu->lock);
+	stopped = cmd->stopped;
+	if (!stopped) {
+		task->admitted = false;
+		task->data_sink = NULL;
+	}
+	pthread_mutex_unlock(&cmd->lu->lock);
+	/* A reset of another nexus stopped it: its end is posted already. */
+	if (stopped)
+		return;
 	task->xfer_len = (uint32_t)(cmd->nblocks << cmd->lu->block_shift);
 	task->xfer_out = true;
 	cmd->in_exec = true;
@@ -665,6 +776,9 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		scsi_task_exec_admitted(task);
 		return;
 	}
+	/* Announced: off the pending list, unless an abort took it. */
+	if (task->announced && !scsi_task_unannounce(task))
+		return;
 	scsi_task_reset_result(task);
 	task->lu = lu;
 	task->internal = NULL;
@@ -746,7 +860,7 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
     const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped)
 {
 	struct scsi_abort_wait *followed = NULL;
-	struct list_node *pos;
+	struct list_node *pos, *tmp;
 
 	list_for_each(pos, &lu->tasks) {
 		struct scsi_task *t = list_entry(pos, struct scsi_task, node);
@@ -782,8 +896,35 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
 			/* Never started: complete it on its own thread. */
 			t->state = SCSI_TS_RUNNING;
 			lu->set_waiting--;
+			scsi_post_prep(&c->io, t, scsi_cmd_posted, c);
+			list_add_tail(stopped, &c->io.node);
+		} else if (t->admitted && !c->stopped) {
+			/*
+			 * Still taking its data into the store: that stops on
+			 * its own thread, which may be reading into it now. Its
+			 * data so far stays, as with any aborted WRITE.
+			 */
+			c->stopped = true;
+			scsi_post_prep(&c->io, t, scsi_cmd_stopped_posted, c);
 			list_add_tail(stopped, &c->io.node);
 		}
+	}
+	/*
+	 * Announced tasks, still waiting for their turn or their data: taken
+	 * off the list now, so their transport's scsi_task_exec() finds them
+	 * gone, and ended on their own threads.
+	 */
+	list_for_each_safe(pos, tmp, &lu->pending) {
+		struct scsi_task *t = list_entry(pos, struct scsi_task, node);
+
+		if (!match(t, ctx))
+			continue;
+		scsi_task_unpend_locked(t);
+		t->abort_wait = w;
+		w->left++;
+		__atomic_store_n(&t->aborted_elsewhere, true, __ATOMIC_RELEASE);
+		scsi_post_prep(&t->post_io, t, scsi_task_pending_posted, t);
+		list_add_tail(stopped, &t->post_io.node);
 	}
 }
 
@@ -794,10 +935,10 @@ scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
 	struct list_node *pos, *tmp, fired;
 
 	list_for_each_safe(pos, tmp, stopped) {
-		struct scsi_cmd *c = list_entry(pos, struct scsi_cmd, io.node);
+		struct backend_io *io = list_entry(pos, struct backend_io, node);
 
 		list_remove(pos);
-		scsi_cmd_complete(c);
+		backend_cq_post(io->cq, io);
 	}
 	list_init(&fired);
 	pthread_mutex_lock(&lu->lock);
@@ -843,7 +984,7 @@ scsi_task_abort(struct scsi_task *task)
 {
 	struct scsi_lu *lu = task->lu;
 	struct scsi_cmd *cmd;
-	bool waiting = false;
+	bool waiting = false, pending = false;
 
 	if (lu == NULL) {
 		task->aborted = true;
@@ -853,12 +994,18 @@ scsi_task_abort(struct scsi_task *task)
 	pthread_mutex_lock(&lu->lock);
 	task->aborted = true;
 	cmd = task->internal;
-	if (cmd != NULL && task->state == SCSI_TS_WAITING) {
+	if (task->state == SCSI_TS_PENDING) {
+		/* Announced, never run: it ends on this thread, after us. */
+		scsi_task_unpend_locked(task);
+		scsi_post_prep(&task->post_io, task, scsi_task_pending_posted,
+		    task);
+		pending = true;
+	} else if (cmd != NULL && task->state == SCSI_TS_WAITING) {
 		/* Not started: leave the set now, complete on its thread. */
 		task->state = SCSI_TS_RUNNING;
 		lu->set_waiting--;
 		waiting = true;
-	} else if (cmd != NULL && task->admitted) {
+	} else if (cmd != NULL && task->admitted && !cmd->stopped) {
 		/* Its data stops; what arrived stays, as with any aborted WRITE. */
 		task->admitted = false;
 		task->data_sink = NULL;
@@ -867,4 +1014,6 @@ scsi_task_abort(struct scsi_task *task)
 	pthread_mutex_unlock(&lu->lock);
 	if (waiting)
 		scsi_cmd_complete(cmd);
+	if (pending)
+		backend_cq_post(task->cq, &task->post_io);
 }

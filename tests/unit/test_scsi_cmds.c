@@ -1050,17 +1050,21 @@ test_admitted_write(void **state)
 
 /*
  * Two resets from two other nexuses while nexus 1's WRITE is still taking
- * its data (admitted): the second finds the task aborted by the first, and
- * must still not be told before the task is gone.
+ * its data (admitted): the first stops it on its own thread (the queue),
+ * with TASK ABORTED and data_sink gone; the second finds it aborted by
+ * the first and is not told before it is gone either. An exec the
+ * transport still makes changes nothing, and the blocks are free again.
  */
 static void
 test_abort_others_twice(void **state)
 {
 	struct scsi_lu *lu;
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
-	static struct t_task wr;
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	static struct t_task wr, wr2;
 	struct scsi_nexus nx3;
 	char saved[sizeof(t_path)];
+	struct t_task *t;
 	int gone2 = 0, gone3 = 0;
 
 	(void)state;
@@ -1077,17 +1081,114 @@ test_abort_others_twice(void **state)
 	assert_int_equal(scsi_lu_abort_others(lu, &nx3, t_cq, t_others_gone,
 			     &gone3),
 	    0);
-	t_drain_for(100);
+	/* Nothing inside the calls: the task's own thread ends it. */
+	assert_int_equal(wr.ndone, 0);
 	assert_int_equal(gone2, 0);
-	assert_int_equal(gone3, 0);
-	/* The data is in: the WRITE leaves the set, aborted, and both hear. */
+	/* The data came in before that end: the exec changes nothing. */
 	scsi_task_exec(lu, &wr.task, t_luns, 3);
+	assert_int_equal(wr.ndone, 0);
 	t_wait(&wr);
 	assert_int_equal(wr.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_false(wr.task.admitted);
+	assert_null(wr.task.data_sink);
 	t_wait_gone(&gone2);
 	t_wait_gone(&gone3);
+	t_drain_for(50);
+	assert_int_equal(wr.ndone, 1);
+	/* The data that came before the reset stays, and the blocks are free. */
+	assert_true(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0x44));
+	scsi_task_exec(lu, &wr2.task, t_luns, 3);
+	assert_int_equal(wr2.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0x44);
 
 	t_shm_lu_free(lu, saved);
+}
+
+/*
+ * Tasks announced before they may run (scsi_task_announce: the transport
+ * waits for their CmdSN turn or their Data-Out). A reset of another nexus
+ * ends nexus 1's on the queue with TASK ABORTED, never inside the call,
+ * and says so only once they are gone; an exec the transport makes later
+ * is a no-op and nothing reaches the store. Nexus 2's own is left alone
+ * and runs when executed; one nexus 1 aborts itself ends with aborted
+ * set; one executed normally runs as any task.
+ */
+static void
+test_abort_announced(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w72[10] = {0x2a, 0, 0, 0, 0, 72, 0, 0, 1, 0};
+	uint8_t w73[10] = {0x2a, 0, 0, 0, 0, 73, 0, 0, 1, 0};
+	uint8_t r72[10] = {0x28, 0, 0, 0, 0, 72, 0, 0, 2, 0};
+	static struct t_task a, b, c, d;
+	struct t_task *t;
+	int gone = 0;
+
+	(void)state;
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
+	assert_false(scsi_task_announce(NULL, &a.task));
+	t_prep(&a, w72, 10, T_BS, true, &t_nx1);
+	t_prep(&b, w73, 10, T_BS, true, &t_nx2);
+	t_prep(&c, cdb_tur, 6, 0, false, &t_nx1);
+	memset(a.buf, 0x11, T_BS);
+	memset(b.buf, 0x22, T_BS);
+	assert_true(scsi_task_announce(lu, &a.task));
+	assert_true(scsi_task_announce(lu, &b.task));
+	assert_true(scsi_task_announce(lu, &c.task));
+	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
+			     &gone),
+	    0);
+	assert_int_equal(a.ndone, 0);
+	assert_int_equal(c.ndone, 0);
+	assert_int_equal(gone, 0);
+	/*
+	 * The transport had all of a's data before that end came: too late,
+	 * its exec is a no-op. b, of the resetting nexus, runs.
+	 */
+	scsi_task_exec(lu, &a.task, t_luns, 3);
+	scsi_task_exec(lu, &b.task, t_luns, 3);
+	t_wait(&a);
+	t_wait(&b);
+	t_wait(&c);
+	t_wait_gone(&gone);
+	t_drain_for(50);
+	assert_int_equal(a.ndone, 1);
+	assert_int_equal(a.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_int_equal(c.task.status, SCSI_STATUS_TASK_ABORTED);
+	assert_false(a.task.aborted);
+	assert_int_equal(b.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r72, 10, 2 * T_BS, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0);
+	assert_int_equal(t->buf[T_BS - 1], 0);
+	assert_int_equal(t->buf[T_BS], 0x22);
+
+	/* Aborted by its own nexus: ends on the queue, aborted set. */
+	t_prep(&d, w72, 10, T_BS, true, &t_nx1);
+	memset(d.buf, 0x33, T_BS);
+	assert_true(scsi_task_announce(lu, &d.task));
+	scsi_task_abort(&d.task);
+	assert_int_equal(d.ndone, 0);
+	t_wait(&d);
+	assert_true(d.task.aborted);
+	/* A reset after that does not wait for it: it is gone. */
+	gone = 0;
+	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
+			     &gone),
+	    0);
+	t_wait_gone(&gone);
+
+	/* Announced, then executed: an ordinary WRITE. */
+	t_prep(&a, w72, 10, T_BS, true, &t_nx1);
+	memset(a.buf, 0x44, T_BS);
+	assert_true(scsi_task_announce(lu, &a.task));
+	scsi_task_exec(lu, &a.task, t_luns, 3);
+	t_wait(&a);
+	assert_int_equal(a.task.status, SCSI_STATUS_GOOD);
+	t = t_run(lu, r72, 10, 2 * T_BS, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0x44);
+	scsi_lu_put(lu);
 }
 
 static void
@@ -1687,6 +1788,7 @@ main(void)
 	    cmocka_unit_test(test_abort_waiting),
 	    cmocka_unit_test(test_abort_others),
 	    cmocka_unit_test(test_abort_others_twice),
+	    cmocka_unit_test(test_abort_announced),
 	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
 	    cmocka_unit_test(test_admitted_write),
