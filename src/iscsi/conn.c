@@ -425,12 +425,19 @@ conn_close(struct iscsi_conn *conn)
 		conn_put(conn);
 }
 
+/*
+ * Never closes here, even with nothing queued: the callers (a response
+ * that could not be built, a TMF answer, a failed login) are deep in
+ * paths that still use the session and the task list. The flush at the
+ * end of the round, or the next write event, closes it.
+ */
 void
 conn_close_after_tx(struct iscsi_conn *conn)
 {
+	if (conn->state == CONN_S_CLOSED)
+		return;
 	conn->close_queued = true;
-	if (list_empty(&conn->txq))
-		conn_close(conn);
+	conn_tx_schedule(conn);
 }
 
 /* Readable: run the receive state machine; then write what is queued. */

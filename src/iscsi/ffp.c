@@ -205,9 +205,9 @@ ffp_send_response(struct iscsi_task *task)
 	struct iscsi_conn *conn = task->conn;
 	struct scsi_task *st = &task->st;
 	uint8_t bhs[ISCSI_BHS_LEN];
-	uint32_t resid = 0, sent = 0, total = 0, expect;
+	uint32_t resid = 0, sent = 0, total = 0, expect, sd_len = 0;
 	uint32_t burst = conn->session->params.v[PARAM_MAX_BURST_LENGTH];
-	uint8_t rflags = 0;
+	uint8_t rflags = 0, *sd = NULL;
 	bool collapse;
 	/* The page cache itself when the SCSI layer could map it. */
 	const uint8_t *data = st->data_map != NULL ? st->data_map : st->data;
@@ -284,6 +284,26 @@ ffp_send_response(struct iscsi_task *task)
 	if (collapse)
 		return;
 	memset(bhs, 0, sizeof(bhs));
+	if (st->sense_len > 0) {
+		/*
+		 * Before the StatSN is taken. Without memory for it the status
+		 * cannot be sent, and at ErrorRecoveryLevel 0 the connection
+		 * goes; but later, at the end of this round: our callers still
+		 * use the session and the task list (conn_close_after_tx).
+		 */
+		sd_len = SENSE_LEN_PREFIX + st->sense_len;
+		sd = mem_alloc(sd_len);
+		if (sd == NULL) {
+			conn_log(conn, LOG_WARNING,
+			    "out of memory for the sense data of ITT 0x%08x: "
+			    "closing the connection",
+			    task->itt);
+			conn_close_after_tx(conn);
+			return;
+		}
+		put_be16(sd, (uint16_t)st->sense_len);
+		memcpy(sd + SENSE_LEN_PREFIX, st->sense, st->sense_len);
+	}
 	bhs[BHS_OPCODE] = ISCSI_OP_SCSI_RSP;
 	bhs[BHS_FLAGS] = ISCSI_FLAG_FINAL | rflags;
 	bhs[SCSI_RSP_RESPONSE] = ISCSI_RESPONSE_COMPLETED;
@@ -294,20 +314,7 @@ ffp_send_response(struct iscsi_task *task)
 	put_be32(bhs + SCSI_RSP_EXP_DATASN,
 	    task->read ? task->datasn : task->r2tsn);
 	put_be32(bhs + SCSI_RSP_RESID, resid);
-	if (st->sense_len > 0) {
-		uint32_t len = SENSE_LEN_PREFIX + st->sense_len;
-		uint8_t *sd = mem_alloc(len);
-
-		if (sd == NULL) {
-			conn_close(conn);
-			return;
-		}
-		put_be16(sd, (uint16_t)st->sense_len);
-		memcpy(sd + SENSE_LEN_PREFIX, st->sense, st->sense_len);
-		(void)pdu_tx(conn, bhs, sd, len, sd, NULL);
-		return;
-	}
-	(void)pdu_tx(conn, bhs, NULL, 0, NULL, NULL);
+	(void)pdu_tx(conn, bhs, sd, sd_len, sd, NULL);
 }
 
 /*

@@ -266,9 +266,16 @@ void conn_log(struct iscsi_conn *conn, int prio, const char *fmt, ...)
 	} while (0)
 void conn_get(struct iscsi_conn *conn);
 void conn_put(struct iscsi_conn *conn);
-/* Close soon (after the current dispatch); pending output is dropped. */
+/*
+ * Close now: the session and the tasks go at once, so only from the top
+ * of a loop callback (an event, a timer, a posted call), never from a
+ * path whose callers go on using them; pending output is dropped.
+ */
 void conn_close(struct iscsi_conn *conn);
-/* Close once everything queued has been written. */
+/*
+ * Close once everything queued has been written, from the loop at the
+ * end of this round: safe anywhere on conn's thread, reading stops now.
+ */
 void conn_close_after_tx(struct iscsi_conn *conn);
 /* Called by conn_close paths: tasks are dropped, session goes. */
 struct iscsi_conn *conn_new(struct iscsi_loop *il, int fd);

@@ -4,7 +4,10 @@
 """Walk ietd's out-of-memory paths against the live daemon.
 
 For each operation (a login, a discovery session, SCSI command
-execution, an ietadm request, a configuration reload), and for N = 1, 2,
+execution, a response with sense data, a WRITE on R2T and a READ in
+several Data-In PDUs, ABORT TASK and LOGICAL UNIT RESET of a WRITE
+waiting for its data, an ietadm request, a configuration reload), and
+for N = 1, 2,
 ... the control socket's debug request arms ietd's allocation fault hook
 so that the N-th allocation from then on fails; the operation runs (and
 may fail: that is the point); then the hook is disarmed and asked how
@@ -106,6 +109,99 @@ def op_io():
         return False
 
 
+def new_session(tag, **kw):
+    c = pt.Connection(port=port, timeout=5,
+                      isid=b"\x80" + os.urandom(5))
+    c.login("iqn.2026-11.org.ietd.test:faults-%s" % tag, iqn, **kw)
+    return c
+
+
+sense_session = None
+
+
+def prep_sense():
+    """A fresh session: its first command meets the POWER ON unit
+    attention, so the response carries sense data."""
+    global sense_session
+    if sense_session is not None:
+        sense_session.close()
+    sense_session = new_session("sense")
+
+
+def op_sense():
+    """TEST UNIT READY answered CHECK CONDITION with sense (a SCSI
+    Response with a data segment), then GOOD."""
+    c = sense_session
+    try:
+        st, _, p = c.scsi(bytes(6))
+        sense = p.sense()
+        if st != pt.SCSI_CHECK_CONDITION or len(sense) < 3 or \
+                sense[2] & 0x0F != pt.SENSE_UNIT_ATTENTION:
+            return False
+        st, _, _ = c.scsi(bytes(6))
+        return st == pt.SCSI_GOOD
+    except Exception:           # noqa: BLE001 - the connection went
+        return False
+
+
+r2t_session = None
+
+
+def op_r2t():
+    """A WRITE whose data all comes on R2T (no immediate data), then a
+    READ of it in several Data-In PDUs."""
+    global r2t_session
+    if r2t_session is None:
+        r2t_session = new_session("r2t", immediate_data=False,
+                                  initial_r2t=True, max_recv_dsl=4096)
+        pt.clear_unit_attention(r2t_session)
+    data = os.urandom(16384)
+    try:
+        st, _, _ = r2t_session.scsi(pt.cdb_write10(64, 32), write_data=data)
+        if st != pt.SCSI_GOOD:
+            return False
+        st, back, _ = r2t_session.scsi(pt.cdb_read10(64, 32),
+                                       read_len=16384)
+        return st == pt.SCSI_GOOD and back == data
+    except Exception:           # noqa: BLE001 - the connection went
+        r2t_session.close()
+        r2t_session = None
+        return False
+
+
+tmf_session = None
+
+
+def op_tmf():
+    """A WRITE waiting for the data of its R2T; ABORT TASK of it and a
+    LOGICAL UNIT RESET, each answered; then the unit attention."""
+    global tmf_session
+    if tmf_session is None:
+        tmf_session = new_session("tmf", immediate_data=False,
+                                  initial_r2t=True)
+        pt.clear_unit_attention(tmf_session)
+    c = tmf_session
+    try:
+        itt = c.next_itt()
+        c.send(pt.scsi_command(0, itt, pt.cdb_write10(128, 8), 4096,
+                               c.cmdsn, c.exp_statsn, write=True))
+        cmdsn = c.cmdsn
+        c.cmdsn += 1
+        r2t = c.recv()
+        if r2t.opcode != pt.OP_R2T:
+            raise RuntimeError("no R2T: %r" % r2t)
+        if c.tmf(1, rtt=itt, refcmdsn=cmdsn).response != 0:
+            return False
+        if c.tmf(5).response != 0:
+            return False
+        pt.clear_unit_attention(c)
+        return True
+    except Exception:           # noqa: BLE001 - the connection went
+        c.close()
+        tmf_session = None
+        return False
+
+
 def ietadm_run(*args):
     return subprocess.run([ietadm, "--control=" + ctl_path] + list(args),
                           capture_output=True, text=True, timeout=10)
@@ -161,13 +257,18 @@ def op_reload():
         c.close()
 
 
-def walk(name, op):
+def walk(name, op, prep=None):
+    """prep, if given, sets up each run of op before the hook is armed."""
+    if prep is not None:
+        prep()
     if not op():
         result("%s works before the walk" % name, False, "it does not")
         return
     failed_runs = 0
     n = 1
     while n <= max_n:
+        if prep is not None:
+            prep()
         ctl("fail-alloc=%d" % n)
         try:
             good = op()
@@ -183,6 +284,8 @@ def walk(name, op):
             ok_again = False
             for _ in range(3):
                 try:
+                    if prep is not None:
+                        prep()
                     ok_again = op()
                 except Exception:  # noqa: BLE001
                     ok_again = False
@@ -202,6 +305,9 @@ def walk(name, op):
 walk("login", op_login)
 walk("discovery", op_discovery)
 walk("SCSI commands", op_io)
+walk("SCSI response with sense", op_sense, prep_sense)
+walk("WRITE on R2T, READ in Data-In PDUs", op_r2t)
+walk("task management responses", op_tmf)
 walk("ietadm", op_ietadm)
 walk("reload", op_reload)
 result("ietd alive at the end", alive(), "dead")

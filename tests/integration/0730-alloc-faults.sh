@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# Fail every allocation of login, discovery, SCSI I/O, an ietadm request
+# Fail every allocation of login, discovery, SCSI I/O (responses with
+# sense, R2T, Data-In, task management responses), an ietadm request
 # and a reload in turn (0730-alloc-faults.py): each failure fails one
 # operation, ietd keeps running, and the operation works again at once.
 . "$(dirname "$0")/lib.sh"
