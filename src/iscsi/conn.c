@@ -182,11 +182,12 @@ conn_rx_busy(const struct iscsi_conn *conn)
 /*
  * Once a second: close connections whose login runs past
  * ISCSI_LOGIN_TIMEOUT_MS, those that stopped in the middle of a PDU
- * for ISCSI_PDU_STALL_MS, and those that have not taken a byte of what
- * waits for them for as long (a slow or stuck peer would otherwise hold its
- * slot and buffers for ever). Idle logged-in connections are NOP-In's
- * business (nop.c). Also lets go of the thread's cached data buffers
- * when it was idle since the last sweep.
+ * for ISCSI_PDU_STALL_MS, those that have not taken a byte of what
+ * waits for them for as long, and those with a command that waited
+ * ISCSI_DATA_OUT_TIMEOUT_MS for its Data-Out or its CmdSN turn (a slow or
+ * stuck peer would otherwise hold its slot and buffers for ever). Idle
+ * logged-in connections are NOP-In's business (nop.c). Also lets go of
+ * the thread's cached data buffers when it was idle since the last sweep.
  */
 static void
 iscsi_loop_sweep(void *arg)
@@ -234,6 +235,9 @@ iscsi_loop_sweep(void *arg)
 			 */
 			(void)setsockopt(conn->fd, SOL_SOCKET, SO_LINGER, &rst,
 			    sizeof(rst));
+			conn_close(conn);
+		} else if (conn->state == CONN_S_FFP &&
+		    ffp_conn_stalled(conn, now)) {
 			conn_close(conn);
 		}
 	}

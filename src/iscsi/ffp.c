@@ -458,6 +458,7 @@ ffp_task_announce(struct iscsi_task *task)
 	struct iscsi_session *s = task->conn->session;
 	struct scsi_lu *lu;
 
+	task->wait_ms = loop_now_ms();
 	if (task->in_scsi || task->aborted || ffp_task_refused(task) ||
 	    s == NULL || s->target == NULL)
 		return;
@@ -847,6 +848,41 @@ ffp_conn_drop_tasks(struct iscsi_conn *conn)
 		}
 		task_put(t);
 	}
+}
+
+bool
+ffp_conn_stalled(struct iscsi_conn *conn, uint64_t now)
+{
+	struct list_node *pos;
+
+	list_for_each(pos, &conn->tasks) {
+		struct iscsi_task *t = list_entry(pos, struct iscsi_task, node);
+
+		if (t->aborted ||
+		    (t->state != TASK_S_HELD && t->state != TASK_S_DATA) ||
+		    now - t->wait_ms < ISCSI_DATA_OUT_TIMEOUT_MS)
+			continue;
+		/*
+		 * RFC 7143 leaves the timeout to the implementation; at
+		 * ErrorRecoveryLevel 0 the answer to a lost PDU is a new
+		 * connection, and the initiator retries the commands.
+		 */
+		if (t->state == TASK_S_HELD)
+			conn_log(conn, LOG_NOTICE,
+			    "command ITT 0x%08x CmdSN %u held %u seconds for "
+			    "CmdSN %u, which never came: closing",
+			    t->itt, t->cmdsn, ISCSI_DATA_OUT_TIMEOUT_MS / 1000u,
+			    conn->session != NULL ? conn->session->exp_cmdsn
+						  : 0);
+		else
+			conn_log(conn, LOG_NOTICE,
+			    "WRITE ITT 0x%08x: no Data-Out for %u seconds "
+			    "(%u of %u bytes came): closing",
+			    t->itt, ISCSI_DATA_OUT_TIMEOUT_MS / 1000u,
+			    t->data_got, t->edtl);
+		return true;
+	}
+	return false;
 }
 
 void

@@ -47,6 +47,13 @@ struct chap_ctx;
  */
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u
 #define ISCSI_PDU_STALL_MS 30000u
+/*
+ * A command waiting this long for its Data-Out (an R2T unanswered, the
+ * unsolicited data not coming) or for a CmdSN before it that never comes
+ * ends its connection: otherwise a peer could pin its share of the data
+ * budget, and the window, for ever (ffp_conn_stalled).
+ */
+#define ISCSI_DATA_OUT_TIMEOUT_MS 30000u
 #define ISCSI_SWEEP_MS 1000u
 #define ISCSI_SESSION_DATA_PER_CMD (1024u * 1024u)
 /* New sessions are refused while less than this is left under the cap. */
@@ -229,6 +236,7 @@ struct iscsi_task {
 	struct iscsi_tmf *tmf; /* a TMF waits for this task */
 	bool oversize;         /* fail with CHECK CONDITION */
 	uint32_t data_reserved; /* bytes taken from the data budgets */
+	uint64_t wait_ms; /* held, or last progress of its Data-Out */
 };
 
 /* An entry of a session's held-CmdSN list. */
@@ -382,6 +390,12 @@ int ffp_cmdsn_consume(struct iscsi_conn *conn, const uint8_t *bhs);
 void ffp_task_abort(struct iscsi_task *task);
 void ffp_task_finish(struct iscsi_task *task);
 void ffp_conn_drop_tasks(struct iscsi_conn *conn);
+/*
+ * Has a command of conn waited ISCSI_DATA_OUT_TIMEOUT_MS for its
+ * Data-Out or for its CmdSN turn by now? Then it says so in the log and
+ * the caller closes conn. On conn's loop.
+ */
+bool ffp_conn_stalled(struct iscsi_conn *conn, uint64_t now);
 
 /* nop.c */
 int nop_out(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen);
