@@ -13,6 +13,7 @@
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
 #include "util/be.h"
+#include "util/log.h"
 
 /* Service actions (SPC-4 tables 165 and 172). */
 #define PR_IN_READ_KEYS 0x00
@@ -43,7 +44,14 @@
 #define PR_CAP_TMV 0x80
 #define PR_FULL_R_HOLDER 0x01
 #define PR_TID_ISCSI_PORT 0x45 /* format 01b, protocol iSCSI */
-#define PR_DATA_MAX 8192
+/*
+ * PERSISTENT RESERVE IN data: its ALLOCATION LENGTH is 16 bits, so this
+ * holds all it can ask for, READ KEYS of SCSI_PR_REGS_MAX keys among it.
+ */
+#define PR_DATA_MAX 65536
+/* Verdicts of the service actions besides a status (scsi_pr_out). */
+#define PR_BAD_TYPE 0xff   /* INVALID FIELD IN CDB, the TYPE */
+#define PR_NO_ROOM 0xfe    /* INSUFFICIENT REGISTRATION RESOURCES */
 
 static bool
 pr_type_valid(uint8_t t)
@@ -152,6 +160,7 @@ static void
 pr_unregister(struct scsi_lu *lu, struct scsi_pr_reg *r)
 {
 	list_remove(&r->node);
+	lu->pr_nregs--;
 	if (lu->pr_held) {
 		if (pr_type_all_reg(lu->pr_type)) {
 			if (list_empty(&lu->pr_regs))
@@ -172,6 +181,7 @@ scsi_pr_free(struct scsi_lu *lu)
 		list_remove(pos);
 		mem_free(list_entry(pos, struct scsi_pr_reg, node));
 	}
+	lu->pr_nregs = 0;
 	pr_release(lu);
 }
 
@@ -191,7 +201,8 @@ pr_in_read_keys(struct scsi_lu *lu, uint8_t *b)
 		put_be64(b + off, r->key);
 		off += 8;
 	}
-	put_be32(b + 4, off - 8);
+	/* SPC-4 6.15.2: the length of the whole list, even cut short. */
+	put_be32(b + 4, lu->pr_nregs * 8);
 	return off;
 }
 
@@ -225,7 +236,8 @@ static unsigned int
 pr_in_full_status(struct scsi_lu *lu, uint8_t *b)
 {
 	struct list_node *pos;
-	unsigned int off = 8;
+	unsigned int off = 8, all = 0;
+	bool full = false;
 
 	put_be32(b, lu->pr_gen);
 	list_for_each(pos, &lu->pr_regs) {
@@ -234,8 +246,12 @@ pr_in_full_status(struct scsi_lu *lu, uint8_t *b)
 		size_t nlen = strlen(r->initiator_port) + 1;
 		unsigned int tlen = (unsigned int)((4 + nlen + 3) / 4 * 4);
 
-		if (off + 24 + tlen > PR_DATA_MAX)
-			break;
+		/* SPC-4 6.15.5: the whole list is counted, what fits sent. */
+		all += 24 + tlen;
+		if (full || off + 24 + tlen > PR_DATA_MAX) {
+			full = true;
+			continue;
+		}
 		put_be64(b + off, r->key);
 		if (pr_is_holder(lu, r)) {
 			b[off + 12] = PR_FULL_R_HOLDER;
@@ -249,7 +265,7 @@ pr_in_full_status(struct scsi_lu *lu, uint8_t *b)
 		memcpy(b + off + 28, r->initiator_port, nlen);
 		off += 24 + tlen;
 	}
-	put_be32(b + 4, off - 8);
+	put_be32(b + 4, all);
 	return off;
 }
 
@@ -303,6 +319,12 @@ pr_out_register(struct scsi_lu *lu, struct scsi_task *task,
 			return SCSI_STATUS_RESERVATION_CONFLICT;
 		if (sakey == 0)
 			return SCSI_STATUS_GOOD;
+		/*
+		 * SPC-4 5.13.7: a registration the device server has no
+		 * resources for ends in INSUFFICIENT REGISTRATION RESOURCES.
+		 */
+		if (lu->pr_nregs >= SCSI_PR_REGS_MAX)
+			return PR_NO_ROOM;
 		r = mem_zalloc(sizeof(*r));
 		if (r == NULL)
 			return SCSI_STATUS_BUSY;
@@ -315,6 +337,7 @@ pr_out_register(struct scsi_lu *lu, struct scsi_task *task,
 		snprintf(r->target_port, sizeof(r->target_port), "%s",
 		    pr_tport(task));
 		list_add_tail(&lu->pr_regs, &r->node);
+		lu->pr_nregs++;
 		lu->pr_gen++;
 		return SCSI_STATUS_GOOD;
 	}
@@ -326,6 +349,26 @@ pr_out_register(struct scsi_lu *lu, struct scsi_task *task,
 		r->key = sakey;
 	lu->pr_gen++;
 	return SCSI_STATUS_GOOD;
+}
+
+/* A REGISTER past SCSI_PR_REGS_MAX: refused, and said (rate limited). */
+static void
+pr_no_room(struct scsi_lu *lu, struct scsi_task *task)
+{
+	unsigned int dropped;
+	bool say;
+
+	pthread_mutex_lock(&lu->lock);
+	say = log_ratelimit_pass(&lu->pr_full_rl, &dropped);
+	pthread_mutex_unlock(&lu->lock);
+	if (say)
+		log_notice("target %s lun %llu: persistent reservation "
+			   "registrations at their cap of %u, REGISTER refused "
+			   "(INSUFFICIENT REGISTRATION RESOURCES)",
+		    lu->target_name, (unsigned long long)lu->lun,
+		    SCSI_PR_REGS_MAX);
+	scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+	    ASC_INSUFFICIENT_REGISTRATION_RESOURCES);
 }
 
 /* Did task come on the I_T nexus of registration r (a scsi_pr_reg)? */
@@ -360,7 +403,7 @@ pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
 		return SCSI_STATUS_GOOD;
 	}
 	if (take && !pr_type_valid(type))
-		return 0xff;
+		return PR_BAD_TYPE;
 	list_for_each_safe(pos, tmp, &lu->pr_regs) {
 		struct scsi_pr_reg *r =
 		    list_entry(pos, struct scsi_pr_reg, node);
@@ -376,6 +419,7 @@ pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
 		if (lu->pr_holder == r)
 			lu->pr_holder = NULL;
 		list_remove(&r->node);
+		lu->pr_nregs--;
 		mem_free(r);
 	}
 	if (!take && !hit)
@@ -471,7 +515,7 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 		break;
 	case PR_OUT_RESERVE:
 		if (!pr_type_valid(type)) {
-			status = 0xff;
+			status = PR_BAD_TYPE;
 			break;
 		}
 		if (!lu->pr_held) {
@@ -518,6 +562,7 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 			list_remove(pos);
 			mem_free(o);
 		}
+		lu->pr_nregs = 0;
 		pr_release(lu);
 		lu->pr_gen++;
 		break;
@@ -532,8 +577,10 @@ out:
 	pthread_mutex_unlock(&lu->lock);
 	if (bad_sakey)
 		scsi_task_sense_invalid_field(task, false, 8, -1);
-	else if (status == 0xff)
+	else if (status == PR_BAD_TYPE)
 		scsi_task_sense_invalid_field(task, true, 2, 3);
+	else if (status == PR_NO_ROOM)
+		pr_no_room(lu, task);
 	else
 		scsi_task_set_status(task, status);
 	if (w == NULL)

@@ -13,11 +13,19 @@
 #include <stdint.h>
 
 #include "scsi/scsi.h"
+#include "util/log.h"
 
 #define SCSI_SERIAL_LEN 16
 #define SCSI_ID_MAX 64
 #define SCSI_NAA_LEN 8
 #define SCSI_UA_MAX 8 /* pending UAs kept per I_T nexus */
+/*
+ * Persistent reservation registrations per LU. Each I_T nexus (initiator
+ * name and ISID) may register, and registrations outlive their sessions,
+ * so without a bound an initiator cycling through ISIDs could fill the
+ * memory; past it REGISTER is refused as SPC-4 5.13.7 says.
+ */
+#define SCSI_PR_REGS_MAX 1024
 
 /* Block limits we advertise in VPD 0xB0 and enforce (SBC-4 6.6.3). */
 /*
@@ -99,6 +107,8 @@ struct scsi_lu {
 	struct list_node pending;
 	/* Persistent reservations (pr.c), not kept across restarts. */
 	struct list_node pr_regs;
+	unsigned int pr_nregs; /* on pr_regs, at most SCSI_PR_REGS_MAX */
+	struct log_ratelimit pr_full_rl; /* "registrations at their cap" */
 	uint32_t pr_gen;
 	bool pr_held;
 	uint8_t pr_type;

@@ -12,12 +12,16 @@ At the same time:
   all, is not cut: the 30 seconds count from its last progress;
 - commands held for their CmdSN never exceed the window: one past
   MaxCmdSN is dropped unanswered, those inside it run once the gap is
-  filled.
+  filled;
+- 1024 initiator ports register a persistent reservation key on the LU;
+  the 1025th gets CHECK CONDITION, ILLEGAL REQUEST, INSUFFICIENT
+  REGISTRATION RESOURCES (SPC-4 5.13.7), and one that leaves makes room.
 
     0780-command-bounds.py PORT TARGET
 """
 
 import os
+import struct
 import sys
 import threading
 import time
@@ -161,6 +165,48 @@ def window():
         c.close()
 
 
+def register(n, key):
+    """Log in as initiator port n, REGISTER key; returns (status,
+    sense) and leaves the session (the registration outlives it)."""
+    c = session("pr", bytes([0x80, 0, 0x79, 0, n >> 8, n & 0xFF]))
+    try:
+        data = struct.pack(">QQ8x", 0, key)
+        cdb = bytes([0x5F, 0x00, 0, 0, 0, 0, 0, 0, 24, 0])
+        st, _, p = c.scsi(cdb, write_data=data)
+        return st, p.sense()
+    finally:
+        c.close()
+
+
+def registrations():
+    name = "persistent reservation registrations"
+    for n in range(1024):
+        st, sense = register(n, 0x1000 + n)
+        if st != pt.SCSI_GOOD:
+            result("%s: registration %d taken" % (name, n + 1), False,
+                   "status %r sense %s" % (st, sense.hex()))
+            return
+    result("%s: 1024 taken" % name, True)
+    st, sense = register(1024, 0x1000 + 1024)
+    key = (sense[2] & 0x0F, sense[12], sense[13]) if len(sense) >= 14 \
+        else None
+    result("%s: the 1025th gets INSUFFICIENT REGISTRATION RESOURCES" %
+           name, st == pt.SCSI_CHECK_CONDITION and key == (0x05, 0x55, 0x04),
+           "status %r sense %s" % (st, sense.hex()))
+    # Port 7 unregisters (service action key 0): room for one more.
+    c = session("pr", bytes([0x80, 0, 0x79, 0, 0, 7]))
+    try:
+        data = struct.pack(">QQ8x", 0x1000 + 7, 0)
+        st, _, _ = c.scsi(bytes([0x5F, 0, 0, 0, 0, 0, 0, 0, 24, 0]),
+                          write_data=data)
+    finally:
+        c.close()
+    st2, sense = register(1024, 0x1000 + 1024)
+    result("%s: one unregistered makes room" % name,
+           st == pt.SCSI_GOOD and st2 == pt.SCSI_GOOD,
+           "status %r then %r sense %s" % (st, st2, sense.hex()))
+
+
 def run(fn):
     try:
         fn()
@@ -174,6 +220,7 @@ def main():
     for t in threads:
         t.start()
     run(window)
+    run(registrations)
     for t in threads:
         t.join()
     return 1 if result.failures else 0

@@ -3,8 +3,8 @@
 # What one initiator can pin is bounded (0780-command-bounds.py): a WRITE
 # whose R2T goes unanswered, or one held for a CmdSN that never comes,
 # ends its connection after 30 seconds (one whose data trickles in is
-# not cut); held commands never exceed the command window. About 40
-# seconds.
+# not cut); held commands never exceed the command window; an LU takes
+# at most 1024 persistent reservation registrations. About 40 seconds.
 . "$(dirname "$0")/lib.sh"
 
 img=$(make_image disk.img 16M)
@@ -21,6 +21,9 @@ check "the unanswered R2T is logged" \
 	"$IETD_LOG"
 check "the missing CmdSN is logged" \
 	grep -q "held 30 seconds for CmdSN [0-9]*, which never came: closing" \
+	"$IETD_LOG"
+check "the registration cap is logged" \
+	grep -q "persistent reservation registrations at their cap of 1024" \
 	"$IETD_LOG"
 check "daemon alive" kill -0 "$IETD_PID"
 ietd_stop; rc=$?

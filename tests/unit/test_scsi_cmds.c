@@ -1191,6 +1191,61 @@ test_abort_announced(void **state)
 	scsi_lu_put(lu);
 }
 
+/*
+ * Persistent reservation registrations are bounded per LU: past
+ * SCSI_PR_REGS_MAX (1024) a new I_T nexus's REGISTER gets ILLEGAL
+ * REQUEST, INSUFFICIENT REGISTRATION RESOURCES (SPC-4 5.13.7); a
+ * registered one may still change its key, and one gone makes room.
+ */
+static void
+test_pr_registration_cap(void **state)
+{
+	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	static struct t_task pr;
+	static struct scsi_nexus nx[1025];
+	uint8_t rk[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 0xff, 0xff, 0};
+	struct t_task *t;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 1025; i++) {
+		nx[i] = t_nx1;
+		nx[i].id = 1000 + i;
+		snprintf(nx[i].initiator_port, sizeof(nx[i].initiator_port),
+		    "iqn.cap,i,0x%u", i);
+		t_clear_ua(lu, &nx[i]);
+		t_prout_start(&pr, lu, &nx[i], 0x00, 0, 0, 0x100 + i);
+		t_wait(&pr);
+		if (i < 1024)
+			assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	}
+	t_expect_sense(&pr, 0x05, 0x55, 0x04);
+	/* READ KEYS lists all 1024 (8 KiB of keys, beyond the old 8 KiB). */
+	t = t_run(lu, rk, 10, T_BUF, false, &nx[0]);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_int_equal(get_be32(t->buf + 4), 1024 * 8);
+	assert_int_equal(t->task.data_in_len, 8 + 1024 * 8);
+	assert_int_equal(get_be64(t->buf + 8 + 1023 * 8), 0x100 + 1023);
+	/* READ FULL STATUS: the whole length, even past what is sent. */
+	rk[1] = 0x03;
+	t = t_run(lu, rk, 10, T_BUF, false, &nx[0]);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+	assert_true(get_be32(t->buf + 4) > 1024 * 24);
+	assert_true(t->task.data_in_len <= 65535);
+	/* One registered may still change its key... */
+	t_prout_start(&pr, lu, &nx[1023], 0x00, 0, 0x100 + 1023, 0x7777);
+	t_wait(&pr);
+	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	/* ... or unregister, which makes room for another. */
+	t_prout_start(&pr, lu, &nx[1023], 0x00, 0, 0x7777, 0);
+	t_wait(&pr);
+	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	t_prout_start(&pr, lu, &nx[1024], 0x00, 0, 0, 0x9999);
+	t_wait(&pr);
+	assert_int_equal(pr.task.status, SCSI_STATUS_GOOD);
+	scsi_lu_put(lu);
+}
+
 static void
 test_mode(void **state)
 {
@@ -1789,6 +1844,7 @@ main(void)
 	    cmocka_unit_test(test_abort_others),
 	    cmocka_unit_test(test_abort_others_twice),
 	    cmocka_unit_test(test_abort_announced),
+	    cmocka_unit_test(test_pr_registration_cap),
 	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
 	    cmocka_unit_test(test_admitted_write),
