@@ -476,7 +476,7 @@ ffp_task_announce(struct iscsi_task *task)
 static void
 ffp_task_continue(struct iscsi_task *task)
 {
-	/* Aborted while it waited: its end is on its way from the SCSI layer. */
+	/* Aborted while it waited: its end comes from the SCSI layer. */
 	if (task->state != TASK_S_DATA || task->aborted)
 		return;
 	if (task->write && !ffp_task_refused(task) &&

@@ -236,7 +236,7 @@ struct iscsi_task {
 	struct iscsi_tmf *tmf; /* a TMF waits for this task */
 	bool oversize;         /* fail with CHECK CONDITION */
 	uint32_t data_reserved; /* bytes taken from the data budgets */
-	uint64_t wait_ms; /* held, or last progress of its Data-Out */
+	uint64_t wait_ms;       /* held, or last progress of its Data-Out */
 };
 
 /* An entry of a session's held-CmdSN list. */

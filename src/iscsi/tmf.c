@@ -56,7 +56,7 @@ tmf_cold_close_cb(void *arg)
  * loop; the issuer's goes once its response is out.
  */
 static void
-tmf_cold_close_all(struct target *t, struct iscsi_conn *self)
+tmf_cold_close_all(const struct target *t, const struct iscsi_conn *self)
 {
 	struct list_node *pos;
 

@@ -50,8 +50,8 @@
  */
 #define PR_DATA_MAX 65536
 /* Verdicts of the service actions besides a status (scsi_pr_out). */
-#define PR_BAD_TYPE 0xff   /* INVALID FIELD IN CDB, the TYPE */
-#define PR_NO_ROOM 0xfe    /* INSUFFICIENT REGISTRATION RESOURCES */
+#define PR_BAD_TYPE 0xff /* INVALID FIELD IN CDB, the TYPE */
+#define PR_NO_ROOM 0xfe  /* INSUFFICIENT REGISTRATION RESOURCES */
 
 static bool
 pr_type_valid(uint8_t t)

@@ -935,7 +935,8 @@ scsi_abort_wait_start(struct scsi_lu *lu, struct scsi_abort_wait *w,
 	struct list_node *pos, *tmp, fired;
 
 	list_for_each_safe(pos, tmp, stopped) {
-		struct backend_io *io = list_entry(pos, struct backend_io, node);
+		struct backend_io *io =
+		    list_entry(pos, struct backend_io, node);
 
 		list_remove(pos);
 		backend_cq_post(io->cq, io);

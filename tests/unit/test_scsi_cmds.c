@@ -1095,7 +1095,7 @@ test_abort_others_twice(void **state)
 	t_wait_gone(&gone3);
 	t_drain_for(50);
 	assert_int_equal(wr.ndone, 1);
-	/* The data that came before the reset stays, and the blocks are free. */
+	/* What came before the reset stays, and the blocks are free. */
 	assert_true(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0x44));
 	scsi_task_exec(lu, &wr2.task, t_luns, 3);
 	assert_int_equal(wr2.task.status, SCSI_STATUS_GOOD);
