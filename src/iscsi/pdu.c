@@ -28,8 +28,13 @@
 #define PDU_RX_STAGE_LEN (16u * 1024u)
 #define PDU_HEXDUMP_MAX 512
 
-/* Data of rejected or dropped PDUs is read here and thrown away. */
-static uint8_t pdu_discard[PDU_DISCARD_LEN];
+/*
+ * Data of rejected or dropped PDUs is read here and thrown away. One per
+ * event thread: the data digest is computed over these bytes after they
+ * are read, and another thread discarding at the same moment must not
+ * overwrite them in between (a spurious data digest error).
+ */
+static __thread uint8_t pdu_discard[PDU_DISCARD_LEN];
 /* Response PDUs per event thread kept for reuse (a task has one or two). */
 static struct objcache iscsi_tx_cache =
     OBJCACHE_INIT(sizeof(struct iscsi_tx), 2048);
