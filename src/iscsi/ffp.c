@@ -512,6 +512,59 @@ ffp_reject_cmd(struct iscsi_conn *conn, const uint8_t *bhs, uint8_t reason)
 }
 
 /*
+ * Walk the AHSs of a SCSI Command (RFC 7143 11.2.2) and find its Extended
+ * CDB. "AHSLength: ... the effective length in bytes of the AHS,
+ * excluding AHSType and AHSLength and padding" (11.2.2.1): an AHS takes
+ * 3 + AHSLength bytes, rounded up to 4. An Extended CDB AHS has a reserved
+ * byte, then CDB bytes 16 on (11.2.2.3: AHSLength = CDBLength - 15; it
+ * "MUST NOT be used if the CDBLength is less than 17").
+ * The AHSs must tile TotalAHSLength; anything else is malformed and the
+ * command is rejected rather than run with part of its CDB. Returns 0
+ * with *ext (NULL: none) and *ext_len, or -EPROTO.
+ */
+static int
+ffp_ahs_parse(struct iscsi_conn *conn, const uint8_t **ext, uint32_t *ext_len)
+{
+	const struct iscsi_rx *rx = &conn->rx;
+	const char *why = NULL;
+	uint32_t off = 0;
+
+	*ext = NULL;
+	*ext_len = 0;
+	/* TotalAHSLength counts words: whole AHS headers always fit. */
+	while (why == NULL && off < rx->ahs_len) {
+		const uint8_t *a = rx->ahs + off;
+		uint16_t alen = get_be16(a);
+		uint32_t span = (ISCSI_AHS_LEN_TYPE + alen + 3u) & ~3u;
+
+		if (span > rx->ahs_len - off) {
+			why = "AHSLength past TotalAHSLength";
+			break;
+		}
+		off += span;
+		/* Bidirectional Read and others: no command here uses them. */
+		if (a[2] != ISCSI_AHS_EXT_CDB)
+			continue;
+		if (*ext != NULL) {
+			why = "two Extended CDB AHSs";
+		} else if (alen < 2) {
+			/* A CDB of 16 bytes or less: see above. */
+			why = "Extended CDB AHS for a CDB under 17 bytes";
+		} else if (alen - 1u > SCSI_CDB_MAX - SCSI_CMD_CDB_LEN) {
+			why = "CDB over 260 bytes";
+		} else {
+			*ext = a + ISCSI_AHS_HDR_LEN;
+			*ext_len = alen - 1u;
+		}
+	}
+	if (why == NULL)
+		return 0;
+	conn_log(conn, LOG_INFO, "malformed AHS in SCSI Command ITT 0x%08x: %s",
+	    get_be32(rx->bhs + BHS_ITT), why);
+	return -EPROTO;
+}
+
+/*
  * A large WRITE may have its data received straight into its LU's store
  * (tmpfs), which saves copying it from a buffer into the file: see
  * scsi_task_admit(). Only in CmdSN order (immediate, or the next one
@@ -556,7 +609,8 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	uint32_t itt = get_be32(bhs + BHS_ITT);
 	uint32_t fbl = s->params.v[PARAM_FIRST_BURST_LENGTH];
 	struct iscsi_task *task;
-	uint32_t ahs_off = 0;
+	const uint8_t *ext_cdb;
+	uint32_t ext_cdb_len;
 
 	conn_dbg(conn, 2, "SCSI Command ITT 0x%08x CmdSN %u%s (window %u..%u)",
 	    itt, cmdsn, immediate ? " immediate" : "", s->exp_cmdsn,
@@ -582,6 +636,8 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	}
 	if (itt == ISCSI_RSVD_TAG || ffp_task_find(conn, itt) != NULL)
 		return ffp_reject_cmd(conn, bhs, REJECT_TASK_IN_PROGRESS);
+	if (ffp_ahs_parse(conn, &ext_cdb, &ext_cdb_len) != 0)
+		return ffp_reject_cmd(conn, bhs, REJECT_PROTOCOL_ERROR);
 	task = objcache_alloc(&iscsi_task_cache);
 	if (task == NULL) {
 		ffp_send_busy(conn, bhs);
@@ -603,23 +659,9 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	memcpy(task->st.cdb, bhs + SCSI_CMD_CDB, SCSI_CMD_CDB_LEN);
 	task->st.cdb_len = SCSI_CMD_CDB_LEN;
 	/* RFC 7143 11.2.2.3: an Extended CDB AHS carries bytes 16 on. */
-	while (ahs_off + ISCSI_AHS_HDR_LEN <= rx->ahs_len) {
-		uint16_t alen = get_be16(rx->ahs + ahs_off);
-		uint8_t type = rx->ahs[ahs_off + 2];
-		uint32_t span = ISCSI_AHS_HDR_LEN + ((alen + 3u) & ~3u);
-
-		if (ahs_off + span > rx->ahs_len)
-			break;
-		if (type == ISCSI_AHS_EXT_CDB && alen > 1) {
-			uint32_t extra = alen - 1u;
-			/* minus the reserved byte */
-			if (SCSI_CMD_CDB_LEN + extra > SCSI_CDB_MAX)
-				extra = SCSI_CDB_MAX - SCSI_CMD_CDB_LEN;
-			memcpy(task->st.cdb + SCSI_CMD_CDB_LEN,
-			    rx->ahs + ahs_off + ISCSI_AHS_HDR_LEN, extra);
-			task->st.cdb_len += extra;
-		}
-		ahs_off += span;
+	if (ext_cdb != NULL) {
+		memcpy(task->st.cdb + SCSI_CMD_CDB_LEN, ext_cdb, ext_cdb_len);
+		task->st.cdb_len += ext_cdb_len;
 	}
 	task->st.lun = ffp_lun_decode(bhs + BHS_LUN);
 	task->st.attr = (enum scsi_attr)(flags & SCSI_CMD_ATTR_MASK);

@@ -78,6 +78,8 @@ _Static_assert(sizeof(struct iscsi_bhs) == ISCSI_BHS_LEN, "BHS is 48 bytes");
 #define ISCSI_AHS_EXT_CDB 1
 #define ISCSI_AHS_BIDI_READ_LEN 2
 #define ISCSI_AHS_HDR_LEN 4 /* AHSLength(2) type(1) reserved(1) */
+/* What AHSLength leaves out: itself and AHSType (RFC 7143 11.2.2.1). */
+#define ISCSI_AHS_LEN_TYPE 3
 
 /* SCSI Response (RFC 7143 11.4). */
 #define SCSI_RSP_FLAG_BIDI_OVERFLOW 0x10  /* o */

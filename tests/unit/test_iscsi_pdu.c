@@ -585,6 +585,130 @@ test_ffp_rejects(void **state)
 	assert_int_equal(feed(bhs, sizeof(bhs)), -EMSGSIZE);
 }
 
+/* Log in to TEST_TARGET in one PDU (security -> FFP), ImmediateData. */
+static void
+normal_login(void)
+{
+	static const char *const kv[] = {"InitiatorName=" TEST_INITIATOR,
+	    "TargetName=" TEST_TARGET, "AuthMethod=None", "ImmediateData=Yes",
+	    NULL};
+	uint8_t bhs[ISCSI_BHS_LEN], rsp[ISCSI_BHS_LEN], data[4096];
+	char text[512];
+	size_t len = keys(text, sizeof(text), kv);
+
+	login_bhs(bhs, LOGIN_FLAG_TRANSIT | LOGIN_STAGE_FFP, 0);
+	assert_int_equal(feed_pdu(bhs, text, (uint32_t)len, false, false), 0);
+	read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(get_be16(rsp + LOGIN_STATUS_CLASS), LOGIN_OK);
+	assert_int_equal(conn->state, CONN_S_FFP);
+}
+
+/*
+ * Send a SCSI Command (W, 512 bytes of immediate data) with the given
+ * AHS, but none of its data: the header handler has run and the task,
+ * waiting for its data, is in conn->rx.task.
+ */
+static void
+feed_cmd_header(const uint8_t *cdb16, const uint8_t *ahs, size_t ahs_len)
+{
+	uint8_t buf[ISCSI_BHS_LEN + 64] = {0};
+
+	assert_true(ahs_len % 4 == 0 && ahs_len <= 64);
+	buf[BHS_OPCODE] = ISCSI_OP_SCSI_CMD;
+	buf[BHS_FLAGS] = ISCSI_FLAG_FINAL | SCSI_CMD_FLAG_WRITE;
+	buf[BHS_TOTAL_AHS_LEN] = (uint8_t)(ahs_len / 4);
+	put_be24(buf + BHS_DSL, 512);
+	put_be32(buf + BHS_ITT, 0x77);
+	put_be32(buf + SCSI_CMD_EDTL, 512);
+	put_be32(buf + BHS_CMDSN, 100);
+	memcpy(buf + SCSI_CMD_CDB, cdb16, SCSI_CMD_CDB_LEN);
+	memcpy(buf + ISCSI_BHS_LEN, ahs, ahs_len);
+	assert_int_equal(feed(buf, ISCSI_BHS_LEN + ahs_len), 0);
+}
+
+/*
+ * RFC 7143 11.2.2: AHSLength leaves out AHSLength and AHSType (3 bytes),
+ * so an Extended CDB AHS for a CDB of n bytes has AHSLength n - 15 and
+ * takes round4(n - 12) bytes; the whole CDB reaches the SCSI layer.
+ */
+static void
+test_ext_cdb_ahs(void **state)
+{
+	uint8_t cdb[40], ahs[64] = {0};
+
+	(void)state;
+	for (unsigned int i = 0; i < sizeof(cdb); i++)
+		cdb[i] = (uint8_t)(0xa0 + i);
+	cdb[0] = 0x7f;
+	normal_login();
+	/* 32 bytes: AHSLength 17, 20 bytes (no padding), TotalAHSLength 5. */
+	put_be16(ahs, 17);
+	ahs[2] = ISCSI_AHS_EXT_CDB;
+	memcpy(ahs + 4, cdb + 16, 16);
+	feed_cmd_header(cdb, ahs, 20);
+	assert_non_null(conn->rx.task);
+	assert_int_equal(conn->rx.task->st.cdb_len, 32);
+	assert_memory_equal(conn->rx.task->st.cdb, cdb, 32);
+}
+
+static void
+test_ext_cdb_ahs_then_bidi(void **state)
+{
+	uint8_t cdb[40], ahs[64] = {0};
+
+	(void)state;
+	for (unsigned int i = 0; i < sizeof(cdb); i++)
+		cdb[i] = (uint8_t)(0x60 + i);
+	normal_login();
+	/* The same, then a Bidirectional Read AHS: AHSLength 5, 8 bytes. */
+	put_be16(ahs, 17);
+	ahs[2] = ISCSI_AHS_EXT_CDB;
+	memcpy(ahs + 4, cdb + 16, 16);
+	put_be16(ahs + 20, 5);
+	ahs[22] = ISCSI_AHS_BIDI_READ_LEN;
+	feed_cmd_header(cdb, ahs, 28);
+	assert_non_null(conn->rx.task);
+	assert_int_equal(conn->rx.task->st.cdb_len, 32);
+	assert_memory_equal(conn->rx.task->st.cdb, cdb, 32);
+}
+
+static void
+test_ext_cdb_ahs_padded(void **state)
+{
+	uint8_t cdb[40], ahs[64] = {0};
+
+	(void)state;
+	for (unsigned int i = 0; i < sizeof(cdb); i++)
+		cdb[i] = (uint8_t)(0x10 + i);
+	normal_login();
+	/* 33 bytes: AHSLength 18, 3 + 18 = 21 bytes, padded to 24. */
+	put_be16(ahs, 18);
+	ahs[2] = ISCSI_AHS_EXT_CDB;
+	memcpy(ahs + 4, cdb + 16, 17);
+	feed_cmd_header(cdb, ahs, 24);
+	assert_non_null(conn->rx.task);
+	assert_int_equal(conn->rx.task->st.cdb_len, 33);
+	assert_memory_equal(conn->rx.task->st.cdb, cdb, 33);
+}
+
+static void
+test_ext_cdb_ahs_malformed(void **state)
+{
+	uint8_t cdb[16] = {0x7f}, ahs[64] = {0}, rsp[ISCSI_BHS_LEN];
+	uint8_t data[4096];
+
+	(void)state;
+	normal_login();
+	/* AHSLength 21 in a TotalAHSLength of 20 bytes: no task, a Reject. */
+	put_be16(ahs, 21);
+	ahs[2] = ISCSI_AHS_EXT_CDB;
+	feed_cmd_header(cdb, ahs, 20);
+	assert_null(conn->rx.task);
+	read_pdu(rsp, data, sizeof(data));
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_REJECT);
+	assert_int_equal(rsp[REJECT_REASON], REJECT_PROTOCOL_ERROR);
+}
+
 static void
 test_lun_decode(void **state)
 {
@@ -627,6 +751,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_nop_and_digests, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_ffp_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ext_cdb_ahs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ext_cdb_ahs_then_bidi, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_ext_cdb_ahs_padded, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_ext_cdb_ahs_malformed, setup,
+		teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
