@@ -32,6 +32,14 @@ struct chap_ctx;
 #define ISCSI_TASK_DATA_MAX (16u * 1024 * 1024)
 /* Largest login or text request the initiator may build with C bits. */
 #define ISCSI_TEXT_IN_MAX (64u * 1024)
+/*
+ * Most Login PDUs one login may take, and most pieces (C bit) one Text
+ * Request may come in. A real login takes a handful; without a count, a
+ * peer sending empty continued pieces or rounds that never transit would
+ * be answered for ever (the size bound above sees no bytes grow).
+ */
+#define ISCSI_LOGIN_PDUS_MAX 128u
+#define ISCSI_TEXT_PDUS_MAX 128u
 /* Largest text answer (SendTargets of many targets) we assemble. */
 #define ISCSI_TEXT_OUT_MAX (256u * 1024)
 /* Commands beyond QueuedCommands (immediate ones) before TASK SET FULL. */
@@ -175,6 +183,7 @@ struct iscsi_conn {
 	uint32_t text_ttt;
 	char *text_in;
 	size_t text_in_len;
+	unsigned int text_in_pdus; /* pieces of text_in so far */
 	/* Shutdown / async logout. */
 	struct loop_timer *logout_timer;
 	bool logout_requested;

@@ -49,6 +49,8 @@ struct iscsi_login {
 	size_t out_len, out_off;
 	uint8_t out_flags;       /* T/CSG/NSG of the continued response */
 	char why[LOGIN_WHY_MAX]; /* a refusal's reason built at run time */
+	/* Login Requests so far (ISCSI_LOGIN_PDUS_MAX). */
+	unsigned int npdus;
 };
 
 int
@@ -623,6 +625,17 @@ login_rx(struct iscsi_conn *conn, const uint8_t *req, const uint8_t *data,
 
 	if (l == NULL)
 		return -EPROTO;
+	/*
+	 * Empty pieces with C, or rounds that never transit, add no text:
+	 * only a count ends them before the login timeout does.
+	 */
+	if (++l->npdus > ISCSI_LOGIN_PDUS_MAX) {
+		char many[64];
+
+		snprintf(many, sizeof(many), "more than %u Login PDUs",
+		    ISCSI_LOGIN_PDUS_MAX);
+		return login_fail(conn, req, LOGIN_ERR_INITIATOR, many);
+	}
 	/* An empty request asks for the rest of a continued response. */
 	if (l->out != NULL) {
 		if (dlen != 0)

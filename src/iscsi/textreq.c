@@ -80,6 +80,22 @@ textreq_reset(struct iscsi_conn *conn)
 	mem_free(conn->text_in);
 	conn->text_in = NULL;
 	conn->text_in_len = 0;
+	conn->text_in_pdus = 0;
+}
+
+/*
+ * A continued request past its bounds: the exchange ends with a Reject
+ * (RFC 7143 11.17.1: no Target Transfer Tag for another piece).
+ */
+static int
+textreq_refuse(struct iscsi_conn *conn, const uint8_t *req, const char *what,
+    size_t limit)
+{
+	conn_log(conn, LOG_WARNING,
+	    "Text Request continued over more than %zu %s: rejected", limit,
+	    what);
+	textreq_reset(conn);
+	return pdu_reject(conn, req, REJECT_OUT_OF_RESOURCES);
 }
 
 int
@@ -113,10 +129,16 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 	    conn->text_in != NULL) {
 		char *n;
 
-		if (conn->text_in_len + dlen > ISCSI_TEXT_IN_MAX) {
-			textreq_reset(conn);
-			return pdu_reject(conn, req, REJECT_OUT_OF_RESOURCES);
-		}
+		/*
+		 * Both bounds: the bytes, and the pieces (empty ones add
+		 * no bytes, but each costs an answer).
+		 */
+		if (++conn->text_in_pdus > ISCSI_TEXT_PDUS_MAX)
+			return textreq_refuse(conn, req, "PDUs",
+			    ISCSI_TEXT_PDUS_MAX);
+		if (conn->text_in_len + dlen > ISCSI_TEXT_IN_MAX)
+			return textreq_refuse(conn, req, "bytes",
+			    ISCSI_TEXT_IN_MAX);
 		n = mem_realloc(conn->text_in, conn->text_in_len + dlen + 1);
 		if (n == NULL) {
 			textreq_reset(conn);
@@ -156,6 +178,7 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 	mem_free(conn->text_in);
 	conn->text_in = NULL;
 	conn->text_in_len = 0;
+	conn->text_in_pdus = 0;
 	conn->text_out = out;
 	conn->text_out_len = sb.len;
 	conn->text_out_off = 0;
