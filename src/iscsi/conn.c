@@ -206,9 +206,14 @@ iscsi_loop_sweep(void *arg)
 			    "login not complete after %u seconds: closing",
 			    ISCSI_LOGIN_TIMEOUT_MS / 1000u);
 			conn_close(conn);
-		} else if (conn->state != CONN_S_CLOSED &&
+		} else if (conn->state != CONN_S_CLOSED && !conn->rx_paused &&
 		    conn_rx_busy(conn) &&
 		    now - conn->rx_ms > ISCSI_PDU_STALL_MS) {
+			/*
+			 * (A connection paused by back-pressure is not judged
+			 * here: it is ietd that does not read it; the send
+			 * stall below judges that peer.)
+			 */
 			conn_log(conn, LOG_NOTICE,
 			    "PDU incomplete, nothing received for %u seconds: "
 			    "closing",
@@ -303,16 +308,89 @@ iscsi_loop_fini(struct loop *loop)
 	mem_free(il);
 }
 
-void
-conn_want_write(struct iscsi_conn *conn, bool on)
+/* The socket's epoll interest: read unless paused, write when full. */
+static void
+conn_update_events(struct iscsi_conn *conn)
 {
-	unsigned int ev = LOOP_READ | (on ? LOOP_WRITE : 0);
+	unsigned int ev = (conn->rx_paused ? 0 : LOOP_READ) |
+	    (conn->tx_want ? LOOP_WRITE : 0);
 
 	if (conn->watch == NULL || conn->events == ev ||
 	    conn->state == CONN_S_CLOSED)
 		return;
 	if (loop_fd_mod(conn->watch, ev) == 0)
 		conn->events = ev;
+}
+
+void
+conn_want_write(struct iscsi_conn *conn, bool on)
+{
+	conn->tx_want = on;
+	conn_update_events(conn);
+}
+
+void
+conn_rx_pause(struct iscsi_conn *conn)
+{
+	conn->rx_paused = true;
+	/*
+	 * Once per connection at info level (the first sign of a peer that
+	 * does not read), then only with -d.
+	 */
+	if (!conn->rx_pause_logged) {
+		conn->rx_pause_logged = true;
+		conn_log(conn, LOG_INFO,
+		    "%zu bytes of responses wait for the initiator to read "
+		    "them: not reading from it until they drain",
+		    conn->tx_queued);
+	} else {
+		conn_dbg(conn, 1, "%zu bytes queued (%zu in all): not reading",
+		    conn->tx_queued, pdu_tx_total());
+	}
+	conn_update_events(conn);
+}
+
+/*
+ * After the dispatch round in which the queue drained: run the receive
+ * side once. PDUs may wait in the read-ahead buffer, and no readable
+ * event would announce them.
+ */
+static void
+conn_rx_kick(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+	int rc;
+
+	if (conn->state != CONN_S_CLOSED && !conn->close_queued &&
+	    !conn->rx_paused) {
+		rc = pdu_rx(conn);
+		if (rc != 0) {
+			if (rc != -ECONNRESET && rc != -EPIPE)
+				conn_dbg(conn, 1, "closing: %s", strerror(-rc));
+			conn_close(conn);
+		} else if (conn->close_queued && list_empty(&conn->txq)) {
+			conn_close(conn);
+		}
+	}
+	conn_put(conn);
+}
+
+void
+conn_rx_resume(struct iscsi_conn *conn)
+{
+	conn_dbg(conn, 1, "%zu bytes queued: reading again", conn->tx_queued);
+	conn->rx_paused = false;
+	/* The PDU stall clock starts again: we were the ones waiting. */
+	conn->rx_ms = loop_now_ms();
+	conn_update_events(conn);
+	conn_get(conn);
+	/*
+	 * Without memory for the call, bytes left in the read-ahead buffer
+	 * wait for the next readable event, or the PDU stall timeout.
+	 */
+	if (conn->loop == NULL ||
+	    loop_post(conn->loop, conn_rx_kick, conn) != 0)
+		conn_put(conn);
 }
 
 void
@@ -456,10 +534,11 @@ conn_event(void *arg, unsigned int events)
 		rc = pdu_rx(conn);
 	/* Replies to what was just read go out in iscsi_loop_flush(). */
 	if (rc == 0 && conn->state != CONN_S_CLOSED &&
-	    (events & (LOOP_WRITE | LOOP_ERROR)) != 0)
+	    (events & (LOOP_WRITE | LOOP_ERROR)) != 0) {
 		rc = pdu_tx_flush(conn);
-	else if ((events & LOOP_ERROR) != 0 && rc == 0)
+	} else if ((events & LOOP_ERROR) != 0 && rc == 0) {
 		rc = -ECONNRESET;
+	}
 	if (rc != 0) {
 		if (rc != -ECONNRESET && rc != -EPIPE)
 			conn_dbg(conn, 1, "closing: %s", strerror(-rc));

@@ -62,6 +62,28 @@ struct chap_ctx;
  * budget, and the window, for ever (ffp_conn_stalled).
  */
 #define ISCSI_DATA_OUT_TIMEOUT_MS 30000u
+/*
+ * Transmit back-pressure. What a connection has queued and the kernel has
+ * not taken yet is counted (the queue entry with its header and digests,
+ * and every payload the queue holds a copy of: NOP-In echoes, text and
+ * login answers, sense data, Rejects; Data-In sent from a task's buffer
+ * is already held by the data budget). Over ISCSI_TX_CONN_MAX, or over
+ * ISCSI_TX_CONN_SHARE while all connections together hold more than
+ * ISCSI_TX_TOTAL_MAX, the connection is not read any more until its
+ * queue is down to ISCSI_TX_CONN_LOW: a peer that sends and never reads
+ * cannot grow our memory, and ISCSI_PDU_STALL_MS still drops it. Normal
+ * I/O queues a few hundred bytes per command and never comes near.
+ */
+#define ISCSI_TX_CONN_MAX (1024u * 1024u)
+#define ISCSI_TX_CONN_SHARE (128u * 1024u)
+#define ISCSI_TX_CONN_LOW (64u * 1024u)
+#define ISCSI_TX_TOTAL_MAX (64u * 1024u * 1024u)
+/*
+ * A connection adds its part to the total in steps this large: ordinary
+ * I/O, a few hundred bytes queued at a time, never writes the word all
+ * event threads share.
+ */
+#define ISCSI_TX_TOTAL_STEP (32u * 1024u)
 #define ISCSI_SWEEP_MS 1000u
 #define ISCSI_SESSION_DATA_PER_CMD (1024u * 1024u)
 /* New sessions are refused while less than this is left under the cap. */
@@ -134,6 +156,7 @@ struct iscsi_tx {
 	int iovcnt;
 	size_t len; /* total bytes */
 	size_t sent;
+	size_t charge;           /* counted against the queue limits */
 	void *owned;             /* freed once sent */
 	struct iscsi_task *task; /* reference held until sent */
 };
@@ -157,6 +180,13 @@ struct iscsi_conn {
 	struct list_node txq;      /* struct iscsi_tx */
 	struct list_node tx_node;  /* il->tx_pending, holds a reference */
 	bool tx_scheduled;         /* on il->tx_pending */
+	/* The socket is full: wait for EPOLLOUT. */
+	bool tx_want;
+	/* Back-pressure (ISCSI_TX_*): the sum of the queue's tx->charge. */
+	size_t tx_queued;
+	size_t tx_counted; /* what pdu_tx_total() has of it */
+	/* Over the mark: the socket is not read until the queue drains. */
+	bool rx_paused, rx_pause_logged;
 	struct list_node loop_node; /* il->conns while open */
 	uint64_t born_ms, rx_ms;    /* accepted; last byte received */
 	uint64_t tx_ms;             /* last byte sent, or queue began */
@@ -298,6 +328,13 @@ void conn_close_after_tx(struct iscsi_conn *conn);
 struct iscsi_conn *conn_new(struct iscsi_loop *il, int fd);
 void conn_want_write(struct iscsi_conn *conn, bool on);
 /*
+ * Transmit back-pressure (ISCSI_TX_*): stop reading the socket, and
+ * read again once the queue has drained (a receive round is posted to
+ * run after the current dispatch). On the connection's thread.
+ */
+void conn_rx_pause(struct iscsi_conn *conn);
+void conn_rx_resume(struct iscsi_conn *conn);
+/*
  * PDUs were queued: write them when the loop is about to sleep, together
  * with everything else this round produced (one writev per connection
  * per wake-up, no epoll_ctl unless the socket is full).
@@ -334,6 +371,11 @@ int pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 /* Write what can be written; 0, or -errno when the conn must close. */
 int pdu_tx_flush(struct iscsi_conn *conn);
 void pdu_tx_drop(struct iscsi_conn *conn);
+/*
+ * Bytes queued for sending over all connections (ISCSI_TX_TOTAL_MAX),
+ * to within ISCSI_TX_TOTAL_STEP per connection. Any thread.
+ */
+size_t pdu_tx_total(void);
 /* Dispatch a complete PDU by phase and opcode. -EPROTO closes. */
 int pdu_dispatch(struct iscsi_conn *conn);
 /* Decide where a PDU's data goes once its header is known. */

@@ -61,6 +61,15 @@ nop_timer_fire(void *arg)
 
 	if (conn->state != CONN_S_FFP)
 		return;
+	if (conn->rx_paused) {
+		/*
+		 * We are not reading (back-pressure): an answer may be
+		 * waiting unread, and a ping would only add to the queue.
+		 * The send stall timeout judges this peer instead.
+		 */
+		loop_timer_arm(conn->nop_timer, conn->nop_timeout_ms);
+		return;
+	}
 	if (conn->nop_waiting) {
 		conn_log(conn, LOG_WARNING,
 		    "no answer to NOP-In within %u ms, dropping connection",

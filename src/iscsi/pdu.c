@@ -35,6 +35,8 @@
  * overwrite them in between (a spurious data digest error).
  */
 static __thread uint8_t pdu_discard[PDU_DISCARD_LEN];
+/* Bytes queued over all connections, in steps (ISCSI_TX_TOTAL_STEP). */
+static size_t pdu_tx_total_bytes;
 /* Response PDUs per event thread kept for reuse (a task has one or two). */
 static struct objcache iscsi_tx_cache =
     OBJCACHE_INIT(sizeof(struct iscsi_tx), 2048);
@@ -316,7 +318,12 @@ pdu_rx(struct iscsi_conn *conn)
 	/* Called when epoll says the socket is readable: try it again. */
 	rx->drained = false;
 
-	while (conn->state != CONN_S_CLOSED && !conn->close_queued) {
+	/*
+	 * Back-pressure stops the loop between two steps: the state machine
+	 * resumes where it stopped, the read-ahead buffer keeps its bytes.
+	 */
+	while (conn->state != CONN_S_CLOSED && !conn->close_queued &&
+	    !conn->rx_paused) {
 		uint32_t room;
 		uint8_t *dst = pdu_rx_dest(rx, &room);
 		ssize_t n;
@@ -346,9 +353,31 @@ pdu_rx(struct iscsi_conn *conn)
 	return 0;
 }
 
-static void
-pdu_tx_free(struct iscsi_tx *tx)
+size_t
+pdu_tx_total(void)
 {
+	return __atomic_load_n(&pdu_tx_total_bytes, __ATOMIC_RELAXED);
+}
+
+/* Bring the connection's part of pdu_tx_total_bytes up to date. */
+static void
+pdu_tx_account(struct iscsi_conn *conn)
+{
+	size_t q = conn->tx_queued, c = conn->tx_counted;
+
+	if (q >= c + ISCSI_TX_TOTAL_STEP)
+		__atomic_add_fetch(&pdu_tx_total_bytes, q - c, __ATOMIC_RELAXED);
+	else if (c >= q + ISCSI_TX_TOTAL_STEP || (q == 0 && c > 0))
+		__atomic_sub_fetch(&pdu_tx_total_bytes, c - q, __ATOMIC_RELAXED);
+	else
+		return;
+	conn->tx_counted = q;
+}
+
+static void
+pdu_tx_free(struct iscsi_conn *conn, struct iscsi_tx *tx)
+{
+	conn->tx_queued -= tx->charge;
 	mem_free(tx->owned);
 	if (tx->task != NULL)
 		task_put(tx->task);
@@ -418,9 +447,22 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 		task_get(task);
 		tx->task = task;
 	}
+	/*
+	 * What this entry keeps in memory: itself, and the payload when it
+	 * is a copy. Data-In from a task's buffer is the task's, already
+	 * counted by the data budget (ffp_data_reserve).
+	 */
+	tx->charge = sizeof(*tx) + (owned != NULL || task == NULL ? len : 0);
+	conn->tx_queued += tx->charge;
+	pdu_tx_account(conn);
 	if (list_empty(&conn->txq))
 		conn->tx_ms = loop_now_ms();
 	list_add_tail(&conn->txq, &tx->node);
+	if (!conn->rx_paused &&
+	    (conn->tx_queued > ISCSI_TX_CONN_MAX ||
+		(conn->tx_queued > ISCSI_TX_CONN_SHARE &&
+		    pdu_tx_total() > ISCSI_TX_TOTAL_MAX)))
+		conn_rx_pause(conn);
 	conn_tx_schedule(conn);
 	return 0;
 }
@@ -480,8 +522,11 @@ pdu_tx_flush(struct iscsi_conn *conn)
 			}
 			n -= (ssize_t)left;
 			list_remove(&tx->node);
-			pdu_tx_free(tx);
+			pdu_tx_free(conn, tx);
 		}
+		pdu_tx_account(conn);
+		if (conn->rx_paused && conn->tx_queued <= ISCSI_TX_CONN_LOW)
+			conn_rx_resume(conn);
 	}
 	conn_want_write(conn, false);
 	return 0;
@@ -495,8 +540,9 @@ pdu_tx_drop(struct iscsi_conn *conn)
 		    list_first_entry(&conn->txq, struct iscsi_tx, node);
 
 		list_remove(&tx->node);
-		pdu_tx_free(tx);
+		pdu_tx_free(conn, tx);
 	}
+	pdu_tx_account(conn);
 }
 
 void

@@ -179,6 +179,16 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 	conn->text_in = NULL;
 	conn->text_in_len = 0;
 	conn->text_in_pdus = 0;
+	/*
+	 * An answer sent in several pieces is kept until the initiator
+	 * has fetched them all: keep only what it holds.
+	 */
+	if (sb.len > conn->max_xmit_dsl) {
+		char *fit = mem_realloc(out, sb.len);
+
+		if (fit != NULL)
+			out = fit;
+	}
 	conn->text_out = out;
 	conn->text_out_len = sb.len;
 	conn->text_out_off = 0;

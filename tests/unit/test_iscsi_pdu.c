@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -709,6 +710,191 @@ test_ext_cdb_ahs_malformed(void **state)
 	assert_int_equal(rsp[REJECT_REASON], REJECT_PROTOCOL_ERROR);
 }
 
+static unsigned int
+txq_len(void)
+{
+	unsigned int n = 0;
+	struct list_node *pos;
+
+	list_for_each(pos, &conn->txq)
+		n++;
+	return n;
+}
+
+static uint32_t
+txq_last_itt(void)
+{
+	const struct iscsi_tx *tx =
+	    list_entry(conn->txq.prev, struct iscsi_tx, node);
+
+	return get_be32(tx->hdr + BHS_ITT);
+}
+
+/* In the loop, after the posted receive round of test_tx_backpressure. */
+static void
+backpressure_check(void *arg)
+{
+	uint8_t rsp[ISCSI_BHS_LEN], data[64];
+
+	(void)arg;
+	assert_int_equal(txq_len(), 1);
+	assert_int_equal(read_pdu(rsp, data, sizeof(data)), 8);
+	assert_int_equal(rsp[BHS_OPCODE], ISCSI_OP_NOP_IN);
+	assert_int_equal(get_be32(rsp + BHS_ITT), 22);
+	conn_close(conn);
+	conn = NULL;
+	/* Freed in the next round, then the loop stops. */
+	loop_post(test_loop, stop_loop, test_loop);
+}
+
+/* Teardown for a test whose connection was closed in a loop run. */
+static int
+teardown_closed(void **state)
+{
+	(void)state;
+	close(peer);
+	iscsi_loop_fini(test_loop);
+	loop_free(test_loop);
+	assert_int_equal(iscsi_conn_count(), 0);
+	assert_int_equal(iscsi_session_count(), 0);
+	return 0;
+}
+
+/*
+ * Back-pressure: an echo that takes the queue over ISCSI_TX_CONN_MAX
+ * stops the receive side, with the next NOP-Out already read ahead; it
+ * is answered only once the queue has drained, from the call posted at
+ * the resume (no readable event would come for it).
+ */
+static void
+test_tx_backpressure(void **state)
+{
+	uint8_t bhs[ISCSI_BHS_LEN] = {0}, two[2 * ISCSI_BHS_LEN + 2000 + 8];
+	uint8_t sink[65536];
+	size_t gap;
+	unsigned int n;
+
+	(void)state;
+	discovery_login();
+	/* Fill the queue to 1000 bytes under the mark with copies. */
+	bhs[BHS_OPCODE] = ISCSI_OP_NOP_IN;
+	put_be32(bhs + BHS_ITT, ISCSI_RSVD_TAG);
+	for (;;) {
+		gap = ISCSI_TX_CONN_MAX - conn->tx_queued;
+		if (gap <= 1000 + sizeof(struct iscsi_tx))
+			break;
+		size_t len = gap - 1000 - sizeof(struct iscsi_tx);
+		uint8_t *copy;
+
+		if (len > 4096)
+			len = 4096;
+		copy = calloc(1, len);
+		assert_non_null(copy);
+		assert_int_equal(pdu_tx(conn, bhs, copy, (uint32_t)len, copy,
+				     NULL),
+		    0);
+	}
+	assert_false(conn->rx_paused);
+	assert_true(pdu_tx_total() + ISCSI_TX_TOTAL_STEP > conn->tx_queued);
+	n = txq_len();
+	/* Two NOP-Outs in one write: 2000 bytes of data, then 8. */
+	memset(two, 0x5a, sizeof(two));
+	nop_out_bhs(two, 21);
+	put_be24(two + BHS_DSL, 2000);
+	nop_out_bhs(two + ISCSI_BHS_LEN + 2000, 22);
+	put_be24(two + ISCSI_BHS_LEN + 2000 + BHS_DSL, 8);
+	assert_int_equal(feed(two, sizeof(two)), 0);
+	assert_true(conn->rx_paused);
+	assert_int_equal(txq_len(), n + 1);
+	assert_int_equal(txq_last_itt(), 21);
+	assert_true(conn->rx.stage_off < conn->rx.stage_len);
+	/* Paused: more reading does nothing. */
+	assert_int_equal(pdu_rx(conn), 0);
+	assert_int_equal(txq_len(), n + 1);
+	/* The peer reads everything: the queue drains, reading resumes. */
+	while (!list_empty(&conn->txq)) {
+		assert_int_equal(pdu_tx_flush(conn), 0);
+		while (read(peer, sink, sizeof(sink)) > 0) {
+		}
+	}
+	assert_false(conn->rx_paused);
+	assert_int_equal(conn->tx_queued, 0);
+	assert_true(list_empty(&conn->txq));
+	/*
+	 * The receive round posted at the resume runs in the loop and
+	 * answers the NOP-Out read ahead; then the connection closes there
+	 * (a stopped loop does not run again: teardown_closed follows).
+	 */
+	loop_post(test_loop, backpressure_check, NULL);
+	loop_run(test_loop);
+	assert_null(conn);
+}
+
+/* Queue a NOP-In with a copied payload of len bytes on c. */
+static void
+queue_copy(struct iscsi_conn *c, size_t len)
+{
+	uint8_t bhs[ISCSI_BHS_LEN] = {0};
+	uint8_t *copy = calloc(1, len);
+
+	assert_non_null(copy);
+	bhs[BHS_OPCODE] = ISCSI_OP_NOP_IN;
+	put_be32(bhs + BHS_ITT, ISCSI_RSVD_TAG);
+	assert_int_equal(pdu_tx(c, bhs, copy, (uint32_t)len, copy, NULL), 0);
+}
+
+/*
+ * The global bound: once all connections together hold more than
+ * ISCSI_TX_TOTAL_MAX, one more stops reading at ISCSI_TX_CONN_SHARE, far
+ * below its own ISCSI_TX_CONN_MAX.
+ */
+static void
+test_tx_global_bound(void **state)
+{
+	enum { NCONN = ISCSI_TX_TOTAL_MAX / ISCSI_TX_CONN_MAX + 8 };
+	const size_t piece = 16384, charge = piece + sizeof(struct iscsi_tx);
+	struct iscsi_conn *c[NCONN];
+	int peers[NCONN];
+	size_t base = pdu_tx_total();
+	int i, n = 0;
+
+	(void)state;
+	for (i = 0; i < NCONN; i++) {
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX,
+				     SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+		    0);
+		c[i] = conn_new(loop_data(test_loop), sv[0]);
+		assert_non_null(c[i]);
+		peers[i] = sv[1];
+	}
+	/* Each just under its own mark, until the total is over. */
+	while (pdu_tx_total() - base <= ISCSI_TX_TOTAL_MAX) {
+		assert_true(n < NCONN - 1);
+		while (c[n]->tx_queued + charge <= ISCSI_TX_CONN_MAX &&
+		    pdu_tx_total() - base <= ISCSI_TX_TOTAL_MAX)
+			queue_copy(c[n], piece);
+		/* (The one that took the total over may have stopped.) */
+		assert_true(!c[n]->rx_paused ||
+		    pdu_tx_total() - base > ISCSI_TX_TOTAL_MAX);
+		n++;
+	}
+	/* Another one: a little is fine, its share is not exceeded... */
+	queue_copy(c[n], piece);
+	assert_false(c[n]->rx_paused);
+	/* ...and past its share it stops reading. */
+	while (!c[n]->rx_paused)
+		queue_copy(c[n], piece);
+	assert_true(c[n]->tx_queued > ISCSI_TX_CONN_SHARE);
+	assert_true(c[n]->tx_queued <= ISCSI_TX_CONN_SHARE + charge);
+	for (i = 0; i < NCONN; i++) {
+		conn_close(c[i]);
+		close(peers[i]);
+	}
+	assert_int_equal(pdu_tx_total(), base);
+}
+
 static void
 test_lun_decode(void **state)
 {
@@ -757,6 +943,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_ext_cdb_ahs_padded, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_ext_cdb_ahs_malformed, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_backpressure, setup,
+		teardown_closed),
+	    cmocka_unit_test_setup_teardown(test_tx_global_bound, setup,
 		teardown),
 	};
 
