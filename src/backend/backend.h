@@ -24,8 +24,8 @@ enum backend_type { BACKEND_FILEIO, BACKEND_BLOCKIO, BACKEND_NULLIO };
 enum backend_op {
 	BACKEND_OP_READ,
 	BACKEND_OP_WRITE,
-	BACKEND_OP_FLUSH,	/* make all earlier writes durable */
-	BACKEND_OP_DISCARD,	/* punch a hole / discard; reads zeros after */
+	BACKEND_OP_FLUSH,   /* make all earlier writes durable */
+	BACKEND_OP_DISCARD, /* punch a hole / discard; reads zeros after */
 	BACKEND_OP_WRITE_ZEROES,
 };
 
@@ -33,25 +33,25 @@ struct backend_cq;
 
 struct backend_io {
 	enum backend_op op;
-	uint64_t offset;	/* bytes */
-	uint64_t len;		/* bytes; for READ/WRITE the sum of iov */
-	struct iovec *iov;	/* borrowed until done() */
+	uint64_t offset;   /* bytes */
+	uint64_t len;      /* bytes; for READ/WRITE the sum of iov */
+	struct iovec *iov; /* borrowed until done() */
 	int iovcnt;
-	bool fua;		/* WRITE: durable before done() */
-	int result;		/* set before done(): 0 or -errno */
+	bool fua;   /* WRITE: durable before done() */
+	int result; /* set before done(): 0 or -errno */
 	void (*done)(struct backend_io *io);
-	void *arg;		/* the submitter's */
-	struct backend_cq *cq;	/* where done() runs; set by submitter */
-	struct list_node node;	/* owned by the backend while in flight */
-	struct backend *be;	/* the backend's: set by backend_submit */
+	void *arg;             /* the submitter's */
+	struct backend_cq *cq; /* where done() runs; set by submitter */
+	struct list_node node; /* owned by the backend while in flight */
+	struct backend *be;    /* the backend's: set by backend_submit */
 };
 
 struct backend_open_params {
 	enum backend_type type;
-	const char *path;	/* fileio/blockio */
-	uint64_t nullio_bytes;	/* nullio size */
+	const char *path;      /* fileio/blockio */
+	uint64_t nullio_bytes; /* nullio size */
 	bool read_only;
-	bool write_through;	/* every write durable before done() (wt) */
+	bool write_through; /* every write durable before done() (wt) */
 };
 
 struct backend;
@@ -75,12 +75,12 @@ bool backend_write_cache(const struct backend *be);
  * Buffered files on tmpfs, ramfs or a local disk file system, and block
  * devices served buffered (fileio): the bytes [off, off+len) of the store
  * in a shared mapping of its page cache, to send from instead of reading
- * them into a buffer (for nullio, a window of zeros). NULL when the store is none of those, a page of the range is
- * not in memory (a hole, or not cached), the range lies past the end, or
- * no mapping can be made; the caller then reads as usual. *ref pins the
- * mapping: hand it to backend_map_put() once the bytes are no longer
- * used. The bytes are the live file: the caller must keep writes to the
- * range out while it uses them (the SCSI task set does).
+ * them into a buffer (for nullio, a window of zeros). NULL when the store is
+ * none of those, a page of the range is not in memory (a hole, or not cached),
+ * the range lies past the end, or no mapping can be made; the caller then reads
+ * as usual. *ref pins the mapping: hand it to backend_map_put() once the bytes
+ * are no longer used. The bytes are the live file: the caller must keep writes
+ * to the range out while it uses them (the SCSI task set does).
  */
 struct backend_map;
 const void *backend_map(struct backend *be, uint64_t off, uint64_t len,
@@ -139,8 +139,8 @@ void backend_cq_post(struct backend_cq *cq, struct backend_io *io);
  * from a thread other than the queue's owner).
  */
 enum backend_engine {
-	BACKEND_ENGINE_AUTO,	/* io_uring if a probe ring works, else pool */
-	BACKEND_ENGINE_URING,	/* io_uring, or fail */
+	BACKEND_ENGINE_AUTO,    /* io_uring if a probe ring works, else pool */
+	BACKEND_ENGINE_URING,   /* io_uring, or fail */
 	BACKEND_ENGINE_THREADS, /* the worker pool only */
 };
 

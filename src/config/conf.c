@@ -903,7 +903,7 @@ conf_has_control(struct conf_parser *p, const char *s, size_t n)
 			conf_parser_error(p,
 			    "line contains control character 0x%02x%s", c,
 			    c == '\r' ? " (a carriage return inside the line)"
-				       : "");
+				      : "");
 			return true;
 		}
 	}

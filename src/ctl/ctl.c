@@ -795,8 +795,8 @@ ctl_op_debug(const struct ctl_req *req, bool root, unsigned long *arm,
 	if (!req->has_params || strncmp(req->params, key, strlen(key)) != 0)
 		return ctl_fail(a, -EINVAL,
 		    "a debug request needs params=fail-alloc=N");
-	if (ctl_number(req->params + strlen(key), UINT32_MAX, "fail-alloc",
-		a, &n) != 0)
+	if (ctl_number(req->params + strlen(key), UINT32_MAX, "fail-alloc", a,
+		&n) != 0)
 		return a->err;
 	ctl_buf_printf(&a->body, "hits=%lu\n", alloc_fail_hits());
 	alloc_fail_nth(0, 0);

@@ -556,7 +556,8 @@ main(int argc, char **argv)
 	loop_timer_free(ietd.capacity_timer);
 	loop_fd_del(ietd.signal_watch);
 	loop_free(ietd.main_loop);
-	databuf_trim(); /* the main thread's caches; other threads empty theirs */
+	databuf_trim(); /* the main thread's caches; other threads empty theirs
+			 */
 	objcache_trim();
 	close(ietd.signal_fd);
 	daemon_pidfile_remove(ietd.pid_fd, ietd.opt.pid_file);

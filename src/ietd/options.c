@@ -131,8 +131,8 @@ options_size(const char *opt, const char *v, uint64_t min, uint64_t max,
 	uint64_t n;
 
 	if (len > 0 && strchr(suffixes, v[len - 1]) != NULL) {
-		shift = 10u * (unsigned int)(strchr(suffixes, v[len - 1]) -
-					      suffixes + 1);
+		shift = 10u *
+		    (unsigned int)(strchr(suffixes, v[len - 1]) - suffixes + 1);
 		len--;
 	}
 	if (len == 0 || len >= sizeof(digits))
@@ -310,8 +310,9 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			break;
 		case OPT_MAX_DATA_MEMORY:
 			if (options_size("--max-data-memory", optarg,
-				OPTIONS_DATA_MEMORY_MIN, OPTIONS_DATA_MEMORY_MAX,
-				&o->max_data_memory, err) != 0)
+				OPTIONS_DATA_MEMORY_MIN,
+				OPTIONS_DATA_MEMORY_MAX, &o->max_data_memory,
+				err) != 0)
 				goto usage;
 			break;
 		case OPT_IO_ENGINE:

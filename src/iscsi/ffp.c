@@ -109,8 +109,8 @@ ffp_data_reserve(struct iscsi_task *task, uint32_t len)
 {
 	static __thread struct log_ratelimit rl; /* per event thread */
 	struct iscsi_conn *conn = task->conn;
-	uint64_t share = (uint64_t)conn->session->queued *
-	    ISCSI_SESSION_DATA_PER_CMD;
+	uint64_t share =
+	    (uint64_t)conn->session->queued * ISCSI_SESSION_DATA_PER_CMD;
 	bool others = conn->ntasks > 1;
 	unsigned int dropped;
 
@@ -584,8 +584,9 @@ ffp_task_admit(struct iscsi_task *task)
 		return false;
 	if (!target_task_admit(s->target, &task->st, task->edtl))
 		return false;
-	conn_dbg(conn, 2, "ITT 0x%08x: data of %u bytes straight into the store",
-	    task->itt, task->edtl);
+	conn_dbg(conn, 2,
+	    "ITT 0x%08x: data of %u bytes straight into the store", task->itt,
+	    task->edtl);
 	task->in_scsi = true;
 	task_get(task);
 	return true;

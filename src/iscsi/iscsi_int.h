@@ -103,8 +103,8 @@ struct iscsi_loop {
 	struct loop_watch *cq_watch;
 	/* Connections with PDUs queued this round: one writev each. */
 	struct list_node tx_pending;
-	struct list_node conns;      /* every open connection of the loop */
-	struct loop_timer *sweep;    /* login and stalled-PDU deadlines */
+	struct list_node conns;   /* every open connection of the loop */
+	struct loop_timer *sweep; /* login and stalled-PDU deadlines */
 };
 
 enum conn_state {
@@ -174,12 +174,12 @@ struct iscsi_conn {
 	bool close_queued;
 	struct sockaddr_storage peer, local;
 	char peer_str[64];
-	struct log_ratelimit log_rl;	/* for conn_log */
+	struct log_ratelimit log_rl;    /* for conn_log */
 	char initiator[ISCSI_NAME_MAX]; /* valid name, for the log prefix */
 	struct iscsi_rx rx;
-	struct list_node txq;      /* struct iscsi_tx */
-	struct list_node tx_node;  /* il->tx_pending, holds a reference */
-	bool tx_scheduled;         /* on il->tx_pending */
+	struct list_node txq;     /* struct iscsi_tx */
+	struct list_node tx_node; /* il->tx_pending, holds a reference */
+	bool tx_scheduled;        /* on il->tx_pending */
 	/* The socket is full: wait for EPOLLOUT. */
 	bool tx_want;
 	/* Back-pressure (ISCSI_TX_*): the sum of the queue's tx->charge. */
@@ -190,7 +190,7 @@ struct iscsi_conn {
 	struct list_node loop_node; /* il->conns while open */
 	uint64_t born_ms, rx_ms;    /* accepted; last byte received */
 	uint64_t tx_ms;             /* last byte sent, or queue began */
-	struct iscsi_login *login; /* during login only */
+	struct iscsi_login *login;  /* during login only */
 	struct iscsi_session *session;
 	uint16_t cid;
 	uint32_t statsn;
@@ -199,7 +199,7 @@ struct iscsi_conn {
 	uint32_t max_xmit_dsl;  /* what we may send */
 	struct list_node tasks; /* struct iscsi_task */
 	unsigned int ntasks;
-	uint64_t data_bytes;    /* task data held, against the session cap */
+	uint64_t data_bytes;       /* task data held, against the session cap */
 	struct list_node all_node; /* iscsi_conns */
 	uint32_t ttt_next;
 	/* Target-initiated NOP-In (nop.c). */
@@ -271,9 +271,9 @@ struct iscsi_task {
 	uint32_t r2tsn;
 	struct iscsi_r2t r2t[ISCSI_R2T_MAX];
 	unsigned int r2t_count;
-	uint32_t datasn;       /* Data-In PDUs sent */
-	struct iscsi_tmf *tmf; /* a TMF waits for this task */
-	bool oversize;         /* fail with CHECK CONDITION */
+	uint32_t datasn;        /* Data-In PDUs sent */
+	struct iscsi_tmf *tmf;  /* a TMF waits for this task */
+	bool oversize;          /* fail with CHECK CONDITION */
 	uint32_t data_reserved; /* bytes taken from the data budgets */
 	uint64_t wait_ms;       /* held, or last progress of its Data-Out */
 };

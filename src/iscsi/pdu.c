@@ -274,8 +274,8 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room, bool sink)
 
 			if (!sink)
 				memcpy(dst, rx->stage + rx->stage_off, take);
-			else if (backend_map_copy(dst, rx->stage + rx->stage_off,
-				     take) != 0)
+			else if (backend_map_copy(dst,
+				     rx->stage + rx->stage_off, take) != 0)
 				return pdu_rx_sink_failed(conn);
 			rx->stage_off += take;
 			return take;
@@ -366,9 +366,11 @@ pdu_tx_account(struct iscsi_conn *conn)
 	size_t q = conn->tx_queued, c = conn->tx_counted;
 
 	if (q >= c + ISCSI_TX_TOTAL_STEP)
-		__atomic_add_fetch(&pdu_tx_total_bytes, q - c, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&pdu_tx_total_bytes, q - c,
+		    __ATOMIC_RELAXED);
 	else if (c >= q + ISCSI_TX_TOTAL_STEP || (q == 0 && c > 0))
-		__atomic_sub_fetch(&pdu_tx_total_bytes, c - q, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&pdu_tx_total_bytes, c - q,
+		    __ATOMIC_RELAXED);
 	else
 		return;
 	conn->tx_counted = q;

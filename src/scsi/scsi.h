@@ -17,7 +17,7 @@
 #include "util/list.h"
 #include "backend/backend.h"
 
-#define SCSI_CDB_MAX 260	/* 16-byte CDB plus extended CDB AHS */
+#define SCSI_CDB_MAX 260 /* 16-byte CDB plus extended CDB AHS */
 #define SCSI_SENSE_MAX 252
 /*
  * Largest data transfer one command may describe; VPD 0xB0 advertises it
@@ -53,11 +53,11 @@ enum scsi_attr {
  * reservations.
  */
 struct scsi_nexus {
-	uint64_t id;			/* from scsi_nexus_id_new() */
-	char initiator_port[256];	/* "iqn...,i,0x<ISID>" */
-	char target_port[256];		/* "iqn...,t,0x<TPGT>" */
-	uint16_t rel_port_id;		/* relative target port identifier */
-	struct list_node node;		/* owned by the SCSI layer */
+	uint64_t id;              /* from scsi_nexus_id_new() */
+	char initiator_port[256]; /* "iqn...,i,0x<ISID>" */
+	char target_port[256];    /* "iqn...,t,0x<TPGT>" */
+	uint16_t rel_port_id;     /* relative target port identifier */
+	struct list_node node;    /* owned by the SCSI layer */
 };
 
 struct scsi_lu;
@@ -69,10 +69,10 @@ struct scsi_task {
 	/* Filled by the transport before scsi_task_exec(). */
 	uint8_t cdb[SCSI_CDB_MAX];
 	unsigned int cdb_len;
-	uint64_t lun;			/* LUN number (flat, decoded) */
+	uint64_t lun; /* LUN number (flat, decoded) */
 	enum scsi_attr attr;
-	struct scsi_nexus *nexus;	/* borrowed for the task's life */
-	struct backend_cq *cq;		/* completion queue of this thread */
+	struct scsi_nexus *nexus; /* borrowed for the task's life */
+	struct backend_cq *cq;    /* completion queue of this thread */
 	/*
 	 * Data buffer, owned by the transport. With data_out it holds
 	 * data_len bytes the initiator sent, every one of them written by
@@ -84,15 +84,15 @@ struct scsi_task {
 	 */
 	uint8_t *data;
 	uint32_t data_len;
-	bool data_out;			/* initiator sends data (W bit) */
-	bool data_in;			/* initiator expects data (R bit) */
+	bool data_out; /* initiator sends data (W bit) */
+	bool data_in;  /* initiator expects data (R bit) */
 	/*
 	 * The transport can send Data-In from data_map instead of data, and
 	 * calls scsi_task_release() once those bytes are in the socket.
 	 */
 	bool map_ok;
 	scsi_task_done_fn *done;
-	void *priv;			/* the transport's */
+	void *priv; /* the transport's */
 
 	/* Filled by the SCSI layer before done(). */
 	uint8_t status;
@@ -139,7 +139,7 @@ struct scsi_task {
 	bool aborted_elsewhere;
 	struct scsi_abort_wait *abort_wait;
 	bool completes_later; /* run() finishes it later, on its thread */
-	bool admitted; /* by scsi_task_admit(), data still arriving */
+	bool admitted;        /* by scsi_task_admit(), data still arriving */
 	/*
 	 * By scsi_task_announce(), not yet taken back by scsi_task_exec()
 	 * (the owner's thread only; lu->pending says whether an abort took
@@ -155,13 +155,13 @@ struct scsi_task {
 struct scsi_lu_params {
 	uint64_t lun;
 	struct backend_open_params backend;
-	unsigned int block_size;	/* 512..4096, power of two */
-	const char *scsi_id;		/* VPD 0x83 vendor id; NULL = generate */
-	const char *scsi_sn;		/* VPD 0x80 serial; NULL = generate */
-	const char *target_name;	/* for designators and generated ids */
+	unsigned int block_size; /* 512..4096, power of two */
+	const char *scsi_id;     /* VPD 0x83 vendor id; NULL = generate */
+	const char *scsi_sn;     /* VPD 0x80 serial; NULL = generate */
+	const char *target_name; /* for designators and generated ids */
 	unsigned int tid;
 	bool read_only;
-	bool write_cache;		/* WCE reported on (IOMode=wb) */
+	bool write_cache; /* WCE reported on (IOMode=wb) */
 };
 
 /*
@@ -169,8 +169,8 @@ struct scsi_lu_params {
  * *out, or -errno with a reason in why. The LU is reference counted:
  * scsi_lu_new gives one reference, dropped with scsi_lu_put().
  */
-int scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out,
-    char *why, size_t whylen);
+int scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
+    size_t whylen);
 void scsi_lu_get(struct scsi_lu *lu);
 void scsi_lu_put(struct scsi_lu *lu);
 uint64_t scsi_lu_number(const struct scsi_lu *lu);

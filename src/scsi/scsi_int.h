@@ -97,9 +97,9 @@ struct scsi_lu {
 	 * Counts over lu->tasks, so the common case (simple reads, nothing
 	 * waiting) decides without walking a task set of a thousand.
 	 */
-	unsigned int set_ordered;  /* ORDERED tasks in the set */
-	unsigned int set_writers;  /* writing tasks with an LBA range */
-	unsigned int set_waiting;  /* tasks in SCSI_TS_WAITING */
+	unsigned int set_ordered; /* ORDERED tasks in the set */
+	unsigned int set_writers; /* writing tasks with an LBA range */
+	unsigned int set_waiting; /* tasks in SCSI_TS_WAITING */
 	/*
 	 * Tasks announced (scsi_task_announce) and not yet executed, in
 	 * SCSI_TS_PENDING: outside the ordering, but resets find them.

@@ -594,7 +594,7 @@ bad_len:
 	    ASC_PARAMETER_LIST_LENGTH_ERROR);
 }
 
-#define RSTMF_REPD 0x80         /* CDB byte 2: extended parameter data */
+#define RSTMF_REPD 0x80 /* CDB byte 2: extended parameter data */
 #define RSTMF_EXT_LEN 16
 #define RSTMF_EXT_ADDITIONAL 0x0c /* bytes after byte 3 in that format */
 

@@ -171,7 +171,8 @@ scsi_cmd_can_start(struct scsi_cmd *cmd)
 
 	if (task->attr == SCSI_ATTR_HEAD_OF_QUEUE)
 		return true;
-	/* Nothing ordered, nothing writing, not a writer: nothing to wait for. */
+	/* Nothing ordered, nothing writing, not a writer: nothing to wait for.
+	 */
 	if (cmd->lu->set_ordered == 0 && cmd->lu->set_writers == 0 &&
 	    task->attr != SCSI_ATTR_ORDERED)
 		return true;
@@ -321,8 +322,7 @@ scsi_abort_wait_post(struct list_node *fired)
  * only ever chained to older ones of the same LU, so chains have no loops.
  */
 static void
-scsi_abort_wait_follow(struct scsi_abort_wait *first,
-    struct scsi_abort_wait *w)
+scsi_abort_wait_follow(struct scsi_abort_wait *first, struct scsi_abort_wait *w)
 {
 	struct scsi_abort_wait *last = first;
 
@@ -664,7 +664,8 @@ static bool
 scsi_task_admissible(struct scsi_lu *lu, const struct scsi_task *task,
     const struct scsi_op *op)
 {
-	struct scsi_itl *itl = scsi_itl_find(lu, scsi_task_nexus_id(task), false);
+	struct scsi_itl *itl =
+	    scsi_itl_find(lu, scsi_task_nexus_id(task), false);
 
 	/* No I_T_L yet: its first command reports POWER ON (ua.c). */
 	if (itl == NULL || itl->nua > 0)
@@ -719,7 +720,8 @@ scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task, uint32_t expected)
 	if (go) {
 		go = scsi_cmd_enter_set(cmd);
 		if (!go) {
-			/* Never started: nothing waits on it, nothing to wake. */
+			/* Never started: nothing waits on it, nothing to wake.
+			 */
 			list_remove(&task->node);
 			scsi_lu_set_count(lu, cmd, -1);
 		}
@@ -1007,7 +1009,8 @@ scsi_task_abort(struct scsi_task *task)
 		lu->set_waiting--;
 		waiting = true;
 	} else if (cmd != NULL && task->admitted && !cmd->stopped) {
-		/* Its data stops; what arrived stays, as with any aborted WRITE. */
+		/* Its data stops; what arrived stays, as with any aborted
+		 * WRITE. */
 		task->admitted = false;
 		task->data_sink = NULL;
 		waiting = true;

@@ -707,8 +707,8 @@ target_params_notice(const struct conf_target *ct,
 		    (old != NULL && old->params[k] == v))
 			continue;
 		log_notice("target %s: %s %s: %s, so %s is offered", ct->name,
-		    conf_key_defs[k].name, conf_key_format(k, v, val, sizeof(val)),
-		    limits[i].what,
+		    conf_key_defs[k].name,
+		    conf_key_format(k, v, val, sizeof(val)), limits[i].what,
 		    conf_key_format(k, limits[i].offered, off, sizeof(off)));
 	}
 }

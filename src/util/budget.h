@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 struct budget {
-	uint64_t used;  /* atomic */
-	uint64_t limit; /* 0: no limit */
-	uint64_t peak;  /* atomic; highest used seen */
+	uint64_t used;    /* atomic */
+	uint64_t limit;   /* 0: no limit */
+	uint64_t peak;    /* atomic; highest used seen */
 	uint64_t refused; /* atomic; takes that failed */
 };
 
