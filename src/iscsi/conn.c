@@ -359,11 +359,10 @@ static void
 conn_rx_kick(void *arg)
 {
 	struct iscsi_conn *conn = arg;
-	int rc;
 
 	if (conn->state != CONN_S_CLOSED && !conn->close_queued &&
 	    !conn->rx_paused) {
-		rc = pdu_rx(conn);
+		int rc = pdu_rx(conn);
 		if (rc != 0) {
 			if (rc != -ECONNRESET && rc != -EPIPE)
 				conn_dbg(conn, 1, "closing: %s", strerror(-rc));
