@@ -55,6 +55,10 @@ import protocol_tester as pt  # noqa: E402
 PORT = int(sys.argv[1])
 PID = int(sys.argv[2])
 VERIFY_IQN, VERIFY_IMAGE, FUZZ_IQN, NOP_IQN = sys.argv[3:7]
+# The peers that stall for 30 s sit on a target of their own: the abuse
+# phase sends TARGET COLD RESETs to FUZZ_IQN, which close every
+# connection of that target (RFC 7143 11.5.1), stalled ones included.
+STALL_IQN = sys.argv[7] if len(sys.argv) > 7 else FUZZ_IQN
 HOST = "127.0.0.1"
 INITIATOR = "iqn.2026-11.org.example:hostile"
 GOOD_INITIATOR = "iqn.2026-11.org.example:verifier"
@@ -332,7 +336,7 @@ class NotReading(Stalled):
 
 def start_not_reading():
     c = pt.Connection(HOST, PORT, timeout=5.0, isid=b"\x80" + os.urandom(5))
-    c.login(INITIATOR, FUZZ_IQN)
+    c.login(INITIATOR, STALL_IQN)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     # 24 reads of 512 KiB: 12 MiB, more than both socket buffers hold.
     for i in range(24):
@@ -403,12 +407,12 @@ def start_stalled():
     peers.append(Stalled("stops mid-header in full feature phase "
                          "(NOPInterval 2)", c.sock, NOP_BOUND))
     c = pt.Connection(HOST, PORT, timeout=5.0, isid=b"\x80" + os.urandom(5))
-    c.login(INITIATOR, FUZZ_IQN)
+    c.login(INITIATOR, STALL_IQN)
     c.sock.sendall(pt.nop_out(c.next_itt(), c.cmdsn, c.exp_statsn)[:20])
     peers.append(Stalled("stops mid-header in full feature phase "
                          "(no NOPInterval)", c.sock, STALL_BOUND))
     c = pt.Connection(HOST, PORT, timeout=5.0, isid=b"\x80" + os.urandom(5))
-    c.login(INITIATOR, FUZZ_IQN)
+    c.login(INITIATOR, STALL_IQN)
     c.sock.sendall(pt.frame_pdu(pt.nop_out(c.next_itt(), c.cmdsn,
                                            c.exp_statsn, dsl=4096),
                                 bytes(4096))[:1000])

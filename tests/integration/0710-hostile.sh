@@ -22,11 +22,14 @@
 PY="$(dirname "$0")/0710-hostile.py"
 vimg=$(make_image verify.img 16M)
 fimg=$(make_image fuzz.img 16M)
+simg=$(make_image stall.img 16M)
 cat >"$T/ietd.conf" <<CONF
 Target $IQN_BASE:verify
 	Lun 0 Path=$vimg,Type=fileio
 Target $IQN_BASE:fuzz
 	Lun 0 Path=$fimg,Type=fileio
+Target $IQN_BASE:stall
+	Lun 0 Path=$simg,Type=fileio
 Target $IQN_BASE:nop
 	NOPInterval 2
 	NOPTimeout 2
@@ -36,7 +39,7 @@ CONF
 # Run the helper; its "ok - " / "not ok - " lines become ours.
 run_py() {
 	timeout 300 python3 "$PY" "$PORT" "$IETD_PID" "$IQN_BASE:verify" \
-		"$vimg" "$IQN_BASE:fuzz" "$IQN_BASE:nop" >"$T/py.out" 2>&1
+		"$vimg" "$IQN_BASE:fuzz" "$IQN_BASE:nop" "$IQN_BASE:stall" >"$T/py.out" 2>&1
 	tap_import "$T/py.out" $? 0710-hostile.py
 }
 
