@@ -169,8 +169,7 @@ conn_tx_schedule(struct iscsi_conn *conn)
 	list_add_tail(&conn->il->tx_pending, &conn->tx_node);
 }
 
-/* Is a PDU partly received (or bytes of the next one already read)? */
-static bool
+bool
 conn_rx_busy(const struct iscsi_conn *conn)
 {
 	const struct iscsi_rx *rx = &conn->rx;
@@ -351,6 +350,23 @@ conn_rx_pause(struct iscsi_conn *conn)
 }
 
 /*
+ * After a round of receiving or sending: close on an error (a reset or a
+ * broken pipe is the peer's ordinary way out, not worth a line), or once
+ * a close waits only for the queue that has now drained.
+ */
+static void
+conn_io_done(struct iscsi_conn *conn, int rc)
+{
+	if (rc != 0) {
+		if (rc != -ECONNRESET && rc != -EPIPE)
+			conn_dbg(conn, 1, "closing: %s", strerror(-rc));
+		conn_close(conn);
+	} else if (conn->close_queued && list_empty(&conn->txq)) {
+		conn_close(conn);
+	}
+}
+
+/*
  * After the dispatch round in which the queue drained: run the receive
  * side once. PDUs may wait in the read-ahead buffer, and no readable
  * event would announce them.
@@ -361,16 +377,8 @@ conn_rx_kick(void *arg)
 	struct iscsi_conn *conn = arg;
 
 	if (conn->state != CONN_S_CLOSED && !conn->close_queued &&
-	    !conn->rx_paused) {
-		int rc = pdu_rx(conn);
-		if (rc != 0) {
-			if (rc != -ECONNRESET && rc != -EPIPE)
-				conn_dbg(conn, 1, "closing: %s", strerror(-rc));
-			conn_close(conn);
-		} else if (conn->close_queued && list_empty(&conn->txq)) {
-			conn_close(conn);
-		}
-	}
+	    !conn->rx_paused)
+		conn_io_done(conn, pdu_rx(conn));
 	conn_put(conn);
 }
 
@@ -538,13 +546,7 @@ conn_event(void *arg, unsigned int events)
 	} else if ((events & LOOP_ERROR) != 0 && rc == 0) {
 		rc = -ECONNRESET;
 	}
-	if (rc != 0) {
-		if (rc != -ECONNRESET && rc != -EPIPE)
-			conn_dbg(conn, 1, "closing: %s", strerror(-rc));
-		conn_close(conn);
-	} else if (conn->close_queued && list_empty(&conn->txq)) {
-		conn_close(conn);
-	}
+	conn_io_done(conn, rc);
 	conn_put(conn);
 }
 

@@ -651,6 +651,8 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	task->itt = itt;
 	task->cmdsn = cmdsn;
 	task->edtl = edtl;
+	/* Its immediate data may still be on its way: the clock starts. */
+	task->wait_ms = loop_now_ms();
 	task->immediate = immediate;
 	task->read = (flags & SCSI_CMD_FLAG_READ) != 0;
 	task->write = (flags & SCSI_CMD_FLAG_WRITE) != 0;
@@ -898,9 +900,19 @@ ffp_conn_stalled(struct iscsi_conn *conn, uint64_t now)
 {
 	struct list_node *pos;
 
+	/* Back-pressure: we are the ones not reading its data now. */
+	if (conn->rx_paused)
+		return false;
 	list_for_each(pos, &conn->tasks) {
 		struct iscsi_task *t = list_entry(pos, struct iscsi_task, node);
 
+		/*
+		 * The PDU being received is the PDU stall check's business
+		 * (30 s without a byte): a large one on a slow link takes
+		 * longer than 30 s and is still progress.
+		 */
+		if (t == conn->rx.task && conn_rx_busy(conn))
+			continue;
 		if (t->aborted ||
 		    (t->state != TASK_S_HELD && t->state != TASK_S_DATA) ||
 		    now - t->wait_ms < ISCSI_DATA_OUT_TIMEOUT_MS)

@@ -447,6 +447,8 @@ void ffp_conn_drop_tasks(struct iscsi_conn *conn);
  * the caller closes conn. On conn's loop.
  */
 bool ffp_conn_stalled(struct iscsi_conn *conn, uint64_t now);
+/* Is a PDU partly received (or bytes of the next one already read)? */
+bool conn_rx_busy(const struct iscsi_conn *conn);
 
 /* nop.c */
 int nop_out(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen);

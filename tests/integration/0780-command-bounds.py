@@ -10,6 +10,7 @@ At the same time:
 - so does a WRITE held for a CmdSN that never comes;
 - a WRITE whose Data-Out comes one PDU every 8 seconds, 32 seconds in
   all, is not cut: the 30 seconds count from its last progress;
+- a WRITE whose immediate data stops half-way for 4 seconds is not cut;
 - commands held for their CmdSN never exceed the window: one past
   MaxCmdSN is dropped unanswered, those inside it run once the gap is
   filled;
@@ -130,6 +131,32 @@ def trickle():
         c.close()
 
 
+def slow_immediate():
+    """A SCSI Command whose immediate data is still arriving is not a
+    command waiting for its Data-Out: several sweeps pass mid-PDU and
+    the WRITE must still end GOOD (the 30 s count from the command's
+    arrival, and the PDU being received is the PDU stall's business)."""
+    name = "WRITE whose immediate data is half sent for 4 seconds"
+    c = session("slowimm", b"\x80\x00\x00\x78\x00\x05",
+                immediate_data=True, initial_r2t=True)
+    try:
+        data = b"\x3c" * 4096
+        itt = c.next_itt()
+        frame = pt.frame_pdu(pt.scsi_command(0, itt, pt.cdb_write10(640, 8),
+                                             len(data), c.cmdsn, c.exp_statsn,
+                                             write=True, dsl=len(data)), data)
+        c.cmdsn += 1
+        c.sock.sendall(frame[:pt.BHS_LEN + 100])
+        time.sleep(4)
+        c.sock.sendall(frame[pt.BHS_LEN + 100:])
+        p = c.recv()
+        result("%s: not cut, GOOD" % name,
+               p.opcode == pt.OP_SCSI_RSP and p.status == pt.SCSI_GOOD,
+               "got %r" % p)
+    finally:
+        c.close()
+
+
 def window():
     name = "commands held for their CmdSN"
     c = session("window", b"\x80\x00\x00\x78\x00\x04")
@@ -219,6 +246,7 @@ def main():
                for fn in (stalled_r2t, held, trickle)]
     for t in threads:
         t.start()
+    run(slow_immediate)
     run(window)
     run(registrations)
     for t in threads:
