@@ -154,13 +154,22 @@ discovery_send_targets(struct iscsi_conn *conn, const char *value,
 	memset(&c, 0, sizeof(c));
 	c.conn = conn;
 	c.sb = sb;
-	if (strcmp(value, "All") == 0) {
-		c.want = NULL;
-	} else if (value[0] == '\0') {
-		/* RFC 7143 13.3: empty means this session's target. */
-		if (s->target == NULL)
+	if (!s->discovery) {
+		/*
+		 * RFC 7143 Appendix C: All is for discovery sessions only,
+		 * and an empty value names this session's target. A normal
+		 * session learns nothing of other targets here: its login
+		 * did not pass discovery authentication, only this target's.
+		 */
+		if (s->target == NULL ||
+		    (value[0] != '\0' && strcmp(value, "All") != 0 &&
+			strcasecmp(value, target_name(s->target)) != 0))
 			return 0;
 		c.want = target_name(s->target);
+	} else if (strcmp(value, "All") == 0) {
+		c.want = NULL;
+	} else if (value[0] == '\0') {
+		return 0; /* a discovery session has no target of its own */
 	} else {
 		c.want = value;
 	}

@@ -300,6 +300,15 @@ def case_sendtargets_normal():
         addrs = [v for k, v in got if k == "TargetAddress"]
         if "127.0.0.1:%d,1" % PORT not in addrs:
             return "no TargetAddress 127.0.0.1:%d,1 in %r" % (PORT, addrs)
+        # RFC 7143 Appendix C: All is for discovery sessions; here it
+        # names this session's target only, and another target's name
+        # gets nothing (that login passed no discovery authentication).
+        if names != [TARGET]:
+            return "other targets named in a normal session: %r" % names
+        other = TARGET.rsplit(":", 1)[0] + ":extra-target-with-a-long-name-01"
+        got = c.text([("SendTargets", other)])
+        if not isinstance(got, list) or got:
+            return "SendTargets=<another target> answered %r" % got
         return None
     finally:
         c.close()
