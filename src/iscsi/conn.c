@@ -424,6 +424,8 @@ conn_free(struct iscsi_conn *conn)
 	mem_free(conn->text_out);
 	mem_free(conn->text_in);
 	login_free(conn);
+	/* Every task is gone: nothing points at its nexus any more. */
+	mem_free(conn->session_ended);
 	mem_free(conn);
 	if (fire) {
 		if (iscsi_shutdown_loop != NULL &&
@@ -504,8 +506,9 @@ conn_close(struct iscsi_conn *conn)
 	/* Tasks still in the SCSI layer hold references and are dropped. */
 	ffp_conn_drop_tasks(conn);
 	if (s != NULL) {
-		session_free(s);
+		session_end(s);
 		conn->session = NULL;
+		conn->session_ended = s;
 	}
 	close(conn->fd);
 	conn->fd = -1;

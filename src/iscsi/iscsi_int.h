@@ -192,6 +192,13 @@ struct iscsi_conn {
 	uint64_t tx_ms;             /* last byte sent, or queue began */
 	struct iscsi_login *login;  /* during login only */
 	struct iscsi_session *session;
+	/*
+	 * The session conn_close() ended: its memory (and the SCSI nexus in
+	 * it) lives until the connection is freed, because the tasks the
+	 * SCSI layer still holds point at that nexus, and other sessions'
+	 * resets and PREEMPT AND ABORT read it (scsi_task.nexus).
+	 */
+	struct iscsi_session *session_ended;
 	uint16_t cid;
 	uint32_t statsn;
 	bool hdigest, ddigest;
@@ -394,7 +401,13 @@ int login_rx(struct iscsi_conn *conn, const uint8_t *bhs, const uint8_t *data,
 void session_table_lock(void);
 void session_table_unlock(void);
 struct iscsi_session *session_new(void);
-/* Detach from the conn, unregister, free. On the session's loop. */
+/*
+ * Take the session out of the table, drop its held commands, unregister
+ * its nexus and leave its target: nobody finds it any more. Its memory
+ * stays (mem_free it later). On the session's loop.
+ */
+void session_end(struct iscsi_session *s);
+/* session_end() and free: for a session no task ever pointed at. */
 void session_free(struct iscsi_session *s);
 /* A Normal session with this initiator name and ISID, under the lock. */
 struct iscsi_session *session_find_isid(const char *initiator,

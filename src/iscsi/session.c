@@ -178,7 +178,7 @@ session_kill_remote(struct iscsi_session *s)
 }
 
 void
-session_free(struct iscsi_session *s)
+session_end(struct iscsi_session *s)
 {
 	bool counted;
 
@@ -203,13 +203,22 @@ session_free(struct iscsi_session *s)
 			task_put(h->task);
 		mem_free(h);
 	}
-	if (s->nexus_registered)
+	if (s->nexus_registered) {
 		scsi_nexus_unregister(&s->nexus);
+		s->nexus_registered = false;
+	}
 	if (s->target != NULL) {
 		if (counted)
 			target_session_del(s->target);
 		target_put(s->target);
+		s->target = NULL;
 	}
+}
+
+void
+session_free(struct iscsi_session *s)
+{
+	session_end(s);
 	mem_free(s);
 }
 
