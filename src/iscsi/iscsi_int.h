@@ -359,9 +359,6 @@ extern struct list_node iscsi_conns;
 /* pdu.c */
 /* Process readable input: returns 0, or -errno when the conn must close. */
 int pdu_rx(struct iscsi_conn *conn);
-/* Feed bytes (for tests and the fuzzer): like pdu_rx from a buffer. */
-int pdu_rx_buf(struct iscsi_conn *conn, const uint8_t *buf, size_t len,
-    size_t *used);
 /* Check a BHS's lengths against limits; 0 or -EPROTO / -EMSGSIZE. */
 int pdu_check_lengths(const uint8_t *bhs, uint32_t max_dsl, uint32_t *ahs_len,
     uint32_t *dlen);

@@ -121,7 +121,13 @@ textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen)
 			return pdu_reject(conn, req, REJECT_INVALID_PDU_FIELD);
 		return textreq_send(conn, req);
 	}
-	/* A new request ends any earlier exchange (RFC 7143 11.10.4). */
+	/*
+	 * A new request (reserved TTT) ends any earlier exchange (RFC 7143
+	 * 11.10.4), a request still being sent in pieces included: its
+	 * pieces are not the start of this one.
+	 */
+	if (ttt == ISCSI_RSVD_TAG)
+		textreq_reset(conn);
 	mem_free(conn->text_out);
 	conn->text_out = NULL;
 	conn->text_out_len = conn->text_out_off = 0;

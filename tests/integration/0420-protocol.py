@@ -392,6 +392,27 @@ def case_text_continued():
         c.close()
 
 
+def case_text_new_request_mid_piece():
+    # A Text Request in pieces, then a new one (reserved TTT, new ITT):
+    # the new one is answered on its own (RFC 7143 11.10.4), not glued
+    # to the unfinished piece.
+    c = session()
+    try:
+        itt = c.next_itt()
+        c.send(pt.text_request(itt, c.cmdsn, c.exp_statsn, final=False,
+                               cont=True, dsl=7), b"Bogus=x")
+        c.cmdsn += 1
+        p = c.recv()
+        if p.opcode != pt.OP_TEXT_RSP or p.final:
+            return "first answer %r" % p
+        got = c.text([("SendTargets", "")])
+        if not isinstance(got, list) or ("TargetName", TARGET) not in got:
+            return "the new request was answered %r" % (got,)
+        return None
+    finally:
+        c.close()
+
+
 def case_text_unknown():
     c = session()
     try:
@@ -585,6 +606,8 @@ def main():
     run("NOP-Out ping: NOP-In with the same data", case_nop_ping)
     run("unknown text key: NotUnderstood", case_text_unknown)
     run("Text Request continued with the C bit", case_text_continued)
+    run("a new Text Request ends one still in pieces",
+        case_text_new_request_mid_piece)
     run("login text without '=': 0x0200", case_bad_text)
     run("login with an unknown TSIH: 0x020a", case_unknown_tsih)
     run("ITT of a running task reused: Reject 0x07", case_itt_in_use)
