@@ -151,50 +151,14 @@ def good_session(iqn=VERIFY_IQN, **kw):
     return c
 
 
-class Verifier(threading.Thread):
-    """Writes random extents and reads each back; remembers them all."""
+# What the verifier wrote last, block by block: checked in the file too.
+expect = {}                     # lba -> sha256 of the block
 
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-        self.rounds = 0
-        self.error = None
-        self.expect = {}        # lba -> sha256 of the block
-        self.last = time.monotonic()
-        self.max_gap = 0.0
-        self.vrng = random.Random()
 
-    def run(self):
-        try:
-            c = good_session()
-            self.last = time.monotonic()
-            while not self.stop.is_set():
-                n = self.vrng.randint(1, 32)     # > 16: some use R2T
-                lba = self.vrng.randrange(0, VERIFY_LBAS - n)
-                data = os.urandom(n * BLOCK)
-                st, _, p = c.scsi(pt.cdb_write10(lba, n), write_data=data)
-                if st != pt.SCSI_GOOD:
-                    raise RuntimeError("WRITE status %r" % st)
-                st, got, p = c.scsi(pt.cdb_read10(lba, n),
-                                    read_len=len(data))
-                if st != pt.SCSI_GOOD or got != data:
-                    raise RuntimeError("read back differs at LBA %d" % lba)
-                for i in range(n):
-                    self.expect[lba + i] = hashlib.sha256(
-                        data[i * BLOCK:(i + 1) * BLOCK]).digest()
-                now = time.monotonic()
-                self.max_gap = max(self.max_gap, now - self.last)
-                self.last = now
-                self.rounds += 1
-            p = c.logout()
-            if p.opcode != pt.OP_LOGOUT_RSP or p.response != 0:
-                raise RuntimeError("logout answer %r" % p)
-            c.close()
-        except Exception as e:
-            self.error = "%s: %s" % (type(e).__name__, e)
-
-    def gap_now(self):
-        return max(self.max_gap, time.monotonic() - self.last)
+def remember(lba, n, data):
+    for i in range(n):
+        expect[lba + i] = hashlib.sha256(
+            data[i * BLOCK:(i + 1) * BLOCK]).digest()
 
 
 # ------------------------------------------------------------------
@@ -818,7 +782,7 @@ def main():
         return main_concurrent()
     note("ietd pid %d, RLIMIT_NOFILE of ietd: %s, HOSTILE_SEED=%d" %
          (PID, ietd_nofile(), SEED))
-    v = Verifier()
+    v = pt.Verifier(good_session, VERIFY_LBAS, on_written=remember)
     v.start()
     t0 = time.monotonic()
     while v.rounds < 20 and v.error is None and time.monotonic() - t0 < 10:
@@ -964,7 +928,7 @@ def main():
     try:
         c = good_session()
         bad = 0
-        lbas = sorted(v.expect)
+        lbas = sorted(expect)
         with open(VERIFY_IMAGE, "rb") as f:
             for i in range(0, VERIFY_LBAS, 128):
                 st, data, _ = c.scsi(pt.cdb_read10(i, 128),
@@ -976,7 +940,7 @@ def main():
                 if fdata != data:
                     bad += 1
                 for lba in range(i, i + 128):
-                    h = v.expect.get(lba)
+                    h = expect.get(lba)
                     blk = data[(lba - i) * BLOCK:(lba - i + 1) * BLOCK]
                     if h is not None and hashlib.sha256(blk).digest() != h:
                         bad += 1

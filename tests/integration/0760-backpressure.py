@@ -36,7 +36,6 @@ Prints "ok - NAME" / "not ok - NAME: WHY" and "# " notes.
 """
 
 import os
-import random
 import select
 import struct
 import sys
@@ -51,7 +50,6 @@ PID = int(sys.argv[2])
 VERIFY_IQN, DIGEST_IQN = sys.argv[3:5]
 HOST = "127.0.0.1"
 INITIATOR = "iqn.2026-11.org.example:backpressure"
-BLOCK = 512
 VERIFY_LBAS = 8192
 
 # Bounds the test states (0760-backpressure.sh and ietd.8 repeat them).
@@ -102,49 +100,11 @@ class Sampler(threading.Thread):
             self.stop.wait(0.02)
 
 
-class Verifier(threading.Thread):
-    """Writes random extents and reads each back, timing every round."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-        self.rounds = 0
-        self.error = None
-        self.last = time.monotonic()
-        self.max_gap = 0.0
-
-    def run(self):
-        rng = random.Random()
-        try:
-            c = pt.Connection(HOST, PORT, timeout=10.0,
-                              isid=b"\x80" + os.urandom(5))
-            c.login(INITIATOR + ":verifier", VERIFY_IQN)
-            pt.clear_unit_attention(c)
-            self.last = time.monotonic()
-            while not self.stop.is_set():
-                n = rng.randint(1, 32)
-                lba = rng.randrange(0, VERIFY_LBAS - n)
-                data = os.urandom(n * BLOCK)
-                st, _, _ = c.scsi(pt.cdb_write10(lba, n), write_data=data)
-                if st != pt.SCSI_GOOD:
-                    raise RuntimeError("WRITE status %r" % st)
-                st, got, _ = c.scsi(pt.cdb_read10(lba, n),
-                                    read_len=len(data))
-                if st != pt.SCSI_GOOD or got != data:
-                    raise RuntimeError("read back differs at LBA %d" % lba)
-                now = time.monotonic()
-                self.max_gap = max(self.max_gap, now - self.last)
-                self.last = now
-                self.rounds += 1
-            p = c.logout()
-            if p.opcode != pt.OP_LOGOUT_RSP or p.response != 0:
-                raise RuntimeError("logout answer %r" % p)
-            c.close()
-        except Exception as e:
-            self.error = "%s: %s" % (type(e).__name__, e)
-
-    def gap_now(self):
-        return max(self.max_gap, time.monotonic() - self.last)
+def verifier_session():
+    c = pt.Connection(HOST, PORT, timeout=10.0, isid=b"\x80" + os.urandom(5))
+    c.login(INITIATOR + ":verifier", VERIFY_IQN)
+    pt.clear_unit_attention(c)
+    return c
 
 
 def discovery(max_recv_dsl=262144):
@@ -563,7 +523,7 @@ def bounds_cases():
 def main():
     sampler = Sampler()
     sampler.start()
-    v = Verifier()
+    v = pt.Verifier(verifier_session, VERIFY_LBAS)
     v.start()
     time.sleep(1.0)
     if v.error is not None or v.rounds == 0:

@@ -16,10 +16,12 @@ fields, odd lengths, broken digests.
 import base64
 import hashlib
 import os
+import random
 import socket
 import struct
 import sys
 import threading
+import time
 
 BHS_LEN = 48
 DIGEST_LEN = 4
@@ -799,6 +801,68 @@ def clear_unit_attention(conn, lun=0, tries=4):
             raise RuntimeError("TEST UNIT READY status %r sense %s" %
                                (st, sense.hex()))
     raise RuntimeError("unit attention does not clear")
+
+
+class Verifier(threading.Thread):
+    """The honest session beside an attack: writes extents of 1 to
+    max_blocks blocks (above 16 some data goes on R2T) at random within
+    lbas blocks and reads each back, for as long as stop is not set.
+
+    connect() returns a logged-in Connection (unit attention cleared).
+    make_data(lba, n, seq) gives the bytes to write (random by default);
+    on_written(lba, n, data) is told of each extent read back intact.
+    rounds, max_gap (longest time between two rounds) and error (None
+    or what went wrong, which ends the thread) are for the test to
+    check; gap_now() counts the round under way too.
+    """
+
+    def __init__(self, connect, lbas, max_blocks=32, make_data=None,
+                 on_written=None, block=512):
+        super().__init__(daemon=True)
+        self.connect = connect
+        self.lbas = lbas
+        self.max_blocks = max_blocks
+        self.make_data = make_data or (
+            lambda lba, n, seq: os.urandom(n * block))
+        self.on_written = on_written
+        self.stop = threading.Event()
+        self.rounds = 0
+        self.error = None
+        self.last = time.monotonic()
+        self.max_gap = 0.0
+        self.rng = random.Random()
+
+    def run(self):
+        try:
+            c = self.connect()
+            self.last = time.monotonic()
+            while not self.stop.is_set():
+                n = self.rng.randint(1, self.max_blocks)
+                lba = self.rng.randrange(0, self.lbas - n)
+                data = self.make_data(lba, n, self.rounds)
+                st, _, p = c.scsi(cdb_write10(lba, n), write_data=data)
+                if st != SCSI_GOOD:
+                    raise RuntimeError("WRITE at LBA %d: status %r %r" %
+                                       (lba, st, p))
+                st, got, p = c.scsi(cdb_read10(lba, n), read_len=len(data))
+                if st != SCSI_GOOD or got != data:
+                    raise RuntimeError("read back differs at LBA %d "
+                                       "(status %r)" % (lba, st))
+                if self.on_written is not None:
+                    self.on_written(lba, n, data)
+                now = time.monotonic()
+                self.max_gap = max(self.max_gap, now - self.last)
+                self.last = now
+                self.rounds += 1
+            p = c.logout()
+            if p.opcode != OP_LOGOUT_RSP or p.response != 0:
+                raise RuntimeError("logout answer %r" % p)
+            c.close()
+        except Exception as e:      # noqa: BLE001 -- the test reports it
+            self.error = "%s: %s" % (type(e).__name__, e)
+
+    def gap_now(self):
+        return max(self.max_gap, time.monotonic() - self.last)
 
 
 class Inflight:
