@@ -185,7 +185,7 @@ check-integration: all
 check-valgrind: all
 	$(Q)VALGRIND=1 tools/run-checks.sh $(B) integration
 
-lint:
+lint: check-deps
 	$(Q)tools/lint.sh
 
 format:
