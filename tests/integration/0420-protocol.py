@@ -38,12 +38,7 @@ result = pt.Results()
 
 
 
-def run(name, fn):
-    try:
-        why = fn()
-    except Exception as e:      # a case must never stop the others
-        why = "%s: %s" % (type(e).__name__, e)
-    result(name, why is None, why)
+run = result.run
 
 
 def session(**kw):

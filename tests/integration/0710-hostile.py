@@ -98,15 +98,9 @@ def alive():
         return False
 
 
+
 def rss_kib():
-    try:
-        with open("/proc/%d/status" % PID) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return pt.rss_kib(PID)
 
 
 def ietd_fds():
@@ -126,17 +120,6 @@ def ietd_nofile():
         pass
     return "?"
 
-
-class Sampler(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.peak = max(self.peak, rss_kib())
-            self.stop.wait(0.05)
 
 
 # ------------------------------------------------------------------
@@ -788,7 +771,7 @@ def main():
     while v.rounds < 20 and v.error is None and time.monotonic() - t0 < 10:
         time.sleep(0.05)
     base = rss_kib()
-    sampler = Sampler()
+    sampler = pt.RssSampler(PID, 0.05)
     sampler.start()
     note("VmRSS before the storm: %d KiB" % base)
 

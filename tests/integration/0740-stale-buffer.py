@@ -112,12 +112,7 @@ def check_medium(a, what):
     return None
 
 
-def run(name, fn):
-    try:
-        why = fn()
-    except Exception as e:      # a case must never stop the others
-        why = "%s: %s" % (type(e).__name__, e)
-    result(name, why is None, why)
+run = result.run
 
 
 def family_case(cdb, edtl, xfer, read):

@@ -27,7 +27,6 @@ race (two event threads): two logins reinstating one session at once
 
 import os
 import socket
-import struct
 import sys
 import threading
 import time
@@ -53,12 +52,7 @@ CDB_RELEASE6 = bytes([0x17, 0, 0, 0, 0, 0])
 result = pt.Results()
 
 
-def run(name, fn):
-    try:
-        why = fn()
-    except Exception as e:      # a case must never stop the others
-        why = "%s: %s" % (type(e).__name__, e)
-    result(name, why is None, why)
+run = result.run
 
 
 def isid():

@@ -35,12 +35,7 @@ FORGED = b"\nsid:1 initiator:forged\ntid:9 name:iqn.2026-11.org.example:x"
 result = pt.Results()
 
 
-def run(name, fn):
-    try:
-        why = fn()
-    except Exception as e:      # a case must never stop the others
-        why = "%s: %s" % (type(e).__name__, e)
-    result(name, why is None, why)
+run = result.run
 
 
 def closed(c, wait=5.0):

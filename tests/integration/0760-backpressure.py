@@ -77,27 +77,10 @@ def note(msg):
     print("# %s" % msg, flush=True)
 
 
+
 def rss_kib():
-    try:
-        with open("/proc/%d/status" % PID) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return pt.rss_kib(PID)
 
-
-class Sampler(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.peak = max(self.peak, rss_kib())
-            self.stop.wait(0.02)
 
 
 def verifier_session():
@@ -521,7 +504,7 @@ def bounds_cases():
 
 
 def main():
-    sampler = Sampler()
+    sampler = pt.RssSampler(PID, 0.02)
     sampler.start()
     v = pt.Verifier(verifier_session, VERIFY_LBAS)
     v.start()

@@ -50,11 +50,7 @@ def note(msg):
 
 
 def rss_kib():
-    with open("/proc/%d/status" % IETD_PID) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return pt.rss_kib(IETD_PID)
 
 
 def honest_data(lba, n, seq):
@@ -230,12 +226,7 @@ def status_file_clean():
     return None
 
 
-def run(name, fn):
-    try:
-        why = fn()
-    except Exception as e:          # noqa: BLE001 -- one case, not all
-        why = "%s: %s" % (type(e).__name__, e)
-    result(name, why is None, why)
+run = result.run
 
 
 honest = pt.Verifier(honest_session, HONEST_LBAS, make_data=honest_data)

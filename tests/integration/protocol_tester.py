@@ -787,6 +787,44 @@ class Results:
                 print("not ok - %s: %s" % (name, why), flush=True)
         return good
 
+    def run(self, name, fn):
+        """One case: fn() returns None when it passed, else why not. An
+        exception fails that case only, never the cases after it."""
+        try:
+            why = fn()
+        except Exception as e:      # noqa: BLE001 -- reported as the case
+            why = "%s: %s" % (type(e).__name__, e)
+        return self(name, why is None, why)
+
+
+def rss_kib(pid):
+    """VmRSS of process pid in KiB, 0 once it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler(threading.Thread):
+    """The peak VmRSS of pid, sampled every interval seconds until stop
+    is set."""
+
+    def __init__(self, pid, interval=0.05):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, rss_kib(self.pid))
+            self.stop.wait(self.interval)
+
 
 def clear_unit_attention(conn, lun=0, tries=4):
     """TEST UNIT READY until GOOD: a new I_T nexus first gets the unit
