@@ -85,22 +85,6 @@ bool backend_write_cache(const struct backend *be);
 struct backend_map;
 const void *backend_map(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref);
-/*
- * The same range for writing (a writable memory-backed store only; never
- * a file on disk, where a store into the mapping can wait for the disk
- * inside a page fault): bytes stored there
- * are written, with no write() to follow. The caller keeps other users
- * of the range out as for reading, and copies into it from user space
- * only with backend_map_copy(); the kernel (recv) may write it directly.
- * tmpfs has no stable storage, so nothing is left to flush.
- */
-uint8_t *backend_map_write(struct backend *be, uint64_t off, uint64_t len,
-    struct backend_map **ref);
-/*
- * memcpy into (or out of) a mapping: 0, or -EFAULT when the file was cut
- * short under it (SIGBUS caught, the copy partly done).
- */
-int backend_map_copy(void *dst, const void *src, size_t len);
 void backend_map_put(struct backend_map *m);
 
 /*

@@ -4,9 +4,8 @@
  * Shared mappings of buffered files, and of block devices served
  * buffered, which are treated as files here. A large READ is sent to the
  * socket straight from the page cache: one copy instead of two (file to
- * buffer, buffer to socket). For memory-backed files (tmpfs, ramfs) a large
- * WRITE's data is also received from the socket straight into it. nullio
- * has a window of zeros to send from (backend_map_zeros).
+ * buffer, buffer to socket). nullio has a window of zeros to send from
+ * (backend_map_zeros).
  *
  * Only ranges whose every page is in memory are handed out. For tmpfs
  * that keeps out holes: touching one through a shared mapping would
@@ -25,16 +24,15 @@
  * until its last user lets go.
  *
  * Should the file be cut short behind our back, its pages past the new
- * end vanish from the mapping. The kernel then fails a recv() or writev()
- * on them with EFAULT; a copy in user space would get SIGBUS, so the few
- * such copies go through backend_map_copy(), which turns it into -EFAULT.
+ * end vanish from the mapping. The kernel then fails the writev() that
+ * sends them with EFAULT; nothing in user space reads the mapping (the
+ * transport copies instead when it computes a data digest), because that
+ * read would be a SIGBUS.
  */
 #include <sys/mman.h>
 
 #include <errno.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,56 +50,6 @@ struct backend_map {
 	size_t len;
 	unsigned int refs; /* atomic */
 };
-
-/* --- copies that survive a shrunken file -------------------------------- */
-
-/*
- * The copy in progress on this thread; NULL when none. volatile: to the
- * compiler the store before memcpy() is dead, as memcpy cannot read it.
- */
-static __thread sigjmp_buf *volatile backend_copy_env;
-static pthread_once_t backend_copy_once = PTHREAD_ONCE_INIT;
-
-static void
-backend_copy_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	(void)si;
-	(void)uc;
-	if (backend_copy_env != NULL)
-		siglongjmp(*backend_copy_env, 1);
-	/* Not ours: die of it as if no handler were here. */
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void
-backend_copy_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = backend_copy_sigbus;
-	/* SA_NODEFER: siglongjmp leaves the handler without a mask to undo. */
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-}
-
-int
-backend_map_copy(void *dst, const void *src, size_t len)
-{
-	sigjmp_buf env;
-
-	/* savemask 0: no sigprocmask call on this hot path. */
-	if (sigsetjmp(env, 0) != 0) {
-		backend_copy_env = NULL;
-		return -EFAULT;
-	}
-	backend_copy_env = &env;
-	memcpy(dst, src, len);
-	backend_copy_env = NULL;
-	return 0;
-}
 
 void
 backend_map_put(struct backend_map *m)
@@ -125,11 +73,7 @@ backend_map_new(struct backend *be)
 	m = mem_zalloc(sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	/* Only memory-backed files are written through their mapping. */
-	base = mmap(NULL, (size_t)size,
-	    be->in_memory && !be->read_only ? PROT_READ | PROT_WRITE
-					    : PROT_READ,
-	    MAP_SHARED, be->fd, 0);
+	base = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, be->fd, 0);
 	if (base == MAP_FAILED) {
 		mem_free(m);
 		return NULL;
@@ -244,17 +188,6 @@ backend_map(struct backend *be, uint64_t off, uint64_t len,
 		return backend_map_zeros(len, ref);
 	if (!be->in_memory && !be->local_cache)
 		return NULL;
-	return backend_map_range(be, off, len, ref);
-}
-
-uint8_t *
-backend_map_write(struct backend *be, uint64_t off, uint64_t len,
-    struct backend_map **ref)
-{
-	*ref = NULL;
-	if (!be->in_memory || be->read_only)
-		return NULL;
-	pthread_once(&backend_copy_once, backend_copy_install);
 	return backend_map_range(be, off, len, ref);
 }
 

@@ -383,7 +383,7 @@ ffp_task_exec(struct iscsi_task *task)
 		return;
 	}
 	if (!task->in_scsi) {
-		/* An admitted or announced one is the SCSI layer's already. */
+		/* An announced one is the SCSI layer's already. */
 		task->in_scsi = true;
 		task_get(task);
 	}
@@ -565,34 +565,6 @@ ffp_ahs_parse(struct iscsi_conn *conn, const uint8_t **ext, uint32_t *ext_len)
 }
 
 /*
- * A large WRITE may have its data received straight into its LU's store
- * (tmpfs), which saves copying it from a buffer into the file: see
- * scsi_task_admit(). Only in CmdSN order (immediate, or the next one
- * expected), so no command takes its place in the task set ahead of an
- * older one still on its way. Not with DataDigest: the CRC would read the
- * store's pages in user space, where a file cut short under us is SIGBUS.
- */
-static bool
-ffp_task_admit(struct iscsi_task *task)
-{
-	struct iscsi_conn *conn = task->conn;
-	struct iscsi_session *s = conn->session;
-
-	if (!task->write || task->read || conn->ddigest ||
-	    task->edtl < SCSI_ADMIT_MIN || task->st.cq == NULL ||
-	    (!task->immediate && task->cmdsn != s->exp_cmdsn))
-		return false;
-	if (!target_task_admit(s->target, &task->st, task->edtl))
-		return false;
-	conn_dbg(conn, 2,
-	    "ITT 0x%08x: data of %u bytes straight into the store", task->itt,
-	    task->edtl);
-	task->in_scsi = true;
-	task_get(task);
-	return true;
-}
-
-/*
  * SCSI Command header (RFC 7143 11.3): check the CmdSN window and the
  * immediate data rules before anything is allocated, then create the
  * task and point the receive state machine at its buffer.
@@ -696,8 +668,6 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		task->st.status = SCSI_STATUS_TASK_SET_FULL;
 	} else if (edtl > ISCSI_TASK_DATA_MAX) {
 		task->oversize = true;
-	} else if (ffp_task_admit(task)) {
-		/* Into the store as it comes: no buffer, no data budget. */
 	} else if (edtl > 0 && (task->read || task->write) &&
 	    (task->st.status = ffp_data_reserve(task, edtl)) ==
 		SCSI_STATUS_GOOD) {
@@ -720,8 +690,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		scsi_task_set_sense(&task->st, SENSE_KEY_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_CDB, 0);
 	if (rx->dlen > 0)
-		rx->data = task->st.data_sink != NULL ? task->st.data_sink
-						      : task->st.data;
+		rx->data = task->st.data;
 	task_get(task);
 	rx->task = task;
 	return 0;
@@ -824,9 +793,6 @@ ffp_hdr_data_out(struct iscsi_conn *conn)
 	}
 	if (rx->dlen == 0) {
 		rx->data = NULL;
-	} else if (task->st.data_sink != NULL) {
-		/* Within edtl, which is the store's range: checked above. */
-		rx->data = task->st.data_sink + off;
 	} else if (task->st.data != NULL) {
 		rx->data = task->st.data + off;
 	} else {

@@ -242,27 +242,13 @@ pdu_rx_dest(struct iscsi_rx *rx, uint32_t *room)
 }
 
 /*
- * A WRITE's data going straight into its store failed: the backing file
- * was cut short under it. The command cannot complete; the connection
- * goes (ErrorRecoveryLevel 0) and the command with it.
- */
-static ssize_t
-pdu_rx_sink_failed(struct iscsi_conn *conn)
-{
-	conn_log(conn, LOG_ERR,
-	    "backing file shrank under a WRITE's data: closing");
-	return -EFAULT;
-}
-
-/*
  * Take the next bytes for dst: from the read-ahead buffer if it holds any,
  * else from the socket (straight into dst when the piece is large enough
- * that a copy would cost more than the saved read). sink: dst is a
- * store's mapping. Returns the count, 0 when the socket has nothing now,
- * or -errno.
+ * that a copy would cost more than the saved read). Returns the count, 0
+ * when the socket has nothing now, or -errno.
  */
 static ssize_t
-pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room, bool sink)
+pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room)
 {
 	struct iscsi_rx *rx = &conn->rx;
 	ssize_t n;
@@ -272,11 +258,7 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room, bool sink)
 			uint32_t avail = rx->stage_len - rx->stage_off;
 			uint32_t take = avail < room ? avail : room;
 
-			if (!sink)
-				memcpy(dst, rx->stage + rx->stage_off, take);
-			else if (backend_map_copy(dst,
-				     rx->stage + rx->stage_off, take) != 0)
-				return pdu_rx_sink_failed(conn);
+			memcpy(dst, rx->stage + rx->stage_off, take);
 			rx->stage_off += take;
 			return take;
 		}
@@ -296,8 +278,6 @@ pdu_rx_fill(struct iscsi_conn *conn, uint8_t *dst, uint32_t room, bool sink)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			if (errno == EFAULT && sink)
-				return pdu_rx_sink_failed(conn);
 			return -errno;
 		}
 		if (n == 0)
@@ -335,10 +315,7 @@ pdu_rx(struct iscsi_conn *conn)
 				return rc;
 			continue;
 		}
-		/* Data into a store's mapping (scsi_task_admit)? */
-		n = pdu_rx_fill(conn, dst, room,
-		    rx->state == RX_DATA && dst != pdu_discard &&
-			rx->task != NULL && rx->task->st.data_sink != NULL);
+		n = pdu_rx_fill(conn, dst, room);
 		if (n <= 0)
 			return (int)n;
 		if (rx->state == RX_DATA && conn->ddigest)

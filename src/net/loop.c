@@ -440,7 +440,7 @@ loop_thread_main(void *arg)
 	/*
 	 * Signals are the main thread's business (signalfd there), but for
 	 * the faults a thread raises itself: blocked, those kill the process
-	 * outright, and SIGBUS has a handler (backend/map.c).
+	 * outright. SIGBUS: a store's mapping read past a file cut short.
 	 */
 	sigfillset(&all);
 	sigdelset(&all, SIGBUS);

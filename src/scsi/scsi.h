@@ -118,11 +118,6 @@ struct scsi_task {
 	 * not in data. Only with map_ok; valid until scsi_task_release().
 	 */
 	const uint8_t *data_map;
-	/*
-	 * Set by scsi_task_admit(): where the WRITE's data goes as it
-	 * arrives, instead of data (the store's page cache).
-	 */
-	uint8_t *data_sink;
 
 	/* Private to the SCSI layer. */
 	struct scsi_lu *lu;
@@ -139,7 +134,6 @@ struct scsi_task {
 	bool aborted_elsewhere;
 	struct scsi_abort_wait *abort_wait;
 	bool completes_later; /* run() finishes it later, on its thread */
-	bool admitted;        /* by scsi_task_admit(), data still arriving */
 	/*
 	 * By scsi_task_announce(), not yet taken back by scsi_task_exec()
 	 * (the owner's thread only; lu->pending says whether an abort took
@@ -236,30 +230,6 @@ void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
     const uint64_t *luns, unsigned int n);
 
 /*
- * Admit a WRITE before its data arrived, so the data can be received
- * straight into the store: when lu keeps its store in memory (tmpfs), the
- * command is a plain WRITE (10, 12, 16) of SCSI_ADMIT_MIN bytes or more
- * whose length matches the bytes the transport expects, it would pass
- * every check scsi_task_exec() makes (unit attention, reservations, write
- * protection, LBA range) and no older task in the set holds it back, the
- * task takes its place in the LU's task set now and task->data_sink is
- * where its bytes go. The transport receives them there (copying in only
- * with backend_map_copy()), then calls scsi_task_exec() as for any task
- * and gets done() as usual. false leaves task untouched: it goes the
- * usual way, and scsi_task_exec() gives it whatever status it deserves.
- * A task admitted is aborted by its transport on its own thread, after it
- * stopped writing to data_sink; done() then follows with aborted set.
- * Another nexus's reset stops it on its own thread instead: data_sink is
- * NULL again and done() runs with TASK ABORTED status, and from then on
- * the transport writes nothing more to the old data_sink (a
- * scsi_task_exec() it made in between did nothing). Call on the task's
- * own thread.
- */
-#define SCSI_ADMIT_MIN (64u * 1024)
-bool scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task,
-    uint32_t expected);
-
-/*
  * Make a task known to lu's task set before it can run: its command has
  * arrived, but the transport still waits for the commands before it
  * (CmdSN order) or for its Data-Out. In SAM-5 the task set holds every
@@ -305,7 +275,7 @@ void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
  * share): each task of lu that came on another I_T nexus than by and has
  * not completed is aborted. One still waiting (in the set, or announced
  * and still waiting for its turn or its data) never reaches the store;
- * one admitted takes no more data; one running finishes what it started.
+ * one running finishes what it started.
  * Either way it ends with TASK ABORTED status (the Control mode page
  * reports TAS=1), so its initiator retries it instead of waiting for a
  * timeout. The issuer's own tasks

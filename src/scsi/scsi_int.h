@@ -140,11 +140,6 @@ struct scsi_cmd {
 	bool in_set;  /* on lu->tasks */
 	bool in_exec; /* still inside scsi_task_exec */
 	/*
-	 * Admitted, and another nexus's reset posted its end to its own
-	 * thread (lu->lock): its exec or abort leaves it to that.
-	 */
-	bool stopped;
-	/*
 	 * A READ answered from the store's mapping: done() has run but the
 	 * command stays in the task set until scsi_task_release().
 	 */

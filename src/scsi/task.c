@@ -448,24 +448,6 @@ scsi_cmd_complete(struct scsi_cmd *cmd)
 }
 
 /*
- * An admitted WRITE that another nexus's reset stopped, on its own thread
- * (so the transport is not inside a read into data_sink): no more data
- * goes to the store, and it ends with TASK ABORTED.
- */
-static void
-scsi_cmd_stopped_posted(struct backend_io *io)
-{
-	struct scsi_cmd *cmd = io->arg;
-	struct scsi_task *task = cmd->task;
-
-	pthread_mutex_lock(&cmd->lu->lock);
-	task->admitted = false;
-	task->data_sink = NULL;
-	pthread_mutex_unlock(&cmd->lu->lock);
-	scsi_cmd_finish(cmd);
-}
-
-/*
  * An announced task that an abort took off lu->pending, on its own thread:
  * it never ran and never will. A reset from another nexus makes that
  * TASK ABORTED; an abort of its own nexus leaves aborted set.
@@ -655,115 +637,6 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 		scsi_cmd_start(cmd);
 }
 
-/*
- * Would scsi_task_exec() pass this WRITE straight to the store? The same
- * checks, none with a side effect (a pending UA is seen, not reported).
- * lu->lock held.
- */
-static bool
-scsi_task_admissible(struct scsi_lu *lu, const struct scsi_task *task,
-    const struct scsi_op *op)
-{
-	struct scsi_itl *itl =
-	    scsi_itl_find(lu, scsi_task_nexus_id(task), false);
-
-	/* No I_T_L yet: its first command reports POWER ON (ua.c). */
-	if (itl == NULL || itl->nua > 0)
-		return false;
-	return !scsi_resv_conflict(lu, task, op);
-}
-
-bool
-scsi_task_admit(struct scsi_lu *lu, struct scsi_task *task, uint32_t expected)
-{
-	uint8_t op_code = task->cdb[0];
-	const struct scsi_op *op = scsi_op_lookup(op_code);
-	struct backend_map *map = NULL;
-	struct scsi_cmd *cmd;
-	uint64_t blocks;
-	uint8_t *sink;
-	bool go;
-
-	if (lu == NULL || task->cq == NULL || expected < SCSI_ADMIT_MIN ||
-	    (op_code != SCSI_OP_WRITE_10 && op_code != SCSI_OP_WRITE_12 &&
-		op_code != SCSI_OP_WRITE_16))
-		return false;
-	/* SIMPLE only: ORDERED and HEAD OF QUEUE take the usual way. */
-	if (task->attr != SCSI_ATTR_SIMPLE && task->attr != SCSI_ATTR_UNTAGGED)
-		return false;
-	if ((task->cdb[1] & CDB_PROTECT_MASK) ||
-	    (task->cdb[op->cdb_len - 1] & CDB_NACA) ||
-	    scsi_lu_write_protected(lu))
-		return false;
-	cmd = scsi_cmd_new(lu, task, op);
-	if (cmd == NULL)
-		return false;
-	/* In range, and exactly the bytes the transport expects. */
-	blocks = __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
-	if (cmd->nblocks == 0 || cmd->lba > blocks ||
-	    cmd->nblocks > blocks - cmd->lba ||
-	    cmd->nblocks > (SCSI_XFER_MAX >> lu->block_shift) ||
-	    cmd->nblocks << lu->block_shift != expected) {
-		scsi_cmd_free(cmd);
-		return false;
-	}
-	sink = backend_map_write(lu->be, cmd->lba << lu->block_shift, expected,
-	    &map);
-	if (sink == NULL) {
-		scsi_cmd_free(cmd);
-		return false;
-	}
-	cmd->map = map;
-
-	pthread_mutex_lock(&lu->lock);
-	go = scsi_task_admissible(lu, task, op);
-	if (go) {
-		go = scsi_cmd_enter_set(cmd);
-		if (!go) {
-			/* Never started: nothing waits on it, nothing to wake.
-			 */
-			list_remove(&task->node);
-			scsi_lu_set_count(lu, cmd, -1);
-		}
-	}
-	if (go) {
-		scsi_task_reset_result(task);
-		task->lu = lu;
-		task->internal = cmd;
-		task->state = SCSI_TS_RUNNING;
-		task->admitted = true;
-		task->data_sink = sink;
-		scsi_lu_get(lu);
-	}
-	pthread_mutex_unlock(&lu->lock);
-	if (!go)
-		scsi_cmd_free(cmd);
-	return go;
-}
-
-/* An admitted WRITE's data is in the store: it is done. */
-static void
-scsi_task_exec_admitted(struct scsi_task *task)
-{
-	struct scsi_cmd *cmd = task->internal;
-	bool stopped;
-
-	pthread_mutex_lock(&cmd->lu->lock);
-	stopped = cmd->stopped;
-	if (!stopped) {
-		task->admitted = false;
-		task->data_sink = NULL;
-	}
-	pthread_mutex_unlock(&cmd->lu->lock);
-	/* A reset of another nexus stopped it: its end is posted already. */
-	if (stopped)
-		return;
-	task->xfer_len = (uint32_t)(cmd->nblocks << cmd->lu->block_shift);
-	task->xfer_out = true;
-	cmd->in_exec = true;
-	scsi_cmd_complete(cmd);
-}
-
 void
 scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
     unsigned int n)
@@ -773,11 +646,6 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	struct scsi_ua ua = {0, 0};
 	bool have_ua = false, conflict = false;
 
-	/* Its own LU reference, whatever became of the LUN since. */
-	if (task->admitted) {
-		scsi_task_exec_admitted(task);
-		return;
-	}
 	/* Announced: off the pending list, unless an abort took it. */
 	if (task->announced && !scsi_task_unannounce(task))
 		return;
@@ -900,15 +768,6 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
 			lu->set_waiting--;
 			scsi_post_prep(&c->io, t, scsi_cmd_posted, c);
 			list_add_tail(stopped, &c->io.node);
-		} else if (t->admitted && !c->stopped) {
-			/*
-			 * Still taking its data into the store: that stops on
-			 * its own thread, which may be reading into it now. Its
-			 * data so far stays, as with any aborted WRITE.
-			 */
-			c->stopped = true;
-			scsi_post_prep(&c->io, t, scsi_cmd_stopped_posted, c);
-			list_add_tail(stopped, &c->io.node);
 		}
 	}
 	/*
@@ -1007,12 +866,6 @@ scsi_task_abort(struct scsi_task *task)
 		/* Not started: leave the set now, complete on its thread. */
 		task->state = SCSI_TS_RUNNING;
 		lu->set_waiting--;
-		waiting = true;
-	} else if (cmd != NULL && task->admitted && !cmd->stopped) {
-		/* Its data stops; what arrived stays, as with any aborted
-		 * WRITE. */
-		task->admitted = false;
-		task->data_sink = NULL;
 		waiting = true;
 	}
 	pthread_mutex_unlock(&lu->lock);

@@ -482,28 +482,6 @@ target_task_exec(struct target *t, struct scsi_task *task)
 		scsi_lu_put(lu);
 }
 
-bool
-target_task_admit(struct target *t, struct scsi_task *task, uint32_t expected)
-{
-	struct target_lun *tl;
-	struct scsi_lu *lu = NULL;
-	bool admitted;
-
-	pthread_rwlock_rdlock(&registry.lock);
-	tl = target_lun_lookup(t, task->lun);
-	if (tl != NULL) {
-		lu = tl->lu;
-		scsi_lu_get(lu);
-	}
-	pthread_rwlock_unlock(&registry.lock);
-	if (lu == NULL)
-		return false;
-	/* An admitted task holds its own reference to the LU. */
-	admitted = scsi_task_admit(lu, task, expected);
-	scsi_lu_put(lu);
-	return admitted;
-}
-
 /* The LUN numbers of a table, for REPORT LUNS; NULL on no memory. */
 static struct lun_inventory *
 target_inventory_new(const struct target_lun *tab, unsigned int n)

@@ -101,9 +101,6 @@ unsigned int target_session_count(const struct target *t);
  * scsi_task_exec().
  */
 void target_task_exec(struct target *t, struct scsi_task *task);
-/* scsi_task_admit() on LUN task->lun of t; false when it is not there. */
-bool target_task_admit(struct target *t, struct scsi_task *task,
-    uint32_t expected);
 /* The LU with that number, with a reference (scsi_lu_put()), or NULL. */
 struct scsi_lu *target_lu_find(struct target *t, uint64_t lun);
 

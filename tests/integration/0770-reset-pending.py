@@ -16,7 +16,7 @@ it afterwards must never reach the medium. Cases:
 - X's WRITE with immediate data is held for a missing CmdSN; Y resets;
   X then sends the missing command: the WRITE ends TASK ABORTED, and its
   data is not in the file;
-- X's large WRITE takes its data straight into a tmpfs file: ABORT TASK
+- X's large WRITE to a tmpfs file has half its data in: ABORT TASK
   and LOGICAL UNIT RESET sent together are answered in that order (the
   reset may not claim the medium settled while the WRITE still runs),
   and the data sent afterwards is not in the file; the same order when
@@ -43,9 +43,9 @@ image, shm_image = sys.argv[4], sys.argv[5]
 result = pt.Results()
 
 BS = 512
-NBLK = 16                        # 8 KiB: small WRITEs, never admitted
+NBLK = 16                        # 8 KiB: small WRITEs
 LEN = NBLK * BS
-BIG = 256 * 1024                 # admitted into the tmpfs file
+BIG = 256 * 1024                 # a large WRITE to the tmpfs file
 PIECE = 64 * 1024
 TMF_ABORT_TASK = 1
 TMF_CLEAR_TASK_SET = 4
@@ -212,7 +212,7 @@ def case_held(x, y, r, fn, lba):
 
 
 def case_abort_then_reset(x, r):
-    """X's WRITE admitted into the tmpfs file, half its data in; ABORT
+    """X's WRITE to the tmpfs file, half its data in; ABORT
     TASK and LOGICAL UNIT RESET sent together."""
     name = "ABORT TASK then LOGICAL UNIT RESET"
     lba, nblk = 4096, BIG // BS

@@ -30,8 +30,6 @@ timeout 120 python3 "$(dirname "$0")/0770-reset-pending.py" "$PORT" \
 	"$IQN_BASE:reset" "$IQN_BASE:bystander" "$img" "$SHM" \
 	>"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "tester finished"
-check "the aborted WRITE went straight into the file's pages" \
-	grep -q "straight into the store" "$IETD_LOG"
 check "daemon alive" kill -0 "$IETD_PID"
 ietd_stop; rc=$?
 [ $rc -eq 0 ] && ok "exit 0" || not_ok "exit 0" "$rc"

@@ -1278,8 +1278,7 @@ test_map(void **state)
 
 	/*
 	 * A file on disk: a cached range is mapped for reading, one that is
-	 * not cached is not (the fault would read the disk), and nothing is
-	 * mapped for writing.
+	 * not cached is not (the fault would read the disk).
 	 */
 	p.path = test_path;
 	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
@@ -1293,8 +1292,6 @@ test_map(void **state)
 	a = backend_map(be, 0, sizeof(data), &r3);
 	assert_non_null(a);
 	assert_memory_equal(a, data, sizeof(data));
-	assert_null(backend_map_write(be, 0, 4096, &r2));
-	assert_null(r2);
 	backend_map_put(r3);
 	/*
 	 * Clean pages nobody maps can be dropped from the cache (those
@@ -1314,7 +1311,7 @@ test_map(void **state)
 
 /*
  * nullio maps every range to one window of zeros, up to the largest READ
- * (16 MiB); it is never written through.
+ * (16 MiB).
  */
 static void
 test_map_nullio(void **state)
@@ -1334,7 +1331,6 @@ test_map_nullio(void **state)
 	backend_map_put(r3);
 	assert_null(backend_map(be, 0, (16u << 20) + 512, &r3));
 	assert_null(r3);
-	assert_null(backend_map_write(be, 0, 4096, &r3));
 	backend_map_put(r1);
 	backend_map_put(r2);
 	/* Still there for the next user. */
@@ -1343,68 +1339,6 @@ test_map_nullio(void **state)
 	assert_int_equal(a[511], 0);
 	backend_map_put(r1);
 	backend_close(be);
-}
-
-/*
- * Writing through the mapping: what lands there is in the file, a
- * read-only store gives none, and a file cut short under it fails the
- * copy (and a read() into it) with EFAULT instead of killing us.
- */
-static void
-test_map_write(void **state)
-{
-	static const char shm[] = "/dev/shm/ietd-test-mapw.img";
-	struct backend_open_params p = {.type = BACKEND_FILEIO, .path = shm};
-	struct backend_map *r1 = NULL, *r2 = NULL;
-	static uint8_t data[65536], back[65536];
-	struct backend *be = NULL;
-	uint8_t *w;
-	char why[256];
-	int fd, sv[2];
-
-	(void)state;
-	test_fill(data, sizeof(data), 11);
-	fd = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	memset(back, 0, sizeof(back));
-	assert_int_equal(pwrite(fd, back, sizeof(back), 0),
-	    (ssize_t)sizeof(back));
-	assert_int_equal(pwrite(fd, back, sizeof(back), sizeof(back)),
-	    (ssize_t)sizeof(back));
-
-	p.read_only = true;
-	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
-	assert_null(backend_map_write(be, 0, 4096, &r1));
-	assert_null(r1);
-	backend_close(be);
-
-	p.read_only = false;
-	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
-	w = backend_map_write(be, 512, sizeof(data) - 512, &r1);
-	assert_non_null(w);
-	assert_int_equal(backend_map_copy(w, data, sizeof(data) - 512), 0);
-	assert_int_equal(pread(fd, back, sizeof(data) - 512, 512),
-	    (ssize_t)sizeof(data) - 512);
-	assert_memory_equal(back, data, sizeof(data) - 512);
-
-	/* Cut the file to one page: the second 64 KiB is gone. */
-	w = backend_map_write(be, sizeof(data), sizeof(data), &r2);
-	assert_non_null(w);
-	assert_int_equal(ftruncate(fd, 4096), 0);
-	assert_int_equal(backend_map_copy(w, data, sizeof(data)), -EFAULT);
-	/* And again: the handler is left ready for the next time. */
-	assert_int_equal(backend_map_copy(w + 4096, data, 4096), -EFAULT);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(write(sv[1], data, 4096), 4096);
-	assert_int_equal(read(sv[0], w, 4096), -1);
-	assert_int_equal(errno, EFAULT);
-	close(sv[0]);
-	close(sv[1]);
-	backend_map_put(r1);
-	backend_map_put(r2);
-	backend_close(be);
-	close(fd);
-	unlink(shm);
 }
 
 int
@@ -1436,7 +1370,6 @@ main(void)
 	    cmocka_unit_test(test_stall_guard),
 	    cmocka_unit_test(test_map),
 	    cmocka_unit_test(test_map_nullio),
-	    cmocka_unit_test(test_map_write),
 	};
 	int rc = cmocka_run_group_tests(tests, test_setup, test_teardown);
 

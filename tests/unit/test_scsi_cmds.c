@@ -829,21 +829,6 @@ t_shm_lu_free(struct scsi_lu *lu, const char *saved)
 	memcpy(t_path, saved, sizeof(t_path));
 }
 
-/* t_shm_lu_new(), with blocks 0-127 written (0x11), the rest a hole. */
-static struct scsi_lu *
-t_shm_lu_written(char *saved)
-{
-	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
-	static struct t_task wr;
-	struct scsi_lu *lu = t_shm_lu_new(saved);
-	struct t_task *t;
-
-	memset(wr.buf, 0x11, T_BUF);
-	t = t_run_out_buf(&wr, lu, w10, 10, T_BUF);
-	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
-	return lu;
-}
-
 /*
  * A transport that can send from the store's page cache (map_ok) gets
  * large reads of a tmpfs file as data_map, and the read stays in the
@@ -936,145 +921,33 @@ test_mapped_read(void **state)
 	t_shm_lu_free(lu, saved);
 }
 
-/* Admit wr's WRITE on nx and fill its sink with byte v. */
-static bool
-t_admit(struct t_task *wr, struct scsi_lu *lu, const uint8_t *cdb,
-    struct scsi_nexus *nx, uint32_t expected, uint8_t v)
-{
-	uint8_t fill[T_BUF];
-
-	t_prep(wr, cdb, 10, 0, true, nx);
-	wr->task.data = NULL;
-	if (!scsi_task_admit(lu, &wr->task, expected))
-		return false;
-	assert_true(wr->task.admitted);
-	assert_non_null(wr->task.data_sink);
-	memset(fill, v, sizeof(fill));
-	assert_int_equal(backend_map_copy(wr->task.data_sink, fill, expected),
-	    0);
-	return true;
-}
-
 /*
- * A WRITE admitted before its data (scsi_task_admit): refused whenever
- * scsi_task_exec() would not simply write it, or an older task holds its
- * blocks; once admitted it holds them itself until its exec or abort.
- */
-static void
-test_admitted_write(void **state)
-{
-	struct scsi_lu *lu;
-	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
-	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0};
-	uint8_t rs6[6] = {0x16}, rl6[6] = {0x17};
-	static struct t_task rd, wr, wr2;
-	struct scsi_nexus nx3;
-	char saved[sizeof(t_path)];
-	struct t_task *t;
-
-	(void)state;
-	if (access("/dev/shm", W_OK) != 0)
-		skip();
-	/* Blocks 0-127 in memory (written), the rest a hole. */
-	lu = t_shm_lu_written(saved);
-
-	/* Refused, with nothing changed: the usual way decides. */
-	put_be32(w10 + 2, 1024);
-	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0)); /* hole */
-	put_be32(w10 + 2, 0);
-	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF / 2, 0));
-	w10[9] = 0x04; /* NACA */
-	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
-	w10[9] = 0;
-	w10[1] = 0x20; /* WRPROTECT */
-	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
-	w10[1] = 0;
-	t_prep(&wr, w10, 10, 0, true, &t_nx1);
-	wr.task.attr = SCSI_ATTR_ORDERED;
-	assert_false(scsi_task_admit(lu, &wr.task, T_BUF));
-	assert_false(wr.task.admitted);
-	/* A nexus that has not seen its POWER ON unit attention yet. */
-	nx3 = t_nx1;
-	nx3.id = scsi_nexus_id_new();
-	scsi_nexus_register(&nx3);
-	assert_false(t_admit(&wr, lu, w10, &nx3, T_BUF, 0));
-	t = t_run(lu, cdb_tur, 6, 0, false, &nx3);
-	t_expect_sense(t, 0x06, 0x29, 0x00);
-	scsi_nexus_unregister(&nx3);
-	/* Another nexus's reservation. */
-	t = t_run(lu, rs6, 6, 0, false, &t_nx2);
-	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
-	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
-	t = t_run(lu, rl6, 6, 0, false, &t_nx2);
-	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
-	/* A mapped READ of the blocks still being sent. */
-	t_prep(&rd, r10, 10, T_BUF, false, &t_nx2);
-	rd.task.map_ok = true;
-	scsi_task_exec(lu, &rd.task, t_luns, 3);
-	t_wait(&rd);
-	assert_non_null(rd.task.data_map);
-	assert_false(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0));
-	scsi_task_release(&rd.task);
-
-	/* Admitted: an overlapping READ waits until the data is all in. */
-	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x22));
-	assert_false(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0));
-	t_prep(&rd, r10, 10, T_BUF, false, &t_nx2);
-	scsi_task_exec(lu, &rd.task, t_luns, 3);
-	t_drain_for(100);
-	assert_int_equal(rd.ndone, 0);
-	scsi_task_exec(lu, &wr.task, t_luns, 3);
-	assert_int_equal(wr.ndone, 1); /* inline: nothing left to do */
-	assert_int_equal(wr.task.status, SCSI_STATUS_GOOD);
-	assert_int_equal(wr.task.xfer_len, T_BUF);
-	assert_false(wr.task.admitted);
-	t_wait(&rd);
-	assert_int_equal(rd.task.status, SCSI_STATUS_GOOD);
-	assert_int_equal(rd.buf[0], 0x22);
-	assert_int_equal(rd.buf[T_BUF - 1], 0x22);
-
-	/* Aborted before its data is all in: done() follows, aborted. */
-	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x33));
-	scsi_task_abort(&wr.task);
-	t_wait(&wr);
-	assert_true(wr.task.aborted);
-	/* ... and the blocks are free again. */
-	assert_true(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0x44));
-	scsi_task_exec(lu, &wr2.task, t_luns, 3);
-	assert_int_equal(wr2.task.status, SCSI_STATUS_GOOD);
-	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
-	assert_int_equal(t->buf[0], 0x44);
-
-	t_shm_lu_free(lu, saved);
-}
-
-/*
- * Two resets from two other nexuses while nexus 1's WRITE is still taking
- * its data (admitted): the first stops it on its own thread (the queue),
- * with TASK ABORTED and data_sink gone; the second finds it aborted by
- * the first and is not told before it is gone either. An exec the
- * transport still makes changes nothing, and the blocks are free again.
+ * Two resets from two other nexuses while nexus 1's WRITE still waits for
+ * its data (announced): the first ends it on its own thread (the queue),
+ * with TASK ABORTED; the second finds it aborted by the first and is not
+ * told before it is gone either. An exec the transport still makes
+ * changes nothing, nothing reaches the store, and the blocks are free.
  */
 static void
 test_abort_others_twice(void **state)
 {
-	struct scsi_lu *lu;
-	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 128, 0};
-	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 80, 0, 0, 1, 0};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 80, 0, 0, 1, 0};
 	static struct t_task wr, wr2;
 	struct scsi_nexus nx3;
-	char saved[sizeof(t_path)];
 	struct t_task *t;
 	int gone2 = 0, gone3 = 0;
 
 	(void)state;
-	if (access("/dev/shm", W_OK) != 0)
-		skip();
-	lu = t_shm_lu_written(saved);
+	t_clear_ua(lu, &t_nx1);
+	t_clear_ua(lu, &t_nx2);
 	nx3 = t_nx1;
 	nx3.id = scsi_nexus_id_new();
 
-	assert_true(t_admit(&wr, lu, w10, &t_nx1, T_BUF, 0x22));
+	t_prep(&wr, w10, 10, T_BS, true, &t_nx1);
+	memset(wr.buf, 0x22, T_BS);
+	assert_true(scsi_task_announce(lu, &wr.task));
 	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
 			     &gone2),
 	    0);
@@ -1086,23 +959,23 @@ test_abort_others_twice(void **state)
 	assert_int_equal(gone2, 0);
 	/* The data came in before that end: the exec changes nothing. */
 	scsi_task_exec(lu, &wr.task, t_luns, 3);
-	assert_int_equal(wr.ndone, 0);
 	t_wait(&wr);
 	assert_int_equal(wr.task.status, SCSI_STATUS_TASK_ABORTED);
-	assert_false(wr.task.admitted);
-	assert_null(wr.task.data_sink);
 	t_wait_gone(&gone2);
 	t_wait_gone(&gone3);
 	t_drain_for(50);
 	assert_int_equal(wr.ndone, 1);
-	/* What came before the reset stays, and the blocks are free. */
-	assert_true(t_admit(&wr2, lu, w10, &t_nx2, T_BUF, 0x44));
+	/* Nothing of it reached the store, and the blocks are free. */
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
+	assert_int_equal(t->buf[0], 0);
+	t_prep(&wr2, w10, 10, T_BS, true, &t_nx2);
+	memset(wr2.buf, 0x44, T_BS);
 	scsi_task_exec(lu, &wr2.task, t_luns, 3);
+	t_wait(&wr2);
 	assert_int_equal(wr2.task.status, SCSI_STATUS_GOOD);
-	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
+	t = t_run(lu, r10, 10, T_BS, false, &t_nx1);
 	assert_int_equal(t->buf[0], 0x44);
-
-	t_shm_lu_free(lu, saved);
+	scsi_lu_put(lu);
 }
 
 /*
@@ -1847,7 +1720,6 @@ main(void)
 	    cmocka_unit_test(test_pr_registration_cap),
 	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
-	    cmocka_unit_test(test_admitted_write),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_misc),
 	    cmocka_unit_test(test_nexus_reinstatement),
