@@ -50,7 +50,8 @@ LDLIBS += $(PKG_LIBS) -lpthread
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
-CFLAGS += $(SANFLAGS)
+# IETD_ASSERT() invariants (util/check.h) abort in this build.
+CFLAGS += $(SANFLAGS) -DIETD_CHECKS
 LDFLAGS += $(SANFLAGS)
 endif
 ifeq ($(FUZZ),1)

@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct backend_cq *fuzz_cq;
+static struct scsi_queue *fuzz_cq;
 static struct scsi_lu *fuzz_lu;
 static struct scsi_nexus fuzz_nx[2];
 static const uint64_t fuzz_luns[] = {0, 5, 700};
@@ -39,7 +39,8 @@ fuzz_init(void)
 {
 	struct scsi_lu_params p = {
 	    .lun = 0,
-	    .backend = {.type = BACKEND_NULLIO, .nullio_bytes = FUZZ_LU_BYTES},
+	    .store = "nullio",
+	    .store_bytes = FUZZ_LU_BYTES,
 	    .block_size = 512,
 	    .target_name = "iqn.2026-01.org.example:fuzz",
 	    .tid = 1,
@@ -47,7 +48,7 @@ fuzz_init(void)
 	char why[128];
 	int i;
 
-	fuzz_cq = backend_cq_new();
+	fuzz_cq = scsi_queue_new(false);
 	if (fuzz_cq == NULL || scsi_lu_new(&p, &fuzz_lu, why, sizeof(why)) < 0)
 		abort();
 	for (i = 0; i < 2; i++) {
@@ -82,7 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	task.cdb_len = 16;
 	task.attr = (enum scsi_attr)(flags & 0x03);
 	task.nexus = &fuzz_nx[(flags >> 2) & 1];
-	task.cq = fuzz_cq;
+	task.queue = fuzz_cq;
 	dlen = size - FUZZ_HDR;
 	if (dlen > FUZZ_BUF_MAX)
 		dlen = FUZZ_BUF_MAX;
@@ -100,11 +101,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	scsi_task_exec((flags & 0xf0) == 0xf0 ? NULL : fuzz_lu, &task,
 	    fuzz_luns, 3);
 	while (ndone == 0) {
-		pfd.fd = backend_cq_fd(fuzz_cq);
+		pfd.fd = scsi_queue_fd(fuzz_cq);
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 10000) != 1)
 			abort();
-		backend_cq_drain(fuzz_cq);
+		scsi_queue_drain(fuzz_cq);
 	}
 	if (ndone != 1)
 		abort();

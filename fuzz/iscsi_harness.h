@@ -37,7 +37,7 @@ struct fuzz_iscsi {
 	int peer; /* the initiator's end of the socketpair */
 };
 
-static struct backend_cq *fuzz_cq;
+static struct scsi_queue *fuzz_cq;
 
 static void
 fuzz_report(void *arg, const char *msg)
@@ -77,7 +77,7 @@ fuzz_iscsi_init(const char *conf_text)
 	sin->sin_port = htons(3260);
 	iscsi_set_portals(&ss, 1);
 	(void)backend_workers_start(1);
-	fuzz_cq = backend_cq_new();
+	fuzz_cq = scsi_queue_new(false);
 	return fuzz_cq != NULL ? 0 : -1;
 }
 
@@ -105,12 +105,12 @@ static void
 fuzz_drain_cq(const struct iscsi_conn *conn)
 {
 	for (int i = 0; i < FUZZ_DRAIN_ROUNDS; i++) {
-		struct pollfd p = {backend_cq_fd(fuzz_cq), POLLIN, 0};
+		struct pollfd p = {scsi_queue_fd(fuzz_cq), POLLIN, 0};
 		bool busy = conn != NULL && fuzz_busy(conn);
 
 		if (poll(&p, 1, busy ? 1 : 0) <= 0 && !busy)
 			break;
-		backend_cq_drain(fuzz_cq);
+		scsi_queue_drain(fuzz_cq);
 	}
 }
 
@@ -134,8 +134,8 @@ fuzz_iscsi_open(struct fuzz_iscsi *fx)
 		return false;
 	}
 	fx->il.loop = fx->loop;
-	fx->il.cq = fuzz_cq;
-	fx->il.cq_watch = NULL;
+	fx->il.queue = fuzz_cq;
+	fx->il.queue_watch = NULL;
 	fx->conn = conn_new(&fx->il, sv[0]);
 	if (fx->conn == NULL || login_start(fx->conn) != 0) {
 		close(sv[0]);

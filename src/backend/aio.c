@@ -274,20 +274,10 @@ backend_io_exec(struct backend_io *io)
 {
 	struct backend *be = io->be;
 
-	switch (be->type) {
-	case BACKEND_FILEIO:
-		backend_fileio_exec(be, io);
-		break;
-	case BACKEND_BLOCKIO:
-		backend_blockio_exec(be, io);
-		break;
-	case BACKEND_NULLIO:
-		backend_nullio_exec(be, io);
-		break;
-	default:
-		io->result = -EINVAL;
-		break;
-	}
+	if (be->ops->exec != NULL)
+		be->ops->exec(be, io);
+	else
+		io->result = -EOPNOTSUPP; /* its submit() never hands io over */
 }
 
 static void *

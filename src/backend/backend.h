@@ -2,11 +2,14 @@
 /* Copyright (c) 2026 The ietd authors */
 /*
  * Backing stores behind one small interface. A backend knows offsets,
- * lengths and buffers; nothing of CDBs or PDUs. I/O is asynchronous: the
- * submitter names a completion queue (struct backend_cq) that belongs to
- * its own thread, and the done() callback runs on that thread when the
- * owner drains the queue (its fd becomes readable). So an event thread
- * never blocks on disk and a completion never runs on a foreign thread.
+ * lengths and buffers; nothing of CDBs or PDUs. Each store type (fileio,
+ * blockio, nullio; IET's Type=) is one operations table in one file
+ * (backend_int.h), found by its name; everything here routes through it.
+ * I/O is asynchronous: the submitter names a completion queue (struct
+ * backend_cq) that belongs to its own thread, and the done() callback
+ * runs on that thread when the owner drains the queue (its fd becomes
+ * readable). So an event thread never blocks on disk and a completion
+ * never runs on a foreign thread.
  */
 #ifndef IETD_BACKEND_BACKEND_H
 #define IETD_BACKEND_BACKEND_H
@@ -18,8 +21,6 @@
 #include <stdint.h>
 
 #include "util/list.h"
-
-enum backend_type { BACKEND_FILEIO, BACKEND_BLOCKIO, BACKEND_NULLIO };
 
 enum backend_op {
 	BACKEND_OP_READ,
@@ -47,24 +48,37 @@ struct backend_io {
 };
 
 struct backend_open_params {
-	enum backend_type type;
-	const char *path;      /* fileio/blockio */
-	uint64_t nullio_bytes; /* nullio size */
+	const char *type; /* store type: "fileio", "blockio", "nullio" */
+	const char *path; /* fileio/blockio: the file or block device */
+	uint64_t size;    /* nullio: its size in bytes */
 	bool read_only;
 	bool write_through; /* every write durable before done() (wt) */
 };
 
 struct backend;
 
+/* Is there a store type of that name? */
+bool backend_type_known(const char *type);
 /*
  * Open a backing store. Returns 0 and *out, or -errno with a one-line
  * reason in why ("cannot open /x: No such file or directory").
  */
 int backend_open(const struct backend_open_params *p, struct backend **out,
     char *why, size_t whylen);
+/* Makes what a write-back store acknowledged durable, then closes it. */
 void backend_close(struct backend *be);
+/* The store type it was opened as ("fileio", ...), for status output. */
+const char *backend_type_name(const struct backend *be);
 /* Current size in bytes (re-read each call: files can grow). */
 uint64_t backend_size(struct backend *be);
+/*
+ * Change the size online to bytes, where the store type can: nullio takes
+ * it, a fileio file grows (sparse; never shrinks: that would cut off
+ * data), a block device is the administrator's to resize. 0, or -errno
+ * with one sentence in why. Called on the main thread (ietadm).
+ */
+int backend_resize(struct backend *be, uint64_t bytes, char *why,
+    size_t whylen);
 /* Can DISCARD free space, and do discarded ranges read back as zeros? */
 bool backend_can_discard(const struct backend *be);
 bool backend_discard_zeroes(const struct backend *be);

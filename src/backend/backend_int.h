@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Internals shared by the backend files: the backend object, the blocking
- * executors each store type provides (run on a worker thread), and the
- * completion-queue push used by the worker pool.
+ * Internals shared by the backend files: the operations table each store
+ * type implements, the backend object, the mechanisms the file-based
+ * types share (inline copies, page-cache mappings, the io_uring ring, the
+ * worker pool) and the completion-queue push.
+ *
+ * A store type is one file defining one struct backend_ops (fileio.c,
+ * blockio.c, nullio.c) and one line in backend.c's table. A new type
+ * (RBD, say) implements open, size and submit, and whatever else it can.
  */
 #ifndef IETD_BACKEND_BACKEND_INT_H
 #define IETD_BACKEND_BACKEND_INT_H
@@ -35,18 +40,59 @@ struct backend_stall_guard {
 	uint64_t last_stall_ns; /* when the last stall ended */
 };
 
+struct backend;
+
+struct backend_ops {
+	const char *name; /* IET's Type= value */
+	/*
+	 * Open the store p names into be (be->read_only and write_through
+	 * are set): its fd or handle, size and capabilities. 0, or -errno
+	 * with one line in why and nothing left to undo; after 0, close()
+	 * undoes it.
+	 */
+	int (*open)(struct backend *be, const struct backend_open_params *p,
+	    char *why, size_t whylen);
+	void (*close)(struct backend *be);
+	uint64_t (*size)(struct backend *be);
+	/* Optional (NULL: "cannot be resized online"). */
+	int (*resize)(struct backend *be, uint64_t bytes, char *why,
+	    size_t whylen);
+	/*
+	 * Start io (never a write to a read-only store: backend_submit()
+	 * refused that). Never blocks; io->done() runs later on io->cq's
+	 * thread, never inside this call.
+	 */
+	void (*submit)(struct backend *be, struct backend_io *io);
+	/*
+	 * Optional: do io to the end on the calling thread, blocking; sets
+	 * io->result. The worker pool runs it when submit() hands io over.
+	 */
+	void (*exec)(struct backend *be, struct backend_io *io);
+	/* Optional: see backend_map() (NULL: the caller reads instead). */
+	const void *(*map)(struct backend *be, uint64_t off, uint64_t len,
+	    struct backend_map **ref);
+};
+
+extern const struct backend_ops backend_fileio_ops;
+extern const struct backend_ops backend_blockio_ops;
+extern const struct backend_ops backend_nullio_ops;
+
 struct backend {
-	enum backend_type type;
+	/* The type it was opened as: its name, how it resizes. */
+	const struct backend_ops *type;
+	/* How I/O runs: type's, or fileio's where O_DIRECT was refused. */
+	const struct backend_ops *ops;
 	int fd; /* -1 for nullio */
 	char *path;
 	bool read_only;
 	bool write_through;
 	bool is_blkdev;
-	bool direct;        /* opened with O_DIRECT */
-	unsigned int align; /* O_DIRECT alignment of offsets/buffers */
-	uint64_t null_bytes;
+	bool direct;         /* opened with O_DIRECT */
+	unsigned int align;  /* O_DIRECT alignment of offsets/buffers */
+	uint64_t null_bytes; /* nullio: its size (atomic: resized online) */
 	bool can_discard;
 	bool discard_zeroes;
+	bool volatile_cache; /* acknowledged writes may sit in a cache */
 	/*
 	 * Buffered file on tmpfs/ramfs: a read or write is a memory copy
 	 * that never waits for a disk, so it runs on the submitting thread.
@@ -71,6 +117,21 @@ struct backend {
 	struct backend_map *map;
 	pthread_mutex_t map_lock;
 };
+
+/*
+ * fdstore.c: what fileio and blockio share, a store that is a file or a
+ * block device. Open p's path (O_DIRECT with direct; fileio's buffered
+ * I/O where the file system refuses it) and describe it; close after a
+ * flush; its size; grow a regular file; hand io to the submitting
+ * thread's ring, else the worker pool.
+ */
+int backend_fd_open(struct backend *be, const struct backend_open_params *p,
+    bool direct, char *why, size_t whylen);
+void backend_fd_close(struct backend *be);
+uint64_t backend_fd_size(struct backend *be);
+int backend_fd_grow(struct backend *be, uint64_t bytes, char *why,
+    size_t whylen);
+void backend_submit_offthread(struct backend *be, struct backend_io *io);
 
 /* fileio.c: blocking buffered I/O; sets io->result. */
 void backend_fileio_exec(struct backend *be, struct backend_io *io);
@@ -110,8 +171,6 @@ bool backend_submit_inline(struct backend *be, struct backend_io *io);
  * queue their completions; the list is left empty.
  */
 void backend_inline_run_deferred(struct list_node *deferred);
-/* backend.c: hand io to the submitting thread's ring, else the pool. */
-void backend_submit_offthread(struct backend *be, struct backend_io *io);
 /*
  * aio.c: keep io on cq's deferred list when the caller is cq's owner and
  * runs its local completions before it sleeps; false otherwise.
@@ -133,11 +192,21 @@ struct backend_inline_stats {
 };
 extern struct backend_inline_stats backend_inline_stats;
 
-/* map.c: drop the backend's own reference to its mapping. */
-void backend_map_close(struct backend *be);
+/* A mapping handed out by backend_map(); backend_map_put() unmaps it. */
+struct backend_map {
+	uint8_t *base;
+	size_t len;
+	unsigned int refs; /* atomic; never reaching 0 keeps it for good */
+};
 
-/* nullio.c: zeros on read, writes dropped. */
-void backend_nullio_exec(struct backend *be, struct backend_io *io);
+/*
+ * map.c: backend_map() of a buffered file or block device (in memory, or
+ * on a local disk file system), and dropping the backend's own reference
+ * to its mapping.
+ */
+const void *backend_file_map(struct backend *be, uint64_t off, uint64_t len,
+    struct backend_map **ref);
+void backend_map_close(struct backend *be);
 
 /* aio.c */
 void backend_cq_push(struct backend_cq *cq, struct backend_io *io);

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -191,3 +192,36 @@ backend_blockio_exec(struct backend *be, struct backend_io *io)
 	    io->len, io->op == BACKEND_OP_WRITE,
 	    io->op == BACKEND_OP_WRITE && (io->fua || be->write_through));
 }
+
+static int
+blockio_open(struct backend *be, const struct backend_open_params *p, char *why,
+    size_t whylen)
+{
+	return backend_fd_open(be, p, true, why, whylen);
+}
+
+static int
+blockio_resize(struct backend *be, uint64_t bytes, char *why, size_t whylen)
+{
+	(void)bytes;
+	snprintf(why, whylen,
+	    "%s is a block device: resize it (lvextend, ...), then run "
+	    "--op update without --params",
+	    be->path);
+	return -EOPNOTSUPP;
+}
+
+/*
+ * O_DIRECT requests wait for the device by nature: always off the event
+ * thread, on its ring or the pool. (Where O_DIRECT was refused the store
+ * runs with fileio's table instead: backend_fd_open().)
+ */
+const struct backend_ops backend_blockio_ops = {
+    .name = "blockio",
+    .open = blockio_open,
+    .close = backend_fd_close,
+    .size = backend_fd_size,
+    .resize = blockio_resize,
+    .submit = backend_submit_offthread,
+    .exec = backend_blockio_exec,
+};

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Buffered file I/O (IET's fileio): preadv/pwritev on a regular file or a
- * block device through the page cache. Runs on a worker thread. In wt
- * mode every write is made durable before it completes; in wb mode only
- * FUA writes and FLUSH are.
+ * Buffered file I/O (IET's fileio): a regular file or a block device read
+ * and written through the page cache. A request that cannot wait for a
+ * disk runs on the submitting thread (inline.c); the rest goes to the
+ * thread's io_uring ring or to the worker pool, which runs the blocking
+ * preadv/pwritev here. Large reads of cached ranges are sent from a
+ * mapping (map.c). In wt mode every write is made durable before it
+ * completes; in wb mode only FUA writes and FLUSH are.
  */
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -237,3 +241,40 @@ backend_fileio_exec(struct backend *be, struct backend_io *io)
 		break;
 	}
 }
+
+static int
+fileio_open(struct backend *be, const struct backend_open_params *p, char *why,
+    size_t whylen)
+{
+	return backend_fd_open(be, p, false, why, whylen);
+}
+
+static int
+fileio_resize(struct backend *be, uint64_t bytes, char *why, size_t whylen)
+{
+	if (be->read_only) {
+		snprintf(why, whylen,
+		    "%s is exported read-only (IOMode=ro); not resized",
+		    be->path);
+		return -EROFS;
+	}
+	return backend_fd_grow(be, bytes, why, whylen);
+}
+
+static void
+fileio_submit(struct backend *be, struct backend_io *io)
+{
+	if (!backend_submit_inline(be, io))
+		backend_submit_offthread(be, io);
+}
+
+const struct backend_ops backend_fileio_ops = {
+    .name = "fileio",
+    .open = fileio_open,
+    .close = backend_fd_close,
+    .size = backend_fd_size,
+    .resize = fileio_resize,
+    .submit = fileio_submit,
+    .exec = backend_fileio_exec,
+    .map = backend_file_map,
+};

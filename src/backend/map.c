@@ -4,8 +4,7 @@
  * Shared mappings of buffered files, and of block devices served
  * buffered, which are treated as files here. A large READ is sent to the
  * socket straight from the page cache: one copy instead of two (file to
- * buffer, buffer to socket). nullio has a window of zeros to send from
- * (backend_map_zeros).
+ * buffer, buffer to socket). (nullio has a window of zeros of its own.)
  *
  * Only ranges whose every page is in memory are handed out. For tmpfs
  * that keeps out holes: touching one through a shared mapping would
@@ -41,15 +40,6 @@
 
 /* Pages asked of mincore() at a time. */
 #define BACKEND_MAP_VEC 256
-
-/* The zero window of nullio: the largest READ the SCSI layer makes. */
-#define BACKEND_ZERO_LEN (16u * 1024 * 1024)
-
-struct backend_map {
-	uint8_t *base;
-	size_t len;
-	unsigned int refs; /* atomic */
-};
 
 void
 backend_map_put(struct backend_map *m)
@@ -146,46 +136,11 @@ backend_map_range(struct backend *be, uint64_t off, uint64_t len,
 	return m->base + off;
 }
 
-/*
- * nullio reads zeros everywhere, so every range of it is one shared window
- * of anonymous read-only memory, all of it the kernel's zero page: a large
- * READ is sent from there, with no buffer to zero and copy. The window is
- * never unmapped (its reference count starts at one nobody drops), and
- * its page tables, 32 KiB once all touched, are all it costs.
- */
-static struct backend_map backend_zero_map = {.refs = 1};
-static pthread_once_t backend_zero_once = PTHREAD_ONCE_INIT;
-
-static void
-backend_zero_map_init(void)
-{
-	void *base = mmap(NULL, BACKEND_ZERO_LEN, PROT_READ,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (base == MAP_FAILED)
-		return;
-	backend_zero_map.base = base;
-	backend_zero_map.len = BACKEND_ZERO_LEN;
-}
-
-static const void *
-backend_map_zeros(uint64_t len, struct backend_map **ref)
-{
-	pthread_once(&backend_zero_once, backend_zero_map_init);
-	if (backend_zero_map.base == NULL || len > backend_zero_map.len)
-		return NULL;
-	__atomic_add_fetch(&backend_zero_map.refs, 1, __ATOMIC_RELAXED);
-	*ref = &backend_zero_map;
-	return backend_zero_map.base;
-}
-
 const void *
-backend_map(struct backend *be, uint64_t off, uint64_t len,
+backend_file_map(struct backend *be, uint64_t off, uint64_t len,
     struct backend_map **ref)
 {
 	*ref = NULL;
-	if (be->type == BACKEND_NULLIO)
-		return backend_map_zeros(len, ref);
 	if (!be->in_memory && !be->local_cache)
 		return NULL;
 	return backend_map_range(be, off, len, ref);

@@ -24,7 +24,6 @@
 #include "util/databuf.h"
 #include "util/objcache.h"
 #include "util/log.h"
-#include "backend/backend.h"
 #include "target/target.h"
 #include "iscsi.h"
 #include "iscsi_int.h"
@@ -104,12 +103,12 @@ conn_log(struct iscsi_conn *conn, int prio, const char *fmt, ...)
 }
 
 static void
-iscsi_cq_event(void *arg, unsigned int events)
+iscsi_queue_event(void *arg, unsigned int events)
 {
 	struct iscsi_loop *il = arg;
 
 	(void)events;
-	backend_cq_drain(il->cq);
+	scsi_queue_drain(il->queue);
 }
 
 /*
@@ -121,7 +120,7 @@ static bool
 iscsi_loop_flush(void *arg)
 {
 	struct iscsi_loop *il = arg;
-	bool did = backend_cq_run_local(il->cq);
+	bool did = scsi_queue_run_local(il->queue);
 
 	while (!list_empty(&il->tx_pending)) {
 		struct iscsi_conn *conn = list_first_entry(&il->tx_pending,
@@ -267,23 +266,22 @@ iscsi_loop_init(struct loop *loop)
 		mem_free(il);
 		return -ENOMEM;
 	}
-	il->cq = backend_cq_new();
-	if (il->cq == NULL) {
+	/* iscsi_loop_flush() runs the queue's local completions. */
+	il->queue = scsi_queue_new(true);
+	if (il->queue == NULL) {
 		loop_timer_free(il->sweep);
 		mem_free(il);
 		return -ENOMEM;
 	}
-	rc = loop_fd_add(loop, backend_cq_fd(il->cq), LOOP_READ, iscsi_cq_event,
-	    il, &il->cq_watch);
+	rc = loop_fd_add(loop, scsi_queue_fd(il->queue), LOOP_READ,
+	    iscsi_queue_event, il, &il->queue_watch);
 	if (rc != 0) {
-		backend_cq_free(il->cq);
+		scsi_queue_free(il->queue);
 		loop_timer_free(il->sweep);
 		mem_free(il);
 		return rc;
 	}
 	loop_timer_arm(il->sweep, ISCSI_SWEEP_MS);
-	/* iscsi_loop_flush() runs the queue's local completions. */
-	backend_cq_set_local(il->cq, true);
 	loop_set_data(loop, il);
 	loop_set_before_poll(loop, iscsi_loop_flush, il);
 	return 0;
@@ -301,8 +299,8 @@ iscsi_loop_fini(struct loop *loop)
 	while (iscsi_loop_flush(il)) {
 	}
 	loop_timer_free(il->sweep);
-	loop_fd_del(il->cq_watch);
-	backend_cq_free(il->cq);
+	loop_fd_del(il->queue_watch);
+	scsi_queue_free(il->queue);
 	loop_set_data(loop, NULL);
 	mem_free(il);
 }

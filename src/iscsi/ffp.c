@@ -16,7 +16,6 @@
 #include "util/be.h"
 #include "util/log.h"
 #include "util/objcache.h"
-#include "backend/backend.h"
 #include "target/target.h"
 #include "iscsi.h"
 #include "iscsi_int.h"
@@ -27,126 +26,6 @@
 #define LUN_NOT_ADDRESSABLE UINT64_MAX
 #define LUN_AM_PERIPHERAL 0x00 /* SAM-5 4.7.7 */
 #define LUN_AM_FLAT 0x01
-
-/*
- * Tasks kept for reuse per event thread: enough for 256 sessions with 4
- * commands in flight each, even when one thread serves them all.
- */
-static struct objcache iscsi_task_cache =
-    OBJCACHE_INIT(sizeof(struct iscsi_task), 1024);
-
-void
-task_get(struct iscsi_task *task)
-{
-	task->refs++;
-}
-
-/*
- * A task is referenced by its connection's list, by each queued PDU that
- * points into its buffer (Data-In), by the SCSI layer while it runs, by
- * the receive state machine while data is read into it and by a held
- * CmdSN entry. The last reference frees the buffer and lets the
- * connection go.
- */
-void
-task_put(struct iscsi_task *task)
-{
-	struct iscsi_conn *conn = task->conn;
-
-	if (--task->refs > 0)
-		return;
-	if (task->data_reserved != 0) {
-		conn->data_bytes -= task->data_reserved;
-		budget_give(&iscsi_data_budget, task->data_reserved);
-	}
-	/* Every PDU that sent from data_map is gone: let the writers in. */
-	scsi_task_release(&task->st);
-	databuf_free(task->st.data, task->st.data_len);
-	objcache_free(&iscsi_task_cache, task);
-	conn_put(conn);
-}
-
-struct budget iscsi_data_budget;
-
-void
-iscsi_set_data_limit(uint64_t bytes)
-{
-	iscsi_data_budget.limit =
-	    bytes != 0 ? bytes : budget_default_data_limit();
-}
-
-uint64_t
-iscsi_data_limit(void)
-{
-	return iscsi_data_budget.limit;
-}
-
-uint64_t
-iscsi_data_used(void)
-{
-	return budget_used(&iscsi_data_budget);
-}
-
-/* Too little left under the cap to take on another session. */
-bool
-iscsi_data_budget_low(void)
-{
-	uint64_t limit = iscsi_data_budget.limit;
-
-	return limit != 0 &&
-	    budget_used(&iscsi_data_budget) + ISCSI_LOGIN_DATA_RESERVE > limit;
-}
-
-/*
- * Reserve len bytes of in-flight data for a new task: first the session's
- * share, then the global cap. SAM-5 5.3.3/5.3.4: TASK SET FULL when this
- * I_T nexus has other tasks whose completion will free room, BUSY when it
- * has none. Either way the initiator retries and service resumes by
- * itself as data drains.
- */
-static uint8_t
-ffp_data_reserve(struct iscsi_task *task, uint32_t len)
-{
-	static __thread struct log_ratelimit rl; /* per event thread */
-	struct iscsi_conn *conn = task->conn;
-	uint64_t share =
-	    (uint64_t)conn->session->queued * ISCSI_SESSION_DATA_PER_CMD;
-	bool others = conn->ntasks > 1;
-	unsigned int dropped;
-
-	if (share < ISCSI_TASK_DATA_MAX)
-		share = ISCSI_TASK_DATA_MAX;
-	if (conn->data_bytes + len > share) {
-		conn_dbg(conn, 1, "session data share of %llu bytes in use",
-		    (unsigned long long)share);
-		return others ? SCSI_STATUS_TASK_SET_FULL : SCSI_STATUS_BUSY;
-	}
-	if (!budget_take(&iscsi_data_budget, len)) {
-		if (log_ratelimit_pass(&rl, &dropped))
-			log_warning("in-flight data at its cap of %llu MiB: "
-				    "new commands get %s until it drains",
-			    (unsigned long long)(iscsi_data_budget.limit >> 20),
-			    others ? "TASK SET FULL" : "BUSY");
-		return others ? SCSI_STATUS_TASK_SET_FULL : SCSI_STATUS_BUSY;
-	}
-	conn->data_bytes += len;
-	task->data_reserved = len;
-	return SCSI_STATUS_GOOD;
-}
-
-struct iscsi_task *
-ffp_task_find(struct iscsi_conn *conn, uint32_t itt)
-{
-	struct list_node *pos;
-
-	list_for_each(pos, &conn->tasks) {
-		struct iscsi_task *t = list_entry(pos, struct iscsi_task, node);
-
-		if (t->itt == itt)
-			return t;
-	}
-	return NULL;
-}
 
 uint64_t
 ffp_lun_decode(const uint8_t *lun)
@@ -159,30 +38,6 @@ ffp_lun_decode(const uint8_t *lun)
 	if (am == LUN_AM_FLAT)
 		return (uint64_t)(lun[0] & 0x3f) << 8 | lun[1];
 	return LUN_NOT_ADDRESSABLE;
-}
-
-void
-ffp_task_release_window(struct iscsi_task *task)
-{
-	struct iscsi_session *s = task->conn->session;
-
-	if (task->counted && s != NULL) {
-		task->counted = false;
-		s->active--;
-	}
-}
-
-/* Off the connection's list: no more PDUs for it. */
-void
-ffp_task_finish(struct iscsi_task *task)
-{
-	ffp_task_release_window(task);
-	if (task->state != TASK_S_DONE) {
-		task->state = TASK_S_DONE;
-		task->conn->ntasks--;
-		list_remove(&task->node);
-		task_put(task);
-	}
 }
 
 /* A response without a task (out of memory for one): BUSY. */
@@ -209,8 +64,8 @@ ffp_send_response(struct iscsi_task *task)
 	uint32_t burst = conn->session->params.v[PARAM_MAX_BURST_LENGTH];
 	uint8_t rflags = 0, *sd = NULL;
 	bool collapse;
-	/* The page cache itself when the SCSI layer could map it. */
-	const uint8_t *data = st->data_map != NULL ? st->data_map : st->data;
+	/* The page cache itself when the SCSI layer lent it. */
+	const uint8_t *data = st->data_lent != NULL ? st->data_lent : st->data;
 
 	/*
 	 * RFC 7143 11.4.5: residuals against the Expected Data Transfer
@@ -237,7 +92,7 @@ ffp_send_response(struct iscsi_task *task)
 		rflags = SCSI_RSP_FLAG_UNDERFLOW;
 		resid = expect - st->xfer_len;
 	}
-	ffp_task_release_window(task);
+	task_release_window(task);
 	if (task->read) {
 		total =
 		    st->data_in_len < task->edtl ? st->data_in_len : task->edtl;
@@ -342,7 +197,7 @@ ffp_task_done(struct scsi_task *st)
 	struct iscsi_conn *conn = task->conn;
 
 	task->in_scsi = false;
-	if (st->data_map != NULL && st->data != NULL) {
+	if (st->data_lent != NULL && st->data != NULL) {
 		/* Sent from the page cache: the buffer serves the next one. */
 		databuf_free(st->data, st->data_len);
 		st->data = NULL;
@@ -354,12 +209,12 @@ ffp_task_done(struct scsi_task *st)
 		/* RFC 7143 11.5.1: an aborted task gets no response. */
 		tmf_task_gone(task);
 		if (conn->state != CONN_S_CLOSED)
-			ffp_task_finish(task);
+			task_finish(task);
 		task_put(task);
 		return;
 	}
 	ffp_send_response(task);
-	ffp_task_finish(task);
+	task_finish(task);
 	task_put(task);
 }
 
@@ -379,7 +234,7 @@ ffp_task_exec(struct iscsi_task *task)
 	if (ffp_task_refused(task)) {
 		/* Refused before it reached the SCSI layer. */
 		ffp_send_response(task);
-		ffp_task_finish(task);
+		task_finish(task);
 		return;
 	}
 	if (!task->in_scsi) {
@@ -457,6 +312,7 @@ ffp_task_announce(struct iscsi_task *task)
 {
 	struct iscsi_session *s = task->conn->session;
 	struct scsi_lu *lu;
+	int rc;
 
 	task->wait_ms = loop_now_ms();
 	if (task->in_scsi || task->aborted || ffp_task_refused(task) ||
@@ -465,9 +321,16 @@ ffp_task_announce(struct iscsi_task *task)
 	lu = target_lu_find(s->target, task->st.lun);
 	if (lu == NULL)
 		return;
-	if (scsi_task_announce(lu, &task->st)) {
+	rc = scsi_task_announce(lu, &task->st);
+	if (rc == 0) {
 		task->in_scsi = true;
 		task_get(task);
+	} else if (rc == -ENOMEM) {
+		/*
+		 * Unannounced, a reset of another session would not find it:
+		 * it is answered BUSY in its turn instead (SAM-5 5.3.1).
+		 */
+		scsi_task_set_status(&task->st, SCSI_STATUS_BUSY);
 	}
 	scsi_lu_put(lu);
 }
@@ -607,18 +470,15 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		/* Unsolicited Data-Out needs InitialR2T=No (13.10). */
 		return ffp_reject_cmd(conn, bhs, REJECT_PROTOCOL_ERROR);
 	}
-	if (itt == ISCSI_RSVD_TAG || ffp_task_find(conn, itt) != NULL)
+	if (itt == ISCSI_RSVD_TAG || task_find(conn, itt) != NULL)
 		return ffp_reject_cmd(conn, bhs, REJECT_TASK_IN_PROGRESS);
 	if (ffp_ahs_parse(conn, &ext_cdb, &ext_cdb_len) != 0)
 		return ffp_reject_cmd(conn, bhs, REJECT_PROTOCOL_ERROR);
-	task = objcache_alloc(&iscsi_task_cache);
+	task = task_new(conn);
 	if (task == NULL) {
 		ffp_send_busy(conn, bhs);
 		return 0;
 	}
-	task->conn = conn;
-	conn_get(conn);
-	task->refs = 1;
 	task->state = TASK_S_HELD;
 	task->itt = itt;
 	task->cmdsn = cmdsn;
@@ -643,7 +503,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	if (task->st.attr > SCSI_ATTR_ACA)
 		task->st.attr = SCSI_ATTR_SIMPLE;
 	task->st.nexus = &s->nexus;
-	task->st.cq = conn->il != NULL ? conn->il->cq : NULL;
+	task->st.queue = conn->il != NULL ? conn->il->queue : NULL;
 	task->st.data_out = task->write;
 	task->st.data_in = task->read;
 	/*
@@ -652,7 +512,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	 * file be cut short under it. A data digest would read it here, in
 	 * user space, where the same mishap is a SIGBUS: copy then.
 	 */
-	task->st.map_ok = task->read && !task->write && !conn->ddigest;
+	task->st.lend_ok = task->read && !task->write && !conn->ddigest;
 	task->st.done = ffp_task_done;
 	task->st.priv = task;
 	task->st.status = SCSI_STATUS_GOOD;
@@ -669,7 +529,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	} else if (edtl > ISCSI_TASK_DATA_MAX) {
 		task->oversize = true;
 	} else if (edtl > 0 && (task->read || task->write) &&
-	    (task->st.status = ffp_data_reserve(task, edtl)) ==
+	    (task->st.status = task_data_reserve(task, edtl)) ==
 		SCSI_STATUS_GOOD) {
 		/*
 		 * A buffer only for a direction the flags name (RFC 7143
@@ -743,7 +603,7 @@ ffp_data_scsi_cmd(struct iscsi_conn *conn)
 		return 0;
 	}
 	/* Outside the window or a repeated CmdSN: dropped. */
-	ffp_task_finish(task);
+	task_finish(task);
 	return 0;
 }
 
@@ -762,7 +622,7 @@ ffp_hdr_data_out(struct iscsi_conn *conn)
 	uint32_t ttt = get_be32(bhs + BHS_TTT);
 	uint32_t datasn = get_be32(bhs + DATA_DATASN);
 	uint32_t off = get_be32(bhs + DATA_BUFFER_OFFSET);
-	struct iscsi_task *task = ffp_task_find(conn, itt);
+	struct iscsi_task *task = task_find(conn, itt);
 	int idx = -1;
 
 	if (task == NULL || ffp_task_refused(task) || !task->write ||
@@ -916,7 +776,7 @@ ffp_task_abort(struct iscsi_task *task)
 	}
 	if (task->state == TASK_S_HELD && task->conn->session != NULL)
 		session_drop_held(task->conn->session, task);
-	ffp_task_finish(task);
+	task_finish(task);
 }
 
 int

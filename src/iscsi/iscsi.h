@@ -17,7 +17,7 @@
 struct loop;
 
 /*
- * Prepare loop for iSCSI connections (per-thread state such as the backend
+ * Prepare loop for iSCSI connections (per-thread state such as the SCSI
  * completion queue). Call on loop's own thread before the first
  * iscsi_conn_accept() there. Returns 0 or -errno.
  */

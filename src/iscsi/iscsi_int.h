@@ -99,8 +99,8 @@ struct chap_ctx;
 /* Per-loop state set up by iscsi_loop_init(). */
 struct iscsi_loop {
 	struct loop *loop;
-	struct backend_cq *cq;
-	struct loop_watch *cq_watch;
+	struct scsi_queue *queue; /* SCSI completions of this thread */
+	struct loop_watch *queue_watch;
 	/* Connections with PDUs queued this round: one writev each. */
 	struct list_node tx_pending;
 	struct list_node conns;   /* every open connection of the loop */
@@ -348,7 +348,7 @@ void conn_rx_resume(struct iscsi_conn *conn);
  */
 void conn_tx_schedule(struct iscsi_conn *conn);
 
-/* ffp.c: the global in-flight data budget (see iscsi_set_data_limit). */
+/* task.c: the global in-flight data budget (see iscsi_set_data_limit). */
 extern struct budget iscsi_data_budget;
 bool iscsi_data_budget_low(void);
 bool iscsi_is_shutting_down(void);
@@ -429,16 +429,32 @@ extern unsigned int iscsi_nsessions;
 /* All sessions; walk only with session_table_lock() held. */
 extern struct list_node iscsi_session_table;
 
+/*
+ * task.c: a task's life. task_new() gives one reference, and one on its
+ * connection until the task is freed; task_put() of the last reference
+ * releases its data reservation, its lent Data-In (scsi_task_release)
+ * and its buffer.
+ */
+struct iscsi_task *task_new(struct iscsi_conn *conn);
+void task_get(struct iscsi_task *task);
+void task_put(struct iscsi_task *task);
+struct iscsi_task *task_find(struct iscsi_conn *conn, uint32_t itt);
+/*
+ * Reserve len bytes of in-flight data for task: GOOD, or the status
+ * (TASK SET FULL, BUSY) to answer it with.
+ */
+uint8_t task_data_reserve(struct iscsi_task *task, uint32_t len);
+/* Give its slot in the session's command window back. */
+void task_release_window(struct iscsi_task *task);
+/* Off the connection's list (and the window): no more PDUs for it. */
+void task_finish(struct iscsi_task *task);
+
 /* ffp.c */
 int ffp_hdr_scsi_cmd(struct iscsi_conn *conn);
 int ffp_data_scsi_cmd(struct iscsi_conn *conn);
 int ffp_hdr_data_out(struct iscsi_conn *conn);
 int ffp_data_data_out(struct iscsi_conn *conn);
 void ffp_task_deliver(struct iscsi_task *task);
-void task_get(struct iscsi_task *task);
-void task_put(struct iscsi_task *task);
-struct iscsi_task *ffp_task_find(struct iscsi_conn *conn, uint32_t itt);
-void ffp_task_release_window(struct iscsi_task *task);
 /* Decode a LUN field (flat or peripheral addressing, SAM-5 4.7). */
 uint64_t ffp_lun_decode(const uint8_t *lun);
 int ffp_logout(struct iscsi_conn *conn);
@@ -449,7 +465,6 @@ int ffp_logout(struct iscsi_conn *conn);
  */
 int ffp_cmdsn_consume(struct iscsi_conn *conn, const uint8_t *bhs);
 void ffp_task_abort(struct iscsi_task *task);
-void ffp_task_finish(struct iscsi_task *task);
 void ffp_conn_drop_tasks(struct iscsi_conn *conn);
 /*
  * Has a command of conn waited ISCSI_DATA_OUT_TIMEOUT_MS for its

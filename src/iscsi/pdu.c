@@ -429,7 +429,7 @@ pdu_tx(struct iscsi_conn *conn, const uint8_t *bhs, const void *data,
 	/*
 	 * What this entry keeps in memory: itself, and the payload when it
 	 * is a copy. Data-In from a task's buffer is the task's, already
-	 * counted by the data budget (ffp_data_reserve).
+	 * counted by the data budget (task_data_reserve).
 	 */
 	tx->charge = sizeof(*tx) + (owned != NULL || task == NULL ? len : 0);
 	conn->tx_queued += tx->charge;
@@ -638,7 +638,7 @@ pdu_dispatch(struct iscsi_conn *conn)
 		conn_log(conn, LOG_WARNING, "data digest error");
 		/* A command with bad immediate data is dropped whole. */
 		if (op == ISCSI_OP_SCSI_CMD && rx->task != NULL)
-			ffp_task_finish(rx->task);
+			task_finish(rx->task);
 		return pdu_reject(conn, bhs, REJECT_DATA_DIGEST);
 	}
 	normal = conn->session != NULL && !conn->session->discovery;

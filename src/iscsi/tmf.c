@@ -198,8 +198,8 @@ tmf_abort_others(struct iscsi_tmf *tmf, struct scsi_lu *lu, uint64_t l)
 
 	if (conn->il == NULL)
 		return;
-	if (scsi_lu_abort_others(lu, &s->nexus, conn->il->cq, tmf_others_gone,
-		tmf) == 0)
+	if (scsi_lu_abort_others(lu, &s->nexus, conn->il->queue,
+		tmf_others_gone, tmf) == 0)
 		tmf->waiting++;
 	else
 		conn_log(conn, LOG_WARNING,
@@ -268,7 +268,7 @@ tmf_request(struct iscsi_conn *conn)
 	    get_be32(req + BHS_ITT), ref);
 	switch (fn) {
 	case TMF_ABORT_TASK:
-		t = ffp_task_find(conn, ref);
+		t = task_find(conn, ref);
 		if (t != NULL && t->state == TASK_S_DONE && !t->aborted) {
 			/*
 			 * Its response is already on its way: the initiator
@@ -332,7 +332,7 @@ tmf_request(struct iscsi_conn *conn)
 			resp = TMF_RSP_NOT_SUPPORTED;
 			break;
 		}
-		t = ffp_task_find(conn, ref);
+		t = task_find(conn, ref);
 		resp = t != NULL && !t->aborted ? TMF_RSP_SUCCEEDED
 						: TMF_RSP_COMPLETE;
 		break;

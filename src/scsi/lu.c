@@ -20,6 +20,7 @@
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
+#include "util/check.h"
 #include "util/log.h"
 
 static uint64_t scsi_lu_size(struct scsi_lu *lu);
@@ -90,7 +91,13 @@ int
 scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
     size_t whylen)
 {
-	struct backend_open_params bp = p->backend;
+	struct backend_open_params bp = {
+	    .type = p->store,
+	    .path = p->path,
+	    .size = p->store_bytes,
+	    .read_only = p->read_only,
+	    .write_through = p->write_through,
+	};
 	struct scsi_lu *lu;
 	unsigned int bs = p->block_size ? p->block_size : 512;
 	int rc;
@@ -105,16 +112,6 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	bp.read_only = bp.read_only || p->read_only;
-	/*
-	 * A nullio LU keeps its size itself, so ietadm can change it online;
-	 * the store below is opened unbounded and the SCSI layer's LBA range
-	 * check is what holds commands inside the LU.
-	 */
-	if (bp.type == BACKEND_NULLIO) {
-		lu->null_bytes = bp.nullio_bytes;
-		bp.nullio_bytes = UINT64_MAX;
-	}
 	rc = backend_open(&bp, &lu->be, why, whylen);
 	if (rc < 0) {
 		mem_free(lu);
@@ -123,7 +120,6 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	pthread_mutex_init(&lu->lock, NULL);
 	lu->refs = 1;
 	lu->lun = p->lun;
-	lu->type = bp.type;
 	lu->write_through = bp.write_through;
 	lu->block_size = bs;
 	while ((1u << lu->block_shift) < bs)
@@ -160,7 +156,10 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 void
 scsi_lu_get(struct scsi_lu *lu)
 {
-	__atomic_add_fetch(&lu->refs, 1, __ATOMIC_RELAXED);
+	unsigned int was = __atomic_fetch_add(&lu->refs, 1, __ATOMIC_RELAXED);
+
+	IETD_ASSERT(was > 0); /* nobody revives a freed LU */
+	(void)was;
 }
 
 void
@@ -170,6 +169,7 @@ scsi_lu_put(struct scsi_lu *lu)
 
 	if (lu == NULL)
 		return;
+	IETD_ASSERT(__atomic_load_n(&lu->refs, __ATOMIC_RELAXED) > 0);
 	if (__atomic_sub_fetch(&lu->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	scsi_lu_list_lock();
@@ -192,12 +192,10 @@ scsi_lu_number(const struct scsi_lu *lu)
 	return lu->lun;
 }
 
-/* Bytes the LU holds now: the store's size, or nullio's own count. */
+/* Bytes the LU holds now. */
 static uint64_t
 scsi_lu_size(struct scsi_lu *lu)
 {
-	if (lu->type == BACKEND_NULLIO)
-		return __atomic_load_n(&lu->null_bytes, __ATOMIC_RELAXED);
 	return backend_size(lu->be);
 }
 
@@ -253,56 +251,6 @@ scsi_lu_capacity(const struct scsi_lu *lu)
 	return __atomic_load_n(&lu->blocks, __ATOMIC_RELAXED);
 }
 
-/*
- * Grow the file behind a fileio LU to bytes. The file is opened again by
- * its path (the store's descriptor is the backend's); its size must be
- * the one the store sees, or the path now names another file.
- */
-static int
-scsi_lu_grow_file(struct scsi_lu *lu, uint64_t bytes, char *why, size_t whylen)
-{
-	uint64_t cur = backend_size(lu->be);
-	struct stat st;
-	int fd, err = 0;
-
-	if (bytes < cur) {
-		snprintf(why, whylen,
-		    "refusing to shrink %s from %llu to %llu bytes: that "
-		    "would cut off data (truncate it yourself, then run "
-		    "--op update without --params)",
-		    lu->path, (unsigned long long)cur,
-		    (unsigned long long)bytes);
-		return -EINVAL;
-	}
-	if (bytes == cur)
-		return 0;
-	if (bytes > (uint64_t)INT64_MAX) {
-		snprintf(why, whylen, "size %llu is too large",
-		    (unsigned long long)bytes);
-		return -EFBIG;
-	}
-	fd = open(lu->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		err = -errno;
-		snprintf(why, whylen, "cannot open %s for writing (%s)",
-		    lu->path, strerror(errno));
-		return err;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != cur) {
-		snprintf(why, whylen,
-		    "%s is no longer the file this LUN serves; not resized",
-		    lu->path);
-		err = -ESTALE;
-	} else if (ftruncate(fd, (off_t)bytes) != 0) {
-		err = -errno;
-		snprintf(why, whylen, "cannot grow %s to %llu bytes (%s)",
-		    lu->path, (unsigned long long)bytes, strerror(errno));
-	}
-	close(fd);
-	return err;
-}
-
 int
 scsi_lu_resize(struct scsi_lu *lu, uint64_t bytes, char *why, size_t whylen)
 {
@@ -315,29 +263,9 @@ scsi_lu_resize(struct scsi_lu *lu, uint64_t bytes, char *why, size_t whylen)
 		    (unsigned long long)bytes, lu->block_size);
 		return -EINVAL;
 	}
-	switch (lu->type) {
-	case BACKEND_NULLIO:
-		__atomic_store_n(&lu->null_bytes, bytes, __ATOMIC_RELAXED);
-		break;
-	case BACKEND_FILEIO:
-		if (lu->read_only) {
-			snprintf(why, whylen,
-			    "%s is exported read-only (IOMode=ro); not resized",
-			    lu->path);
-			return -EROFS;
-		}
-		err = scsi_lu_grow_file(lu, bytes, why, whylen);
-		if (err != 0)
-			return err;
-		break;
-	case BACKEND_BLOCKIO:
-	default:
-		snprintf(why, whylen,
-		    "%s is a block device: resize it (lvextend, ...), then "
-		    "run --op update without --params",
-		    scsi_lu_path(lu));
-		return -EOPNOTSUPP;
-	}
+	err = backend_resize(lu->be, bytes, why, whylen);
+	if (err != 0)
+		return err;
 	scsi_lu_refresh_blocks(lu);
 	return 0;
 }
@@ -357,15 +285,7 @@ scsi_lu_block_size(const struct scsi_lu *lu)
 const char *
 scsi_lu_iotype(const struct scsi_lu *lu)
 {
-	switch (lu->type) {
-	case BACKEND_FILEIO:
-		return "fileio";
-	case BACKEND_BLOCKIO:
-		return "blockio";
-	case BACKEND_NULLIO:
-		return "nullio";
-	}
-	return "unknown";
+	return backend_type_name(lu->be);
 }
 
 const char *

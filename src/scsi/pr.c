@@ -493,7 +493,8 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	 */
 	list_init(&stopped);
 	if (sa == PR_OUT_PREEMPT_ABORT) {
-		w = scsi_abort_wait_new(task->cq, pr_preempt_abort_done, task);
+		w = scsi_abort_wait_new(task->queue, pr_preempt_abort_done,
+		    task);
 		if (w == NULL) {
 			scsi_task_set_status(task, SCSI_STATUS_BUSY);
 			return;

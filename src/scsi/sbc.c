@@ -207,10 +207,10 @@ scsi_sbc_rw(struct scsi_cmd *cmd)
 		if (n == 0 || task->data == NULL)
 			goto done;
 		task->data_in_len = (uint32_t)n;
-		if (task->map_ok && n >= SBC_MAP_MIN) {
-			task->data_map = backend_map(lu->be,
+		if (task->lend_ok && n >= SBC_MAP_MIN) {
+			task->data_lent = backend_map(lu->be,
 			    cmd->lba << lu->block_shift, n, &cmd->map);
-			if (task->data_map != NULL) {
+			if (task->data_lent != NULL) {
 				cmd->held = true;
 				goto done;
 			}

@@ -12,10 +12,10 @@
 #define IETD_SCSI_SCSI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/list.h"
-#include "backend/backend.h"
 
 #define SCSI_CDB_MAX 260 /* 16-byte CDB plus extended CDB AHS */
 #define SCSI_SENSE_MAX 252
@@ -65,6 +65,23 @@ struct scsi_task;
 struct scsi_abort_wait;
 typedef void scsi_task_done_fn(struct scsi_task *task);
 
+/*
+ * queue.c: the completion queue of one transport thread. Each task names
+ * its thread's queue; a done() that does not run inside scsi_task_exec()
+ * runs on that thread when it drains the queue (its fd becomes readable).
+ * With local, the owner promises to call scsi_queue_run_local() each time
+ * before it sleeps (an event loop does), and completions its own thread
+ * makes wait there without an fd wake-up. So a backend completion never
+ * runs on a foreign thread and an event thread never blocks on a disk.
+ */
+struct scsi_queue;
+struct scsi_queue *scsi_queue_new(bool local);
+void scsi_queue_free(struct scsi_queue *q);
+int scsi_queue_fd(const struct scsi_queue *q);
+void scsi_queue_drain(struct scsi_queue *q);
+/* Run the completions queued by the owner's own thread; true if any ran. */
+bool scsi_queue_run_local(struct scsi_queue *q);
+
 struct scsi_task {
 	/* Filled by the transport before scsi_task_exec(). */
 	uint8_t cdb[SCSI_CDB_MAX];
@@ -72,7 +89,7 @@ struct scsi_task {
 	uint64_t lun; /* LUN number (flat, decoded) */
 	enum scsi_attr attr;
 	struct scsi_nexus *nexus; /* borrowed for the task's life */
-	struct backend_cq *cq;    /* completion queue of this thread */
+	struct scsi_queue *queue; /* completion queue of this thread */
 	/*
 	 * Data buffer, owned by the transport. With data_out it holds
 	 * data_len bytes the initiator sent, every one of them written by
@@ -87,10 +104,11 @@ struct scsi_task {
 	bool data_out; /* initiator sends data (W bit) */
 	bool data_in;  /* initiator expects data (R bit) */
 	/*
-	 * The transport can send Data-In from data_map instead of data, and
-	 * calls scsi_task_release() once those bytes are in the socket.
+	 * The transport can send Data-In from bytes the SCSI layer lends
+	 * (data_lent) instead of data, and calls scsi_task_release() once
+	 * those bytes are in the socket; it never reads them itself.
 	 */
-	bool map_ok;
+	bool lend_ok;
 	scsi_task_done_fn *done;
 	void *priv; /* the transport's */
 
@@ -114,10 +132,11 @@ struct scsi_task {
 	/* Data-In bytes actually placed in data (<= data_len). */
 	uint32_t data_in_len;
 	/*
-	 * Not NULL: the Data-In bytes are here (the store's page cache),
-	 * not in data. Only with map_ok; valid until scsi_task_release().
+	 * Not NULL: the data_in_len Data-In bytes are here, lent by the SCSI
+	 * layer (a store's page cache), not in data. Only with lend_ok;
+	 * valid until scsi_task_release().
 	 */
-	const uint8_t *data_map;
+	const uint8_t *data_lent;
 
 	/* Private to the SCSI layer. */
 	struct scsi_lu *lu;
@@ -140,15 +159,16 @@ struct scsi_task {
 	 * it meanwhile).
 	 */
 	bool announced;
-	/* Carries an announced task's abort to its own thread. */
-	struct backend_io post_io;
 	void *internal;
 };
 
 /* How the target layer describes a logical unit to create. */
 struct scsi_lu_params {
 	uint64_t lun;
-	struct backend_open_params backend;
+	const char *store;       /* store type, IET's Type=: "fileio", ... */
+	const char *path;        /* its file or device (not nullio) */
+	uint64_t store_bytes;    /* nullio: its size */
+	bool write_through;      /* IOMode=wt: every write durable at GOOD */
 	unsigned int block_size; /* 512..4096, power of two */
 	const char *scsi_id;     /* VPD 0x83 vendor id; NULL = generate */
 	const char *scsi_sn;     /* VPD 0x80 serial; NULL = generate */
@@ -223,7 +243,7 @@ void scsi_nexus_unregister(struct scsi_nexus *nx);
  * (INQUIRY with peripheral qualifier 3, REPORT LUNS and REQUEST SENSE
  * answered, everything else LOGICAL UNIT NOT SUPPORTED). luns (count n,
  * ascending) is the target's LUN inventory, for REPORT LUNS; borrowed for
- * the call only. done() may run inside this call or later on task->cq's
+ * the call only. done() may run inside this call or later on task->queue's
  * thread; either way exactly once.
  */
 void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
@@ -239,18 +259,19 @@ void scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task,
  * that starts with scsi_task_exec(), which the transport calls as for any
  * task once the task may run. From this call on done() runs exactly once:
  * after scsi_task_exec() as usual; after scsi_task_abort() with aborted
- * set; or, when another nexus's reset aborts it first, on task->cq's
+ * set; or, when another nexus's reset aborts it first, on task->queue's
  * thread with TASK ABORTED status (then the transport takes no more
  * Data-Out for it; a scsi_task_exec() it made in between, its data all
  * in before the end reached its thread, did nothing).
- * false (lu NULL, no queue to run done() on): nothing happened. Call on
- * the task's own thread; task has its CDB, LUN, nexus, cq, done and priv.
+ * Returns 0; or -EINVAL (lu NULL, no queue to run done() on) or -ENOMEM,
+ * and nothing happened. Call on the task's own thread; task has its CDB, LUN,
+ * nexus, queue, done and priv.
  */
-bool scsi_task_announce(struct scsi_lu *lu, struct scsi_task *task);
+int scsi_task_announce(struct scsi_lu *lu, struct scsi_task *task);
 
 /*
- * After done(), for a task that had map_ok: the transport no longer needs
- * task->data_map (every byte is in the socket, or the connection is gone).
+ * After done(), for a task that had lend_ok: the transport no longer needs
+ * task->data_lent (every byte is in the socket, or the connection is gone).
  * Until then the task stays in its LU's task set, so no write to those
  * blocks runs while they are being sent. Harmless for any other task;
  * call it on the task's own thread.
@@ -281,11 +302,11 @@ void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
  * timeout. The issuer's own tasks
  * are its transport's to abort. Once all of them have left the task set
  * (those an earlier reset or their own nexus aborted included),
- * done(arg) runs on cq's thread (cq: the caller's own queue), never
+ * done(arg) runs on q's thread (q: the caller's own queue), never
  * inside this call. 0, or -ENOMEM with nothing aborted.
  */
 int scsi_lu_abort_others(struct scsi_lu *lu, const struct scsi_nexus *by,
-    struct backend_cq *cq, void (*done)(void *arg), void *arg);
+    struct scsi_queue *q, void (*done)(void *arg), void *arg);
 void scsi_lu_nexus_reset(struct scsi_lu *lu, const struct scsi_nexus *nx);
 
 /* sense.c: build sense on a task (fixed or descriptor as the LU's D_SENSE). */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "scsi/scsi.h"
 #include "util/log.h"
 
@@ -37,6 +38,11 @@
 #define BL_MAX_UNMAP_DESCS 256
 #define BL_MAX_WS_BYTES SCSI_XFER_MAX
 #define BL_MAX_CAW_BLOCKS 1
+
+/* queue.c: a transport thread's queue is its backend completion queue. */
+struct scsi_queue {
+	struct backend_cq *cq;
+};
 
 /* A unit attention waiting for one I_T nexus. */
 struct scsi_ua {
@@ -70,12 +76,10 @@ struct scsi_lu {
 	struct list_node node; /* on the global LU list */
 	uint64_t lun;
 	struct backend *be;
-	enum backend_type type;
 	bool write_through;
 	unsigned int block_size;
 	unsigned int block_shift;
-	uint64_t blocks;     /* last seen capacity */
-	uint64_t null_bytes; /* nullio: the size (atomic; ietadm resizes) */
+	uint64_t blocks; /* last seen capacity */
 	bool read_only;
 	bool wce; /* caching mode page WCE (current) */
 	bool wce_default;
@@ -140,8 +144,9 @@ struct scsi_cmd {
 	bool in_set;  /* on lu->tasks */
 	bool in_exec; /* still inside scsi_task_exec */
 	/*
-	 * A READ answered from the store's mapping: done() has run but the
-	 * command stays in the task set until scsi_task_release().
+	 * A READ answered from the store's mapping (data_lent): done() has
+	 * run but the command stays in the task set until
+	 * scsi_task_release().
 	 */
 	bool held;
 	struct backend_map *map;
@@ -192,7 +197,7 @@ void scsi_task_sense_info(struct scsi_task *task, uint8_t key, uint8_t asc,
  * runs on cq's thread.
  */
 typedef bool scsi_task_match_fn(const struct scsi_task *t, const void *ctx);
-struct scsi_abort_wait *scsi_abort_wait_new(struct backend_cq *cq,
+struct scsi_abort_wait *scsi_abort_wait_new(struct scsi_queue *q,
     void (*done)(void *arg), void *arg);
 void scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
     const void *ctx, struct scsi_abort_wait *w, struct list_node *stopped);

@@ -13,6 +13,7 @@
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
+#include "util/check.h"
 #include "util/databuf.h"
 #include "util/objcache.h"
 
@@ -132,7 +133,7 @@ scsi_task_reset_result(struct scsi_task *task)
 	task->xfer_len = 0;
 	task->xfer_out = false;
 	task->data_in_len = 0;
-	task->data_map = NULL;
+	task->data_lent = NULL;
 }
 
 /* Commands answered for a LUN that does not exist (SPC-4 4.6.4?). */
@@ -262,6 +263,14 @@ scsi_cmd_free(struct scsi_cmd *cmd)
 	objcache_free(&scsi_cmd_cache, cmd);
 }
 
+/* An announced task's command that the execution did not need. */
+static void
+scsi_cmd_free_spare(struct scsi_cmd *spare)
+{
+	if (spare != NULL)
+		scsi_cmd_free(spare);
+}
+
 /*
  * A reset waiting for the tasks of other nexuses it aborted (see
  * scsi_lu_abort_others): left counts them, plus one for the reset's own
@@ -379,6 +388,8 @@ scsi_cmd_finish(struct scsi_cmd *cmd)
 	struct scsi_lu *lu = cmd->lu;
 	struct list_node ready;
 
+	/* Started (or taken off the set's wait) once, finished once. */
+	IETD_ASSERT(task->state == SCSI_TS_RUNNING);
 	scsi_task_end_aborted_elsewhere(task);
 	if (cmd->held) {
 		/* Leaves the set in scsi_task_release(), after the send. */
@@ -407,7 +418,7 @@ scsi_task_release(struct scsi_task *task)
 	lu = cmd->lu;
 	scsi_cmd_leave_set(cmd, &ready);
 	task->internal = NULL;
-	task->data_map = NULL;
+	task->data_lent = NULL;
 	scsi_cmd_free(cmd);
 	scsi_run_ready(&ready);
 	scsi_lu_put(lu);
@@ -427,7 +438,7 @@ scsi_post_prep(struct backend_io *io, const struct scsi_task *task,
 	memset(io, 0, sizeof(*io));
 	io->done = fn;
 	io->arg = arg;
-	io->cq = task->cq;
+	io->cq = task->queue->cq;
 }
 
 /*
@@ -439,12 +450,12 @@ scsi_post_prep(struct backend_io *io, const struct scsi_task *task,
 void
 scsi_cmd_complete(struct scsi_cmd *cmd)
 {
-	if (cmd->in_exec || cmd->task->cq == NULL) {
+	if (cmd->in_exec || cmd->task->queue == NULL) {
 		scsi_cmd_finish(cmd);
 		return;
 	}
 	scsi_post_prep(&cmd->io, cmd->task, scsi_cmd_posted, cmd);
-	backend_cq_post(cmd->task->cq, &cmd->io);
+	backend_cq_post(cmd->task->queue->cq, &cmd->io);
 }
 
 /*
@@ -455,10 +466,14 @@ scsi_cmd_complete(struct scsi_cmd *cmd)
 static void
 scsi_task_pending_posted(struct backend_io *io)
 {
-	struct scsi_task *task = io->arg;
+	struct scsi_cmd *cmd = io->arg;
+	struct scsi_task *task = cmd->task;
 	struct scsi_lu *lu = task->lu;
 	struct list_node fired;
 
+	IETD_ASSERT(task->state == SCSI_TS_RUNNING);
+	task->internal = NULL;
+	scsi_cmd_free(cmd);
 	task->announced = false;
 	scsi_task_end_aborted_elsewhere(task);
 	list_init(&fired);
@@ -484,20 +499,31 @@ scsi_task_unpend_locked(struct scsi_task *task)
 	task->state = SCSI_TS_RUNNING;
 }
 
-bool
+int
 scsi_task_announce(struct scsi_lu *lu, struct scsi_task *task)
 {
-	if (lu == NULL || task->cq == NULL)
-		return false;
+	struct scsi_cmd *cmd;
+
+	if (lu == NULL || task->queue == NULL)
+		return -EINVAL;
+	/*
+	 * Its command, made now: it carries an abort to this thread, and
+	 * scsi_task_exec() goes on with it.
+	 */
+	cmd = objcache_alloc(&scsi_cmd_cache);
+	if (cmd == NULL)
+		return -ENOMEM;
+	cmd->task = task;
+	cmd->lu = lu;
 	scsi_lu_get(lu);
 	task->lu = lu;
-	task->internal = NULL;
+	task->internal = cmd;
 	task->announced = true;
 	pthread_mutex_lock(&lu->lock);
 	task->state = SCSI_TS_PENDING;
 	list_add_tail(&lu->pending, &task->node);
 	pthread_mutex_unlock(&lu->lock);
-	return true;
+	return 0;
 }
 
 /*
@@ -548,7 +574,7 @@ scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
 	cmd->io.fua = fua;
 	cmd->io.done = scsi_cmd_io_done;
 	cmd->io.arg = cmd;
-	cmd->io.cq = cmd->task->cq;
+	cmd->io.cq = cmd->task->queue->cq;
 	cmd->next = next;
 	/* Once submitted the completion always comes through the queue. */
 	cmd->in_exec = false;
@@ -557,14 +583,19 @@ scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
 
 /*
  * A media command for task on lu, with the blocks it orders against (the
- * task set's key); NULL when out of memory.
+ * task set's key), made in spare when there is one (the command an
+ * announcement made); NULL when out of memory.
  */
 static struct scsi_cmd *
 scsi_cmd_new(struct scsi_lu *lu, struct scsi_task *task,
-    const struct scsi_op *op)
+    const struct scsi_op *op, struct scsi_cmd *spare)
 {
-	struct scsi_cmd *cmd = objcache_alloc(&scsi_cmd_cache);
+	struct scsi_cmd *cmd = spare;
 
+	if (cmd != NULL)
+		memset(cmd, 0, sizeof(*cmd));
+	else
+		cmd = objcache_alloc(&scsi_cmd_cache);
 	if (cmd == NULL)
 		return NULL;
 	cmd->task = task;
@@ -609,12 +640,12 @@ scsi_lu_write_protected(const struct scsi_lu *lu)
 
 static void
 scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
-    const struct scsi_op *op)
+    const struct scsi_op *op, struct scsi_cmd *spare)
 {
 	struct scsi_cmd *cmd;
 	bool go;
 
-	cmd = task->cq != NULL ? scsi_cmd_new(lu, task, op) : NULL;
+	cmd = task->queue != NULL ? scsi_cmd_new(lu, task, op, spare) : NULL;
 	if (cmd == NULL) {
 		/* Out of memory fails this one command (SAM-5 5.3.1). */
 		scsi_task_set_status(task, SCSI_STATUS_BUSY);
@@ -645,16 +676,22 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	struct scsi_itl *itl;
 	struct scsi_ua ua = {0, 0};
 	bool have_ua = false, conflict = false;
+	struct scsi_cmd *spare = NULL;
 
-	/* Announced: off the pending list, unless an abort took it. */
-	if (task->announced && !scsi_task_unannounce(task))
-		return;
+	if (task->announced) {
+		/* Off the pending list, unless an abort took it. */
+		if (!scsi_task_unannounce(task))
+			return;
+		/* Its command, made then, serves a media command now. */
+		spare = task->internal;
+	}
 	scsi_task_reset_result(task);
 	task->lu = lu;
 	task->internal = NULL;
 	task->state = SCSI_TS_NEW;
 	list_init(&task->node);
 	if (lu == NULL) {
+		scsi_cmd_free_spare(spare);
 		scsi_task_exec_nolu(task, luns, n);
 		return;
 	}
@@ -690,29 +727,35 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 			scsi_task_set_sense(task, SK_DATA_PROTECT,
 			    ASC_WRITE_PROTECTED);
 		} else {
-			scsi_task_exec_media(lu, task, op);
+			scsi_task_exec_media(lu, task, op, spare);
 			return;
 		}
 	} else {
+		scsi_cmd_free_spare(spare);
+		spare = NULL;
 		op->run(task, luns, n);
 		/* PREEMPT AND ABORT waits for the tasks it aborted. */
 		if (task->completes_later)
 			return;
 	}
+	scsi_cmd_free_spare(spare);
 	task->state = SCSI_TS_DONE;
 	task->done(task);
 }
 
 struct scsi_abort_wait *
-scsi_abort_wait_new(struct backend_cq *cq, void (*done)(void *arg), void *arg)
+scsi_abort_wait_new(struct scsi_queue *q, void (*done)(void *arg), void *arg)
 {
-	struct scsi_abort_wait *w = mem_zalloc(sizeof(*w));
+	struct scsi_abort_wait *w;
 
+	if (q == NULL)
+		return NULL; /* no thread to run done() on */
+	w = mem_zalloc(sizeof(*w));
 	if (w == NULL)
 		return NULL;
 	w->io.done = scsi_abort_wait_fire;
 	w->io.arg = w;
-	w->io.cq = cq;
+	w->io.cq = q->cq;
 	w->done = done;
 	w->arg = arg;
 	w->left = 1; /* the caller's, until scsi_abort_wait_start() */
@@ -777,6 +820,7 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
 	 */
 	list_for_each_safe(pos, tmp, &lu->pending) {
 		struct scsi_task *t = list_entry(pos, struct scsi_task, node);
+		struct scsi_cmd *c;
 
 		if (!match(t, ctx))
 			continue;
@@ -784,8 +828,10 @@ scsi_lu_abort_locked(struct scsi_lu *lu, scsi_task_match_fn *match,
 		t->abort_wait = w;
 		w->left++;
 		__atomic_store_n(&t->aborted_elsewhere, true, __ATOMIC_RELEASE);
-		scsi_post_prep(&t->post_io, t, scsi_task_pending_posted, t);
-		list_add_tail(stopped, &t->post_io.node);
+		/* Its command (from the announcement) carries the end. */
+		c = t->internal;
+		scsi_post_prep(&c->io, t, scsi_task_pending_posted, c);
+		list_add_tail(stopped, &c->io.node);
 	}
 }
 
@@ -817,9 +863,9 @@ scsi_task_not_of(const struct scsi_task *t, const void *by)
 
 int
 scsi_lu_abort_others(struct scsi_lu *lu, const struct scsi_nexus *by,
-    struct backend_cq *cq, void (*done)(void *arg), void *arg)
+    struct scsi_queue *q, void (*done)(void *arg), void *arg)
 {
-	struct scsi_abort_wait *w = scsi_abort_wait_new(cq, done, arg);
+	struct scsi_abort_wait *w = scsi_abort_wait_new(q, done, arg);
 	struct list_node stopped;
 
 	if (w == NULL)
@@ -859,8 +905,7 @@ scsi_task_abort(struct scsi_task *task)
 	if (task->state == SCSI_TS_PENDING) {
 		/* Announced, never run: it ends on this thread, after us. */
 		scsi_task_unpend_locked(task);
-		scsi_post_prep(&task->post_io, task, scsi_task_pending_posted,
-		    task);
+		scsi_post_prep(&cmd->io, task, scsi_task_pending_posted, cmd);
 		pending = true;
 	} else if (cmd != NULL && task->state == SCSI_TS_WAITING) {
 		/* Not started: leave the set now, complete on its thread. */
@@ -872,5 +917,5 @@ scsi_task_abort(struct scsi_task *task)
 	if (waiting)
 		scsi_cmd_complete(cmd);
 	if (pending)
-		backend_cq_post(task->cq, &task->post_io);
+		backend_cq_post(task->queue->cq, &cmd->io);
 }

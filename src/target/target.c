@@ -520,21 +520,18 @@ static int
 target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
     struct scsi_lu **out, char *why, size_t whylen)
 {
-	static const enum backend_type types[] = {
-	    [CONF_LUN_FILEIO] = BACKEND_FILEIO,
-	    [CONF_LUN_BLOCKIO] = BACKEND_BLOCKIO,
-	    [CONF_LUN_NULLIO] = BACKEND_NULLIO,
+	/* IET's Type= names, which are the store types' names. */
+	static const char *const stores[] = {
+	    [CONF_LUN_FILEIO] = "fileio",
+	    [CONF_LUN_BLOCKIO] = "blockio",
+	    [CONF_LUN_NULLIO] = "nullio",
 	};
 	struct scsi_lu_params p = {
 	    .lun = cl->lun,
-	    .backend =
-		{
-		    .type = types[cl->type],
-		    .path = cl->path,
-		    .nullio_bytes = cl->sectors * cl->block_size,
-		    .read_only = cl->iomode == CONF_IOMODE_RO,
-		    .write_through = cl->iomode == CONF_IOMODE_WT,
-		},
+	    .store = stores[cl->type],
+	    .path = cl->path,
+	    .store_bytes = cl->sectors * cl->block_size,
+	    .write_through = cl->iomode == CONF_IOMODE_WT,
 	    .block_size = cl->block_size,
 	    .scsi_id = cl->scsi_id,
 	    .scsi_sn = cl->scsi_sn,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "scsi/scsi.h"
 #include "util/be.h"
 
@@ -35,7 +36,7 @@
 #define H_SK_MISCOMPARE 0xe
 
 static char h_path[256];
-static struct backend_cq *h_cq;
+static struct scsi_queue *h_cq;
 static struct scsi_nexus h_nx1, h_nx2;
 static const uint64_t h_luns[] = {0, 1, 300};
 
@@ -96,7 +97,7 @@ h_exec(struct scsi_lu *lu, const uint8_t *cdb, const void *data, uint32_t dlen,
 	t->task.cdb_len = h_cdb_len(cdb[0]);
 	t->task.attr = SCSI_ATTR_SIMPLE;
 	t->task.nexus = nx;
-	t->task.cq = h_cq;
+	t->task.queue = h_cq;
 	t->task.data = t->buf;
 	t->task.data_len = len;
 	t->task.data_out = out;
@@ -106,10 +107,10 @@ h_exec(struct scsi_lu *lu, const uint8_t *cdb, const void *data, uint32_t dlen,
 	t->ndone = 0;
 	scsi_task_exec(lu, &t->task, h_luns, 3);
 	while (t->ndone == 0) {
-		pfd.fd = backend_cq_fd(h_cq);
+		pfd.fd = scsi_queue_fd(h_cq);
 		pfd.events = POLLIN;
 		assert_int_equal(poll(&pfd, 1, 5000), 1);
-		backend_cq_drain(h_cq);
+		scsi_queue_drain(h_cq);
 	}
 	assert_int_equal(t->ndone, 1);
 	return t;
@@ -166,15 +167,14 @@ h_expect_bytes(const uint8_t *got, const uint8_t *want, size_t n)
 }
 
 static inline struct scsi_lu *
-h_lu_open(enum backend_type type, uint64_t bytes, bool ro, bool wce)
+h_lu_open(const char *type, uint64_t bytes, bool ro, bool wce)
 {
 	struct scsi_lu_params p = {
 	    .lun = 0,
-	    .backend = {.type = type,
-		.path = h_path,
-		.nullio_bytes = bytes,
-		.read_only = ro,
-		.write_through = !wce},
+	    .store = type,
+	    .path = h_path,
+	    .store_bytes = bytes,
+	    .write_through = !wce,
 	    .block_size = H_BS,
 	    .scsi_id = "ietd-id-1",
 	    .scsi_sn = "ietd-sn-1",
@@ -198,7 +198,7 @@ h_lu_open(enum backend_type type, uint64_t bytes, bool ro, bool wce)
 }
 
 static inline struct scsi_lu *
-h_lu(enum backend_type type, bool ro)
+h_lu(const char *type, bool ro)
 {
 	return h_lu_open(type, (uint64_t)H_BLOCKS * H_BS, ro, false);
 }
@@ -364,7 +364,7 @@ h_setup(void **state)
 	if (fd < 0 || ftruncate(fd, (off_t)H_BLOCKS * H_BS) < 0)
 		return -1;
 	close(fd);
-	h_cq = backend_cq_new();
+	h_cq = scsi_queue_new(false);
 	h_nx1.id = 101;
 	snprintf(h_nx1.initiator_port, sizeof(h_nx1.initiator_port),
 	    "iqn.2026-01.org.example:i1,i,0x1");
@@ -386,7 +386,7 @@ h_teardown(void **state)
 	(void)state;
 	scsi_nexus_unregister(&h_nx1);
 	scsi_nexus_unregister(&h_nx2);
-	backend_cq_free(h_cq);
+	scsi_queue_free(h_cq);
 	backend_workers_stop();
 	unlink(h_path);
 	return 0;

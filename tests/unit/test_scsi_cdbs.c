@@ -77,7 +77,7 @@ test_sense_build(void **state)
 static void
 test_tur_opcodes_nolu(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const struct h_case cases[] = {
 	    {.name = "TUR"},
 	    {.name = "TUR NACA",
@@ -153,7 +153,7 @@ test_tur_opcodes_nolu(void **state)
 static void
 test_inquiry_std(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const uint8_t want[74] = {0x00, 0x00, 0x06, 0x12, 69, 0x00, 0x00,
 	    0x02, 'I', 'E', 'T', ' ', ' ', ' ', ' ', ' ', 'V', 'I', 'R', 'T',
 	    'U', 'A', 'L', '-', 'D', 'I', 'S', 'K', ' ', ' ', ' ', ' ', '0',
@@ -217,8 +217,8 @@ test_inquiry_std(void **state)
 static void
 test_inquiry_vpd(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
-	struct scsi_lu *ro = h_lu(BACKEND_NULLIO, true);
+	struct scsi_lu *lu = h_lu("nullio", false);
+	struct scsi_lu *ro = h_lu("nullio", true);
 	static const uint8_t p00[10] = {0x00, 0x00, 0x00, 0x06, 0x00, 0x80,
 	    0x83, 0xb0, 0xb1, 0xb2};
 	static const uint8_t p80[13] = {0x00, 0x80, 0x00, 0x09, 'i', 'e', 't',
@@ -338,7 +338,7 @@ test_inquiry_vpd(void **state)
 static void
 test_report_luns_request_sense(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const uint8_t want[32] = {0, 0, 0, 24, 0, 0, 0, 0, 0x00, 0x00, 0,
 	    0, 0, 0, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0x41, 0x2c};
 	static const uint8_t fixed[18] = {0x70, 0, 0, 0, 0, 0, 0, 10};
@@ -429,8 +429,8 @@ static void
 test_mode_sense(void **state)
 {
 	struct scsi_lu *lu =
-	    h_lu_open(BACKEND_NULLIO, (uint64_t)H_BLOCKS * H_BS, false, true);
-	struct scsi_lu *ro = h_lu(BACKEND_NULLIO, true);
+	    h_lu_open("nullio", (uint64_t)H_BLOCKS * H_BS, false, true);
+	struct scsi_lu *ro = h_lu("nullio", true);
 	static const uint8_t rw_rec[12] = {0x01, 10};
 	static const uint8_t caching[20] = {0x08, 18, 0x04};
 	static const uint8_t control[12] = {0x0a, 10, 0x00, 0x10, 0, 0x40, 0, 0,
@@ -587,7 +587,7 @@ static const uint8_t ms_chg10[20] = {0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 10, 0x00,
 static void
 test_mode_select(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const struct h_case cases[] = {
 	    {.name = "MODE SELECT(6) SP",
 		.cdb = {0x15, 0x11, 0, 0, 24, 0},
@@ -800,7 +800,7 @@ test_mode_select(void **state)
 static void
 test_report_opcodes(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const uint8_t one_r10[14] = {0x00, 0x03, 0x00, 0x0a, 0x28, 0xff,
 	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb};
 	static const uint8_t timeouts[12] = {0x00, 0x0a};
@@ -989,7 +989,7 @@ test_report_opcodes(void **state)
 	 * A store that cannot discard (read-only here) refuses UNMAP as an
 	 * invalid opcode, so RSOC must not list it, nor call it supported.
 	 */
-	lu = h_lu(BACKEND_NULLIO, true);
+	lu = h_lu("nullio", true);
 	rsoc[2] = 0;
 	rsoc[3] = 0;
 	rsoc[7] = 0x10;
@@ -1013,7 +1013,7 @@ test_report_opcodes(void **state)
 static void
 test_reserve_release(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const struct h_case cases[] = {
 	    {.name = "RESERVE(6) extent", .cdb = {0x16, 0x01}, H_INV_CDB(1, 0)},
 	    {.name = "RESERVE(10) third party",
@@ -1104,7 +1104,7 @@ static const uint8_t pr_preempt0[24] = {[7] = 0xaa};
 static void
 test_persistent_reserve(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const uint8_t caps[8] = {0x00, 0x08, 0x10, 0x80, 0xea, 0x01, 0,
 	    0};
 	static const struct h_case cases[] = {

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "backend/backend.h"
 #include "scsi/scsi.h"
 #include "util/be.h"
 
@@ -26,7 +27,7 @@
 #define T_BUF (64 * 1024)
 
 static char t_path[256];
-static struct backend_cq *t_cq;
+static struct scsi_queue *t_cq;
 static struct scsi_nexus t_nx1, t_nx2;
 static const uint64_t t_luns[] = {0, 1, 300};
 
@@ -50,10 +51,10 @@ t_wait(struct t_task *t)
 	struct pollfd pfd;
 
 	while (t->ndone == 0) {
-		pfd.fd = backend_cq_fd(t_cq);
+		pfd.fd = scsi_queue_fd(t_cq);
 		pfd.events = POLLIN;
 		assert_int_equal(poll(&pfd, 1, 5000), 1);
-		backend_cq_drain(t_cq);
+		scsi_queue_drain(t_cq);
 	}
 	assert_int_equal(t->ndone, 1);
 }
@@ -67,7 +68,7 @@ t_prep(struct t_task *t, const uint8_t *cdb, unsigned int cdb_len,
 	t->task.cdb_len = cdb_len;
 	t->task.attr = SCSI_ATTR_SIMPLE;
 	t->task.nexus = nx;
-	t->task.cq = t_cq;
+	t->task.queue = t_cq;
 	t->task.data = t->buf;
 	t->task.data_len = data_len;
 	t->task.data_out = out;
@@ -131,14 +132,14 @@ t_expect_invalid_cdb(const struct t_task *t, unsigned int byte)
 }
 
 static struct scsi_lu *
-t_lu_new(enum backend_type type, bool ro, bool wce, uint64_t lun)
+t_lu_new(const char *type, bool ro, bool wce, uint64_t lun)
 {
 	struct scsi_lu_params p = {
 	    .lun = lun,
-	    .backend = {.type = type,
-		.path = t_path,
-		.nullio_bytes = (uint64_t)T_BLOCKS * T_BS,
-		.write_through = !wce},
+	    .store = type,
+	    .path = t_path,
+	    .store_bytes = (uint64_t)T_BLOCKS * T_BS,
+	    .write_through = !wce,
 	    .block_size = T_BS,
 	    .target_name = "iqn.2026-01.org.example:disk",
 	    .tid = 1,
@@ -177,7 +178,7 @@ t_setup(void **state)
 	if (fd < 0 || ftruncate(fd, (off_t)T_BLOCKS * T_BS) < 0)
 		return -1;
 	close(fd);
-	t_cq = backend_cq_new();
+	t_cq = scsi_queue_new(false);
 	t_nx1.id = scsi_nexus_id_new();
 	snprintf(t_nx1.initiator_port, sizeof(t_nx1.initiator_port),
 	    "iqn.i1,i,0x1");
@@ -197,7 +198,7 @@ t_teardown(void **state)
 	(void)state;
 	scsi_nexus_unregister(&t_nx1);
 	scsi_nexus_unregister(&t_nx2);
-	backend_cq_free(t_cq);
+	scsi_queue_free(t_cq);
 	backend_workers_stop();
 	unlink(t_path);
 	return 0;
@@ -206,7 +207,7 @@ t_teardown(void **state)
 static void
 test_unit_attention(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", false, false, 0);
 	uint8_t inq[6] = {0x12, 0, 0, 0, 36, 0};
 	uint8_t rs[6] = {0x03, 0, 0, 0, 18, 0};
 	struct t_task *t;
@@ -246,7 +247,7 @@ test_unit_attention(void **state)
 static void
 test_inquiry(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", false, false, 0);
 	uint8_t cdb[6] = {0x12, 0, 0, 0, 255, 0};
 	struct t_task *t;
 
@@ -285,8 +286,8 @@ test_inquiry(void **state)
 	assert_int_equal(get_be16(t->buf + 2), 16);
 	{
 		char sn[17];
-		struct scsi_lu *lu2 = t_lu_new(BACKEND_NULLIO, false, false, 0);
-		struct scsi_lu *lu3 = t_lu_new(BACKEND_NULLIO, false, false, 1);
+		struct scsi_lu *lu2 = t_lu_new("nullio", false, false, 0);
+		struct scsi_lu *lu3 = t_lu_new("nullio", false, false, 1);
 
 		memcpy(sn, t->buf + 4, 16);
 		sn[16] = 0;
@@ -359,7 +360,7 @@ test_no_lu(void **state)
 static void
 test_capacity(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t rc10[10] = {0x25};
 	uint8_t rc16[16] = {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32};
 	struct t_task *t;
@@ -391,7 +392,7 @@ test_capacity(void **state)
 static void
 test_data_out_without_w(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, true, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 2, 0};
 	uint8_t wv10[10] = {0x2e, 0, 0, 0, 0, 0, 0, 0, 2, 0};
 	uint8_t ws10[10] = {0x41, 0, 0, 0, 0, 0, 0, 0, 2, 0};
@@ -486,7 +487,7 @@ test_data_out_without_w(void **state)
 static void
 test_read_write(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 10, 0, 0, 4, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 10, 0, 0, 4, 0};
 	uint8_t r6[6] = {0x08, 0, 0, 0, 0, 0};
@@ -571,7 +572,7 @@ test_read_write(void **state)
 static void
 test_ordering(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 20, 0, 0, 8, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 20, 0, 0, 8, 0};
 	static struct t_task ts[16];
@@ -594,10 +595,10 @@ test_ordering(void **state)
 			left += ts[i].ndone == 0;
 		if (left == 0)
 			break;
-		pfd.fd = backend_cq_fd(t_cq);
+		pfd.fd = scsi_queue_fd(t_cq);
 		pfd.events = POLLIN;
 		assert_int_equal(poll(&pfd, 1, 5000), 1);
-		backend_cq_drain(t_cq);
+		scsi_queue_drain(t_cq);
 	}
 	for (i = 0; i < 16; i++) {
 		assert_int_equal(ts[i].ndone, 1);
@@ -612,7 +613,7 @@ test_ordering(void **state)
 static void
 test_abort_waiting(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 40, 0, 0, 1, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 40, 0, 0, 1, 0};
 	static struct t_task a, b;
@@ -640,10 +641,10 @@ test_abort_waiting(void **state)
 static void
 t_drain_for(int ms)
 {
-	struct pollfd pfd = {.fd = backend_cq_fd(t_cq), .events = POLLIN};
+	struct pollfd pfd = {.fd = scsi_queue_fd(t_cq), .events = POLLIN};
 
 	while (poll(&pfd, 1, ms) == 1)
-		backend_cq_drain(t_cq);
+		scsi_queue_drain(t_cq);
 }
 
 static void
@@ -656,11 +657,11 @@ t_others_gone(void *arg)
 static void
 t_wait_gone(const int *gone)
 {
-	struct pollfd pfd = {.fd = backend_cq_fd(t_cq), .events = POLLIN};
+	struct pollfd pfd = {.fd = scsi_queue_fd(t_cq), .events = POLLIN};
 
 	while (*gone == 0) {
 		assert_int_equal(poll(&pfd, 1, 5000), 1);
-		backend_cq_drain(t_cq);
+		scsi_queue_drain(t_cq);
 	}
 	assert_int_equal(*gone, 1);
 }
@@ -676,7 +677,7 @@ static void
 test_abort_others(void **state)
 {
 	/* Write-through: the first WRITE stays in flight until drained. */
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w48[10] = {0x2a, 0, 0, 0, 0, 48, 0, 0, 1, 0};
 	uint8_t w56[10] = {0x2a, 0, 0, 0, 0, 56, 0, 0, 1, 0};
 	uint8_t r48[10] = {0x28, 0, 0, 0, 0, 48, 0, 0, 1, 0};
@@ -746,7 +747,7 @@ t_prout_start(struct t_task *t, struct scsi_lu *lu, struct scsi_nexus *nx,
 static void
 test_preempt_abort(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w64[10] = {0x2a, 0, 0, 0, 0, 64, 0, 0, 1, 0};
 	uint8_t r64[10] = {0x28, 0, 0, 0, 0, 64, 0, 0, 1, 0};
 	static struct t_task a, b, pr;
@@ -815,7 +816,7 @@ t_shm_lu_new(char *saved)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)T_BLOCKS * T_BS), 0);
 	close(fd);
-	lu = t_lu_new(BACKEND_FILEIO, false, true, 0);
+	lu = t_lu_new("fileio", false, true, 0);
 	t_clear_ua(lu, &t_nx1);
 	t_clear_ua(lu, &t_nx2);
 	return lu;
@@ -830,8 +831,8 @@ t_shm_lu_free(struct scsi_lu *lu, const char *saved)
 }
 
 /*
- * A transport that can send from the store's page cache (map_ok) gets
- * large reads of a tmpfs file as data_map, and the read stays in the
+ * A transport that can send from the store's page cache (lend_ok) gets
+ * large reads of a tmpfs file as data_lent, and the read stays in the
  * task set until scsi_task_release(): an overlapping write waits for it,
  * so the bytes being sent never change under the socket.
  */
@@ -861,13 +862,13 @@ test_mapped_read(void **state)
 
 	memset(rd.buf, 0xcc, T_BUF);
 	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
-	rd.task.map_ok = true;
+	rd.task.lend_ok = true;
 	scsi_task_exec(lu, &rd.task, t_luns, 3);
 	t_wait(&rd);
 	assert_int_equal(rd.task.status, SCSI_STATUS_GOOD);
 	assert_int_equal(rd.task.data_in_len, T_BUF);
-	assert_non_null(rd.task.data_map);
-	assert_memory_equal(rd.task.data_map, want, T_BUF);
+	assert_non_null(rd.task.data_lent);
+	assert_memory_equal(rd.task.data_lent, want, T_BUF);
 	assert_int_equal(rd.buf[0], 0xcc); /* never copied */
 
 	/* An overlapping write waits while the read is being "sent"... */
@@ -876,46 +877,46 @@ test_mapped_read(void **state)
 	scsi_task_exec(lu, &wr.task, t_luns, 3);
 	t_drain_for(100);
 	assert_int_equal(wr.ndone, 0);
-	assert_memory_equal(rd.task.data_map, want, T_BUF);
+	assert_memory_equal(rd.task.data_lent, want, T_BUF);
 	/* ... and runs once the transport lets go of the bytes. */
 	scsi_task_release(&rd.task);
-	assert_null(rd.task.data_map);
+	assert_null(rd.task.data_lent);
 	t_wait(&wr);
 	assert_int_equal(wr.task.status, SCSI_STATUS_GOOD);
 	scsi_task_release(&rd.task); /* a second release does nothing */
 
 	/* The next mapped read sees the write. */
 	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
-	rd.task.map_ok = true;
+	rd.task.lend_ok = true;
 	scsi_task_exec(lu, &rd.task, t_luns, 3);
 	t_wait(&rd);
-	assert_non_null(rd.task.data_map);
-	assert_int_equal(rd.task.data_map[0], 0x5a);
-	assert_int_equal(rd.task.data_map[T_BUF - 1], 0x5a);
+	assert_non_null(rd.task.data_lent);
+	assert_int_equal(rd.task.data_lent[0], 0x5a);
+	assert_int_equal(rd.task.data_lent[T_BUF - 1], 0x5a);
 	scsi_task_release(&rd.task);
 
 	/* A hole is read into the buffer (mapping it would allocate it). */
 	put_be32(r10 + 2, 1024);
 	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
-	rd.task.map_ok = true;
+	rd.task.lend_ok = true;
 	scsi_task_exec(lu, &rd.task, t_luns, 3);
 	t_wait(&rd);
-	assert_null(rd.task.data_map);
+	assert_null(rd.task.data_lent);
 	assert_int_equal(rd.buf[0], 0);
 	scsi_task_release(&rd.task);
 
-	/* Small reads are copied, as is anything without map_ok. */
+	/* Small reads are copied, as is anything without lend_ok. */
 	put_be32(r10 + 2, 0);
 	r10[8] = 8;
 	t_prep(&rd, r10, 10, 8 * T_BS, false, &t_nx1);
-	rd.task.map_ok = true;
+	rd.task.lend_ok = true;
 	scsi_task_exec(lu, &rd.task, t_luns, 3);
 	t_wait(&rd);
-	assert_null(rd.task.data_map);
+	assert_null(rd.task.data_lent);
 	assert_int_equal(rd.buf[0], 0x5a);
 	r10[8] = 128;
 	t = t_run(lu, r10, 10, T_BUF, false, &t_nx1);
-	assert_null(t->task.data_map);
+	assert_null(t->task.data_lent);
 	assert_int_equal(t->buf[T_BUF - 1], 0x5a);
 
 	t_shm_lu_free(lu, saved);
@@ -931,7 +932,7 @@ test_mapped_read(void **state)
 static void
 test_abort_others_twice(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 80, 0, 0, 1, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 80, 0, 0, 1, 0};
 	static struct t_task wr, wr2;
@@ -947,7 +948,7 @@ test_abort_others_twice(void **state)
 
 	t_prep(&wr, w10, 10, T_BS, true, &t_nx1);
 	memset(wr.buf, 0x22, T_BS);
-	assert_true(scsi_task_announce(lu, &wr.task));
+	assert_int_equal(scsi_task_announce(lu, &wr.task), 0);
 	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
 			     &gone2),
 	    0);
@@ -990,7 +991,7 @@ test_abort_others_twice(void **state)
 static void
 test_abort_announced(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t w72[10] = {0x2a, 0, 0, 0, 0, 72, 0, 0, 1, 0};
 	uint8_t w73[10] = {0x2a, 0, 0, 0, 0, 73, 0, 0, 1, 0};
 	uint8_t r72[10] = {0x28, 0, 0, 0, 0, 72, 0, 0, 2, 0};
@@ -1001,15 +1002,15 @@ test_abort_announced(void **state)
 	(void)state;
 	t_clear_ua(lu, &t_nx1);
 	t_clear_ua(lu, &t_nx2);
-	assert_false(scsi_task_announce(NULL, &a.task));
+	assert_int_equal(scsi_task_announce(NULL, &a.task), -EINVAL);
 	t_prep(&a, w72, 10, T_BS, true, &t_nx1);
 	t_prep(&b, w73, 10, T_BS, true, &t_nx2);
 	t_prep(&c, cdb_tur, 6, 0, false, &t_nx1);
 	memset(a.buf, 0x11, T_BS);
 	memset(b.buf, 0x22, T_BS);
-	assert_true(scsi_task_announce(lu, &a.task));
-	assert_true(scsi_task_announce(lu, &b.task));
-	assert_true(scsi_task_announce(lu, &c.task));
+	assert_int_equal(scsi_task_announce(lu, &a.task), 0);
+	assert_int_equal(scsi_task_announce(lu, &b.task), 0);
+	assert_int_equal(scsi_task_announce(lu, &c.task), 0);
 	assert_int_equal(scsi_lu_abort_others(lu, &t_nx2, t_cq, t_others_gone,
 			     &gone),
 	    0);
@@ -1040,7 +1041,7 @@ test_abort_announced(void **state)
 	/* Aborted by its own nexus: ends on the queue, aborted set. */
 	t_prep(&d, w72, 10, T_BS, true, &t_nx1);
 	memset(d.buf, 0x33, T_BS);
-	assert_true(scsi_task_announce(lu, &d.task));
+	assert_int_equal(scsi_task_announce(lu, &d.task), 0);
 	scsi_task_abort(&d.task);
 	assert_int_equal(d.ndone, 0);
 	t_wait(&d);
@@ -1055,7 +1056,7 @@ test_abort_announced(void **state)
 	/* Announced, then executed: an ordinary WRITE. */
 	t_prep(&a, w72, 10, T_BS, true, &t_nx1);
 	memset(a.buf, 0x44, T_BS);
-	assert_true(scsi_task_announce(lu, &a.task));
+	assert_int_equal(scsi_task_announce(lu, &a.task), 0);
 	scsi_task_exec(lu, &a.task, t_luns, 3);
 	t_wait(&a);
 	assert_int_equal(a.task.status, SCSI_STATUS_GOOD);
@@ -1073,7 +1074,7 @@ test_abort_announced(void **state)
 static void
 test_pr_registration_cap(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", false, false, 0);
 	static struct t_task pr;
 	static struct scsi_nexus nx[1025];
 	uint8_t rk[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 0xff, 0xff, 0};
@@ -1122,7 +1123,7 @@ test_pr_registration_cap(void **state)
 static void
 test_mode(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, true, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", false, true, 0);
 	uint8_t ms6[6] = {0x1a, 0, 0x3f, 0, 255, 0};
 	uint8_t ms10[10] = {0x5a, 0x08, 0x08, 0, 0, 0, 0, 0, 255, 0};
 	uint8_t sel6[6] = {0x15, 0x10, 0, 0, 0, 0};
@@ -1206,7 +1207,7 @@ test_mode(void **state)
 static void
 test_misc(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, true, false, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", true, false, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0};
 	uint8_t bad[6] = {0xff};
 	uint8_t ss[6] = {0x1b, 0, 0, 0, 1, 0};
@@ -1282,7 +1283,7 @@ test_misc(void **state)
 static void
 test_nexus_reinstatement(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", false, false, 0);
 	uint8_t rs6[6] = {0x16};
 	uint8_t rl6[6] = {0x17};
 	struct scsi_nexus old, fresh, dup;
@@ -1316,7 +1317,7 @@ test_nexus_reinstatement(void **state)
 static void
 test_write_same_unmap_verify(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t ws16[16] = {0x93, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 3};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 100, 0, 0, 3, 0};
 	uint8_t vf10[10] = {0x2f, 0x02, 0, 0, 0, 100, 0, 0, 3, 0};
@@ -1384,7 +1385,7 @@ test_write_same_unmap_verify(void **state)
 static void
 test_write_same_to_end(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t ws10[10] = {0x41, 0, 0, 0, 0x07, 0xfc, 0, 0, 0, 0};
 	uint8_t ws16[16] = {0x93};
 	uint8_t r16[16] = {0x88};
@@ -1438,7 +1439,7 @@ test_write_same_to_end(void **state)
 static void
 test_swp(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t ms6[6] = {0x1a, 0x08, 0x0a, 0, 255, 0};
 	uint8_t sel6[6] = {0x15, 0x10, 0, 0, 16, 0};
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 10, 0, 0, 1, 0};
@@ -1495,8 +1496,8 @@ test_swp(void **state)
 static void
 test_orwrite(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
-	struct scsi_lu *ro = t_lu_new(BACKEND_FILEIO, true, false, 1);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
+	struct scsi_lu *ro = t_lu_new("fileio", true, false, 1);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 200, 0, 0, 2, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 200, 0, 0, 3, 0};
 	uint8_t orw[16] = {0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 2};
@@ -1559,7 +1560,7 @@ test_orwrite(void **state)
 static void
 test_medium_error(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0x07, 0xf0, 0, 0, 16, 0};
 	struct t_task *t;
 
@@ -1579,7 +1580,7 @@ test_medium_error(void **state)
 static void
 test_sense_formats(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_FILEIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("fileio", false, false, 0);
 	uint8_t r16[16] = {0x88};
 	uint8_t rs[6] = {0x03, 0x01, 0, 0, 252, 0};
 	uint8_t rc10[10] = {0x25};
@@ -1591,8 +1592,8 @@ test_sense_formats(void **state)
 	/* More than SCSI_XFER_MAX: INVALID FIELD at the length (byte 10). */
 	{
 		struct scsi_lu_params p = {
-		    .backend = {.type = BACKEND_NULLIO,
-			.nullio_bytes = 4ull * SCSI_XFER_MAX},
+		    .store = "nullio",
+		    .store_bytes = 4ull * SCSI_XFER_MAX,
 		    .block_size = T_BS,
 		    .target_name = "iqn.2026-01.org.example:big",
 		};
@@ -1645,7 +1646,7 @@ t_prout(struct scsi_lu *lu, uint8_t sa, uint8_t type, uint64_t key,
 static void
 test_persistent_reservations(void **state)
 {
-	struct scsi_lu *lu = t_lu_new(BACKEND_NULLIO, false, false, 0);
+	struct scsi_lu *lu = t_lu_new("nullio", false, false, 0);
 	uint8_t w10[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
 	uint8_t keys[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 1, 0, 0};

@@ -77,7 +77,7 @@ all_zero(const uint8_t *p, size_t n)
 static void
 test_capacity_lba_status(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static const uint8_t rc10_want[8] = {0x00, 0x00, 0x07, 0xff, 0x00, 0x00,
 	    0x02, 0x00};
 	static const uint8_t rc16_want[32] = {0, 0, 0, 0, 0x00, 0x00, 0x07,
@@ -153,7 +153,7 @@ test_capacity_lba_status(void **state)
 static void
 test_read_write(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	uint8_t w10[10] = {0x2a, 0x18, 0, 0, 0, 10, 0, 0, 2, 0};
 	uint8_t r6[6] = {0x08, 0, 0, 10, 2, 0};
 	uint8_t r10[10] = {0x28, 0x18, 0, 0, 0, 10, 0, 0, 2, 0};
@@ -238,7 +238,7 @@ test_read_write(void **state)
 static void
 test_rw_invalid(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, false);
+	struct scsi_lu *lu = h_lu("nullio", false);
 	static const struct h_case cases[] = {
 	    /* LBA out of range (SBC-4 4.5): every CDB size. */
 	    {.name = "READ(6) last+1",
@@ -424,8 +424,8 @@ test_rw_invalid(void **state)
 static void
 test_block_limits(void **state)
 {
-	struct scsi_lu *lu = h_lu_open(BACKEND_NULLIO,
-	    (uint64_t)BIG_BLOCKS * H_BS, false, false);
+	struct scsi_lu *lu =
+	    h_lu_open("nullio", (uint64_t)BIG_BLOCKS * H_BS, false, false);
 	static const struct h_case cases[] = {
 	    {.name = "READ(10) MAXIMUM TRANSFER LENGTH + 1",
 		.cdb = {0x28, 0, 0, 0, 0, 0, 0, 0x80, 0x01, 0},
@@ -521,7 +521,7 @@ test_block_limits(void **state)
 static void
 test_verify(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static uint8_t bad1[2 * H_BS], bad2[2 * H_BS];
 	static const struct h_case cases[] = {
 	    {.name = "VERIFY(10) BYTCHK 1 match",
@@ -592,7 +592,7 @@ test_verify(void **state)
 static void
 test_sync_prefetch_misc(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static const uint8_t rdd10_want[4] = {0x00, 0x18, 0x00, 0x00};
 	static const uint8_t rdd12_want[8] = {0x00, 0x0d, 0, 0, 0, 0, 0, 0};
 	static const struct h_case cases[] = {
@@ -660,7 +660,7 @@ test_sync_prefetch_misc(void **state)
 static void
 test_write_same(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static const struct h_case cases[] = {
 	    {.name = "WRITE SAME(10) WRPROTECT",
 		.cdb = {0x41, 0x20, 0, 0, 0, 0, 0, 0, 1, 0},
@@ -789,7 +789,7 @@ static const uint8_t um_short[8] = {0, 6, 0, 0};
 static void
 test_unmap(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static const struct h_case cases[] = {
 	    {.name = "UNMAP ANCHOR",
 		.cdb = {0x42, 0x01, 0, 0, 0, 0, 0, 0, 24, 0},
@@ -924,8 +924,8 @@ test_unmap(void **state)
 static void
 test_unmap_limits(void **state)
 {
-	struct scsi_lu *lu = h_lu_open(BACKEND_NULLIO,
-	    (uint64_t)BIG_BLOCKS * H_BS, false, false);
+	struct scsi_lu *lu =
+	    h_lu_open("nullio", (uint64_t)BIG_BLOCKS * H_BS, false, false);
 	static uint8_t two_halves[40], at_max[24], one_over[24];
 	static uint8_t max_descs[8 + 256 * 16];
 	static const struct h_case cases[] = {
@@ -982,7 +982,7 @@ test_unmap_limits(void **state)
 static void
 test_caw_orwrite(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static uint8_t caw_bad[2 * H_BS];
 	static const struct h_case cases[] = {
 	    {.name = "COMPARE AND WRITE WRPROTECT",
@@ -1080,7 +1080,7 @@ test_caw_orwrite(void **state)
 static void
 test_read_only(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_NULLIO, true);
+	struct scsi_lu *lu = h_lu("nullio", true);
 	static const uint8_t one[24] = {0, 22, 0, 16, [19] = 1};
 	static const struct h_case cases[] = {
 	    {.name = "WRITE(6)",
@@ -1161,7 +1161,7 @@ test_read_only(void **state)
 static void
 test_medium_error(void **state)
 {
-	struct scsi_lu *lu = h_lu(BACKEND_FILEIO, false);
+	struct scsi_lu *lu = h_lu("fileio", false);
 	static const struct h_case cases[] = {
 	    {.name = "READ(10) past the shrunk file",
 		.cdb = {0x28, 0, 0, 0, 0x07, 0xf0, 0, 0, 16, 0},
