@@ -34,7 +34,7 @@ struct target_lun {
 };
 
 struct target {
-	struct list_node node; /* registry.targets, by tid */
+	struct list_node node; /* target_registry.targets, by tid */
 	atomic_int refs;
 	unsigned int tid;
 	struct conf_target *ct;  /* owned; replaced on reload */
@@ -43,7 +43,7 @@ struct target {
 	struct lun_inventory *inv;
 	unsigned int sessions;
 	bool removing;
-	bool listed; /* still in registry.targets */
+	bool listed; /* still in target_registry.targets */
 };
 
 static struct {
@@ -53,10 +53,10 @@ static struct {
 	struct conf_account *disc_outgoing;
 	struct allow_paths allow;
 	bool started; /* a conf was applied before */
-} registry = {
+} target_registry = {
     .lock = PTHREAD_RWLOCK_INITIALIZER,
-    .targets = LIST_HEAD_INIT(registry.targets),
-    .disc_incoming = LIST_HEAD_INIT(registry.disc_incoming),
+    .targets = LIST_HEAD_INIT(target_registry.targets),
+    .disc_incoming = LIST_HEAD_INIT(target_registry.disc_incoming),
     .allow =
 	{
 	    .initiators_allow = "/etc/initiators.allow",
@@ -68,13 +68,13 @@ static struct {
 void
 target_set_allow_paths(const struct allow_paths *p)
 {
-	registry.allow = *p;
+	target_registry.allow = *p;
 }
 
 const struct allow_paths *
 target_allow_paths(void)
 {
-	return &registry.allow;
+	return &target_registry.allow;
 }
 
 /* ---- accounts ---------------------------------------------------------- */
@@ -135,7 +135,7 @@ target_accounts_copy(struct list_node *dst, const struct list_node *src)
 static const struct list_node *
 target_incoming_list(const struct target *t)
 {
-	return t ? &t->ct->incoming : &registry.disc_incoming;
+	return t ? &t->ct->incoming : &target_registry.disc_incoming;
 }
 
 bool
@@ -143,9 +143,9 @@ target_needs_chap(const struct target *t)
 {
 	bool r;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	r = !list_empty(target_incoming_list(t));
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return r;
 }
 
@@ -156,7 +156,7 @@ target_incoming_secret(const struct target *t, const char *user, char *secret,
 	const struct list_node *n;
 	bool found = false;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	list_for_each(n, target_incoming_list(t)) {
 		const struct conf_account *a =
 		    list_entry(n, struct conf_account, node);
@@ -166,7 +166,7 @@ target_incoming_secret(const struct target *t, const char *user, char *secret,
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	if (!found) {
 		char esc[128];
 		/* IET's level-0 message; the name comes from the peer. */
@@ -183,14 +183,14 @@ target_outgoing_account(const struct target *t, char *user, size_t ulen,
 	const struct conf_account *a;
 	bool found = false;
 
-	pthread_rwlock_rdlock(&registry.lock);
-	a = t ? t->ct->outgoing : registry.disc_outgoing;
+	pthread_rwlock_rdlock(&target_registry.lock);
+	a = t ? t->ct->outgoing : target_registry.disc_outgoing;
 	if (a != NULL) {
 		snprintf(user, ulen, "%s", a->user);
 		snprintf(secret, slen, "%s", a->secret);
 		found = true;
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return found;
 }
 
@@ -233,7 +233,7 @@ target_lookup_name(const char *name)
 {
 	struct list_node *n;
 
-	list_for_each(n, &registry.targets) {
+	list_for_each(n, &target_registry.targets) {
 		struct target *t = list_entry(n, struct target, node);
 		if (strcasecmp(t->ct->name, name) == 0)
 			return t;
@@ -246,13 +246,13 @@ target_find_by_name(const char *name)
 {
 	struct target *t;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	t = target_lookup_name(name);
 	if (t != NULL && !t->removing)
 		target_get(t);
 	else
 		t = NULL;
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	log_debug(1, "target_find_name: %s", name);
 	return t;
 }
@@ -263,8 +263,8 @@ target_find_by_tid(unsigned int tid)
 	struct list_node *n;
 	struct target *found = NULL;
 
-	pthread_rwlock_rdlock(&registry.lock);
-	list_for_each(n, &registry.targets) {
+	pthread_rwlock_rdlock(&target_registry.lock);
+	list_for_each(n, &target_registry.targets) {
 		struct target *t = list_entry(n, struct target, node);
 		if (t->tid == tid && !t->removing) {
 			target_get(t);
@@ -272,7 +272,7 @@ target_find_by_tid(unsigned int tid)
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	log_debug(1, "target_find_id: %u", tid);
 	return found;
 }
@@ -284,13 +284,13 @@ target_foreach(bool (*fn)(struct target *t, void *arg), void *arg)
 	unsigned int n = 0, cap = 0;
 
 	/* Snapshot, then call without the lock: fn may take it again. */
-	pthread_rwlock_rdlock(&registry.lock);
-	cap = (unsigned int)list_count(&registry.targets);
+	pthread_rwlock_rdlock(&target_registry.lock);
+	cap = (unsigned int)list_count(&target_registry.targets);
 	snap = cap ? mem_calloc(cap, sizeof(*snap)) : NULL;
 	if (snap != NULL) {
 		struct list_node *pos;
 
-		list_for_each(pos, &registry.targets) {
+		list_for_each(pos, &target_registry.targets) {
 			struct target *t = list_entry(pos, struct target, node);
 			if (!t->removing) {
 				target_get(t);
@@ -300,7 +300,7 @@ target_foreach(bool (*fn)(struct target *t, void *arg), void *arg)
 	} else if (cap) {
 		log_warning("target list: out of memory");
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	unsigned int i;
 	for (i = 0; i < n; i++)
 		if (!fn(snap[i], arg))
@@ -316,14 +316,14 @@ target_removing_tids(unsigned int *tids, unsigned int max)
 	struct list_node *pos;
 	unsigned int n = 0;
 
-	pthread_rwlock_rdlock(&registry.lock);
-	list_for_each(pos, &registry.targets) {
+	pthread_rwlock_rdlock(&target_registry.lock);
+	list_for_each(pos, &target_registry.targets) {
 		const struct target *t = list_entry(pos, struct target, node);
 
 		if (t->removing && t->sessions > 0 && n < max)
 			tids[n++] = t->tid;
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return n;
 }
 
@@ -353,9 +353,9 @@ target_param(const struct target *t, enum conf_key k)
 
 	if (t == NULL)
 		return conf_key_defs[k].def;
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	v = t->ct->params[k];
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return v;
 }
 
@@ -386,7 +386,7 @@ target_session_add(struct target *t)
 	int err = 0;
 	uint32_t max;
 
-	pthread_rwlock_wrlock(&registry.lock);
+	pthread_rwlock_wrlock(&target_registry.lock);
 	max = t->ct->params[CONF_KEY_MAX_SESSIONS];
 	if (t->removing)
 		err = -ENOENT;
@@ -394,19 +394,19 @@ target_session_add(struct target *t)
 		err = -EBUSY;
 	else
 		t->sessions++;
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return err;
 }
 
 void
 target_session_del(struct target *t)
 {
-	pthread_rwlock_wrlock(&registry.lock);
+	pthread_rwlock_wrlock(&target_registry.lock);
 	if (t->sessions > 0)
 		t->sessions--;
 	if (t->removing && t->sessions == 0)
 		target_unlist(t);
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 }
 
 unsigned int
@@ -414,9 +414,9 @@ target_session_count(const struct target *t)
 {
 	unsigned int n;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	n = t->sessions;
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return n;
 }
 
@@ -446,13 +446,13 @@ target_lu_find(struct target *t, uint64_t lun)
 	struct target_lun *tl;
 	struct scsi_lu *lu = NULL;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	tl = target_lun_lookup(t, lun);
 	if (tl != NULL) {
 		lu = tl->lu;
 		scsi_lu_get(lu);
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	return lu;
 }
 
@@ -463,7 +463,7 @@ target_task_exec(struct target *t, struct scsi_task *task)
 	struct scsi_lu *lu = NULL;
 	struct lun_inventory *inv;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	tl = target_lun_lookup(t, task->lun);
 	if (tl != NULL) {
 		lu = tl->lu;
@@ -472,7 +472,7 @@ target_task_exec(struct target *t, struct scsi_task *task)
 	inv = t->inv;
 	if (inv != NULL)
 		atomic_fetch_add(&inv->refs, 1);
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 
 	scsi_task_exec(lu, task, inv ? inv->luns : NULL, inv ? inv->n : 0);
 
@@ -630,7 +630,7 @@ target_tid_used(unsigned int tid)
 {
 	struct list_node *n;
 
-	list_for_each(n, &registry.targets)
+	list_for_each(n, &target_registry.targets)
 		if (list_entry(n, struct target, node)->tid == tid)
 			return true;
 	return false;
@@ -642,7 +642,7 @@ target_list_insert(struct target *t)
 {
 	struct list_node *pos;
 
-	list_for_each(pos, &registry.targets)
+	list_for_each(pos, &target_registry.targets)
 		if (list_entry(pos, struct target, node)->tid > t->tid)
 			break;
 	list_insert_between(&t->node, pos->prev, pos);
@@ -808,7 +808,7 @@ target_plan_commit_update(struct target_plan *p)
 	unsigned int old_n;
 	bool params_changed, luns_changed;
 
-	pthread_rwlock_wrlock(&registry.lock);
+	pthread_rwlock_wrlock(&target_registry.lock);
 	if (t->removing) {
 		/*
 		 * Removed by an earlier reload and back before (or just
@@ -859,7 +859,7 @@ target_plan_commit_update(struct target_plan *p)
 	t->inv = p->inv;
 	if (luns_changed)
 		target_luns_changed(t);
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 
 	if (params_changed)
 		log_notice("target %s: parameters changed; they apply to new "
@@ -878,12 +878,12 @@ target_plan_commit_new(struct target_plan *p, unsigned int want)
 {
 	struct target *t = p->t;
 
-	pthread_rwlock_wrlock(&registry.lock);
+	pthread_rwlock_wrlock(&target_registry.lock);
 	t->tid = want ? want : 1;
 	while (target_tid_used(t->tid))
 		t->tid++;
 	target_list_insert(t);
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	target_params_notice(t->ct, NULL);
 	/* The registry keeps the creation reference. */
 	memset(p, 0, sizeof(*p));
@@ -937,11 +937,11 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 		struct target *t;
 		int err;
 
-		pthread_rwlock_rdlock(&registry.lock);
+		pthread_rwlock_rdlock(&target_registry.lock);
 		t = target_lookup_name(ct->name);
 		if (t != NULL)
 			target_get(t);
-		pthread_rwlock_unlock(&registry.lock);
+		pthread_rwlock_unlock(&target_registry.lock);
 		err = target_plan_prepare(&plans[i], t, ct, conf->path, reason,
 		    sizeof(reason));
 		if (err == 0)
@@ -968,17 +968,17 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 	}
 
 	/* Then apply it all; nothing below can fail. */
-	pthread_rwlock_wrlock(&registry.lock);
-	target_accounts_clear(&registry.disc_incoming);
-	target_account_free(registry.disc_outgoing);
+	pthread_rwlock_wrlock(&target_registry.lock);
+	target_accounts_clear(&target_registry.disc_incoming);
+	target_account_free(target_registry.disc_outgoing);
 	list_for_each_safe(pos, tmp, &acc) {
 		list_remove(pos);
-		list_add_tail(&registry.disc_incoming, pos);
+		list_add_tail(&target_registry.disc_incoming, pos);
 	}
-	registry.disc_outgoing = out;
+	target_registry.disc_outgoing = out;
 
 	/* Targets gone from the file: remove now or with their last session. */
-	list_for_each_safe(pos, tmp, &registry.targets) {
+	list_for_each_safe(pos, tmp, &target_registry.targets) {
 		struct target *t = list_entry(pos, struct target, node);
 		if (t->removing || conf_target_find(conf, t->ct->name))
 			continue;
@@ -990,7 +990,7 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 			log_notice("need to shutdown target %s", t->ct->name);
 		}
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 
 	for (unsigned int k = 0; k < i; k++) {
 		if (!plans[k].is_new) {
@@ -1001,11 +1001,11 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 
 		target_plan_commit_new(&plans[k], t->ct->tid);
 		log_debug(1, "active target %u: %s", t->tid, t->ct->name);
-		if (registry.started)
+		if (target_registry.started)
 			log_notice("target %u (%s) added", t->tid, t->ct->name);
 	}
 	mem_free(plans);
-	registry.started = true;
+	target_registry.started = true;
 	return 0;
 }
 
@@ -1033,18 +1033,18 @@ target_conf_check(const struct conf *conf)
 void
 target_registry_clear(void)
 {
-	pthread_rwlock_wrlock(&registry.lock);
-	while (!list_empty(&registry.targets)) {
-		struct target *t =
-		    list_first_entry(&registry.targets, struct target, node);
+	pthread_rwlock_wrlock(&target_registry.lock);
+	while (!list_empty(&target_registry.targets)) {
+		struct target *t = list_first_entry(&target_registry.targets,
+		    struct target, node);
 		t->removing = true;
 		target_unlist(t);
 	}
-	target_accounts_clear(&registry.disc_incoming);
-	target_account_free(registry.disc_outgoing);
-	registry.disc_outgoing = NULL;
-	registry.started = false;
-	pthread_rwlock_unlock(&registry.lock);
+	target_accounts_clear(&target_registry.disc_incoming);
+	target_account_free(target_registry.disc_outgoing);
+	target_registry.disc_outgoing = NULL;
+	target_registry.started = false;
+	pthread_rwlock_unlock(&target_registry.lock);
 }
 
 /* ---- administration ------------------------------------------------------
@@ -1111,9 +1111,9 @@ target_admin_edit(struct target *t, char *why, size_t whylen)
 {
 	struct conf_target *ct;
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	ct = conf_target_dup(t->ct);
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	if (ct == NULL)
 		snprintf(why, whylen, "out of memory");
 	return ct;
@@ -1148,10 +1148,10 @@ target_admin_add(unsigned int *tid, const char *name, char *why, size_t whylen)
 	const struct conf_target *ct =
 	    list_first_entry(&c->targets, struct conf_target, node);
 
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	bool name_used = target_lookup_name(ct->name) != NULL;
 	bool tid_used = *tid != 0 && target_tid_used(*tid);
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	if (name_used || tid_used) {
 		if (name_used)
 			snprintf(why, whylen, "a target named %s exists",
@@ -1165,14 +1165,14 @@ target_admin_add(unsigned int *tid, const char *name, char *why, size_t whylen)
 	conf_free(c);
 	if (err != 0)
 		return err;
-	pthread_rwlock_wrlock(&registry.lock);
+	pthread_rwlock_wrlock(&target_registry.lock);
 	t->tid = *tid ? *tid : 1;
 	while (target_tid_used(t->tid))
 		t->tid++;
 	t->ct->tid = t->tid;
 	target_list_insert(t);
 	*tid = t->tid;
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	log_notice("ietadm: target %u (%s) added", t->tid, t->ct->name);
 	return 0;
 }
@@ -1185,7 +1185,7 @@ target_admin_del(unsigned int tid, char *why, size_t whylen)
 
 	if (t == NULL)
 		return -ENOENT;
-	pthread_rwlock_wrlock(&registry.lock);
+	pthread_rwlock_wrlock(&target_registry.lock);
 	if (t->sessions > 0) {
 		snprintf(why, whylen,
 		    "target %s has %u session(s); log them "
@@ -1196,7 +1196,7 @@ target_admin_del(unsigned int tid, char *why, size_t whylen)
 		t->removing = true;
 		target_unlist(t);
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	target_put(t);
 	return err;
 }
@@ -1472,14 +1472,14 @@ target_admin_lun_resize(unsigned int tid, unsigned int lun, const char *params,
 
 	if (t == NULL)
 		return -ENOENT;
-	pthread_rwlock_rdlock(&registry.lock);
+	pthread_rwlock_rdlock(&target_registry.lock);
 	tl = target_lun_lookup(t, lun);
 	if (tl != NULL) {
 		lu = tl->lu;
 		scsi_lu_get(lu);
 		type = tl->def->type;
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	if (lu == NULL) {
 		snprintf(why, whylen, "target %u has no lun %u", tid, lun);
 		err = -ENOENT;
@@ -1551,7 +1551,7 @@ target_admin_lun_resize(unsigned int tid, unsigned int lun, const char *params,
 		struct list_node *pos;
 
 		/* The running configuration follows (show --dump, reload). */
-		pthread_rwlock_wrlock(&registry.lock);
+		pthread_rwlock_wrlock(&target_registry.lock);
 		list_for_each(pos, &t->ct->luns) {
 			struct conf_lun *cl =
 			    list_entry(pos, struct conf_lun, node);
@@ -1559,7 +1559,7 @@ target_admin_lun_resize(unsigned int tid, unsigned int lun, const char *params,
 			if (cl->lun == lun)
 				cl->sectors = sectors;
 		}
-		pthread_rwlock_unlock(&registry.lock);
+		pthread_rwlock_unlock(&target_registry.lock);
 	}
 done:
 	*blocks = scsi_lu_capacity(lu);
@@ -1618,9 +1618,9 @@ target_admin_account_apply(struct target *t, bool outgoing, bool add,
 		head = &ct->incoming;
 		out = &ct->outgoing;
 	} else {
-		pthread_rwlock_wrlock(&registry.lock);
-		head = &registry.disc_incoming;
-		out = &registry.disc_outgoing;
+		pthread_rwlock_wrlock(&target_registry.lock);
+		head = &target_registry.disc_incoming;
+		out = &target_registry.disc_outgoing;
 	}
 
 	if (outgoing) {
@@ -1660,7 +1660,7 @@ target_admin_account_apply(struct target *t, bool outgoing, bool add,
 	}
 
 	if (t == NULL)
-		pthread_rwlock_unlock(&registry.lock);
+		pthread_rwlock_unlock(&target_registry.lock);
 	else if (err == 0)
 		err = target_admin_commit(t, ct, why, whylen);
 	else
@@ -1735,12 +1735,12 @@ target_snapshot(void)
 		return NULL;
 	list_init(&c->incoming);
 	list_init(&c->targets);
-	pthread_rwlock_rdlock(&registry.lock);
-	ok = target_accounts_copy(&c->incoming, &registry.disc_incoming);
-	if (ok && registry.disc_outgoing)
+	pthread_rwlock_rdlock(&target_registry.lock);
+	ok = target_accounts_copy(&c->incoming, &target_registry.disc_incoming);
+	if (ok && target_registry.disc_outgoing)
 		ok = (c->outgoing = target_account_dup(
-			  registry.disc_outgoing)) != NULL;
-	list_for_each(pos, &registry.targets) {
+			  target_registry.disc_outgoing)) != NULL;
+	list_for_each(pos, &target_registry.targets) {
 		const struct target *t = list_entry(pos, struct target, node);
 		struct conf_target *ct;
 		if (!ok || t->removing)
@@ -1752,7 +1752,7 @@ target_snapshot(void)
 		ct->tid = t->tid;
 		list_add_tail(&c->targets, &ct->node);
 	}
-	pthread_rwlock_unlock(&registry.lock);
+	pthread_rwlock_unlock(&target_registry.lock);
 	if (!ok) {
 		conf_free(c);
 		return NULL;
