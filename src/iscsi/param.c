@@ -177,7 +177,7 @@ param_offers(struct param_set *offer, const struct target *t)
 	    target_param(t, CONF_KEY_MAX_OUTSTANDING_R2T);
 	/*
 	 * Data-Out is taken in order only (ffp_hdr_data_out checks DataSN
-	 * and Buffer Offset): Yes, whatever ietd.conf says (target.c logs
+	 * and Buffer Offset): Yes, whatever ietd.conf says (target/apply.c logs
 	 * it). Both keys are OR-ed (RFC 7143 13.18, 13.19), so our Yes
 	 * decides even when the initiator offers No.
 	 */

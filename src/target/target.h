@@ -5,8 +5,8 @@
  * SIGHUP reload and ietadm all change it through target_apply() and the
  * target_*() calls (IET's cops, ctld's conf_apply). The transport only
  * reads it: at login (find a target, check accounts) and per command
- * (find a LUN). Any thread may call these functions; the registry has its
- * own lock and hands out references.
+ * (find a LUN). Any thread may call these functions unless a comment says
+ * otherwise; the registry has its own lock and hands out references.
  */
 #ifndef IETD_TARGET_TARGET_H
 #define IETD_TARGET_TARGET_H
@@ -22,25 +22,8 @@
 struct target;
 
 /*
- * Make the running set of targets match conf: new targets and LUNs
- * appear, changed parameters apply to new sessions, removed LUNs go at
- * once (the other nexuses get REPORTED LUNS DATA HAS CHANGED), removed
- * targets go once their last session ends. Every change is logged.
- * All or nothing: every new or changed backing store is opened first,
- * and if one cannot be (each logged as "conf->path:line: target T lun N:
- * reason") or memory runs out, nothing changes and the call returns
- * -EIO or -ENOMEM with why saying so. Returns 0 when all of it applied.
+ * ---- registry.c: what runs, and the reads made of it -------------------
  */
-int target_apply(const struct conf *conf, char *why, size_t whylen);
-/*
- * ietd -t: open every backing store of conf as target_apply() would and
- * close it again, without touching the registry. Each LUN that cannot be
- * opened is logged as above. Returns how many LUNs failed (memory
- * running out counts as one).
- */
-unsigned int target_conf_check(const struct conf *conf);
-/* Drop everything (shutdown). Sessions must be gone already. */
-void target_registry_clear(void);
 
 /* Where the access files are; read at every login and discovery. */
 void target_set_allow_paths(const struct allow_paths *p);
@@ -49,6 +32,7 @@ const struct allow_paths *target_allow_paths(void);
 /* Lookups return a reference (target_put() it) or NULL. */
 struct target *target_find_by_name(const char *name);
 struct target *target_find_by_tid(unsigned int tid);
+/* One more reference to t; target_put() drops one (NULL is fine). */
 void target_get(struct target *t);
 void target_put(struct target *t);
 
@@ -68,8 +52,12 @@ unsigned int target_tid(const struct target *t);
 /* Borrowed; valid while the reference is held. */
 const char *target_name(const struct target *t);
 const char *target_alias(const struct target *t); /* NULL if none */
-/* A configured parameter value (the target's offer in negotiation). */
+/*
+ * A configured parameter value (the target's offer in negotiation);
+ * t == NULL gives the key's default.
+ */
 uint32_t target_param(const struct target *t, enum conf_key k);
+/* Removed from the configuration, going with its last session. */
 bool target_is_removing(const struct target *t);
 
 /*
@@ -103,15 +91,53 @@ unsigned int target_session_count(const struct target *t);
 void target_task_exec(struct target *t, struct scsi_task *task);
 /* The LU with that number, with a reference (scsi_lu_put()), or NULL. */
 struct scsi_lu *target_lu_find(struct target *t, uint64_t lun);
-
-#endif /* IETD_TARGET_TARGET_H */
+/*
+ * The capacity last seen of LUN lun of target tid, for status output:
+ * 0, or -ENOENT when there is no such LUN.
+ */
+int target_lun_capacity(unsigned int tid, uint64_t lun, uint64_t *blocks,
+    unsigned int *block_size);
 
 /*
- * ---- Administration (ietadm) --------------------------------------------
- * Live changes made through the control socket. Each returns 0 or -errno
- * and, on failure, one plain sentence in why ("no target with tid 3",
- * "target iqn... has 2 sessions"). Changes last until ietd restarts or the
- * next SIGHUP re-reads ietd.conf (which then wins).
+ * A snapshot of the running configuration as a struct conf (caller frees
+ * with conf_free()), for ietadm's show and dump and the status files.
+ * NULL when out of memory.
+ */
+struct conf *target_snapshot(void);
+
+/* Drop everything (shutdown). Sessions must be gone already. */
+void target_registry_clear(void);
+
+/*
+ * ---- apply.c: making the running set match a configuration -------------
+ */
+
+/*
+ * Make the running set of targets match conf: new targets and LUNs
+ * appear, changed parameters apply to new sessions, removed LUNs go at
+ * once (the other nexuses get REPORTED LUNS DATA HAS CHANGED), removed
+ * targets go once their last session ends. Every change is logged.
+ * All or nothing: every new or changed backing store is opened first,
+ * and if one cannot be (each logged as "conf->path:line: target T lun N:
+ * reason") or memory runs out, nothing changes and the call returns
+ * -EIO or -ENOMEM with why saying so. Returns 0 when all of it applied.
+ * Main thread.
+ */
+int target_apply(const struct conf *conf, char *why, size_t whylen);
+/*
+ * ietd -t: open every backing store of conf as target_apply() would and
+ * close it again, without touching the registry. Each LUN that cannot be
+ * opened is logged as above. Returns how many LUNs failed (memory
+ * running out counts as one).
+ */
+unsigned int target_conf_check(const struct conf *conf);
+
+/*
+ * ---- admin.c: administration (ietadm) -----------------------------------
+ * Live changes made through the control socket, on the main thread. Each
+ * returns 0 or -errno and, on failure, one plain sentence in why ("no
+ * target with tid 3", "target iqn... has 2 sessions"). Changes last until
+ * ietd restarts or the next SIGHUP re-reads ietd.conf (which then wins).
  */
 
 /*
@@ -152,17 +178,11 @@ int target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
  * On success *blocks and *block_size hold the capacity now. -ENOENT: no
  * such target or LUN; -EINVAL: bad parameter or the wrong LUN type;
  * -EOPNOTSUPP: a block device; -EROFS: a read-only LUN; other -errno from
- * the file. Main thread.
+ * the file.
  */
 int target_admin_lun_resize(unsigned int tid, unsigned int lun,
     const char *params, uint64_t *blocks, unsigned int *block_size, char *why,
     size_t whylen);
-/*
- * The capacity last seen of LUN lun of target tid, for status output:
- * 0, or -ENOENT when there is no such LUN. Any thread.
- */
-int target_lun_capacity(unsigned int tid, uint64_t lun, uint64_t *blocks,
-    unsigned int *block_size);
 /*
  * Accounts: tid 0 = discovery. outgoing selects OutgoingUser (at most one;
  * adding replaces it) instead of IncomingUser.
@@ -172,8 +192,4 @@ int target_admin_account_add(unsigned int tid, bool outgoing, const char *user,
 int target_admin_account_del(unsigned int tid, bool outgoing, const char *user,
     char *why, size_t whylen);
 
-/*
- * A snapshot of the running configuration as a struct conf (caller frees
- * with conf_free()), for ietadm's show and dump. NULL when out of memory.
- */
-struct conf *target_snapshot(void);
+#endif /* IETD_TARGET_TARGET_H */
