@@ -21,7 +21,7 @@
 /* Called on the main loop for "ietadm --op delete" (stop all activity). */
 typedef void ctl_shutdown_fn(void);
 
-/* ctl.c */
+/* server.c */
 /*
  * Listen on socket_path (mode 0600; a stale socket nobody answers on is
  * replaced, a live one is an error) and keep the status files in

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * The control socket's wire format, shared by ietd's server (ctl.c) and
+ * The control socket's wire format, shared by ietd's server (server.c) and
  * ietadm. A message is a frame: a 4-byte big-endian payload length, then
  * the payload. A request payload is "key=value\n" lines, the first being
  * "version=1". A response payload is header lines ("version=1",
