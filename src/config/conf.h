@@ -126,6 +126,8 @@ struct conf {
 	struct list_node targets; /* struct conf_target, file order */
 };
 
+/* parse.c */
+
 /*
  * Called once per error with "file:line: message" (no newline). arg is
  * the caller's.
@@ -142,12 +144,18 @@ struct conf *conf_load(const char *path, conf_report_fn *report, void *arg);
 /* The same for text already in memory; name is used in messages. */
 struct conf *conf_load_buf(const char *name, const char *text, size_t len,
     conf_report_fn *report, void *arg);
-void conf_free(struct conf *conf);
 
+/* model.c */
+
+void conf_free(struct conf *conf);
+/* The target named name, compared without case; NULL when absent. */
 struct conf_target *conf_target_find(const struct conf *conf, const char *name);
 /* Deep copy of one target (for the registry); NULL on allocation failure. */
 struct conf_target *conf_target_dup(const struct conf_target *t);
 void conf_target_free(struct conf_target *t);
+
+/* write.c */
+
 /* Write conf back as a valid ietd.conf; with_secrets = false writes
  * "********" in place of each secret. */
 void conf_write(const struct conf *conf, FILE *f, bool with_secrets);

@@ -17,13 +17,13 @@
 #include "util/alloc.h"
 #include "util/str.h"
 #include "conf.h"
+#include "conf_int.h"
 
 #define CONF_MSG_MAX 1024         /* one reported message */
 #define CONF_SHOW_MAX 256         /* a quoted value inside a message */
 #define CONF_TOKENS_MAX 8         /* more than any keyword takes */
 #define CONF_FILE_MAX (16u << 20) /* refuse absurd config files */
 #define CONF_BLOCK_SIZE_MAX 4096
-#define CONF_SECRET_HIDDEN "********"
 
 /* Parser state for one file. */
 struct conf_parser {
@@ -76,201 +76,6 @@ static const char *
 conf_show(char *buf, const char *s)
 {
 	return str_escape(buf, CONF_SHOW_MAX, s, strlen(s));
-}
-
-/* --- freeing and copying ----------------------------------------------- */
-
-static void
-conf_account_free(struct conf_account *a)
-{
-	if (a == NULL)
-		return;
-	mem_free(a->user);
-	mem_free(a->secret);
-	mem_free(a);
-}
-
-static struct conf_account *
-conf_account_new(const char *user, const char *secret)
-{
-	struct conf_account *a = mem_zalloc(sizeof(*a));
-
-	if (a == NULL)
-		return NULL;
-	list_init(&a->node);
-	a->user = mem_strdup(user);
-	a->secret = mem_strdup(secret);
-	if (a->user == NULL || a->secret == NULL) {
-		conf_account_free(a);
-		return NULL;
-	}
-	return a;
-}
-
-static void
-conf_accounts_free(struct list_node *head)
-{
-	struct list_node *n, *tmp;
-
-	list_for_each_safe(n, tmp, head) {
-		list_remove(n);
-		conf_account_free(list_entry(n, struct conf_account, node));
-	}
-}
-
-static void
-conf_lun_free(struct conf_lun *l)
-{
-	if (l == NULL)
-		return;
-	mem_free(l->path);
-	mem_free(l->scsi_id);
-	mem_free(l->scsi_sn);
-	mem_free(l);
-}
-
-static struct conf_target *
-conf_target_new(void)
-{
-	struct conf_target *t = mem_zalloc(sizeof(*t));
-
-	if (t == NULL)
-		return NULL;
-	list_init(&t->node);
-	list_init(&t->incoming);
-	list_init(&t->luns);
-	for (int k = 0; k < CONF_KEY_COUNT; k++)
-		t->params[k] = conf_key_defs[k].def;
-	return t;
-}
-
-void
-conf_target_free(struct conf_target *t)
-{
-	struct list_node *n, *tmp;
-
-	if (t == NULL)
-		return;
-	mem_free(t->name);
-	mem_free(t->alias);
-	conf_accounts_free(&t->incoming);
-	conf_account_free(t->outgoing);
-	list_for_each_safe(n, tmp, &t->luns) {
-		list_remove(n);
-		conf_lun_free(list_entry(n, struct conf_lun, node));
-	}
-	mem_free(t);
-}
-
-void
-conf_free(struct conf *conf)
-{
-	struct list_node *n, *tmp;
-
-	if (conf == NULL)
-		return;
-	mem_free(conf->path);
-	conf_accounts_free(&conf->incoming);
-	conf_account_free(conf->outgoing);
-	mem_free(conf->isns_server);
-	list_for_each_safe(n, tmp, &conf->targets) {
-		list_remove(n);
-		conf_target_free(list_entry(n, struct conf_target, node));
-	}
-	mem_free(conf);
-}
-
-/* mem_strdup that keeps NULL as NULL; sets *fail when a copy failed. */
-static char *
-conf_strdup_opt(const char *s, bool *fail)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = mem_strdup(s);
-	if (d == NULL)
-		*fail = true;
-	return d;
-}
-
-static int
-conf_accounts_dup(struct list_node *dst, const struct list_node *src)
-{
-	const struct list_node *n;
-
-	list_for_each(n, src) {
-		const struct conf_account *a =
-		    list_entry(n, const struct conf_account, node);
-		struct conf_account *c = conf_account_new(a->user, a->secret);
-
-		if (c == NULL)
-			return -ENOMEM;
-		list_add_tail(dst, &c->node);
-	}
-	return 0;
-}
-
-struct conf_target *
-conf_target_dup(const struct conf_target *t)
-{
-	struct conf_target *c = conf_target_new();
-	const struct list_node *n;
-	bool fail = false;
-
-	if (c == NULL)
-		return NULL;
-	c->tid = t->tid;
-	c->line = t->line;
-	memcpy(c->params, t->params, sizeof(c->params));
-	memcpy(c->param_set, t->param_set, sizeof(c->param_set));
-	c->name = conf_strdup_opt(t->name, &fail);
-	c->alias = conf_strdup_opt(t->alias, &fail);
-	if (fail || conf_accounts_dup(&c->incoming, &t->incoming) != 0)
-		goto fail;
-	if (t->outgoing != NULL) {
-		c->outgoing =
-		    conf_account_new(t->outgoing->user, t->outgoing->secret);
-		if (c->outgoing == NULL)
-			goto fail;
-	}
-	list_for_each(n, &t->luns) {
-		const struct conf_lun *l =
-		    list_entry(n, const struct conf_lun, node);
-		struct conf_lun *cl = mem_zalloc(sizeof(*cl));
-
-		if (cl == NULL)
-			goto fail;
-		*cl = *l;
-		list_init(&cl->node);
-		cl->path = conf_strdup_opt(l->path, &fail);
-		cl->scsi_id = conf_strdup_opt(l->scsi_id, &fail);
-		cl->scsi_sn = conf_strdup_opt(l->scsi_sn, &fail);
-		list_add_tail(&c->luns, &cl->node);
-		if (fail)
-			goto fail;
-	}
-	return c;
-fail:
-	conf_target_free(c);
-	return NULL;
-}
-
-struct conf_target *
-conf_target_find(const struct conf *conf, const char *name)
-{
-	struct list_node *n;
-
-	if (conf == NULL || name == NULL)
-		return NULL;
-	list_for_each(n, &conf->targets) {
-		struct conf_target *t = list_entry(n, struct conf_target, node);
-
-		/* A stanza whose Target line was bad has no name. */
-		if (t->name != NULL && strcasecmp(t->name, name) == 0)
-			return t;
-	}
-	return NULL;
 }
 
 /* --- keywords ---------------------------------------------------------- */
@@ -391,21 +196,6 @@ conf_parser_target(struct conf_parser *p, char **tok, int ntok)
 		return;
 	}
 	t->name = name;
-}
-
-static struct conf_account *
-conf_account_find(struct list_node *head, const char *user)
-{
-	struct list_node *n;
-
-	list_for_each(n, head) {
-		struct conf_account *a =
-		    list_entry(n, struct conf_account, node);
-
-		if (strcmp(a->user, user) == 0)
-			return a;
-	}
-	return NULL;
 }
 
 static void
@@ -930,13 +720,11 @@ conf_load_buf(const char *name, const char *text, size_t len,
 	unsigned int physical = 0;
 	bool continued = false, drop = false;
 
-	p.conf = mem_zalloc(sizeof(*p.conf));
+	p.conf = conf_new();
 	if (p.conf == NULL) {
 		conf_parser_oom(&p);
 		return NULL;
 	}
-	list_init(&p.conf->incoming);
-	list_init(&p.conf->targets);
 	p.conf->path = mem_strdup(p.name);
 	/* A logical line is never longer than the whole text. */
 	logical = mem_alloc(len + 1);
@@ -1043,105 +831,4 @@ out:
 	fclose(f);
 	mem_free(buf);
 	return conf;
-}
-
-/* --- writing ----------------------------------------------------------- */
-
-/*
- * End a written line whose last word is last. A line ending in a backslash
- * would continue onto the next when read back; " #" (an empty comment)
- * keeps the backslash part of the value.
- */
-static void
-conf_write_eol(FILE *f, const char *last)
-{
-	size_t n = strlen(last);
-
-	fputs(n > 0 && last[n - 1] == '\\' ? " #\n" : "\n", f);
-}
-
-static void
-conf_write_accounts(FILE *f, const char *indent,
-    const struct list_node *incoming, const struct conf_account *outgoing,
-    bool with_secrets)
-{
-	const struct list_node *n;
-
-	list_for_each(n, incoming) {
-		const struct conf_account *a =
-		    list_entry(n, const struct conf_account, node);
-
-		const char *secret =
-		    with_secrets ? a->secret : CONF_SECRET_HIDDEN;
-
-		fprintf(f, "%sIncomingUser %s %s", indent, a->user, secret);
-		conf_write_eol(f, secret);
-	}
-	if (outgoing != NULL) {
-		const char *secret =
-		    with_secrets ? outgoing->secret : CONF_SECRET_HIDDEN;
-
-		fprintf(f, "%sOutgoingUser %s %s", indent, outgoing->user,
-		    secret);
-		conf_write_eol(f, secret);
-	}
-}
-
-static void
-conf_write_lun(FILE *f, const struct conf_lun *l)
-{
-	static const char *const types[] = {"fileio", "blockio", "nullio"};
-	static const char *const modes[] = {"wt", "wb", "ro"};
-
-	fprintf(f, "\tLun %u ", l->lun);
-	if (l->type == CONF_LUN_NULLIO)
-		fprintf(f, "Sectors=%llu", (unsigned long long)l->sectors);
-	else
-		fprintf(f, "Path=%s", l->path ? l->path : "");
-	fprintf(f, ",Type=%s", types[l->type]);
-	if (l->scsi_id != NULL)
-		fprintf(f, ",ScsiId=%s", l->scsi_id);
-	if (l->scsi_sn != NULL)
-		fprintf(f, ",ScsiSN=%s", l->scsi_sn);
-	fprintf(f, ",IOMode=%s,BlockSize=%u\n", modes[l->iomode],
-	    l->block_size);
-}
-
-void
-conf_write(const struct conf *conf, FILE *f, bool with_secrets)
-{
-	const struct list_node *n, *m;
-	char val[64];
-
-	fprintf(f, "# ietd.conf written by ietd\n");
-	conf_write_accounts(f, "", &conf->incoming, conf->outgoing,
-	    with_secrets);
-	if (conf->isns_server != NULL) {
-		fprintf(f, "iSNSServer %s", conf->isns_server);
-		conf_write_eol(f, conf->isns_server);
-	}
-	if (conf->isns_access_control)
-		fprintf(f, "iSNSAccessControl Yes\n");
-	list_for_each(n, &conf->targets) {
-		const struct conf_target *t =
-		    list_entry(n, const struct conf_target, node);
-
-		fprintf(f, "\nTarget %s", t->name);
-		conf_write_eol(f, t->name);
-		if (t->alias != NULL) {
-			fprintf(f, "\tAlias %s", t->alias);
-			conf_write_eol(f, t->alias);
-		}
-		conf_write_accounts(f, "\t", &t->incoming, t->outgoing,
-		    with_secrets);
-		list_for_each(m, &t->luns)
-			conf_write_lun(f,
-			    list_entry(m, const struct conf_lun, node));
-		/* Only what the file set, so defaults can change later. */
-		for (int k = 0; k < CONF_KEY_COUNT; k++)
-			if (t->param_set[k])
-				fprintf(f, "\t%s %s\n", conf_key_defs[k].name,
-				    conf_key_format((enum conf_key)k,
-					t->params[k], val, sizeof(val)));
-	}
 }
