@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "util/list.h"
+#include "keys.h"
 
 #define CONF_LUN_MAX 16383  /* highest LUN number ietd.conf accepts */
 #define CONF_SCSI_ID_MAX 16 /* ScsiId and ScsiSN length limit */
@@ -22,68 +23,6 @@
 
 enum conf_lun_type { CONF_LUN_FILEIO, CONF_LUN_BLOCKIO, CONF_LUN_NULLIO };
 enum conf_iomode { CONF_IOMODE_WT, CONF_IOMODE_WB, CONF_IOMODE_RO };
-
-/*
- * HeaderDigest / DataDigest: the value is a preference list. Stored as one
- * of these codes so a key keeps a single uint32_t like every other key.
- */
-enum conf_digest {
-	CONF_DIGEST_NONE,        /* "None" */
-	CONF_DIGEST_CRC32C,      /* "CRC32C" */
-	CONF_DIGEST_NONE_CRC32C, /* "None,CRC32C": prefer None */
-	CONF_DIGEST_CRC32C_NONE, /* "CRC32C,None": prefer CRC32C */
-};
-
-/* The per-target keys of ietd.conf that carry a value (not accounts/LUNs). */
-enum conf_key {
-	CONF_KEY_MAX_CONNECTIONS,
-	CONF_KEY_MAX_SESSIONS,
-	CONF_KEY_INITIAL_R2T,
-	CONF_KEY_IMMEDIATE_DATA,
-	CONF_KEY_MAX_RECV_DATA_SEGMENT_LENGTH,
-	CONF_KEY_MAX_XMIT_DATA_SEGMENT_LENGTH,
-	CONF_KEY_MAX_BURST_LENGTH,
-	CONF_KEY_FIRST_BURST_LENGTH,
-	CONF_KEY_DEFAULT_TIME2WAIT,
-	CONF_KEY_DEFAULT_TIME2RETAIN,
-	CONF_KEY_MAX_OUTSTANDING_R2T,
-	CONF_KEY_DATA_PDU_IN_ORDER,
-	CONF_KEY_DATA_SEQUENCE_IN_ORDER,
-	CONF_KEY_ERROR_RECOVERY_LEVEL,
-	CONF_KEY_HEADER_DIGEST,
-	CONF_KEY_DATA_DIGEST,
-	CONF_KEY_NOP_INTERVAL,
-	CONF_KEY_NOP_TIMEOUT,
-	CONF_KEY_WTHREADS,
-	CONF_KEY_QUEUED_COMMANDS,
-	CONF_KEY_COUNT
-};
-
-enum conf_key_kind {
-	CONF_KIND_NUMBER, /* decimal in [min, max] */
-	CONF_KIND_BOOL,   /* Yes / No, stored as 1 / 0 */
-	CONF_KIND_DIGEST, /* enum conf_digest */
-};
-
-struct conf_key_def {
-	const char *name; /* spelling used when writing the key back */
-	enum conf_key_kind kind;
-	uint32_t def, min, max;
-};
-
-/* conf_keys.c: the table, indexed by enum conf_key. */
-extern const struct conf_key_def conf_key_defs[CONF_KEY_COUNT];
-/* Case-insensitive lookup; returns CONF_KEY_COUNT when unknown. */
-enum conf_key conf_key_find(const char *name);
-/*
- * Parse a value for key k. Returns 0, or -EINVAL / -ERANGE with a short
- * reason ("expected Yes or No", "expected 512 to 16777215", ...) written
- * into why.
- */
-int conf_key_parse(enum conf_key k, const char *value, uint32_t *out, char *why,
-    size_t whylen);
-/* Write a value back in ietd.conf form ("Yes", "CRC32C,None", "8192"). */
-const char *conf_key_format(enum conf_key k, uint32_t v, char *buf, size_t len);
 
 struct conf_account {
 	struct list_node node;

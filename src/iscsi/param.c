@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * The login key table of RFC 7143 section 13 and the result functions of
- * section 6.2 (minimum, maximum, OR, AND, first acceptable of a list).
- * Every value from the initiator is parsed with explicit bounds; a value
- * out of range is answered Reject and never used.
+ * Negotiation of the login keys of RFC 7143 section 13, whose names,
+ * ranges, defaults and result functions are the one key table of
+ * config/keys.h, with the result functions of section 6.2 (minimum,
+ * maximum, OR, AND, first acceptable of a list). Every value from the
+ * initiator is parsed with explicit bounds; a value out of range is
+ * answered Reject and never used.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,102 +16,43 @@
 #include "util/str.h"
 #include "iscsi_proto.h"
 #include "param.h"
+#include "config/keys.h"
 #include "target/target.h"
 
-enum param_kind {
-	PK_MIN,            /* numeric, result = min(offer, answer) */
-	PK_MAX,            /* numeric, result = max */
-	PK_OR,             /* boolean, Yes wins */
-	PK_AND,            /* boolean, No wins */
-	PK_DIGEST,         /* list of None / CRC32C */
-	PK_TASK_REPORTING, /* list; we accept RFC3720 only */
-	PK_DECLARE,        /* the initiator's declaration; no answer */
-	PK_CALLER,         /* security and name keys, handled by login.c */
-	PK_IRRELEVANT,     /* initiator may not send it, or it has no meaning */
+/*
+ * The table entry behind each result slot. Ranges, defaults and result
+ * functions are the table's (config/keys.h); which keys a session keeps
+ * a negotiated value of is this file's.
+ */
+static const enum conf_key param_slot_key[PARAM_COUNT] = {
+    [PARAM_HEADER_DIGEST] = CONF_KEY_HEADER_DIGEST,
+    [PARAM_DATA_DIGEST] = CONF_KEY_DATA_DIGEST,
+    [PARAM_MAX_CONNECTIONS] = CONF_KEY_MAX_CONNECTIONS,
+    [PARAM_INITIAL_R2T] = CONF_KEY_INITIAL_R2T,
+    [PARAM_IMMEDIATE_DATA] = CONF_KEY_IMMEDIATE_DATA,
+    [PARAM_MAX_RECV_DSL] = CONF_KEY_MAX_RECV_DATA_SEGMENT_LENGTH,
+    [PARAM_MAX_BURST_LENGTH] = CONF_KEY_MAX_BURST_LENGTH,
+    [PARAM_FIRST_BURST_LENGTH] = CONF_KEY_FIRST_BURST_LENGTH,
+    [PARAM_DEFAULT_TIME2WAIT] = CONF_KEY_DEFAULT_TIME2WAIT,
+    [PARAM_DEFAULT_TIME2RETAIN] = CONF_KEY_DEFAULT_TIME2RETAIN,
+    [PARAM_MAX_OUTSTANDING_R2T] = CONF_KEY_MAX_OUTSTANDING_R2T,
+    [PARAM_DATA_PDU_IN_ORDER] = CONF_KEY_DATA_PDU_IN_ORDER,
+    [PARAM_DATA_SEQUENCE_IN_ORDER] = CONF_KEY_DATA_SEQUENCE_IN_ORDER,
+    [PARAM_ERROR_RECOVERY_LEVEL] = CONF_KEY_ERROR_RECOVERY_LEVEL,
+    [PARAM_PROTOCOL_LEVEL] = CONF_KEY_PROTOCOL_LEVEL,
+    [PARAM_IFMARKER] = CONF_KEY_IFMARKER,
+    [PARAM_OFMARKER] = CONF_KEY_OFMARKER,
+    [PARAM_TASK_REPORTING] = CONF_KEY_TASK_REPORTING,
 };
 
-struct param_def {
-	const char *name;
-	enum param_kind kind;
-	int slot; /* enum param_key, or -1 */
-	uint32_t def, min, max;
-};
-
-#define LEN_MIN 512 /* RFC 7143 13.12 - 13.14 */
-#define LEN_MAX 16777215
-#define TIME_MAX 3600 /* RFC 7143 13.15, 13.16 */
-#define U16_MAX 65535
-#define ERL_MAX 2               /* RFC 7143 13.20 */
-#define PROTOCOL_LEVEL_LIMIT 31 /* RFC 7144 13.24 */
-
-static const struct param_def param_table[] = {
-    {"HeaderDigest", PK_DIGEST, PARAM_HEADER_DIGEST, PARAM_DIGEST_NONE, 0, 1},
-    {"DataDigest", PK_DIGEST, PARAM_DATA_DIGEST, PARAM_DIGEST_NONE, 0, 1},
-    {"MaxConnections", PK_MIN, PARAM_MAX_CONNECTIONS, 1, 1, U16_MAX},
-    {"InitialR2T", PK_OR, PARAM_INITIAL_R2T, 1, 0, 1},
-    {"ImmediateData", PK_AND, PARAM_IMMEDIATE_DATA, 1, 0, 1},
-    {"MaxRecvDataSegmentLength", PK_DECLARE, PARAM_MAX_RECV_DSL, 8192, LEN_MIN,
-	LEN_MAX},
-    {"MaxBurstLength", PK_MIN, PARAM_MAX_BURST_LENGTH, 262144, LEN_MIN,
-	LEN_MAX},
-    {"FirstBurstLength", PK_MIN, PARAM_FIRST_BURST_LENGTH, 65536, LEN_MIN,
-	LEN_MAX},
-    {"DefaultTime2Wait", PK_MAX, PARAM_DEFAULT_TIME2WAIT, 2, 0, TIME_MAX},
-    {"DefaultTime2Retain", PK_MIN, PARAM_DEFAULT_TIME2RETAIN, 20, 0, TIME_MAX},
-    {"MaxOutstandingR2T", PK_MIN, PARAM_MAX_OUTSTANDING_R2T, 1, 1, U16_MAX},
-    {"DataPDUInOrder", PK_OR, PARAM_DATA_PDU_IN_ORDER, 1, 0, 1},
-    {"DataSequenceInOrder", PK_OR, PARAM_DATA_SEQUENCE_IN_ORDER, 1, 0, 1},
-    {"ErrorRecoveryLevel", PK_MIN, PARAM_ERROR_RECOVERY_LEVEL, 0, 0, ERL_MAX},
-    {"iSCSIProtocolLevel", PK_MIN, PARAM_PROTOCOL_LEVEL, 0, 0,
-	PROTOCOL_LEVEL_LIMIT},
-    /* RFC 7143 removed markers; answering No keeps RFC 3720 peers happy. */
-    {"IFMarker", PK_AND, PARAM_IFMARKER, 0, 0, 1},
-    {"OFMarker", PK_AND, PARAM_OFMARKER, 0, 0, 1},
-    {"TaskReporting", PK_TASK_REPORTING, PARAM_TASK_REPORTING, 0, 0, 0},
-    {"IFMarkInt", PK_IRRELEVANT, -1, 0, 0, 0},
-    {"OFMarkInt", PK_IRRELEVANT, -1, 0, 0, 0},
-    /* Declared by the target only (RFC 7143 13.9, 13.8, 13.9). */
-    {"TargetAlias", PK_IRRELEVANT, -1, 0, 0, 0},
-    {"TargetAddress", PK_IRRELEVANT, -1, 0, 0, 0},
-    {"TargetPortalGroupTag", PK_IRRELEVANT, -1, 0, 0, 0},
-    /* Text Request only (RFC 7143 13.3). */
-    {"SendTargets", PK_IRRELEVANT, -1, 0, 0, 0},
-    {"InitiatorName", PK_CALLER, -1, 0, 0, 0},
-    {"InitiatorAlias", PK_CALLER, -1, 0, 0, 0},
-    {"TargetName", PK_CALLER, -1, 0, 0, 0},
-    {"SessionType", PK_CALLER, -1, 0, 0, 0},
-    {"AuthMethod", PK_CALLER, -1, 0, 0, 0},
-};
-
-#define PARAM_TABLE_LEN (sizeof(param_table) / sizeof(param_table[0]))
-_Static_assert(PARAM_COUNT <= 32, "seen is a 32-bit mask");
-_Static_assert(PARAM_TABLE_LEN <= 32, "seen_misc is a 32-bit mask");
-
-static const char *const param_slot_names[PARAM_COUNT] = {
-    [PARAM_HEADER_DIGEST] = "HeaderDigest",
-    [PARAM_DATA_DIGEST] = "DataDigest",
-    [PARAM_MAX_CONNECTIONS] = "MaxConnections",
-    [PARAM_INITIAL_R2T] = "InitialR2T",
-    [PARAM_IMMEDIATE_DATA] = "ImmediateData",
-    [PARAM_MAX_RECV_DSL] = "MaxRecvDataSegmentLength",
-    [PARAM_MAX_BURST_LENGTH] = "MaxBurstLength",
-    [PARAM_FIRST_BURST_LENGTH] = "FirstBurstLength",
-    [PARAM_DEFAULT_TIME2WAIT] = "DefaultTime2Wait",
-    [PARAM_DEFAULT_TIME2RETAIN] = "DefaultTime2Retain",
-    [PARAM_MAX_OUTSTANDING_R2T] = "MaxOutstandingR2T",
-    [PARAM_DATA_PDU_IN_ORDER] = "DataPDUInOrder",
-    [PARAM_DATA_SEQUENCE_IN_ORDER] = "DataSequenceInOrder",
-    [PARAM_ERROR_RECOVERY_LEVEL] = "ErrorRecoveryLevel",
-    [PARAM_PROTOCOL_LEVEL] = "iSCSIProtocolLevel",
-    [PARAM_IFMARKER] = "IFMarker",
-    [PARAM_OFMARKER] = "OFMarker",
-    [PARAM_TASK_REPORTING] = "TaskReporting",
-};
+_Static_assert(CONF_KEY_TABLE_LEN <= 64, "seen is a 64-bit mask");
 
 const char *
 param_name(enum param_key k)
 {
-	return (unsigned int)k < PARAM_COUNT ? param_slot_names[k] : "?";
+	return (unsigned int)k < PARAM_COUNT
+	    ? conf_key_defs[param_slot_key[k]].name
+	    : "?";
 }
 
 const char *
@@ -121,9 +64,8 @@ param_digest_name(uint32_t v)
 void
 param_defaults(struct param_set *p)
 {
-	for (size_t i = 0; i < PARAM_TABLE_LEN; i++)
-		if (param_table[i].slot >= 0)
-			p->v[param_table[i].slot] = param_table[i].def;
+	for (int i = 0; i < PARAM_COUNT; i++)
+		p->v[i] = conf_key_defs[param_slot_key[i]].def;
 }
 
 static uint32_t
@@ -187,16 +129,29 @@ param_offers(struct param_set *offer, const struct target *t)
 	offer->v[PARAM_ERROR_RECOVERY_LEVEL] = 0;
 }
 
-static const struct param_def *
-param_def_find(const char *key, size_t *idx)
+/*
+ * The table entry of a key an initiator sent, its name compared exactly;
+ * keys only ietd.conf knows are not login keys. CONF_KEY_TABLE_LEN when
+ * it is none of ours.
+ */
+static enum conf_key
+param_key_find(const char *key)
 {
-	for (size_t i = 0; i < PARAM_TABLE_LEN; i++) {
-		if (strcmp(param_table[i].name, key) == 0) {
-			*idx = i;
-			return &param_table[i];
-		}
-	}
-	return NULL;
+	for (int k = 0; k < CONF_KEY_TABLE_LEN; k++)
+		if (conf_key_defs[k].rule != CONF_RULE_NONE &&
+		    strcmp(conf_key_defs[k].name, key) == 0)
+			return (enum conf_key)k;
+	return CONF_KEY_TABLE_LEN;
+}
+
+/* The result slot of table entry k, or -1 when a session keeps none. */
+static int
+param_key_slot(enum conf_key k)
+{
+	for (int i = 0; i < PARAM_COUNT; i++)
+		if (param_slot_key[i] == k)
+			return i;
+	return -1;
 }
 
 /* RFC 7143 6.2.2: Boolean values are exactly "Yes" or "No". */
@@ -285,13 +240,22 @@ param_negotiate(struct param_neg *neg, const struct param_set *offer,
     struct param_set *result, const char *key, const char *value,
     struct strbuf *out, uint16_t *status)
 {
-	const struct param_def *d;
-	size_t idx;
+	const struct conf_key_def *d;
+	enum conf_key k;
 	uint64_t num;
 	uint32_t v;
+	int slot;
 
-	d = param_def_find(key, &idx);
-	if (d == NULL) {
+	k = param_key_find(key);
+	slot = k < CONF_KEY_TABLE_LEN ? param_key_slot(k) : -1;
+	/*
+	 * Every key with a result function has a slot (test_iscsi_param
+	 * checks it); a table entry without one is treated as unknown
+	 * rather than stored nowhere.
+	 */
+	if (k == CONF_KEY_TABLE_LEN ||
+	    (slot < 0 && conf_key_defs[k].rule != CONF_RULE_LOGIN &&
+		conf_key_defs[k].rule != CONF_RULE_IRRELEVANT)) {
 		char ek[TEXT_KEY_MAX * 4 + 4], ev[128];
 
 		/*
@@ -303,44 +267,43 @@ param_negotiate(struct param_neg *neg, const struct param_set *offer,
 		    str_escape(ev, sizeof(ev), value, strlen(value)));
 		return param_answer(out, key, "NotUnderstood", status);
 	}
-	if (d->kind == PK_CALLER)
+	d = &conf_key_defs[k];
+	if (d->rule == CONF_RULE_LOGIN)
 		return PARAM_NOT_MINE;
 
 	/* RFC 7143 6.2: a key may be negotiated once per login. */
-	if (d->slot >= 0) {
-		if ((neg->seen & (1u << d->slot)) != 0)
-			goto dup;
-		neg->seen |= 1u << d->slot;
-	} else {
-		if ((neg->seen_misc & (1u << idx)) != 0)
-			goto dup;
-		neg->seen_misc |= 1u << idx;
+	if ((neg->seen & (UINT64_C(1) << k)) != 0) {
+		*status = LOGIN_ERR_MISSING_PARAMETER;
+		return PARAM_FAIL;
 	}
+	neg->seen |= UINT64_C(1) << k;
 
-	switch (d->kind) {
-	case PK_IRRELEVANT:
+	switch (d->rule) {
+	case CONF_RULE_IRRELEVANT:
 		return param_answer(out, key, "Irrelevant", status);
-	case PK_DIGEST:
-		if (param_pick_digest(value, offer->v[d->slot], &v) != 0)
+	case CONF_RULE_LIST:
+		if (d->kind != CONF_KIND_DIGEST) {
+			/* TaskReporting: RFC3720 is all ietd does. */
+			if (!param_list_has(value, "RFC3720"))
+				return param_answer(out, key, "Reject", status);
+			result->v[slot] = 0;
+			return param_answer(out, key, "RFC3720", status);
+		}
+		if (param_pick_digest(value, offer->v[slot], &v) != 0)
 			return param_answer(out, key, "Reject", status);
-		result->v[d->slot] = v;
+		result->v[slot] = v;
 		return param_answer(out, key, param_digest_name(v), status);
-	case PK_TASK_REPORTING:
-		if (!param_list_has(value, "RFC3720"))
-			return param_answer(out, key, "Reject", status);
-		result->v[d->slot] = 0;
-		return param_answer(out, key, "RFC3720", status);
-	case PK_OR:
-	case PK_AND:
+	case CONF_RULE_OR:
+	case CONF_RULE_AND:
 		if (param_parse_bool(value, &v) != 0)
 			return param_answer(out, key, "Reject", status);
-		if (d->kind == PK_OR)
-			v = v | offer->v[d->slot];
+		if (d->rule == CONF_RULE_OR)
+			v = v | offer->v[slot];
 		else
-			v = v & offer->v[d->slot];
-		result->v[d->slot] = v;
+			v = v & offer->v[slot];
+		result->v[slot] = v;
 		return param_answer(out, key, v ? "Yes" : "No", status);
-	case PK_DECLARE:
+	case CONF_RULE_DECLARE:
 		/*
 		 * A declaration gets no answer (RFC 7143 6.2); one outside
 		 * its range cannot be used, so the login fails.
@@ -349,26 +312,24 @@ param_negotiate(struct param_neg *neg, const struct param_set *offer,
 			*status = LOGIN_ERR_INITIATOR;
 			return PARAM_FAIL;
 		}
-		result->v[d->slot] = (uint32_t)num;
+		result->v[slot] = (uint32_t)num;
 		return PARAM_OK;
-	case PK_MIN:
-	case PK_MAX:
+	case CONF_RULE_MIN:
+	case CONF_RULE_MAX:
 		if (str_to_u64(value, d->min, d->max, true, &num) != 0)
 			return param_answer(out, key, "Reject", status);
 		v = (uint32_t)num;
-		if (d->kind == PK_MIN)
-			v = v < offer->v[d->slot] ? v : offer->v[d->slot];
+		if (d->rule == CONF_RULE_MIN)
+			v = v < offer->v[slot] ? v : offer->v[slot];
 		else
-			v = v > offer->v[d->slot] ? v : offer->v[d->slot];
-		result->v[d->slot] = v;
+			v = v > offer->v[slot] ? v : offer->v[slot];
+		result->v[slot] = v;
 		return param_answer_num(out, key, v, status);
-	case PK_CALLER:
+	case CONF_RULE_NONE:
+	case CONF_RULE_LOGIN:
 		break;
 	}
 	return PARAM_NOT_MINE;
-dup:
-	*status = LOGIN_ERR_MISSING_PARAMETER;
-	return PARAM_FAIL;
 }
 
 void

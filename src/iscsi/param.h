@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Operational key negotiation (RFC 7143 6.2 and 13): one table entry per
- * login key with its kind, default, range and result function. The login
- * code feeds each key=value of the initiator through param_negotiate();
- * security and declarative name keys are left to it.
+ * Operational key negotiation (RFC 7143 6.2 and 13) from the key table
+ * of config/keys.h (kind, default, range and result function of each
+ * login key). The login code feeds each key=value of the initiator
+ * through param_negotiate(); security and declarative name keys are left
+ * to it.
  */
 #ifndef IETD_ISCSI_PARAM_H
 #define IETD_ISCSI_PARAM_H
@@ -55,8 +56,7 @@ struct param_set {
 
 /* State of one login's negotiation: which keys were seen already. */
 struct param_neg {
-	uint32_t seen;      /* bit per enum param_key */
-	uint32_t seen_misc; /* bit per table entry without a slot */
+	uint64_t seen; /* bit per enum conf_key (config/keys.h) */
 	bool discovery;
 };
 

@@ -53,8 +53,8 @@ unsigned int target_tid(const struct target *t);
 const char *target_name(const struct target *t);
 const char *target_alias(const struct target *t); /* NULL if none */
 /*
- * A configured parameter value (the target's offer in negotiation);
- * t == NULL gives the key's default.
+ * A configured parameter value (the target's offer in negotiation); k is
+ * an ietd.conf key (below CONF_KEY_COUNT); t == NULL gives its default.
  */
 uint32_t target_param(const struct target *t, enum conf_key k);
 /* Removed from the configuration, going with its last session. */

@@ -476,12 +476,36 @@ test_key_table(void **state)
 	assert_int_equal(conf_key_find("NOPINTERVAL"), CONF_KEY_NOP_INTERVAL);
 	assert_int_equal(conf_key_find("Lun"), CONF_KEY_COUNT);
 	assert_int_equal(conf_key_find(""), CONF_KEY_COUNT);
-	for (int k = 0; k < CONF_KEY_COUNT; k++) {
-		assert_non_null(conf_key_defs[k].name);
-		assert_int_equal(conf_key_find(conf_key_defs[k].name), k);
-		assert_true(conf_key_defs[k].def >= conf_key_defs[k].min);
-		assert_true(conf_key_defs[k].def <= conf_key_defs[k].max);
+	for (int k = 0; k < CONF_KEY_TABLE_LEN; k++) {
+		const struct conf_key_def *d = &conf_key_defs[k];
+
+		assert_non_null(d->name);
+		assert_true(d->def >= d->min);
+		assert_true(d->def <= d->max);
+		/* A login matches names exactly: no two may be equal. */
+		for (int j = 0; j < k; j++)
+			assert_true(
+			    strcmp(conf_key_defs[j].name, d->name) != 0);
+		if (k < CONF_KEY_COUNT) {
+			/* ietd.conf parses and writes these three kinds. */
+			assert_int_equal(conf_key_find(d->name), k);
+			assert_true(d->kind == CONF_KIND_NUMBER ||
+			    d->kind == CONF_KIND_BOOL ||
+			    d->kind == CONF_KIND_DIGEST);
+		} else {
+			/* Login-only keys have a rule and no ietd.conf line. */
+			assert_int_not_equal(d->rule, CONF_RULE_NONE);
+			assert_int_equal(conf_key_find(d->name),
+			    CONF_KEY_COUNT);
+			assert_int_equal(conf_key_parse((enum conf_key)k, "1",
+					     &v, why, sizeof(why)),
+			    -EINVAL);
+			assert_string_equal(why, "unknown key");
+		}
 	}
+	assert_int_equal(conf_key_find("iSCSIProtocolLevel"), CONF_KEY_COUNT);
+	assert_int_equal(conf_key_find("TargetAlias"), CONF_KEY_COUNT);
+	v = 7;
 	assert_string_equal(conf_key_defs[CONF_KEY_MAX_RECV_DATA_SEGMENT_LENGTH]
 				.name,
 	    "MaxRecvDataSegmentLength");
@@ -559,6 +583,75 @@ test_key_table(void **state)
 	    "12345");
 }
 
+/*
+ * The negotiated keys of the one table, against RFC 7143 section 13: the
+ * ietd.conf checks and the login both take these values from it.
+ */
+static void
+test_key_table_rfc7143(void **state)
+{
+	static const struct {
+		enum conf_key k;
+		const char *name;
+		enum conf_key_rule rule;
+		uint32_t def, min, max;
+	} rfc[] = {
+	    /* 13.2 */
+	    {CONF_KEY_MAX_CONNECTIONS, "MaxConnections", CONF_RULE_MIN, 1, 1,
+		65535},
+	    /* 13.10, 13.11 */
+	    {CONF_KEY_INITIAL_R2T, "InitialR2T", CONF_RULE_OR, 1, 0, 1},
+	    {CONF_KEY_IMMEDIATE_DATA, "ImmediateData", CONF_RULE_AND, 1, 0, 1},
+	    /* 13.12 - 13.14 */
+	    {CONF_KEY_MAX_RECV_DATA_SEGMENT_LENGTH, "MaxRecvDataSegmentLength",
+		CONF_RULE_DECLARE, 8192, 512, 16777215},
+	    {CONF_KEY_MAX_BURST_LENGTH, "MaxBurstLength", CONF_RULE_MIN, 262144,
+		512, 16777215},
+	    {CONF_KEY_FIRST_BURST_LENGTH, "FirstBurstLength", CONF_RULE_MIN,
+		65536, 512, 16777215},
+	    /* 13.15, 13.16 */
+	    {CONF_KEY_DEFAULT_TIME2WAIT, "DefaultTime2Wait", CONF_RULE_MAX, 2,
+		0, 3600},
+	    {CONF_KEY_DEFAULT_TIME2RETAIN, "DefaultTime2Retain", CONF_RULE_MIN,
+		20, 0, 3600},
+	    /* 13.17 - 13.20 */
+	    {CONF_KEY_MAX_OUTSTANDING_R2T, "MaxOutstandingR2T", CONF_RULE_MIN,
+		1, 1, 65535},
+	    {CONF_KEY_DATA_PDU_IN_ORDER, "DataPDUInOrder", CONF_RULE_OR, 1, 0,
+		1},
+	    {CONF_KEY_DATA_SEQUENCE_IN_ORDER, "DataSequenceInOrder",
+		CONF_RULE_OR, 1, 0, 1},
+	    {CONF_KEY_ERROR_RECOVERY_LEVEL, "ErrorRecoveryLevel", CONF_RULE_MIN,
+		0, 0, 2},
+	    /* 13.1: lists, default None */
+	    {CONF_KEY_HEADER_DIGEST, "HeaderDigest", CONF_RULE_LIST,
+		CONF_DIGEST_NONE, CONF_DIGEST_NONE, CONF_DIGEST_CRC32C_NONE},
+	    {CONF_KEY_DATA_DIGEST, "DataDigest", CONF_RULE_LIST,
+		CONF_DIGEST_NONE, CONF_DIGEST_NONE, CONF_DIGEST_CRC32C_NONE},
+	    /* 13.24 */
+	    {CONF_KEY_PROTOCOL_LEVEL, "iSCSIProtocolLevel", CONF_RULE_MIN, 0, 0,
+		31},
+	};
+	static const enum conf_key iet_only[] = {CONF_KEY_MAX_SESSIONS,
+	    CONF_KEY_MAX_XMIT_DATA_SEGMENT_LENGTH, CONF_KEY_NOP_INTERVAL,
+	    CONF_KEY_NOP_TIMEOUT, CONF_KEY_WTHREADS, CONF_KEY_QUEUED_COMMANDS};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rfc) / sizeof(rfc[0]); i++) {
+		const struct conf_key_def *d = &conf_key_defs[rfc[i].k];
+
+		assert_string_equal(d->name, rfc[i].name);
+		assert_int_equal(d->rule, rfc[i].rule);
+		assert_int_equal(d->def, rfc[i].def);
+		assert_int_equal(d->min, rfc[i].min);
+		assert_int_equal(d->max, rfc[i].max);
+	}
+	/* IET's own keys are never negotiated. */
+	for (size_t i = 0; i < sizeof(iet_only) / sizeof(iet_only[0]); i++)
+		assert_int_equal(conf_key_defs[iet_only[i]].rule,
+		    CONF_RULE_NONE);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -597,10 +690,9 @@ test_text_edges(void **state)
 	 * CRLF line, but one more before it would end a value and vanish
 	 * when the dump is read back (a fuzz_conf finding).
 	 */
-	c = load_text(
-	    "iSNSServer es\0202Targ.20\r\r\r\n"
-	    "Target iqn.2026-01.org.example:a\r\n"
-	    "\tAlias a\x7f\r\n",
+	c = load_text("iSNSServer es\0202Targ.20\r\r\r\n"
+		      "Target iqn.2026-01.org.example:a\r\n"
+		      "\tAlias a\x7f\r\n",
 	    &m);
 	assert_null(c);
 	assert_string_equal(m.text,
@@ -789,6 +881,7 @@ main(void)
 	    cmocka_unit_test(test_full_values),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_key_table),
+	    cmocka_unit_test(test_key_table_rfc7143),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_text_edges),
 	    cmocka_unit_test(test_write_secrets),

@@ -252,6 +252,93 @@ test_finish(void **state)
 	assert_string_equal(param_digest_name(PARAM_DIGEST_NONE), "None");
 }
 
+/*
+ * Every slot reads its name and default from the shared key table
+ * (config/keys.h): the spellings on the wire and RFC 7143's defaults.
+ */
+static void
+test_slots(void **state)
+{
+	static const struct {
+		enum param_key slot;
+		const char *name;
+		uint32_t def;
+	} slots[PARAM_COUNT] = {
+	    {PARAM_HEADER_DIGEST, "HeaderDigest", PARAM_DIGEST_NONE},
+	    {PARAM_DATA_DIGEST, "DataDigest", PARAM_DIGEST_NONE},
+	    {PARAM_MAX_CONNECTIONS, "MaxConnections", 1},
+	    {PARAM_INITIAL_R2T, "InitialR2T", 1},
+	    {PARAM_IMMEDIATE_DATA, "ImmediateData", 1},
+	    {PARAM_MAX_RECV_DSL, "MaxRecvDataSegmentLength", 8192},
+	    {PARAM_MAX_BURST_LENGTH, "MaxBurstLength", 262144},
+	    {PARAM_FIRST_BURST_LENGTH, "FirstBurstLength", 65536},
+	    {PARAM_DEFAULT_TIME2WAIT, "DefaultTime2Wait", 2},
+	    {PARAM_DEFAULT_TIME2RETAIN, "DefaultTime2Retain", 20},
+	    {PARAM_MAX_OUTSTANDING_R2T, "MaxOutstandingR2T", 1},
+	    {PARAM_DATA_PDU_IN_ORDER, "DataPDUInOrder", 1},
+	    {PARAM_DATA_SEQUENCE_IN_ORDER, "DataSequenceInOrder", 1},
+	    {PARAM_ERROR_RECOVERY_LEVEL, "ErrorRecoveryLevel", 0},
+	    {PARAM_PROTOCOL_LEVEL, "iSCSIProtocolLevel", 0},
+	    {PARAM_IFMARKER, "IFMarker", 0},
+	    {PARAM_OFMARKER, "OFMarker", 0},
+	    {PARAM_TASK_REPORTING, "TaskReporting", 0},
+	};
+	struct param_set d;
+
+	(void)state;
+	memset(&d, 0xa5, sizeof(d));
+	param_defaults(&d);
+	for (size_t i = 0; i < PARAM_COUNT; i++) {
+		assert_int_equal(slots[i].slot, i);
+		assert_string_equal(param_name(slots[i].slot), slots[i].name);
+		assert_int_equal(d.v[slots[i].slot], slots[i].def);
+	}
+	assert_string_equal(param_name(PARAM_COUNT), "?");
+}
+
+/*
+ * The table also holds IET's ietd.conf-only keys: an initiator sending
+ * one gets NotUnderstood, as for any key ietd does not negotiate. Login
+ * names compare exactly, unlike ietd.conf's. Every key with a result
+ * function is negotiated (has a slot), so a bad value is never
+ * NotUnderstood.
+ */
+static void
+test_table_keys(void **state)
+{
+	static const char *const conf_only[] = {"MaxSessions",
+	    "MaxXmitDataSegmentLength", "NOPInterval", "NOPTimeout", "Wthreads",
+	    "QueuedCommands", "maxburstlength", "HEADERDIGEST"};
+	uint16_t status;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(conf_only) / sizeof(conf_only[0]); i++) {
+		reset();
+		assert_int_equal(negotiate(conf_only[i], "1", &status),
+		    PARAM_OK);
+		expect_answer(conf_only[i], "NotUnderstood");
+	}
+	for (int k = 0; k < CONF_KEY_TABLE_LEN; k++) {
+		const struct conf_key_def *d = &conf_key_defs[k];
+		enum param_verdict verdict;
+
+		if (d->rule == CONF_RULE_NONE || d->rule == CONF_RULE_LOGIN ||
+		    d->rule == CONF_RULE_IRRELEVANT)
+			continue;
+		reset();
+		verdict = negotiate(d->name, "bogus", &status);
+		if (d->rule == CONF_RULE_DECLARE) {
+			/* No answer; a bad declaration fails the login. */
+			assert_int_equal(verdict, PARAM_FAIL);
+			assert_int_equal(status, LOGIN_ERR_INITIATOR);
+			assert_int_equal(out.len, 0);
+		} else {
+			assert_int_equal(verdict, PARAM_OK);
+			expect_answer(d->name, "Reject");
+		}
+	}
+}
+
 static void
 test_discovery_offers(void **state)
 {
@@ -325,6 +412,8 @@ main(void)
 	    cmocka_unit_test(test_declare_out_of_range),
 	    cmocka_unit_test(test_answer_overflow),
 	    cmocka_unit_test(test_finish),
+	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_table_keys),
 	    cmocka_unit_test(test_discovery_offers),
 	    cmocka_unit_test(test_target_offers),
 	};
