@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # ietd: one non-recursive Makefile. Each src/<module>/ becomes an archive
 # build/lib<module>.a; a program or test links its module and the modules
-# below it (MODDEPS), so a layering mistake fails at link time.
+# tools/layers.txt lets it use (MODDEPS), so a layering mistake fails at
+# link time.
 #
 #   make            build ietd and ietadm
 #   make run        build, make the demo image and config, run ietd -f
@@ -69,18 +70,23 @@ ifneq ($(V),1)
 Q := @
 endif
 
-# Module layering: each module and what it may link against, lowest last.
-MODULES := util config net backend scsi target iscsi ctl ietd
-MODDEPS_util    := util
-MODDEPS_config  := config util
-MODDEPS_net     := net util
-MODDEPS_backend := backend util
-MODDEPS_scsi    := scsi backend util
-MODDEPS_target  := target scsi backend config util
-MODDEPS_iscsi   := iscsi target scsi backend config net util
-MODDEPS_ctl     := ctl iscsi target scsi backend config net util
-MODDEPS_ietd    := ietd ctl iscsi target scsi backend config net util
-MODDEPS_ietadm  := util
+# Module layering: tools/layers.txt says which module may use which
+# (lowest first). Here MODUSES_<m> is its line and MODDEPS_<m> what the
+# archive of <m> links: <m>, every module it may use and theirs, highest
+# first. "mod/file.h" entries allow one header and link nothing.
+LAYERS := $(shell awk '{ sub(/\#.*/, ""); n = split($$0, w, /[: \t]+/) } \
+	n > 1 { s = w[1] "="; for (i = 2; i <= n; i++) s = s w[i] "+"; print s }' \
+	tools/layers.txt)
+ifeq ($(LAYERS),)
+$(error tools/layers.txt: no layers found)
+endif
+MODULES := $(foreach l,$(LAYERS),$(firstword $(subst =, ,$(l))))
+$(foreach l,$(LAYERS),$(eval MODUSES_$(firstword $(subst =, ,$(l))) := \
+	$(filter-out %.h,$(subst +, ,$(word 2,$(subst =, ,$(l)))))))
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+modclosure = $(sort $(1) $(foreach d,$(MODUSES_$(1)),$(call modclosure,$(d))))
+$(foreach m,$(MODULES),$(eval MODDEPS_$(m) := \
+	$(filter $(call modclosure,$(m)),$(call reverse,$(MODULES)))))
 
 # A program's main.c stays out of its archive so unit tests can link it.
 modsrcs = $(filter-out src/%/main.c,$(wildcard src/$(1)/*.c))
@@ -94,7 +100,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 unitmod = $(word 2,$(subst _, ,$(notdir $(1))))
 
 .PHONY: all run check check-unit check-integration check-conformance \
-	check-valgrind check-deps lint format install clean fuzz fuzz-smoke fuzz-bins bench
+	check-valgrind check-deps lint format install clean fuzz fuzz-smoke fuzz-bins bench \
+	print-layers
 all: $(PROGS)
 
 $(B)/obj/%.o: src/%.c
@@ -188,6 +195,11 @@ check-valgrind: all
 
 lint: check-deps
 	$(Q)tools/lint.sh
+
+# What each module may use (tools/layers.txt) and what its archive links.
+print-layers:
+	@$(foreach m,$(MODULES),printf '%-8s uses: %s\n%-8s links: %s\n' \
+		$(m) '$(strip $(MODUSES_$(m)))' '' '$(MODDEPS_$(m))';)
 
 format:
 	$(Q)clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'fuzz/*.[ch]')
