@@ -1,13 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# make lint: static analysis, layering, headers, formatting and man pages.
+# make lint: layering, header shape, static analysis, man pages and
+# formatting, each step naming the file and the rule it breaks.
 set -u
 cd "$(dirname "$0")/.."
 rc=0
 step() { echo "== $1"; shift; "$@" || rc=1; }
 # tools/layers.txt: includes and identifiers across modules, private
-# *_int.h (tools/check-source.py says more).
+# *_int.h; guards wrapping each whole header; headers that include what
+# they do not use (so that their users get it). tools/check-source.py
+# says more, and has the on-demand rules "iwyu" and "unused".
 step "layers" tools/check-source.py layers
+step "guards" tools/check-source.py guards
+step "reexport" tools/check-source.py reexport
 step "headers" tools/check-headers.sh
 step "mandoc" bash -c 'out=$(mandoc -Tlint -W warning doc/*.[0-9] 2>&1); [ -z "$out" ] || { echo "$out"; false; }'
 step "cppcheck" cppcheck -q --enable=warning,style,performance,portability \
