@@ -10,9 +10,7 @@ step() { echo "== $1"; shift; "$@" || rc=1; }
 # *_int.h; guards wrapping each whole header; headers that include what
 # they do not use (so that their users get it). tools/check-source.py
 # says more, and has the on-demand rules "iwyu" and "unused".
-step "layers" tools/check-source.py layers
-step "guards" tools/check-source.py guards
-step "reexport" tools/check-source.py reexport
+step "layers, guards, reexport" tools/check-source.py layers guards reexport
 step "headers" tools/check-headers.sh
 step "mandoc" bash -c 'out=$(mandoc -Tlint -W warning doc/*.[0-9] 2>&1); [ -z "$out" ] || { echo "$out"; false; }'
 # cppcheck: warning (undefined behaviour, leaks, misuse of the C and
