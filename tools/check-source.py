@@ -46,23 +46,7 @@ LAYERS = "tools/layers.txt"
 # Temporary exceptions: (rule, file, what), "what" as in the finding
 # after the rule's name up to the first ":" (a module or a header).
 # Delete each line once its file is clean; the checker says when.
-TEMPORARY = [
-    # Issue 18: iscsi must not use backend (the completion queue and the
-    # mapped-copy of the data path go behind scsi); the lead is removing
-    # these uses.
-    ("layers", "src/iscsi/conn.c", "backend"),
-    ("layers", "src/iscsi/ffp.c", "backend"),
-    ("layers", "src/iscsi/iscsi_int.h", "backend"),
-    ("layers", "src/iscsi/pdu.c", "backend"),
-    # Issue 18: these include text.h for the files that include them
-    # (login.c, textreq.c, ...), which should include it themselves.
-    # The lead is reshaping src/iscsi.
-    ("reexport", "src/iscsi/iscsi_int.h", "text.h"),
-    ("reexport", "src/iscsi/param.h", "text.h"),
-    # Issue 18: target.h has administration prototypes after its #endif;
-    # another helper is reshaping src/target.
-    ("guards", "src/target/target.h", "IETD_TARGET_TARGET_H"),
-]
+TEMPORARY = []
 
 KEYWORDS = set(
     """auto break case char const continue default do double else enum

@@ -3,7 +3,7 @@
 /*
  * Connection lifecycle: accept on a loop, read and write events, deferred
  * close (a connection is only freed after the current dispatch and once
- * the last reference is gone, so a backend completion that arrives for a
+ * the last reference is gone, so a SCSI completion that arrives for a
  * closed connection finds its memory still there and is dropped), the
  * per-connection log prefix, and the orderly shutdown of all sessions.
  */
@@ -31,7 +31,7 @@
 /*
  * Reference rules: the loop holds one reference from accept until the
  * deferred close; every task (struct iscsi_task) holds one until it is
- * freed, so a backend completion can always look at task->conn; a call
+ * freed, so a SCSI completion can always look at task->conn; a call
  * posted from another thread holds one until it ran. Only the owning
  * loop's thread changes a connection's state.
  */

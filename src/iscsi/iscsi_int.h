@@ -23,7 +23,6 @@
 #include "scsi/scsi.h"
 #include "iscsi_proto.h"
 #include "param.h"
-#include "text.h"
 
 struct target;
 struct chap_ctx;

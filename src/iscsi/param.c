@@ -16,6 +16,7 @@
 #include "util/str.h"
 #include "iscsi_proto.h"
 #include "param.h"
+#include "text.h"
 #include "config/keys.h"
 #include "target/target.h"
 

@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "util/str.h"
-#include "text.h"
 
 struct target;
 

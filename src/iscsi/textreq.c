@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 #include "util/be.h"
 #include "iscsi_int.h"
+#include "text.h"
 
 static int
 textreq_send(struct iscsi_conn *conn, const uint8_t *req)
