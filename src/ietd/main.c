@@ -27,6 +27,7 @@
 #include "net/loop.h"
 #include "target/target.h"
 #include "util/databuf.h"
+#include "util/epoch.h"
 #include "util/objcache.h"
 #include "util/log.h"
 #include "daemon.h"
@@ -212,6 +213,8 @@ static void
 main_capacity_poll(void *arg)
 {
 	(void)arg;
+	/* LUN tables an ietadm or reload change left to the readers. */
+	epoch_reclaim();
 	if (scsi_lu_poll_capacity_all() > 0)
 		ctl_status_update();
 	loop_timer_arm(ietd.capacity_timer, CAPACITY_POLL_MS);
@@ -551,6 +554,11 @@ main(int argc, char **argv)
 	main_workers_stop();
 	backend_workers_stop();
 	target_registry_clear();
+	/*
+	 * The event threads are gone: every LUN table a change retired is
+	 * free now, and its LUs flush and close.
+	 */
+	epoch_reclaim();
 	loop_timer_free(ietd.accept_timer);
 	loop_timer_free(ietd.shutdown_timer);
 	loop_timer_free(ietd.capacity_timer);

@@ -23,6 +23,7 @@
 #include "target/target.h"
 #include "iscsi.h"
 #include "iscsi_int.h"
+#include "text.h"
 
 #define DISCOVERY_PORTALS_MAX 16
 #define DISCOVERY_TPGT 1u

@@ -20,6 +20,7 @@
 #include "target/target.h"
 #include "chap.h"
 #include "iscsi_int.h"
+#include "text.h"
 
 #define LOGIN_SECRET_MAX 256
 #define LOGIN_TPGT 1u /* every portal is in group 1 */
@@ -737,13 +738,13 @@ login_rx(struct iscsi_conn *conn, const uint8_t *req, const uint8_t *data,
 	if (status != LOGIN_OK)
 		goto fail;
 	if (!l->first_rsp_sent && !l->discovery) {
-		char tpgt[8];
+		char tpgt[8], alias[ISCSI_ALIAS_MAX + 1];
 
 		/* RFC 7143 13.9: the first response names the group. */
 		snprintf(tpgt, sizeof(tpgt), "%u", LOGIN_TPGT);
 		text_put(&sb, "TargetPortalGroupTag", tpgt);
-		if (target_alias(l->target) != NULL)
-			text_put(&sb, "TargetAlias", target_alias(l->target));
+		if (target_alias_copy(l->target, alias, sizeof(alias)))
+			text_put(&sb, "TargetAlias", alias);
 	}
 	l->first_rsp_sent = true;
 	if (csg == LOGIN_STAGE_OPERATIONAL && !l->declared) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/epoch.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "loop.h"
@@ -448,7 +449,9 @@ loop_thread_main(void *arg)
 	sigdelset(&all, SIGFPE);
 	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	epoch_thread_register();
 	loop_run(loop);
+	epoch_thread_unregister();
 	return NULL;
 }
 

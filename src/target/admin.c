@@ -159,7 +159,7 @@ target_admin_del(unsigned int tid, char *why, size_t whylen)
 		    t->ct->name, t->sessions);
 		err = -EBUSY;
 	} else {
-		t->removing = true;
+		__atomic_store_n(&t->removing, true, __ATOMIC_RELAXED);
 		target_unlist(t);
 	}
 	pthread_rwlock_unlock(&target_registry.lock);

@@ -18,22 +18,6 @@
 #include "util/log.h"
 #include "target_int.h"
 
-/* The LUN numbers of a table, for REPORT LUNS; NULL on no memory. */
-static struct lun_inventory *
-target_inventory_new(const struct target_lun *tab, unsigned int n)
-{
-	struct lun_inventory *inv =
-	    mem_zalloc(sizeof(*inv) + (n ? n : 1) * sizeof(uint64_t));
-
-	if (inv == NULL)
-		return NULL;
-	atomic_init(&inv->refs, 1);
-	inv->n = n;
-	for (unsigned int i = 0; i < n; i++)
-		inv->luns[i] = tab[i].lun;
-	return inv;
-}
-
 static bool
 target_str_eq(const char *a, const char *b)
 {
@@ -212,7 +196,10 @@ target_create(const struct conf_target *src, const char *file,
 	struct target *t = mem_zalloc(sizeof(*t));
 
 	*out = NULL;
-	if (t == NULL || (t->ct = conf_target_dup(src)) == NULL) {
+	if (t == NULL || (t->ct = conf_target_dup(src)) == NULL ||
+	    (t->name = mem_strdup(src->name)) == NULL) {
+		if (t != NULL)
+			conf_target_free(t->ct);
 		mem_free(t);
 		snprintf(why, whylen, "out of memory creating target %s",
 		    src->name);
@@ -227,7 +214,8 @@ target_create(const struct conf_target *src, const char *file,
 		target_free(t);
 		return err;
 	}
-	if ((t->inv = target_inventory_new(t->luns, t->nluns)) == NULL) {
+	atomic_init(&t->inv, target_inventory_new(t->luns, t->nluns));
+	if (atomic_load(&t->inv) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		target_free(t);
 		return -ENOMEM;
@@ -302,7 +290,7 @@ target_plan_release(struct target_plan *p)
 		return;
 	if (!p->is_new) {
 		target_luns_release(p->tab, p->n);
-		target_inventory_put(p->inv);
+		target_inventory_free(p->inv);
 		conf_target_free(p->ct);
 	}
 	target_put(p->t);
@@ -326,7 +314,7 @@ target_plan_commit_update(struct target_plan *p)
 		 * Removed by an earlier reload and back before (or just
 		 * after) its last session ended: it keeps running, updated.
 		 */
-		t->removing = false;
+		__atomic_store_n(&t->removing, false, __ATOMIC_RELAXED);
 		if (!t->listed) {
 			target_get(t); /* the registry's again */
 			while (target_tid_used(t->tid))
@@ -364,11 +352,11 @@ target_plan_commit_update(struct target_plan *p)
 	old_tab = t->luns;
 	old_n = t->nluns;
 	old_ct = t->ct;
-	old_inv = t->inv;
+	old_inv = atomic_load(&t->inv);
 	t->luns = p->tab;
 	t->nluns = p->n;
 	t->ct = ct;
-	t->inv = p->inv;
+	atomic_store(&t->inv, p->inv);
 	if (luns_changed)
 		target_luns_changed(t);
 	pthread_rwlock_unlock(&target_registry.lock);
@@ -378,7 +366,7 @@ target_plan_commit_update(struct target_plan *p)
 			   "sessions",
 		    ct->name);
 	target_luns_release(old_tab, old_n);
-	target_inventory_put(old_inv);
+	target_inventory_retire(old_inv);
 	conf_target_free(old_ct);
 	target_put(t);
 	memset(p, 0, sizeof(*p));
@@ -494,7 +482,7 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 		struct target *t = list_entry(pos, struct target, node);
 		if (t->removing || conf_target_find(conf, t->ct->name))
 			continue;
-		t->removing = true;
+		__atomic_store_n(&t->removing, true, __ATOMIC_RELAXED);
 		if (t->sessions == 0) {
 			log_debug(1, "removing target %u", t->tid);
 			target_unlist(t);

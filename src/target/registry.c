@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "util/alloc.h"
+#include "util/epoch.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "target_int.h"
@@ -163,11 +164,41 @@ target_outgoing_account(const struct target *t, char *user, size_t ulen,
 
 /* ---- targets ----------------------------------------------------------- */
 
-void
-target_inventory_put(struct lun_inventory *inv)
+struct lun_inventory *
+target_inventory_new(const struct target_lun *tab, unsigned int n)
 {
-	if (inv != NULL && atomic_fetch_sub(&inv->refs, 1) == 1)
-		mem_free(inv);
+	size_t nums = (n ? n : 1) * sizeof(uint64_t);
+	struct lun_inventory *inv =
+	    mem_zalloc(sizeof(*inv) + nums + (n ? n : 1) * sizeof(void *));
+
+	if (inv == NULL)
+		return NULL;
+	inv->n = n;
+	inv->lus = (struct scsi_lu **)((uint8_t *)inv->luns + nums);
+	for (unsigned int i = 0; i < n; i++) {
+		inv->luns[i] = tab[i].lun;
+		inv->lus[i] = tab[i].lu;
+		scsi_lu_get(tab[i].lu);
+	}
+	return inv;
+}
+
+void
+target_inventory_free(void *p)
+{
+	struct lun_inventory *inv = p;
+
+	if (inv == NULL)
+		return;
+	for (unsigned int i = 0; i < inv->n; i++)
+		scsi_lu_put(inv->lus[i]);
+	mem_free(inv);
+}
+
+void
+target_inventory_retire(struct lun_inventory *inv)
+{
+	epoch_retire(inv, target_inventory_free);
 }
 
 void
@@ -176,8 +207,10 @@ target_free(struct target *t)
 	for (unsigned int i = 0; i < t->nluns; i++)
 		scsi_lu_put(t->luns[i].lu);
 	mem_free(t->luns);
-	target_inventory_put(t->inv);
+	/* Sessions hold t: no command of theirs can be reading it now. */
+	target_inventory_free(atomic_load(&t->inv));
 	conf_target_free(t->ct);
+	mem_free(t->name);
 	mem_free(t);
 }
 
@@ -303,14 +336,20 @@ target_tid(const struct target *t)
 const char *
 target_name(const struct target *t)
 {
-	/* The name never changes for a target: a rename is a new target. */
-	return t->ct->name;
+	return t->name;
 }
 
-const char *
-target_alias(const struct target *t)
+bool
+target_alias_copy(const struct target *t, char *buf, size_t len)
 {
-	return t->ct->alias;
+	bool have;
+
+	pthread_rwlock_rdlock(&target_registry.lock);
+	have = t->ct->alias != NULL;
+	if (have)
+		snprintf(buf, len, "%s", t->ct->alias);
+	pthread_rwlock_unlock(&target_registry.lock);
+	return have;
 }
 
 uint32_t
@@ -329,7 +368,8 @@ target_param(const struct target *t, enum conf_key k)
 bool
 target_is_removing(const struct target *t)
 {
-	return t->removing;
+	/* Written under the lock by the main thread, read by logins. */
+	return __atomic_load_n(&t->removing, __ATOMIC_RELAXED);
 }
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -407,46 +447,60 @@ target_lun_lookup(const struct target *t, uint64_t lun)
 	return NULL;
 }
 
+/* The LU serving lun in inv (binary search), or NULL. */
+static struct scsi_lu *
+target_inventory_lu(const struct lun_inventory *inv, uint64_t lun)
+{
+	unsigned int lo = 0, hi = inv != NULL ? inv->n : 0;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (inv->luns[mid] == lun)
+			return inv->lus[mid];
+		if (inv->luns[mid] < lun)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Commands find their LU without a lock and without writing anything
+ * shared (an epoch section; the inventory is immutable): with hundreds
+ * of sessions on several threads, the registry's lock was the one cache
+ * line every command wrote.
+ */
 struct scsi_lu *
 target_lu_find(struct target *t, uint64_t lun)
 {
-	struct target_lun *tl;
-	struct scsi_lu *lu = NULL;
+	struct scsi_lu *lu;
 
-	pthread_rwlock_rdlock(&target_registry.lock);
-	tl = target_lun_lookup(t, lun);
-	if (tl != NULL) {
-		lu = tl->lu;
+	epoch_enter();
+	lu = target_inventory_lu(atomic_load_explicit(&t->inv,
+				     memory_order_acquire),
+	    lun);
+	if (lu != NULL)
 		scsi_lu_get(lu);
-	}
-	pthread_rwlock_unlock(&target_registry.lock);
+	epoch_exit();
 	return lu;
 }
 
 void
 target_task_exec(struct target *t, struct scsi_task *task)
 {
-	struct target_lun *tl;
-	struct scsi_lu *lu = NULL;
-	struct lun_inventory *inv;
+	const struct lun_inventory *inv;
 
-	pthread_rwlock_rdlock(&target_registry.lock);
-	tl = target_lun_lookup(t, task->lun);
-	if (tl != NULL) {
-		lu = tl->lu;
-		scsi_lu_get(lu);
-	}
-	inv = t->inv;
-	if (inv != NULL)
-		atomic_fetch_add(&inv->refs, 1);
-	pthread_rwlock_unlock(&target_registry.lock);
-
-	scsi_task_exec(lu, task, inv ? inv->luns : NULL, inv ? inv->n : 0);
-
-	target_inventory_put(inv);
-	/* The task holds its own reference to the LU while it runs. */
-	if (lu != NULL)
-		scsi_lu_put(lu);
+	epoch_enter();
+	inv = atomic_load_explicit(&t->inv, memory_order_acquire);
+	/*
+	 * The inventory holds the LU while the call lasts; a command that
+	 * outlives it takes its own reference (scsi.h).
+	 */
+	scsi_task_exec(target_inventory_lu(inv, task->lun), task,
+	    inv != NULL ? inv->luns : NULL, inv != NULL ? inv->n : 0);
+	epoch_exit();
 }
 
 bool
@@ -480,7 +534,7 @@ target_registry_clear(void)
 	while (!list_empty(&target_registry.targets)) {
 		struct target *t = list_first_entry(&target_registry.targets,
 		    struct target, node);
-		t->removing = true;
+		__atomic_store_n(&t->removing, true, __ATOMIC_RELAXED);
 		target_unlist(t);
 	}
 	target_accounts_clear(&target_registry.disc_incoming);

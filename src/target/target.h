@@ -49,9 +49,16 @@ void target_foreach(bool (*fn)(struct target *t, void *arg), void *arg);
 unsigned int target_removing_tids(unsigned int *tids, unsigned int max);
 
 unsigned int target_tid(const struct target *t);
-/* Borrowed; valid while the reference is held. */
+/*
+ * Borrowed; valid while the reference is held (the name is the target's
+ * for life: a reload that renames it makes a new target).
+ */
 const char *target_name(const struct target *t);
-const char *target_alias(const struct target *t); /* NULL if none */
+/*
+ * Copy the alias (TargetAlias) into buf, cut at len - 1 bytes: false when
+ * there is none. A reload may replace it any time, so nothing borrows it.
+ */
+bool target_alias_copy(const struct target *t, char *buf, size_t len);
 /*
  * A configured parameter value (the target's offer in negotiation); k is
  * an ietd.conf key (below CONF_KEY_COUNT); t == NULL gives its default.

@@ -22,10 +22,17 @@
 #include "util/list.h"
 #include "target/target.h"
 
-/* The LUN numbers of a target, shared read-only with REPORT LUNS. */
+/*
+ * What a command needs of a target's LUN table, immutable once made: the
+ * numbers in ascending order (also REPORT LUNS's list) and the LU serving
+ * each, with a reference. Every command reads it without a lock, inside
+ * an epoch section (util/epoch.h): the main thread publishes a new one in
+ * target->inv and retires the old one, which is freed (its LU references
+ * dropped) once no event thread can still be reading it.
+ */
 struct lun_inventory {
-	atomic_int refs;
 	unsigned int n;
+	struct scsi_lu **lus; /* lus[i] serves luns[i] */
 	uint64_t luns[];
 };
 
@@ -39,10 +46,12 @@ struct target {
 	struct list_node node; /* target_registry.targets, by tid */
 	atomic_int refs;
 	unsigned int tid;
-	struct conf_target *ct;  /* owned; replaced on reload */
+	char *name;              /* owned; for life, read without a lock */
+	struct conf_target *ct;  /* owned; replaced on reload (lock held) */
 	struct target_lun *luns; /* sorted by number */
 	unsigned int nluns;
-	struct lun_inventory *inv;
+	/* What commands read (atomic pointer; see struct lun_inventory). */
+	struct lun_inventory *_Atomic inv;
 	unsigned int sessions;
 	bool removing;
 	bool listed; /* still in target_registry.targets */
@@ -69,8 +78,16 @@ void target_accounts_clear(struct list_node *head);
 struct conf_account *target_account_dup(const struct conf_account *a);
 bool target_accounts_copy(struct list_node *dst, const struct list_node *src);
 
-/* Drop a reference to a LUN inventory; NULL is fine. */
-void target_inventory_put(struct lun_inventory *inv);
+/*
+ * A LUN inventory of table tab (n entries), with a reference on each LU;
+ * NULL on no memory. Free one no reader can see with
+ * target_inventory_free(), one that was published with
+ * target_inventory_retire() (NULL is fine for both).
+ */
+struct lun_inventory *target_inventory_new(const struct target_lun *tab,
+    unsigned int n);
+void target_inventory_free(void *inv);
+void target_inventory_retire(struct lun_inventory *inv);
 /* Free t and everything it holds (its last reference is gone). */
 void target_free(struct target *t);
 /* The listed target named name (any case), removing or not; lock held. */
