@@ -46,6 +46,13 @@ CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS ?= -O2 -g
+# ABLATE=map, inline-read, inline-write or merge: the same ietd without
+# that backend fast path, in build/no-<path>, for bench/ablate.sh to
+# measure what the path wins.
+ifneq ($(ABLATE),)
+B := build/no-$(ABLATE)
+CFLAGS += -DBACKEND_NO_$(subst -,_,$(shell echo '$(ABLATE)' | tr a-z A-Z))
+endif
 CFLAGS += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS) -lpthread
 ifeq ($(SAN),1)

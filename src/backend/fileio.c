@@ -276,5 +276,7 @@ const struct backend_ops backend_fileio_ops = {
     .resize = fileio_resize,
     .submit = fileio_submit,
     .exec = backend_fileio_exec,
+#ifndef BACKEND_NO_MAP /* bench/ablate.sh builds it out to measure it */
     .map = backend_file_map,
+#endif
 };

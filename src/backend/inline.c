@@ -295,11 +295,15 @@ backend_inline_write(struct backend *be, struct backend_io *io)
 		backend_cq_push(io->cq, io);
 		return true;
 	}
-	if (!backend_cq_defer(io->cq, io))
-		backend_inline_write_run(&io, 1, io->iov, io->iovcnt, io->len);
+#ifndef BACKEND_NO_MERGE
+	if (backend_cq_defer(io->cq, io))
+		return true;
+#endif
+	backend_inline_write_run(&io, 1, io->iov, io->iovcnt, io->len);
 	return true;
 }
 
+/* bench/ablate.sh builds each path out (BACKEND_NO_*) to measure it. */
 bool
 backend_submit_inline(struct backend *be, struct backend_io *io)
 {
@@ -307,19 +311,23 @@ backend_submit_inline(struct backend *be, struct backend_io *io)
 		return false;
 	if (io->len > BACKEND_INLINE_MAX)
 		return false;
+#ifndef BACKEND_NO_INLINE_WRITE
 	if (io->op == BACKEND_OP_WRITE && (be->in_memory || be->local_cache))
 		return backend_inline_write(be, io);
+#endif
 	if (be->in_memory &&
 	    (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_FLUSH)) {
 		backend_fileio_exec(be, io);
 		backend_cq_push(io->cq, io);
 		return true;
 	}
+#ifndef BACKEND_NO_INLINE_READ
 	if (io->op == BACKEND_OP_READ &&
 	    __atomic_load_n(&be->try_nowait, __ATOMIC_RELAXED) &&
 	    backend_inline_read(be, io)) {
 		backend_cq_push(io->cq, io);
 		return true;
 	}
+#endif
 	return false;
 }
