@@ -151,6 +151,7 @@ test_later_reader_does_not_hold(void **state)
 static struct obj *_Atomic shared;
 static atomic_bool stop;
 static atomic_long seen_dead;
+static atomic_long reads_done;
 
 static void *
 reader_main(void *arg)
@@ -167,6 +168,7 @@ reader_main(void *arg)
 			atomic_fetch_add(&seen_dead, 1);
 		epoch_exit();
 		reads++;
+		atomic_fetch_add(&reads_done, 1);
 	}
 	epoch_thread_unregister();
 	return (void *)reads;
@@ -182,11 +184,15 @@ test_stress(void **state)
 	atomic_store(&freed, 0);
 	atomic_store(&stop, false);
 	atomic_store(&seen_dead, 0);
+	atomic_store(&reads_done, 0);
 	atomic_store(&shared, obj_new());
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pthread_create(&readers[i], NULL, reader_main,
 				     NULL),
 		    0);
+	/* On a loaded machine the readers may take a while to run. */
+	while (atomic_load(&reads_done) < 100)
+		sched_yield();
 	for (int i = 0; i < 1000; i++) {
 		struct obj *old = atomic_exchange(&shared, obj_new());
 
