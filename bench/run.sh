@@ -142,7 +142,7 @@ wait_ready() {
 			return 1
 		fi
 		if [ -n "$(ss -Hltn "sport = :${tport[$t]}" 2>/dev/null)" ] &&
-		    timeout 10 iscsi-inq "$(url_of "$t" null)" >/dev/null 2>&1; then
+		    timeout -k 2 10 iscsi-inq "$(url_of "$t" null)" >/dev/null 2>&1; then
 			tstate[$t]=ok
 			return 0
 		fi
@@ -394,10 +394,12 @@ workloads_of() {
 }
 
 # Run one initiator command in the background so the trap can stop it.
+# iscsi-perf whose target died keeps trying to reconnect and does not stop
+# on SIGTERM: timeout sends SIGKILL 5 s after the SIGTERM, its own or ours.
 run_child() {
 	local limit=$1
 	shift
-	timeout "$limit" "$@" >"$work/out" 2>&1 &
+	timeout -k 5 "$limit" "$@" >"$work/out" 2>&1 &
 	child=$!
 	wait "$child"
 	local rc=$?
@@ -427,12 +429,14 @@ calibrate() {
 	for _ in 1 2 3 4 5; do
 		r=$(qemu_once "$t" "$kind" "$mode" "$size" "$depth" $count) || return 1
 		read -r n took <<<"$r"
-		if python3 -c "import sys; sys.exit(0 if $took >= 0.25 else 1)"; then
+		if awk -v t="$took" 'BEGIN { exit !(t >= 0.25) }'; then
 			break
 		fi
 		count=$((count * 8))
 	done
-	rate[$t/$kind/$name]=$(python3 -c "print(max(32, int($n / max($took, 1e-6) * $secs)))")
+	rate[$t/$kind/$name]=$(awk -v n="$n" -v t="$took" -v s="$secs" \
+	    'BEGIN { if (t < 1e-6) t = 1e-6; r = int(n / t * s)
+		printf "%d\n", r < 32 ? 32 : r }')
 }
 
 # One measured run; appends a CSV row.
@@ -478,16 +482,21 @@ measure() {
 	fi
 	c1=$(cpu_ticks "${tpid[$t]}")
 	m1=$(machine_ticks)
-	cpu=$(python3 -c "print($((c1 - c0)) / $tick)")
-	busy=$(python3 -c "print(($(cut -d' ' -f1 <<<"$m1") - $(cut -d' ' -f1 <<<"$m0")) / $tick)")
-	total=$(python3 -c "print(($(cut -d' ' -f2 <<<"$m1") - $(cut -d' ' -f2 <<<"$m0")) / $tick)")
+	# awk, not python3, for the arithmetic here: a python3 that starts
+	# through a version manager's shim costs up to a second a call, and
+	# this runs a few hundred times.
+	read -r cpu busy total < <(awk -v c=$((c1 - c0)) -v m0="$m0" \
+	    -v m1="$m1" -v hz="$tick" 'BEGIN { split(m0, a, " ")
+		split(m1, b, " ")
+		print c / hz, (b[1] - a[1]) / hz, (b[2] - a[2]) / hz }')
 	if [ "$status" != ok ]; then
 		log "bench:   $t run $run: $status"
 		cp "$work/out" "$work/failed-$t-$kind-$name-$run.out" 2>/dev/null
 	fi
 	echo "$kind,$name,$t,$run,${status//,/;},$ios,$((ios * size)),$seconds,$cpu,$size,$busy,$total" >>"$csv"
-	[ "$status" = ok ] && log "bench:   $t run $run: $(python3 -c \
-	    "print(f'{$ios / $seconds:.0f} IOPS, {$ios * $size / $seconds / 1e6:.1f} MB/s, cpu {$cpu:.2f} s')")"
+	[ "$status" = ok ] && log "bench:   $t run $run: $(awk -v i="$ios" \
+	    -v s="$seconds" -v b="$size" -v c="$cpu" 'BEGIN {
+		printf "%.0f IOPS, %.1f MB/s, cpu %.2f s", i / s, i * b / s / 1e6, c }')"
 }
 
 # The responder CPU of a depth-1 4 KiB write round trip that does nothing
@@ -505,7 +514,8 @@ measure_floor() {
 		fi
 		read -r cpu ios elapsed <<<"$out"
 		echo "floor,rtt-4k-d1,c,$run,ok,$ios,$((ios * 4096)),$elapsed,$cpu,4096,0,0" >>"$csv"
-		log "bench: floor run $run: $(python3 -c "print(f'{$cpu * 1e6 / $ios:.2f}')") ms responder CPU per 1k requests"
+		log "bench: floor run $run: $(awk -v c="$cpu" -v i="$ios" \
+		    'BEGIN { printf "%.2f", c * 1e6 / i }') ms responder CPU per 1k requests"
 	done
 }
 
