@@ -4,7 +4,7 @@
 """Turn the raw CSV of bench/run.sh into the Markdown report: one row per
 LUN kind, workload and target with the medians of the successful runs, the
 ietd/peer ratio and the target's CPU cost.
-Usage: report.py RAW.csv OUT.md SETTINGS TARGET_STATES
+Usage: report.py RAW.csv OUT.md SETTINGS TARGET_STATES [STORE_NOTES]
 """
 
 import csv
@@ -22,6 +22,14 @@ LUN_TITLES = {
     "tmpfs": "1 GiB sparse file on tmpfs (/dev/shm)",
     "disk": "1 GiB sparse file on disk (/var/tmp)",
     "digest": "tmpfs file, CRC32C header digest required by the target",
+    "wt": ("1 GiB file on disk (/var/tmp), write-through: ietd IOMode=wt, "
+           "tgtd write cache off (fdatasync after each WRITE), istgt "
+           "WriteCache Disable (no effect on Linux: it writes back)"),
+    "blk": ("1 GiB loop device (direct I/O to a file in /var/tmp), through "
+            "its page cache: ietd fileio, tgtd rdwr, istgt the device"),
+    "blk-direct": ("1 GiB loop device (direct I/O to a file in /var/tmp), "
+                   "O_DIRECT: ietd blockio, tgtd rdwr --bsoflags direct; "
+                   "istgt has none"),
 }
 
 
@@ -54,6 +62,7 @@ def cores(v):
 
 def main():
     raw, out, settings, states = sys.argv[1:5]
+    store_notes = sys.argv[5] if len(sys.argv) > 5 else ""
     with open(raw, newline="") as f:
         rows = list(csv.DictReader(f))
 
@@ -136,10 +145,19 @@ def main():
     for s in states.splitlines():
         if s.strip():
             lines.append(f"- Target {s.replace('=', ': ', 1)}")
+    for s in store_notes.splitlines():
+        if s.strip():
+            lines.append(f"- Store {s}")
     lines.append("- MB/s = 10^6 bytes/s, computed from IOPS x request size. "
                  "Figures are medians of the successful runs; spread = "
                  "(max - min) / median of MB/s. ietd/peer = ietd's median "
                  "MB/s divided by that peer's (> 1: ietd is faster).")
+    if "ietd-base" in targets:
+        lines.append("- ietd-base is the ietd binary of BENCH_IETD_BASE with "
+                     "the same config, in the same alternation: on its rows "
+                     "ietd/peer is this build against the base (> 1: this "
+                     "build is faster; differences under about 20 % are "
+                     "noise).")
     lines.append("- CPU = user + system time of the target process (all its "
                  "threads) over the run, including login and logout. "
                  "target cores / other cores = CPUs kept busy on average "
@@ -160,6 +178,9 @@ def main():
             if lun == "disk" and "fill=1" in settings.split():
                 title = ("1 GiB file on disk (/var/tmp), written through "
                          "and synced first")
+            if lun in ("wt", "blk", "blk-direct") and \
+                    "fill=1" in settings.split():
+                title += "; written through and synced first"
             lines.append(f"## {title}")
             lines.append("")
             lines.append("| workload | target | IOPS | MB/s | ietd/peer | CPU s/GiB | CPU ms/1k I/O | target cores | other cores | runs ok | spread |")

@@ -26,7 +26,21 @@ luns=${BENCH_LUNS:-"null tmpfs disk digest"}
 filter=${BENCH_FILTER:-.}
 fill=${BENCH_FILL:-1}
 ietd_bin=${BENCH_IETD:-$top/build/ietd}
+base_bin=${BENCH_IETD_BASE:-}
 outdir=${BENCH_OUT:-$here/results}
+
+# With a base build of ietd, a second ietd joins the alternation right
+# after ietd: a change and its base commit then meet the same phases of a
+# shared machine, which two reports taken an hour apart do not.
+if [ -n "$base_bin" ] && [[ " $targets " != *" ietd-base "* ]]; then
+	with_base=
+	for t in $targets; do
+		with_base="$with_base $t"
+		[ "$t" = ietd ] && with_base="$with_base ietd-base"
+	done
+	[[ " $with_base " == *" ietd-base "* ]] || with_base="$with_base ietd-base"
+	targets=${with_base# }
+fi
 
 iqn=iqn.2026-11.org.ietd:bench
 lun_bytes=1073741824 # 1 GiB, created sparse, then filled (BENCH_FILL)
@@ -47,6 +61,12 @@ declare -A tpid   # target -> pid of its daemon
 declare -A tport  # target -> iSCSI port
 declare -A tstate # target -> ok | failed: reason
 declare -A rate   # target/lun/workload -> calibrated I/Os per second
+declare -A kstate # target/lun -> why that target has no such LUN (unset: it has)
+declare -A store  # target/lun -> its backing file or device
+declare -A lunidx # target/lun -> its place among the target's LUNs, from 0
+loops=()          # loop devices we attached, detached by name at the end
+holders=()        # pids of the processes that hold the blk devices open
+notes=()          # lines for the report about the stores
 child=
 
 log() { printf '%s\n' "$*" >&2; }
@@ -91,6 +111,23 @@ stop_tgtd() {
 	    --mode system >/dev/null 2>&1
 }
 
+# Detach the loop devices of the blk kinds, by the names losetup gave us,
+# plus any still bound to one of our files (an attach that Ctrl-C cut
+# short before its name was recorded). The targets are stopped by then.
+detach_loops() {
+	local f dev
+	for f in "$disk".*-blk "$disk".*-blk-direct; do
+		[ -e "$f" ] || continue
+		for dev in $(losetup -n -O NAME -j "$f" 2>/dev/null); do
+			loops+=("$dev")
+		done
+	done
+	for dev in $(printf '%s\n' "${loops[@]}" | sort -u); do
+		losetup -d "$dev" 2>/dev/null ||
+		    log "bench: cannot detach $dev (losetup -d $dev)"
+	done
+}
+
 # Stop what we started, by pid only: tgtd through its own control socket
 # (it ignores SIGTERM), the others with SIGTERM, then SIGKILL for stragglers.
 cleanup() {
@@ -119,6 +156,11 @@ cleanup() {
 		fi
 		wait "${tpid[$t]}" 2>/dev/null
 	done
+	for t in "${holders[@]}"; do
+		kill "$t" 2>/dev/null
+		wait "$t" 2>/dev/null
+	done
+	detach_loops
 	rm -f "$shm".* "$disk".*
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		log "bench: logs and configs kept in $work"
@@ -154,6 +196,58 @@ wait_ready() {
 	return 1
 }
 
+# The LUNs every target gets on its first iSCSI target, in LUN order: the
+# null LUN always (wait_ready logs in to it), then the kinds asked for.
+# The digest kind is a target of its own.
+main_kinds() {
+	local k out=null
+	for k in $luns; do
+		case $k in
+		null | digest) ;;
+		*) [[ " $out " == *" $k "* ]] || out="$out $k" ;;
+		esac
+	done
+	echo "$out"
+}
+
+# A LUN kind that target t serves: set up, and not refused by the target.
+has_lun() { [ -z "${kstate[$1/$2]+set}" ]; }
+
+# A real block device for the blk kinds: a loop device over a file in
+# /var/tmp. With direct I/O on, the loop device reads and writes its file
+# with O_DIRECT, so the device's own page cache is the only one and its
+# writeback goes to the disk below; without it every block would be cached
+# a second time in the file's page cache, and "writeback" would only move
+# pages from one cache to the other.
+attach_loop() {
+	local t=$1 kind=$2 f=$3 dev dio
+	if ! command -v losetup >/dev/null; then
+		log "bench: losetup not found: no $kind LUN for $t"
+		kstate[$t/$kind]="failed: no loop device"
+		return 1
+	fi
+	dev=$(losetup --find --show --direct-io=on "$f" 2>"$work/losetup.err")
+	if [ -z "$dev" ]; then
+		log "bench: no $kind LUN for $t: $(head -c 300 "$work/losetup.err")"
+		kstate[$t/$kind]="failed: no loop device"
+		return 1
+	fi
+	loops+=("$dev")
+	store[$t/$kind]=$dev
+	dio=$(losetup -n -O DIO "$dev" 2>/dev/null | tr -d ' ')
+	[ "$dio" = 1 ] || log "bench: $dev: direct I/O is off; the $kind LUN is cached twice"
+	notes+=("$t $kind: $dev over $f, direct I/O ${dio:-?} (1 = on)")
+	# The kernel drops a block device's page cache when its last opener
+	# closes it: without a holder the fill below would leave the blk
+	# device cold, and its first workloads would read from the disk.
+	if [ "$kind" = blk ]; then
+		# shellcheck disable=SC2217 # the open descriptor is the point
+		sleep infinity <"$dev" &
+		holders+=($!)
+	fi
+}
+
+# The backing store of one LUN kind of target t; on failure kstate says why.
 # Every image is written through once (BENCH_FILL=1, the default), so that
 # each LUN is one with data on it:
 # - the holes of a sparse file read as the zero page, which no LUN with data
@@ -161,17 +255,52 @@ wait_ready() {
 # - a write into a hole of the disk image also allocates a block and a page
 #   cache page, which an overwrite does not. Without the fill, how much of a
 #   write workload lands on holes depends on which workloads ran before it.
-# The disk image is synced after its fill, so that its writeback is over
-# before the first workload starts.
-make_files() {
-	local t=$1 f
-	for f in "$shm.$t" "$shm.$t-digest" "$disk.$t"; do
-		truncate -s $lun_bytes "$f" || return 1
-	done
+# The disk images are synced after their fill, so that their writeback is
+# over before the first workload starts. The blk devices are filled through
+# the device, so that the device's page cache holds them as the page cache
+# holds the disk image (blk-direct's fill goes straight to the file).
+make_store() {
+	local t=$1 kind=$2 f dd_out=()
+	case $kind in
+	null) return 0 ;;
+	tmpfs) f=$shm.$t ;;
+	digest) f=$shm.$t-digest ;;
+	disk) f=$disk.$t ;;
+	*) f=$disk.$t-$kind ;;
+	esac
+	truncate -s $lun_bytes "$f" || return 1
+	store[$t/$kind]=$f
+	case $kind in
+	blk) attach_loop "$t" "$kind" "$f" || return 1 ;;
+	blk-direct)
+		attach_loop "$t" "$kind" "$f" || return 1
+		dd_out=(oflag=direct)
+		;;
+	esac
 	[ "$fill" = 1 ] || return 0
-	for f in "$shm.$t" "$shm.$t-digest" "$disk.$t"; do
-		dd if=/dev/zero of="$f" bs=1M count=$((lun_bytes >> 20)) \
-			conv=notrunc,fsync status=none || return 1
+	dd if=/dev/zero of="${store[$t/$kind]}" bs=1M count=$((lun_bytes >> 20)) \
+	    conv=notrunc,fsync "${dd_out[@]}" status=none
+}
+
+make_stores() {
+	local t=$1 kind n=0
+	for kind in $(main_kinds) digest; do
+		if [ "$kind" = digest ] && [[ " $luns " != *" digest "* ]]; then
+			continue
+		fi
+		if [ "$t" = istgt ] && [ "$kind" = blk-direct ]; then
+			kstate[$t/$kind]="not offered: istgt has no O_DIRECT store"
+			continue
+		fi
+		if ! make_store "$t" "$kind"; then
+			[ -n "${kstate[$t/$kind]:-}" ] ||
+			    kstate[$t/$kind]="failed: cannot create the backing store"
+			continue
+		fi
+		if [ "$kind" != digest ]; then
+			lunidx[$t/$kind]=$n
+			n=$((n + 1))
+		fi
 	done
 }
 
@@ -181,40 +310,51 @@ common_keys="MaxRecvDataSegmentLength=262144 MaxXmitDataSegmentLength=262144
 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=Yes
 ImmediateData=Yes"
 
+# ietd and ietd-base: the same config, each with its own files, port,
+# control socket and status directory.
 start_ietd() {
-	local conf=$work/ietd.conf kv rc
-	if [ ! -x "$ietd_bin" ]; then
-		tstate[ietd]="failed: $ietd_bin not built"
+	local t=$1 bin=$2 conf=$work/$1.conf kv rc kind
+	if [ ! -x "$bin" ]; then
+		tstate[$t]="failed: $bin not built"
 		return 1
 	fi
 	{
 		echo "Target $iqn"
-		echo "    Lun 0 Sectors=$lun_sectors,Type=nullio"
-		echo "    Lun 1 Path=$shm.ietd,Type=fileio,IOMode=wb"
-		echo "    Lun 2 Path=$disk.ietd,Type=fileio,IOMode=wb"
+		for kind in $(main_kinds); do
+			has_lun "$t" "$kind" || continue
+			printf '    Lun %s ' "${lunidx[$t/$kind]}"
+			case $kind in
+			null) echo "Sectors=$lun_sectors,Type=nullio" ;;
+			wt) echo "Path=${store[$t/$kind]},Type=fileio,IOMode=wt" ;;
+			blk-direct) echo "Path=${store[$t/$kind]},Type=blockio,IOMode=wb" ;;
+			*) echo "Path=${store[$t/$kind]},Type=fileio,IOMode=wb" ;;
+			esac
+		done
 		for kv in $common_keys; do echo "    ${kv%%=*} ${kv#*=}"; done
 		echo "    QueuedCommands $queue"
-		echo "Target $iqn-digest"
-		echo "    Lun 0 Path=$shm.ietd-digest,Type=fileio,IOMode=wb"
-		for kv in $common_keys; do echo "    ${kv%%=*} ${kv#*=}"; done
-		echo "    QueuedCommands $queue"
-		echo "    HeaderDigest CRC32C"
-		echo "    DataDigest CRC32C,None"
+		if [ -n "${store[$t/digest]:-}" ] && has_lun "$t" digest; then
+			echo "Target $iqn-digest"
+			echo "    Lun 0 Path=${store[$t/digest]},Type=fileio,IOMode=wb"
+			for kv in $common_keys; do echo "    ${kv%%=*} ${kv#*=}"; done
+			echo "    QueuedCommands $queue"
+			echo "    HeaderDigest CRC32C"
+			echo "    DataDigest CRC32C,None"
+		fi
 	} >"$conf"
-	local args=(-c "$conf" -a 127.0.0.1 -p "${tport[ietd]}"
-	    --pid-file "$work/ietd.pid" --initiators-allow "$work/none"
+	local args=(-c "$conf" -a 127.0.0.1 -p "${tport[$t]}"
+	    --pid-file "$work/$t.pid" --initiators-allow "$work/none"
 	    --initiators-deny "$work/none" --targets-allow "$work/none"
-	    --control="$work/ctl.sock" --status-dir="$work/status")
-	"$ietd_bin" -t "${args[@]}" >"$work/ietd-check.log" 2>&1
+	    --control="$work/$t-ctl.sock" --status-dir="$work/$t-status")
+	"$bin" -t "${args[@]}" >"$work/$t-check.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ]; then
-		tstate[ietd]="failed: ietd -t rejects the config (exit $rc)"
-		tail -n 20 "$work/ietd-check.log" >&2
+		tstate[$t]="failed: ietd -t rejects the config (exit $rc)"
+		tail -n 20 "$work/$t-check.log" >&2
 		return 1
 	fi
-	"$ietd_bin" -f "${args[@]}" >"$work/ietd.log" 2>&1 &
-	tpid[ietd]=$!
-	wait_ready ietd 10
+	"$bin" -f "${args[@]}" >"$work/$t.log" 2>&1 &
+	tpid[$t]=$!
+	wait_ready "$t" 10
 }
 
 tgtadm_w() {
@@ -233,23 +373,51 @@ start_tgtd() {
 	done
 	# LUN 0 of a tgtd target is its controller: the disks start at LUN 1.
 	# Its null store has a fixed size (1 TiB) and discards writes.
-	tgtadm_w --op new --mode target --tid 1 -T "$iqn" &&
-	    tgtadm_w --op new --mode logicalunit --tid 1 --lun 1 \
-		--bstype null -b null &&
-	    tgtadm_w --op new --mode logicalunit --tid 1 --lun 2 -b "$shm.tgtd" &&
-	    tgtadm_w --op new --mode logicalunit --tid 1 --lun 3 -b "$disk.tgtd" &&
-	    tgtadm_w --op new --mode target --tid 2 -T "$iqn-digest" &&
-	    tgtadm_w --op new --mode logicalunit --tid 2 --lun 1 \
-		-b "$shm.tgtd-digest" &&
-	    tgtadm_w --op update --mode target --tid 2 -n HeaderDigest -v CRC32C &&
-	    tgtadm_w --op update --mode target --tid 2 -n DataDigest \
-		-v CRC32C,None
-	# shellcheck disable=SC2181 # the && chain above is one set-up step
-	if [ $? -ne 0 ]; then
+	if ! tgtadm_w --op new --mode target --tid 1 -T "$iqn" ||
+	    ! tgtadm_w --op new --mode logicalunit --tid 1 --lun 1 \
+		--bstype null -b null; then
 		tstate[tgtd]="failed: tgtadm set-up (see tgtadm.log)"
 		return 1
 	fi
+	local kind lun bs
+	for kind in $(main_kinds); do
+		if [ "$kind" = null ] || ! has_lun tgtd "$kind"; then
+			continue
+		fi
+		lun=$((lunidx[tgtd/$kind] + 1))
+		bs=(--bstype rdwr)
+		# O_DIRECT on the device, as ietd's blockio opens it.
+		[ "$kind" = blk-direct ] && bs+=(--bsoflags direct)
+		if ! tgtadm_w --op new --mode logicalunit --tid 1 --lun $lun \
+		    "${bs[@]}" -b "${store[tgtd/$kind]}"; then
+			kstate[tgtd/$kind]="failed: tgtadm refused the LUN"
+			continue
+		fi
+		# Write-through: the caching mode page with WCE off (what
+		# tgt-admin's "write-cache off" sets); its rdwr store then
+		# calls fdatasync after every WRITE, as ietd's IOMode=wt
+		# writes with RWF_DSYNC. (--bsoflags sync would open the file
+		# O_SYNC, which also syncs the inode's times on every write.)
+		if [ "$kind" = wt ] && ! tgtadm_w --op update --mode logicalunit \
+		    --tid 1 --lun $lun --params \
+		    mode_page=8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0; then
+			kstate[tgtd/$kind]="failed: tgtadm refused write-cache off"
+		fi
+	done
+	if has_lun tgtd digest && [ -n "${store[tgtd/digest]:-}" ] && {
+		! tgtadm_w --op new --mode target --tid 2 -T "$iqn-digest" ||
+		    ! tgtadm_w --op new --mode logicalunit --tid 2 --lun 1 \
+			-b "${store[tgtd/digest]}" ||
+		    ! tgtadm_w --op update --mode target --tid 2 \
+			-n HeaderDigest -v CRC32C ||
+		    ! tgtadm_w --op update --mode target --tid 2 -n DataDigest \
+			-v CRC32C,None
+	}; then
+		kstate[tgtd/digest]="failed: tgtadm set-up (see tgtadm.log)"
+	fi
 	for tid in 1 2; do
+		[ $tid = 2 ] && ! { has_lun tgtd digest &&
+		    [ -n "${store[tgtd/digest]:-}" ]; } && continue
 		# tgtd's name for the command window is MaxQueueCmd.
 		for kv in $common_keys MaxQueueCmd=$queue; do
 			tgtadm_w --op update --mode target --tid $tid \
@@ -305,16 +473,18 @@ start_istgt() {
 		echo "  Netmask 127.0.0.0/8"
 		# istgt has no null store: /dev/zero with a stated size reads
 		# zeros and discards writes, the nearest it offers.
-		local n=1 name store digest
-		for name in null tmpfs disk digest; do
+		local n=1 name path digest
+		for name in $(main_kinds) digest; do
+			has_lun istgt "$name" || continue
 			case $name in
-			null) store=/dev/zero ;;
-			tmpfs) store=$shm.istgt ;;
-			disk) store=$disk.istgt ;;
-			digest) store=$shm.istgt-digest ;;
+			null) path=/dev/zero ;;
+			*)
+				path=${store[istgt/$name]:-}
+				[ -n "$path" ] || continue
+				;;
 			esac
 			digest=Auto
-			[ $name = digest ] && digest=Header
+			[ "$name" = digest ] && digest=Header
 			echo "[LogicalUnit$n]"
 			echo "  TargetName $iqn-$name"
 			echo "  Mapping PortalGroup1 InitiatorGroup1"
@@ -322,7 +492,10 @@ start_istgt() {
 			echo "  UseDigest $digest"
 			echo "  UnitType Disk"
 			echo "  QueueDepth $queue"
-			echo "  LUN0 Storage $store 1GB"
+			echo "  LUN0 Storage $path 1GB"
+			# Its only write-through knob; on Linux it does not
+			# take (bench/README.md, LUN kinds).
+			[ "$name" = wt ] && echo "  LUN0 Option WriteCache Disable"
 			n=$((n + 1))
 		done
 	} >"$conf"
@@ -337,15 +510,11 @@ start_istgt() {
 url_of() {
 	local t=$1 kind=$2 p=${tport[$1]}
 	case $t/$kind in
-	ietd/null) echo "iscsi://127.0.0.1:$p/$iqn/0" ;;
-	ietd/tmpfs) echo "iscsi://127.0.0.1:$p/$iqn/1" ;;
-	ietd/disk) echo "iscsi://127.0.0.1:$p/$iqn/2" ;;
-	ietd/digest) echo "iscsi://127.0.0.1:$p/$iqn-digest/0" ;;
-	tgtd/null) echo "iscsi://127.0.0.1:$p/$iqn/1" ;;
-	tgtd/tmpfs) echo "iscsi://127.0.0.1:$p/$iqn/2" ;;
-	tgtd/disk) echo "iscsi://127.0.0.1:$p/$iqn/3" ;;
-	tgtd/digest) echo "iscsi://127.0.0.1:$p/$iqn-digest/1" ;;
 	istgt/*) echo "iscsi://127.0.0.1:$p/$iqn-$kind/0" ;;
+	tgtd/digest) echo "iscsi://127.0.0.1:$p/$iqn-digest/1" ;;
+	tgtd/*) echo "iscsi://127.0.0.1:$p/$iqn/$((lunidx[$t/$kind] + 1))" ;;
+	*/digest) echo "iscsi://127.0.0.1:$p/$iqn-digest/0" ;;
+	*) echo "iscsi://127.0.0.1:$p/$iqn/${lunidx[$t/$kind]}" ;;
 	esac
 }
 
@@ -447,6 +616,10 @@ measure() {
 		echo "$kind,$name,$t,$run,${tstate[$t]//,/;},0,0,0,0,$size,0,0" >>"$csv"
 		return
 	fi
+	if ! has_lun "$t" "$kind"; then
+		echo "$kind,$name,$t,$run,${kstate[$t/$kind]//,/;},0,0,0,0,$size,0,0" >>"$csv"
+		return
+	fi
 	if ! alive "$t"; then
 		tstate[$t]="failed: died during the benchmark"
 		echo "$kind,$name,$t,$run,${tstate[$t]},0,0,0,0,$size,0,0" >>"$csv"
@@ -521,6 +694,30 @@ measure_floor() {
 
 main() {
 	local t kind name tool mode size depth run lb
+	for t in $targets; do
+		case $t in
+		ietd | tgtd | istgt) ;;
+		ietd-base)
+			if [ -z "$base_bin" ]; then
+				log "bench: target ietd-base needs BENCH_IETD_BASE=/path/to/ietd"
+				exit 2
+			fi
+			;;
+		*)
+			log "bench: unknown target $t (ietd, ietd-base, tgtd, istgt)"
+			exit 2
+			;;
+		esac
+	done
+	for kind in $luns; do
+		case $kind in
+		null | tmpfs | disk | wt | blk | blk-direct | digest) ;;
+		*)
+			log "bench: unknown LUN kind $kind (null, tmpfs, disk, wt, blk, blk-direct, digest)"
+			exit 2
+			;;
+		esac
+	done
 	echo "lun,workload,target,run,status,ios,bytes,seconds,cpu_s,size,machine_busy_s,machine_total_s" >"$csv"
 
 	log "bench: loopback TCP ceiling, ${loop_gib} GiB x $runs"
@@ -534,22 +731,18 @@ main() {
 	measure_floor
 
 	for t in $targets; do
-		case $t in
-		ietd | tgtd | istgt) ;;
-		*)
-			log "bench: unknown target $t (ietd, tgtd, istgt)"
-			exit 2
-			;;
-		esac
-	done
-	for t in $targets; do
 		tport[$t]=$(free_port)
-		if ! make_files "$t"; then
-			tstate[$t]="failed: cannot create backing files"
-			continue
-		fi
-		"start_$t" || true
+		make_stores "$t"
+		case $t in
+		ietd) start_ietd ietd "$ietd_bin" ;;
+		ietd-base) start_ietd ietd-base "$base_bin" ;;
+		*) "start_$t" ;;
+		esac
 		log "bench: $t on port ${tport[$t]}: ${tstate[$t]}"
+		for kind in $(main_kinds) digest; do
+			has_lun "$t" "$kind" ||
+			    log "bench: $t has no $kind LUN: ${kstate[$t/$kind]}"
+		done
 	done
 
 	for kind in $luns; do
@@ -559,6 +752,7 @@ main() {
 			if [ "$tool" = qemu ]; then
 				for t in $targets; do
 					[ "${tstate[$t]}" = ok ] || continue
+					has_lun "$t" "$kind" || continue
 					calibrate "$t" "$kind" "$name" "$mode" \
 					    "$size" "$depth" ||
 					    log "bench:   $t: calibration failed"
@@ -575,7 +769,9 @@ main() {
 
 	python3 "$here/report.py" "$csv" "$md" \
 	    "runs=$runs seconds=$secs quick=${BENCH_QUICK:-0} fill=$fill targets=$targets luns=$luns filter=$filter" \
-	    "$(for t in $targets; do echo "$t=${tstate[$t]}"; done)"
+	    "$(for t in $targets; do echo "$t=${tstate[$t]}"; done
+	    [ -n "$base_bin" ] && echo "ietd-base binary=$base_bin")" \
+	    "$(printf '%s\n' "${notes[@]}")"
 	cat "$md"
 	log "bench: wrote $md and $csv"
 }
