@@ -9,6 +9,10 @@
    RUNS. The load comes from bench/scale_load (many libiscsi sessions in
    one poll loop per process); a few iscsi-perf-per-session runs show what
    one process per session does to two CPUs.
+   With a base build of ietd (SCALE_IETD_BASE, or BENCH_IETD_BASE), a
+   second ietd, "ietd-base", joins the alternation with the same config,
+   so that the scale ratios of a change and of its base commit are measured
+   under the same load of the machine.
 2. Idle sessions: the resident memory of ietd before, with and after 1000
    logged-in idle sessions (one target, then spread over four), and how many
    sessions ietd holds under a soft descriptor limit of 1024.
@@ -62,6 +66,11 @@ PROCS = int(env("SCALE_PROCS", "8"))
 PERF_SESSIONS = env_list("SCALE_PERF_SESSIONS", "8 256")
 IDLE = int(env("SCALE_IDLE", "1000"))
 IETD = env("SCALE_IETD", os.path.join(TOP, "build", "ietd"))
+IETD_BASE = env("SCALE_IETD_BASE", env("BENCH_IETD_BASE", ""))
+if IETD_BASE and "ietd-base" not in TARGETS:
+    # Right after ietd, so the two meet the same phases of the machine.
+    at = TARGETS.index("ietd") + 1 if "ietd" in TARGETS else len(TARGETS)
+    TARGETS.insert(at, "ietd-base")
 OUT = env("SCALE_OUT", os.path.join(HERE, "results"))
 KEEP = env("SCALE_KEEP", "0") == "1"
 
@@ -171,12 +180,14 @@ class Daemon:
 class Ietd(Daemon):
     LUN = {"null": 0, "tmpfs": 1}
 
-    def __init__(self, work, tag, nofile=None, targets=1):
-        super().__init__("ietd", work)
-        self.dir = os.path.join(work, "ietd-" + tag)
+    def __init__(self, work, tag, nofile=None, targets=1, name="ietd",
+                 binary=None):
+        super().__init__(name, work)
+        self.binary = binary or IETD
+        self.dir = os.path.join(work, name + "-" + tag)
         os.makedirs(self.dir)
         self.status_dir = os.path.join(self.dir, "status")
-        self.shm = f"/dev/shm/ietd-scale.{os.getpid()}.{tag}"
+        self.shm = f"/dev/shm/ietd-scale.{os.getpid()}.{name}-{tag}"
         self.nofile = nofile
         self.targets = targets
 
@@ -201,7 +212,7 @@ class Ietd(Daemon):
                 "--targets-allow", none,
                 "--control=" + os.path.join(self.dir, "ctl.sock"),
                 "--status-dir=" + self.status_dir]
-        chk = subprocess.run([IETD, "-t"] + args, capture_output=True,
+        chk = subprocess.run([self.binary, "-t"] + args, capture_output=True,
                              text=True)
         if chk.returncode != 0:
             self.state = f"failed: ietd -t exit {chk.returncode}"
@@ -214,7 +225,8 @@ class Ietd(Daemon):
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
         self.log = os.path.join(self.dir, "ietd.log")
-        self.proc = subprocess.Popen([IETD, "-f"] + args, preexec_fn=limit,
+        self.proc = subprocess.Popen([self.binary, "-f"] + args,
+                                     preexec_fn=limit,
                                      stdout=open(self.log, "w"),
                                      stderr=subprocess.STDOUT)
         if not wait_listen(self.port, self.alive):
@@ -472,9 +484,12 @@ class Bench:
         daemons = []
         for name in TARGETS:
             d = Ietd(self.work, "tp") if name == "ietd" else \
+                Ietd(self.work, "tp", name=name, binary=IETD_BASE) \
+                if name == "ietd-base" and IETD_BASE else \
                 Tgtd(self.work) if name == "tgtd" else None
             if d is None:
-                log(f"unknown target {name} (ietd, tgtd)")
+                log(f"unknown target {name} (ietd, ietd-base with "
+                    "SCALE_IETD_BASE, tgtd)")
                 continue
             self.daemons.append(d)
             d.start()
@@ -641,6 +656,7 @@ class Bench:
         L.append(f"- Settings: seconds={SECONDS:g} runs={RUNS} "
                  f"sessions={' '.join(map(str, SESSIONS))} depth={DEPTH} "
                  f"luns={' '.join(LUNS)} targets={' '.join(TARGETS)} "
+                 + (f"ietd_base={IETD_BASE} " if IETD_BASE else "") +
                  f"tgtd_sessions={' '.join(map(str, TGTD_SESSIONS))} "
                  f"loader_procs={PROCS} idle={IDLE}")
         L.append("- Load: `bench/scale_load` (libiscsi, one poll loop per "
@@ -682,8 +698,10 @@ class Bench:
             if ok:
                 iops = [r["ios"] / r["seconds"] for r in ok]
                 med[key] = statistics.median(iops)
+        order = {t: i for i, t in enumerate(TARGETS)}
         for (t, lun, n), rs in sorted(groups.items(),
-                                      key=lambda kv: (kv[0][1], kv[0][0],
+                                      key=lambda kv: (kv[0][1],
+                                                      order.get(kv[0][0], 99),
                                                       kv[0][2])):
             ok = [r for r in rs if r["status"] == "ok"]
             if not ok:
@@ -718,8 +736,22 @@ class Bench:
             verdict = "meets" if q >= 0.8 else "does NOT meet"
             L.append(f"- {t}, {lun} LUN: {n} sessions give {q:.2f} x the "
                      f"IOPS of 8 sessions ({verdict} the 0.80 goal of "
-                     "issue 7)" if t == "ietd" else
+                     "issue 7)" if t.startswith("ietd") else
                      f"- {t} (context), {lun} LUN: {n}/8 sessions = {q:.2f}")
+        # A change against its base commit, measured in the same run.
+        scale = {(t, lun): q for t, lun, n, q in ratios}
+        for lun in LUNS:
+            new, old = scale.get(("ietd", lun)), scale.get(("ietd-base", lun))
+            if new is not None and old is not None and old > 0:
+                L.append(f"- ietd against ietd-base ({IETD_BASE}), {lun} "
+                         f"LUN: scale ratio {new:.2f} against {old:.2f} "
+                         f"({new / old:.2f} x)")
+            for n in SESSIONS:
+                a = med.get(("ietd", lun, n))
+                b = med.get(("ietd-base", lun, n))
+                if a is not None and b:
+                    L.append(f"- ietd / ietd-base IOPS, {lun} LUN, {n} "
+                             f"sessions: {a / b:.2f}")
         if self.perf_rows:
             L.append("")
             L.append("### One iscsi-perf process per session (null LUN)")
@@ -830,12 +862,17 @@ def main():
     loader = sys.argv[1]
     # The command as it could be typed again: settings, niceness, script.
     words = [f"{k}='{v}'" if " " in v else f"{k}={v}"
-             for k, v in sorted(os.environ.items()) if k.startswith("SCALE_")]
+             for k, v in sorted(os.environ.items()) if k.startswith("SCALE_")
+             or (k == "BENCH_IETD_BASE" and "SCALE_IETD_BASE" not in
+                 os.environ)]
     if os.nice(0) > 0:
         words.append(f"nice -n {os.nice(0)}")
     command = " ".join(words + ["bench/scale.sh"])
     if not os.access(IETD, os.X_OK):
         log(f"{IETD} is not built (make build/ietd)")
+        return 1
+    if IETD_BASE and not os.access(IETD_BASE, os.X_OK):
+        log(f"the base ietd {IETD_BASE} is not an executable")
         return 1
 
     def stop(signum, frame):
