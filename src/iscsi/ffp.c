@@ -476,6 +476,11 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 		return ffp_reject_cmd(conn, bhs, REJECT_PROTOCOL_ERROR);
 	task = task_new(conn);
 	if (task == NULL) {
+		/*
+		 * Answered, so its CmdSN counts as received (RFC 7143
+		 * 4.2.2.1): else every later command waits for it forever.
+		 */
+		(void)ffp_cmdsn_consume(conn, bhs);
 		ffp_send_busy(conn, bhs);
 		return 0;
 	}
