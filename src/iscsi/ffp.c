@@ -328,7 +328,8 @@ ffp_task_announce(struct iscsi_task *task)
 	} else if (rc == -ENOMEM) {
 		/*
 		 * Unannounced, a reset of another session would not find it:
-		 * it is answered BUSY in its turn instead (SAM-5 5.3.1).
+		 * it is answered BUSY instead (SAM-5 5.3.1), in its CmdSN turn
+		 * when held, at once when it waits for Data-Out.
 		 */
 		scsi_task_set_status(&task->st, SCSI_STATUS_BUSY);
 	}
@@ -348,7 +349,12 @@ ffp_task_continue(struct iscsi_task *task)
 		if (task->unsol_next >= task->unsol_end)
 			(void)ffp_send_r2ts(task);
 		ffp_task_announce(task);
-		return;
+		/*
+		 * No memory to announce it: refused (BUSY), it would drop
+		 * the rest of its data and never run. Answer it now.
+		 */
+		if (!ffp_task_refused(task))
+			return;
 	}
 	ffp_task_exec(task);
 }
