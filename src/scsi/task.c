@@ -701,6 +701,7 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	itl = scsi_itl_find(lu, scsi_task_nexus_id(task), true);
 	if (itl == NULL) {
 		pthread_mutex_unlock(&lu->lock);
+		scsi_cmd_free_spare(spare);
 		scsi_task_set_status(task, SCSI_STATUS_BUSY);
 		task->done(task);
 		return;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +21,9 @@
 
 #include "backend/backend.h"
 #include "scsi/scsi.h"
+#include "util/alloc.h"
 #include "util/be.h"
+#include "util/objcache.h"
 
 #define T_BLOCKS 2048
 #define T_BS 512
@@ -1066,6 +1069,39 @@ test_abort_announced(void **state)
 }
 
 /*
+ * An announced task whose execution finds no memory for its nexus's
+ * I_T_L (the first command of a session that waited for its Data-Out):
+ * BUSY, once, and the command its announcement made is freed, not
+ * leaked. Counted with mallinfo2() here; under make SAN=1 LeakSanitizer
+ * says so at exit as well.
+ */
+static void
+test_announced_itl_nomem(void **state)
+{
+	struct scsi_lu *lu = t_lu_new("nullio", false, false, 0);
+	uint8_t w8[10] = {0x2a, 0, 0, 0, 0, 8, 0, 0, 1, 0};
+	static struct t_task a;
+	size_t before;
+
+	(void)state;
+	t_prep(&a, w8, 10, T_BS, true, &t_nx1);
+	objcache_trim();
+	before = mallinfo2().uordblks;
+	assert_int_equal(scsi_task_announce(lu, &a.task), 0);
+	/* The next allocation is the I_T_L's: t_nx1 is new to this LU. */
+	alloc_fail_nth(1, 0);
+	scsi_task_exec(lu, &a.task, t_luns, 3);
+	assert_int_equal(alloc_fail_hits(), 1);
+	alloc_fail_nth(0, 0);
+	t_drain_for(20);
+	assert_int_equal(a.ndone, 1);
+	assert_int_equal(a.task.status, SCSI_STATUS_BUSY);
+	objcache_trim();
+	assert_int_equal(mallinfo2().uordblks, before);
+	scsi_lu_put(lu);
+}
+
+/*
  * Persistent reservation registrations are bounded per LU: past
  * SCSI_PR_REGS_MAX (1024) a new I_T nexus's REGISTER gets ILLEGAL
  * REQUEST, INSUFFICIENT REGISTRATION RESOURCES (SPC-4 5.13.7); a
@@ -1718,6 +1754,7 @@ main(void)
 	    cmocka_unit_test(test_abort_others),
 	    cmocka_unit_test(test_abort_others_twice),
 	    cmocka_unit_test(test_abort_announced),
+	    cmocka_unit_test(test_announced_itl_nomem),
 	    cmocka_unit_test(test_pr_registration_cap),
 	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
