@@ -46,6 +46,7 @@ backend_type_known(const char *type)
 static void
 backend_free(struct backend *be)
 {
+	backend_commit_fini(be);
 	mem_free(be->path);
 	pthread_mutex_destroy(&be->rmw_lock);
 	pthread_mutex_destroy(&be->map_lock);
@@ -76,6 +77,7 @@ backend_open(const struct backend_open_params *p, struct backend **out,
 	be->fd = -1;
 	pthread_mutex_init(&be->rmw_lock, NULL);
 	pthread_mutex_init(&be->map_lock, NULL);
+	backend_commit_init(be);
 	be->read_only = p->read_only;
 	be->write_through = p->write_through;
 	rc = ops->open(be, p, why, whylen);
@@ -152,6 +154,7 @@ backend_submit(struct backend *be, struct backend_io *io)
 {
 	io->be = be;
 	io->result = 0;
+	io->commit_done = NULL; /* commit.c's, set when it takes io */
 	if (be->read_only &&
 	    (io->op == BACKEND_OP_WRITE || io->op == BACKEND_OP_DISCARD ||
 		io->op == BACKEND_OP_WRITE_ZEROES)) {

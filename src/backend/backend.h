@@ -25,7 +25,11 @@
 enum backend_op {
 	BACKEND_OP_READ,
 	BACKEND_OP_WRITE,
-	BACKEND_OP_FLUSH,   /* make all earlier writes durable */
+	/*
+	 * Make all earlier writes durable; with len > 0 those in [offset,
+	 * offset+len) at least (group commit's, commit.c).
+	 */
+	BACKEND_OP_FLUSH,
 	BACKEND_OP_DISCARD, /* punch a hole / discard; reads zeros after */
 	BACKEND_OP_WRITE_ZEROES,
 };
@@ -45,6 +49,9 @@ struct backend_io {
 	struct backend_cq *cq; /* where done() runs; set by submitter */
 	struct list_node node; /* owned by the backend while in flight */
 	struct backend *be;    /* the backend's: set by backend_submit */
+	/* commit.c's: the submitter's done() while the io waits for a flush */
+	void (*commit_done)(struct backend_io *io);
+	uint64_t commit_gen; /* commit.c's: flushes finished before submit */
 };
 
 struct backend_open_params {

@@ -190,7 +190,7 @@ backend_blockio_exec(struct backend *be, struct backend_io *io)
 	}
 	io->result = backend_blockio_rw(be, io->iov, io->iovcnt, io->offset,
 	    io->len, io->op == BACKEND_OP_WRITE,
-	    io->op == BACKEND_OP_WRITE && (io->fua || be->write_through));
+	    io->op == BACKEND_OP_WRITE && backend_write_dsync(be, io));
 }
 
 static int
@@ -213,15 +213,24 @@ blockio_resize(struct backend *be, uint64_t bytes, char *why, size_t whylen)
 
 /*
  * O_DIRECT requests wait for the device by nature: always off the event
- * thread, on its ring or the pool. (Where O_DIRECT was refused the store
- * runs with fileio's table instead: backend_fd_open().)
+ * thread, on its ring or the pool; durable writes and FLUSH share the
+ * device cache's flushes (commit.c). (Where O_DIRECT was refused the
+ * store runs with fileio's table instead: backend_fd_open().)
  */
+static void
+blockio_submit(struct backend *be, struct backend_io *io)
+{
+	if (backend_commit_submit(be, io))
+		return;
+	backend_submit_offthread(be, io);
+}
+
 const struct backend_ops backend_blockio_ops = {
     .name = "blockio",
     .open = blockio_open,
     .close = backend_fd_close,
     .size = backend_fd_size,
     .resize = blockio_resize,
-    .submit = backend_submit_offthread,
+    .submit = blockio_submit,
     .exec = backend_blockio_exec,
 };

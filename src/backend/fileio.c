@@ -225,7 +225,7 @@ backend_fileio_exec(struct backend *be, struct backend_io *io)
 	case BACKEND_OP_WRITE:
 		io->result =
 		    backend_file_pwritev_all(be->fd, io->iov, io->iovcnt,
-			io->offset, io->len, io->fua || be->write_through);
+			io->offset, io->len, backend_write_dsync(be, io));
 		break;
 	case BACKEND_OP_FLUSH:
 		io->result = backend_file_flush(be);
@@ -264,6 +264,9 @@ fileio_resize(struct backend *be, uint64_t bytes, char *why, size_t whylen)
 static void
 fileio_submit(struct backend *be, struct backend_io *io)
 {
+	/* Durable writes and FLUSH share flushes (commit.c). */
+	if (backend_commit_submit(be, io))
+		return;
 	if (!backend_submit_inline(be, io))
 		backend_submit_offthread(be, io);
 }

@@ -21,8 +21,10 @@
  *   or more sends the store's writes to the ring or the pool for a while
  *   (the stall guard below), doubling the while when stalls recur.
  *
- * Durable writes (FUA, write-through) and partial pages (a page the cache
- * lacks is read from disk before it can be changed) always go off-thread.
+ * Write-through and FUA writes are done here too, as write-back ones:
+ * group commit (commit.c) then answers them after a data flush. Partial
+ * pages (a page the cache lacks is read from disk before it can be
+ * changed) always go off-thread.
  *
  * Whole-page write-back writes are not done at once when the submitter
  * is the thread that owns the completion queue (the connection's event
@@ -133,7 +135,7 @@ backend_inline_write_ok(const struct backend *be, const struct backend_io *io)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
-	if (io->fua || be->write_through)
+	if (backend_write_dsync(be, io))
 		return false;
 	return ((io->offset | io->len) & (page - 1)) == 0;
 }

@@ -367,8 +367,16 @@ backend_uring_prep_fsync(struct backend_uring *u, struct uring_req *r)
 
 	if (sqe == NULL)
 		return -EBUSY;
-	/* fdatasync(2), as the pool's FLUSH does. */
+	/*
+	 * fdatasync(2), as the pool's FLUSH does; of [offset, offset+len)
+	 * when a length is given (group commit's, commit.c).
+	 */
 	io_uring_prep_fsync(sqe, r->io->be->fd, IORING_FSYNC_DATASYNC);
+	if (r->io->op == BACKEND_OP_FLUSH && r->io->len > 0 &&
+	    r->io->len <= UINT32_MAX) {
+		sqe->off = r->io->offset;
+		sqe->len = (uint32_t)r->io->len;
+	}
 	io_uring_sqe_set_data(sqe, r);
 	r->stage = URING_STAGE_FSYNC;
 	backend_uring_count(&backend_uring_stats.sqes);
@@ -471,7 +479,7 @@ backend_uring_submit(struct backend_uring *u, struct backend *be,
 		backend_uring_req_put(u, r);
 		return false;
 	}
-	r->dsync = io->op == BACKEND_OP_WRITE && (io->fua || be->write_through);
+	r->dsync = io->op == BACKEND_OP_WRITE && backend_write_dsync(be, io);
 	switch (io->op) {
 	case BACKEND_OP_READ:
 	case BACKEND_OP_WRITE:

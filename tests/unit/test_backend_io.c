@@ -308,7 +308,10 @@ test_discard(void **state)
 	free(w);
 }
 
-/* wt mode: hole punching and zeroing are followed by a data sync. */
+/*
+ * wt mode: hole punching and zeroing are followed by a data sync (the
+ * write's is group commit's, counted apart).
+ */
 static void
 test_discard_wt(void **state)
 {
@@ -319,6 +322,7 @@ test_discard_wt(void **state)
 	    .offset = 0,
 	    .len = 8192};
 	uint64_t fsyncs = backend_uring_stats.fsyncs;
+	uint64_t commits = backend_commit_stats.flushes;
 
 	(void)state;
 	memset(w, 0x5a, 16384);
@@ -339,8 +343,9 @@ test_discard_wt(void **state)
 	assert_int_equal(w[8192], 0x5a);
 	assert_int_equal(w[12287], 0x5a);
 	assert_memory_equal(w + 12288, z, 4096);
+	assert_int_equal(backend_commit_stats.flushes, commits + 1);
 	if (backend_cq_uring(cq))
-		assert_int_equal(backend_uring_stats.fsyncs, fsyncs + 2);
+		assert_int_equal(backend_uring_stats.fsyncs, fsyncs + 2 + 1);
 	else
 		assert_int_equal(backend_uring_stats.fsyncs, fsyncs);
 	backend_close(be);
@@ -658,7 +663,11 @@ test_uring_eof(void **state)
 	backend_cq_free(cq);
 }
 
-/* FUA and wt writes carry RWF_DSYNC; FLUSH is an fsync SQE. */
+/*
+ * On a disk, FUA and wt writes are plain writes then a group commit fsync
+ * SQE, and FLUSH is one too; on tmpfs (no group commit) a FUA write
+ * carries RWF_DSYNC.
+ */
 static void
 test_uring_fua_flush(void **state)
 {
@@ -667,32 +676,43 @@ test_uring_fua_flush(void **state)
 	/* Aligned, so the blockio write below is O_DIRECT on the ring. */
 	static uint8_t buf[4096] __attribute__((aligned(4096)));
 	struct backend_uring_stats s0 = backend_uring_stats;
+	uint64_t commits = backend_commit_stats.flushes;
+	char shm[64];
 
 	(void)state;
 	memset(buf, 0x11, sizeof(buf));
-	/* Not inline, or the plain write below would not reach the ring. */
+	/* Not inline, so that every write reaches the ring. */
 	backend_inline_off = true;
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, false),
 	    0);
-	backend_inline_off = false;
-	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes);
-	/* A FUA write goes to the ring even when inline writes are on. */
+	assert_int_equal(backend_uring_stats.fsyncs, s0.fsyncs);
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, true),
 	    0);
-	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes + 1);
+	assert_int_equal(backend_uring_stats.fsyncs, s0.fsyncs + 1);
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_FLUSH, NULL, 0, 0, false),
 	    0);
-	assert_int_equal(backend_uring_stats.fsyncs, s0.fsyncs + 1);
-	assert_int_equal(backend_uring_stats.sqes, s0.sqes + 3);
+	assert_int_equal(backend_uring_stats.fsyncs, s0.fsyncs + 2);
+	assert_int_equal(backend_uring_stats.sqes, s0.sqes + 4);
+	assert_int_equal(backend_commit_stats.flushes, commits + 2);
 	backend_close(be);
-	/* Write-through: every write is a DSYNC write. */
+	/* Write-through O_DIRECT: the device's cache is flushed after it. */
 	be = test_open("blockio", true, false);
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 4096,
 			     false),
 	    0);
-	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes + 2);
+	assert_int_equal(backend_uring_stats.fsyncs, s0.fsyncs + 3);
+	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes);
 	assert_int_equal(backend_uring_stats.fallbacks, s0.fallbacks);
 	backend_close(be);
+	snprintf(shm, sizeof(shm), "/dev/shm/ietd-test-fua.%d", (int)getpid());
+	be = test_shm_open(shm);
+	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, true),
+	    0);
+	assert_int_equal(backend_uring_stats.dsync_writes, s0.dsync_writes + 1);
+	assert_int_equal(backend_commit_stats.flushes, commits + 3);
+	backend_inline_off = false;
+	backend_close(be);
+	unlink(shm);
 	backend_cq_free(cq);
 }
 
@@ -733,13 +753,14 @@ test_uring_fallbacks(void **state)
 	    0);
 	assert_memory_equal(buf + 3, buf + 4099, 2048);
 	assert_int_equal(backend_uring_stats.bounced, bounced + 2);
-	assert_int_equal(backend_uring_stats.sqes, sqes + 2);
+	/* The write, its group commit flush, the read. */
+	assert_int_equal(backend_uring_stats.sqes, sqes + 3);
 	backend_close(be);
 	/* nullio makes no syscalls at all. */
 	be = test_open("nullio", false, false);
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, buf, 0, 4096, false),
 	    0);
-	assert_int_equal(backend_uring_stats.sqes, sqes + 2);
+	assert_int_equal(backend_uring_stats.sqes, sqes + 3);
 	backend_close(be);
 	backend_cq_free(cq);
 	free(buf);
@@ -1064,9 +1085,10 @@ test_inline_merge_error(void **state)
 }
 
 /*
- * Which disk writes run on the submitting thread: whole pages in
- * write-back mode while the stall guard is open; FUA, write-through,
- * partial pages and a closed guard go to the ring or the pool.
+ * Which disk writes run on the submitting thread: whole pages while the
+ * stall guard is open, FUA and write-through ones too (group commit then
+ * flushes them); partial pages and a closed guard go to the ring or the
+ * pool.
  */
 static void
 test_inline_disk_writes(void **state)
@@ -1074,7 +1096,7 @@ test_inline_disk_writes(void **state)
 	struct backend_cq *cq = test_cq_new();
 	struct backend *be = test_open("fileio", false, false);
 	static uint8_t buf[8192], back[8192];
-	uint64_t writes = backend_inline_stats.writes;
+	uint64_t writes = backend_inline_stats.writes, commits;
 	struct backend_stall_guard shut = {.resume_ns = UINT64_MAX};
 
 	(void)state;
@@ -1085,10 +1107,13 @@ test_inline_disk_writes(void **state)
 			     false),
 	    0);
 	assert_int_equal(backend_inline_stats.writes, writes + 1);
-	/* Durable: off-thread. */
+	/* Durable: inline too, then a flush. */
+	commits = backend_commit_stats.flushes;
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 4096,
 			     true),
 	    0);
+	assert_int_equal(backend_inline_stats.writes, writes + 2);
+	assert_int_equal(backend_commit_stats.flushes, commits + 1);
 	/* Half a page at the start, or a page at an offset of 512. */
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 2048, false),
 	    0);
@@ -1100,7 +1125,7 @@ test_inline_disk_writes(void **state)
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 4096, 4096,
 			     false),
 	    0);
-	assert_int_equal(backend_inline_stats.writes, writes + 1);
+	assert_int_equal(backend_inline_stats.writes, writes + 2);
 	/* Every write landed, inline or not. */
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_READ, back, 0, 8192, false),
 	    0);
@@ -1108,11 +1133,12 @@ test_inline_disk_writes(void **state)
 	assert_memory_equal(back + 512, buf, 4096);
 	assert_memory_equal(back + 4608, buf + 512, 8192 - 4608);
 	backend_close(be);
-	/* Write-through: every write is durable, so none is inline. */
+	/* Write-through: inline, and flushed before it completes. */
 	be = test_open("fileio", true, false);
 	assert_int_equal(test_rw(be, cq, BACKEND_OP_WRITE, buf, 0, 4096, false),
 	    0);
-	assert_int_equal(backend_inline_stats.writes, writes + 1);
+	assert_int_equal(backend_inline_stats.writes, writes + 3);
+	assert_int_equal(backend_commit_stats.flushes, commits + 2);
 	backend_close(be);
 	backend_cq_free(cq);
 }
