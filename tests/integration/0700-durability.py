@@ -20,9 +20,21 @@ IOMode=wt, on its GOOD status; IOMode=wb, with FUA on its GOOD status,
 without FUA once a SYNCHRONIZE CACHE sent after its GOOD returned GOOD
 (SBC-4 4.15, 5.22).
 
+SIGKILL leaves the page cache alone, so the kill cannot tell a write
+acknowledged before its data flush from one acknowledged after. The
+writer checks that itself, as root: when a write's durable GOOD comes
+(wt: any write; wb: FUA), each 4 KiB page of the image it wrote must be
+clean and not under write-back (/proc/self/pagemap of a read-only mapping
+of the image, then the page's flags in /proc/kpageflags). A page another
+write touched while this one was in flight is not judged (it may be
+dirty again by right), nor one in a large folio (its flags are the
+folio's). The images' pages are made order-0 folios first (the shell
+side writes them 4 KiB at a time).
+
 Prints "ok - NAME" / "not ok - NAME: WHY" lines and "# " notes.
 """
 
+import ctypes
 import hashlib
 import json
 import os
@@ -40,7 +52,10 @@ import protocol_tester as pt  # noqa: E402
 BLOCK = 512
 REGION = 2048                   # LBAs used at the start of each LUN
 MAX_BLOCKS = 24                 # > 16: some writes need an R2T
-DEPTH = 8                       # commands in flight per writer
+DEPTH = 8                       # commands in flight per connection cut
+WRITER_DEPTH = 32               # commands in flight per writer
+PAGE = 4096
+SECTORS_PER_PAGE = PAGE // BLOCK
 MAGIC = b"IETDDUR1"
 INITIATOR = "iqn.2026-11.org.example:durability"
 WRITER_SECONDS = 20.0           # safety bound of one write phase
@@ -231,6 +246,101 @@ def verify_lun(port, st):
 
 
 # ------------------------------------------------------------------
+# Is an acknowledged write's data out of the page cache?
+# ------------------------------------------------------------------
+
+KPF_DIRTY = 4
+KPF_WRITEBACK = 8
+KPF_COMPOUND_HEAD = 15
+KPF_COMPOUND_TAIL = 16
+
+
+class PageCheck:
+    """The flags of the image's cached pages; disabled (why says why)
+    where pagemap shows no page frame numbers (not root) or kpageflags
+    cannot be read."""
+
+    def __init__(self, image):
+        self.why = None
+        self.addr = None
+        self.fds = []
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                                  ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_long]
+            fd = os.open(image, os.O_RDONLY)
+            self.fds.append(fd)
+            addr = libc.mmap(None, REGION * BLOCK, 1, 1, fd, 0)  # RO, shared
+            if addr is None or addr == ctypes.c_void_p(-1).value:
+                raise OSError(ctypes.get_errno(), "mmap")
+            self.addr = addr
+            self.pm = os.open("/proc/self/pagemap", os.O_RDONLY)
+            self.fds.append(self.pm)
+            self.kf = os.open("/proc/kpageflags", os.O_RDONLY)
+            self.fds.append(self.kf)
+            if self.flags(0) is None:
+                self.why = "pagemap shows no page frame numbers (not root?)"
+        except OSError as e:
+            self.why = "%s: %s" % (type(e).__name__, e)
+
+    def flags(self, page):
+        """The page's kpageflags, or None when it is not known."""
+        va = self.addr + page * PAGE
+        ctypes.string_at(va, 1)         # map it (a cache hit: no I/O)
+        e, = struct.unpack("<Q", os.pread(self.pm, 8, va // PAGE * 8))
+        pfn = e & ((1 << 55) - 1)
+        if not e >> 63 or pfn == 0:
+            return None
+        f, = struct.unpack("<Q", os.pread(self.kf, 8, pfn * 8))
+        return f
+
+    def written_back(self, page):
+        """True or False, or None when it cannot be judged."""
+        f = self.flags(page)
+        if f is None or f >> KPF_COMPOUND_HEAD & 1 or \
+                f >> KPF_COMPOUND_TAIL & 1:
+            return None
+        return not (f >> KPF_DIRTY & 1 or f >> KPF_WRITEBACK & 1)
+
+    def close(self):
+        for fd in self.fds:
+            os.close(fd)
+
+
+def pages_of(lba, n):
+    return range(lba // SECTORS_PER_PAGE,
+                 (lba + n - 1) // SECTORS_PER_PAGE + 1)
+
+
+class PageLedger:
+    """Which in-flight writes share a page: such a page is not judged for
+    any of them (the other may have dirtied it after this one's flush)."""
+
+    def __init__(self):
+        self.inflight = {}      # page -> set of seqs
+        self.tainted = {}       # seq -> set of pages
+
+    def issue(self, lba, n, seq):
+        mine = self.tainted.setdefault(seq, set())
+        for p in pages_of(lba, n):
+            others = self.inflight.setdefault(p, set())
+            if others:
+                mine.add(p)
+                for s in others:
+                    self.tainted[s].add(p)
+            others.add(seq)
+
+    def end(self, lba, n, seq):
+        """The pages of write seq that may be judged now."""
+        bad = self.tainted.pop(seq, set())
+        for p in pages_of(lba, n):
+            self.inflight[p].discard(seq)
+        return [p for p in pages_of(lba, n) if p not in bad]
+
+
+# ------------------------------------------------------------------
 # The writer and the kill
 # ------------------------------------------------------------------
 
@@ -245,6 +355,27 @@ class Writer(threading.Thread):
         self.login_error = None
         self.ready = threading.Event()
         self.counts = {"fua": 0, "plain": 0, "sync": 0}
+        self.pages = PageCheck(st.image)
+        self.ledger = PageLedger()
+        self.judged = 0
+        self.unjudged = 0
+        self.dirty = []         # (lba, n, seq, page) acknowledged unflushed
+
+    def check_pages(self, lba, n, seq):
+        """A durable GOOD for write seq: its pages must be written back."""
+        pages = self.ledger.end(lba, n, seq)
+        if self.pages.why:
+            return
+        self.unjudged += len(pages_of(lba, n)) - len(pages)
+        for p in pages:
+            ok = self.pages.written_back(p)
+            if ok is None:
+                self.unjudged += 1
+            elif ok:
+                self.judged += 1
+            else:
+                self.judged += 1
+                self.dirty.append((lba, n, seq, p))
 
     def run(self):
         st, rng = self.st, self.rng
@@ -261,7 +392,7 @@ class Writer(threading.Thread):
         end = time.monotonic() + WRITER_SECONDS
         try:
             while time.monotonic() < end:
-                while len(cmds) < DEPTH and q.can_submit():
+                while len(cmds) < WRITER_DEPTH and q.can_submit():
                     r = rng.random()
                     if r < 0.12 and not sync_busy:
                         itt = q.submit(pt.cdb_sync_cache10())
@@ -275,6 +406,7 @@ class Writer(threading.Thread):
                     lba, n = ext
                     fua = r < 0.5
                     seq = st.issue(lba, n)
+                    self.ledger.issue(lba, n, seq)
                     itt = q.submit(pt.cdb_write10(lba, n, fua=fua),
                                    write_data=payload(lba, n, seq))
                     cmds[itt] = ("fua" if fua else "plain", lba, n, seq)
@@ -292,8 +424,10 @@ class Writer(threading.Thread):
                 else:
                     st.done(lba, n)
                     if kind == "fua" or st.mode == "wt":
+                        self.check_pages(lba, n, x)
                         st.ack(lba, n, x)
                     else:
+                        self.ledger.end(lba, n, x)
                         good_plain.append((lba, n, x))
                 self.completed += 1
                 if self.completed >= 30:
@@ -307,6 +441,7 @@ class Writer(threading.Thread):
         finally:
             self.ready.set()
             c.close()
+            self.pages.close()
 
 
 def cmd_write(port, pid, rnd, specs):
@@ -335,6 +470,17 @@ def cmd_write(port, pid, rnd, specs):
                 w.counts["plain"], w.counts["sync"], st.acked, n),
                w.error is None and w.completed > 0 and not w.is_alive(),
                w.error or "no progress")
+        if w.pages.why:
+            note("round %d %s: pages not checked: %s" %
+                 (rnd, st.mode, w.pages.why))
+            continue
+        result("round %d %s: every durable GOOD came after its pages were "
+               "written back (%d pages judged, %d shared or in large "
+               "folios)" % (rnd, st.mode, w.judged, w.unjudged),
+               not w.dirty and w.judged > 0,
+               "%d pages still dirty at GOOD, first (lba, blocks, write, "
+               "page): %s" % (len(w.dirty), w.dirty[:3])
+               if w.dirty else "no page could be judged")
 
 
 def cmd_verify(port, specs):

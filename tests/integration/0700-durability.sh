@@ -6,7 +6,7 @@
 # Two fileio LUNs on files in $T (a real file system): IOMode=wt and
 # IOMode=wb. Each round: connections are cut with writes in flight (reset
 # with commands outstanding; Data-Out cut mid-data and mid-header), then
-# one writer per LUN keeps 8 writes in flight (FUA writes, plain writes,
+# one writer per LUN keeps 32 writes in flight (FUA writes, plain writes,
 # SYNCHRONIZE CACHE) and at a random moment the test SIGKILLs ietd by
 # pid, restarts it on the same files and checks every sector, read
 # through iSCSI and straight from the file: it holds the newest write
@@ -16,9 +16,12 @@
 # sent after it that returned GOOD.
 #
 # SIGKILL ends the process, not the machine: the page cache survives, so
-# this checks ietd's own ordering (no GOOD before the data reached the
-# kernel, with RWF_DSYNC/fdatasync where durability was promised), not
-# the disk's. A power cut needs a VM or dm-log-writes; not done here.
+# the kill checks ietd's own ordering (no GOOD before the data reached the
+# kernel), not the disk's. Whether a durable GOOD waited for its data
+# flush the writer sees in the page flags (run as root): the pages of a
+# write acknowledged as durable must be clean when its GOOD arrives (see
+# 0700-durability.py). A power cut needs a VM or dm-log-writes; not done
+# here.
 #
 # DURABILITY_ROUNDS (default 3, about 15 s) sets the number of kill
 # rounds; the long variant is DURABILITY_ROUNDS=50 (a few minutes).
@@ -28,6 +31,11 @@ ROUNDS=${DURABILITY_ROUNDS:-3}
 PY="$(dirname "$0")/0700-durability.py"
 wt=$(make_image wt.img 4M)
 wb=$(make_image wb.img 4M)
+# The region written, 4 KiB at a time: small folios the page check can
+# judge one by one (a write into a hole may make a large one).
+for f in "$wt" "$wb"; do
+	dd if=/dev/zero of="$f" bs=4k count=256 conv=notrunc,fsync status=none
+done
 cat >"$T/ietd.conf" <<CONF
 Target $IQN_BASE:dur-wt
 	Lun 0 Path=$wt,Type=fileio,IOMode=wt
