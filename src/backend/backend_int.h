@@ -142,14 +142,13 @@ struct backend {
 	 * wait for a server), or a block device served buffered (fileio):
 	 * whole-page write-back writes are copied into
 	 * the page cache on the submitting thread under write_guard
-	 * (inline.c), and large reads of cached ranges are sent from a
-	 * mapping (map.c).
+	 * (inline.c).
 	 */
 	bool local_cache;
 	struct backend_stall_guard write_guard;
 	/* Serializes read-modify-write of partial O_DIRECT blocks. */
 	pthread_mutex_t rmw_lock;
-	/* map.c: the current mapping of an in_memory or local_cache store. */
+	/* map.c: the current mapping of an in_memory store. */
 	struct backend_map *map;
 	pthread_mutex_t map_lock;
 	struct backend_commit commit;

@@ -49,7 +49,7 @@ backend_blkdev_discard_max(dev_t rdev)
 /*
  * Local disk file systems whose page cache holds the truth for a file
  * only we write: buffered writes land there without a round trip to a
- * server, and a cached page may be sent as it is (see local_cache).
+ * server (see local_cache).
  */
 static bool
 backend_fs_local(long f_type)
@@ -118,8 +118,8 @@ backend_fd_open_describe(struct backend *be,
 		 * set-up): the device's own page cache is its truth, as a
 		 * local file system's is for a file, since no one else writes
 		 * to an exported device. So cached reads and whole-page
-		 * write-back writes run on the event thread, and large reads
-		 * of cached ranges are sent from a mapping, as for such files.
+		 * write-back writes run on the event thread, as for such
+		 * files.
 		 */
 		if (!be->direct) {
 			be->try_nowait = true;

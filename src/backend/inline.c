@@ -33,6 +33,19 @@
  * then adjacent ones (an initiator writing sequentially with several
  * commands in flight) go to the file in one call. Nothing waits longer
  * for that: their completions would have waited for the same moment.
+ *
+ * What each wins, measured with bench/ablate.sh (the full build against
+ * one without the path, runs alternating, 3 x 2 s, qemu-img bench and
+ * iscsi-perf; 2-CPU VM, 2026-12-07), on a 1 GiB file on ext4 / a 1 GiB
+ * loop block device:
+ * - cached reads (RWF_NOWAIT): 4 KiB depth 1 1.17x / 1.06x, 4 KiB random
+ *   depth 32 1.19x / 1.01x, 4 KiB sequential depth 32 1.02x / 0.99x;
+ * - inline writes: 4 KiB depth 1 1.11x / 1.03x, 64 KiB depth 1 1.18x /
+ *   1.09x, 64 KiB depth 32 1.50x / 1.14x, 4 KiB depth 32 0.99x / 0.99x;
+ * - merging, on top of inline writes: 64 KiB depth 32 1.50x / 1.11x,
+ *   4 KiB depth 1 1.07x / 1.01x, 4 KiB depth 32 0.97x / 0.92x.
+ * (Spreads of 5-50% between runs on this shared machine: the depth-32
+ * 64 KiB write rows are the clear ones.)
  */
 #include <sys/resource.h>
 #include <sys/uio.h>

@@ -4,7 +4,8 @@
 # the same blocks (0620-mapped-reads.py): no READ may see a WRITE
 # half-done. Also checks that the reads were in fact sent from the
 # file's mapping. The same again for fileio on a loop device (a block
-# device served through its page cache) when one can be had. About 15 s.
+# device served through its page cache, read rather than mapped: on such
+# stores the mapping measured slower) when one can be had. About 15 s.
 . "$(dirname "$0")/lib.sh"
 
 SHM=/dev/shm/ietd-test-$$.img
@@ -40,8 +41,8 @@ if [ -n "$LOOP" ]; then
 	timeout 120 python3 "$(dirname "$0")/0620-mapped-reads.py" "$PORT" \
 		"$IQN_BASE:mapped-dev" "${MAPPED_SECONDS:-5}" >"$T/py.out" 2>&1
 	tap_import "$T/py.out" $? "tester finished (block device)"
-	check "reads were sent from the device's mapping" \
-		grep -q "$LOOP" /proc/"$IETD_PID"/maps
+	check "the device is read, not mapped" \
+		bash -c "! grep -q '$LOOP' /proc/$IETD_PID/maps"
 fi
 check "daemon alive" kill -0 "$IETD_PID"
 ietd_stop; rc=$?

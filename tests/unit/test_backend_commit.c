@@ -35,15 +35,14 @@
 
 #include <cmocka.h>
 
-#include "backend/backend.h"
-#include "backend/backend_int.h"
+#define TEST_IMAGE_STEM "test_commit"
+#include "backend_harness.h"
 
 #define TEST_FILE_SIZE (1024 * 1024)
 #define TEST_K BACKEND_COMMIT_FLUSHES
 /* Writes completed while every flush slot is busy. */
 #define TEST_LATE 6
 
-static char test_path[256];
 static uint8_t test_buf[4096];
 
 /* What one io's done() saw. */
@@ -63,65 +62,6 @@ rec_done(struct backend_io *io)
 	r->thread = pthread_self();
 }
 
-static int
-test_setup(void **state)
-{
-	int fd;
-
-	(void)state;
-	/* Not /tmp: tmpfs has no group commit (nothing to flush). */
-	snprintf(test_path, sizeof(test_path), "build/test_commit.%d.img",
-	    (int)getpid());
-	fd = open(test_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	if (ftruncate(fd, TEST_FILE_SIZE) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int
-test_teardown(void **state)
-{
-	(void)state;
-	unlink(test_path);
-	return 0;
-}
-
-static int
-test_engine_threads(void **state)
-{
-	char why[256];
-
-	(void)state;
-	assert_int_equal(backend_engine_select(BACKEND_ENGINE_THREADS, why,
-			     sizeof(why)),
-	    0);
-	return 0;
-}
-
-static int
-test_engine_uring(void **state)
-{
-	char why[256];
-
-	(void)state;
-	if (backend_engine_select(BACKEND_ENGINE_URING, why, sizeof(why)) !=
-	    0) {
-		print_message("io_uring unavailable here: %s\n", why);
-		return -1;
-	}
-	return 0;
-}
-
-#define TEST_BOTH(f)                                             \
-	{#f "/threads", f, test_engine_threads, NULL, NULL},     \
-	{                                                        \
-#f "/io_uring", f, test_engine_uring, NULL, NULL \
-	}
 
 static struct backend *
 test_open(const char *type, bool wt)

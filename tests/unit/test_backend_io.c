@@ -26,12 +26,9 @@
 
 #include <cmocka.h>
 
-#include "backend/backend.h"
-#include "backend/backend_int.h"
+#define TEST_IMAGE_STEM "test_backend"
+#include "backend_harness.h"
 
-#define TEST_FILE_SIZE (1024 * 1024)
-
-static char test_path[256];
 
 struct test_wait {
 	int ndone;
@@ -96,34 +93,6 @@ test_rw(struct backend *be, struct backend_cq *cq, enum backend_op op,
 	};
 
 	return test_run(be, cq, &io);
-}
-
-static int
-test_setup(void **state)
-{
-	int fd;
-
-	(void)state;
-	/* Not /tmp: tmpfs refuses O_DIRECT. */
-	snprintf(test_path, sizeof(test_path), "build/test_backend.%d.img",
-	    (int)getpid());
-	fd = open(test_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	if (ftruncate(fd, TEST_FILE_SIZE) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int
-test_teardown(void **state)
-{
-	(void)state;
-	unlink(test_path);
-	return 0;
 }
 
 static struct backend *
@@ -450,44 +419,6 @@ test_many(void **state)
 	backend_cq_free(cq);
 }
 
-/* Per-test setup: pick the engine the test's queues will use. */
-static int
-test_engine_threads(void **state)
-{
-	char why[256];
-
-	(void)state;
-	assert_int_equal(backend_engine_select(BACKEND_ENGINE_THREADS, why,
-			     sizeof(why)),
-	    0);
-	assert_string_equal(why, "thread pool (io_uring not requested)");
-	backend_uring_max_xfer = 0;
-	return 0;
-}
-
-static int
-test_engine_uring(void **state)
-{
-	char why[256];
-
-	(void)state;
-	backend_uring_max_xfer = 0;
-	if (backend_engine_select(BACKEND_ENGINE_URING, why, sizeof(why)) !=
-	    0) {
-		/* Not a failure of ours: the kernel or a sysctl said no. */
-		print_message("io_uring unavailable here: %s\n", why);
-		return -1;
-	}
-	assert_string_equal(why, "io_uring");
-	assert_int_equal(backend_engine_current(), BACKEND_ENGINE_URING);
-	return 0;
-}
-
-#define TEST_BOTH(f)                                             \
-	{#f "/threads", f, test_engine_threads, NULL, NULL},     \
-	{                                                        \
-#f "/io_uring", f, test_engine_uring, NULL, NULL \
-	}
 #define TEST_URING(f)                                \
 	{                                            \
 #f, f, test_engine_uring, NULL, NULL \
@@ -1302,33 +1233,17 @@ test_map(void **state)
 	unlink(shm);
 
 	/*
-	 * A file on disk: a cached range is mapped for reading, one that is
-	 * not cached is not (the fault would read the disk).
+	 * A file on disk, even all cached: no mapping (on such stores the
+	 * plain read measured 2-4x faster, map.c).
 	 */
 	p.path = test_path;
 	assert_int_equal(backend_open(&p, &be, why, sizeof(why)), 0);
 	assert_false(be->in_memory);
-	if (test_not_local(be, NULL))
-		return;
 	fd = open(test_path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, data, sizeof(data), 0),
 	    (ssize_t)sizeof(data));
-	a = backend_map(be, 0, sizeof(data), &r3);
-	assert_non_null(a);
-	assert_memory_equal(a, data, sizeof(data));
-	backend_map_put(r3);
-	/*
-	 * Clean pages nobody maps can be dropped from the cache (those
-	 * just read through the mapping are mapped); then no mapping.
-	 */
-	assert_int_equal(pwrite(fd, data, sizeof(data), sizeof(data)),
-	    (ssize_t)sizeof(data));
-	assert_int_equal(fdatasync(fd), 0);
-	assert_int_equal(posix_fadvise(fd, sizeof(data), sizeof(data),
-			     POSIX_FADV_DONTNEED),
-	    0);
-	assert_null(backend_map(be, sizeof(data), sizeof(data), &r3));
+	assert_null(backend_map(be, 0, sizeof(data), &r3));
 	assert_null(r3);
 	close(fd);
 	backend_close(be);
