@@ -39,19 +39,7 @@ result = pt.Results()
 
 
 def ctl(params):
-    """One debug request on the control socket; returns the body."""
-    payload = ("version=1\nop=debug\nparams=%s\n" % params).encode()
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(ctl_path)
-    s.sendall(struct.pack(">I", len(payload)) + payload)
-    hdr = pt.recv_exact(s, 4)
-    body = pt.recv_exact(s, struct.unpack(">I", hdr)[0]).decode()
-    s.close()
-    head, _, text = body.partition("\n\n")
-    if "status=0" not in head.split("\n"):
-        raise RuntimeError("debug request failed: %r" % body)
-    return text
+    return pt.ctl_debug(ctl_path, params)
 
 
 def alive():

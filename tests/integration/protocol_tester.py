@@ -430,6 +430,25 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
+def ctl_debug(ctl_path, params):
+    """One op=debug request on ietd's control socket (the ietadm wire
+    format: a 4-byte big-endian length, then key=value lines); returns
+    the body after the status block, or raises when the status is not
+    0."""
+    payload = ("version=1\nop=debug\nparams=%s\n" % params).encode()
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(ctl_path)
+    s.sendall(struct.pack(">I", len(payload)) + payload)
+    hdr = recv_exact(s, 4)
+    body = recv_exact(s, struct.unpack(">I", hdr)[0]).decode()
+    s.close()
+    head, _, text = body.partition("\n\n")
+    if "status=0" not in head.split("\n"):
+        raise RuntimeError("debug request failed: %r" % body)
+    return text
+
+
 def read_pdu(sock, header_digest=False, data_digest=False,
              max_data=16 * 1024 * 1024):
     """Read one PDU: BHS, AHS, header digest, data, padding, data digest.
