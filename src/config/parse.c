@@ -258,7 +258,12 @@ conf_lun_arg_slot(struct conf_lun_args *a, const char *name)
 	return NULL;
 }
 
-/* Split the parameter list into a; false (reported) on a syntax error. */
+/*
+ * Split the parameter list into a; false (reported) on a syntax error.
+ * Empty elements (",,", a leading or trailing comma) are skipped, as
+ * IET's own parser skipped them: Pacemaker's iSCSILogicalUnit agent
+ * always ends its --params with a comma.
+ */
 static bool
 conf_lun_args_split(struct conf_parser *p, unsigned int n, char *list,
     struct conf_lun_args *a)
@@ -268,11 +273,6 @@ conf_lun_args_split(struct conf_parser *p, unsigned int n, char *list,
 	char *item, *save = NULL;
 
 	memset(a, 0, sizeof(*a));
-	if (*list == ',' || list[strlen(list) - 1] == ',' ||
-	    strstr(list, ",,") != NULL) {
-		conf_parser_error(p, "Lun %u: empty parameter in the list", n);
-		ok = false;
-	}
 	for (item = strtok_r(list, ",", &save); item != NULL;
 	     item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '=');

@@ -86,6 +86,13 @@ check "show: defaults" bash -c \
 check "new LUN (fileio)" adm --op new --tid=2 --lun=0 \
 	--params "Path=$img2,Type=fileio,ScsiSN=sn2,IOMode=wb"
 check "new LUN (nullio)" adm --op new --tid=2 --lun=3 --params Sectors=2048,Type=nullio
+# Pacemaker's iSCSILogicalUnit (implementation=iet) always leaves a
+# trailing comma, and IET skipped empty list elements.
+check "new LUN: empty list elements skipped, as IET did" adm --op new \
+	--tid=2 --lun=6 --params ",Sectors=2048,,Type=nullio,ScsiSN=pcmk6,"
+check "that LUN answers" bash -c \
+	"iscsi-readcapacity16 '$(url two 6)' | grep -q 'Total size:1048576'"
+check "delete it" adm --op delete --tid=2 --lun=6
 check "added LUN answers READ CAPACITY(16)" bash -c \
 	"iscsi-readcapacity16 '$(url two 0)' | grep -q 'Total size:33554432'"
 check "added nullio LUN answers" bash -c \
