@@ -94,7 +94,8 @@ backend_close(struct backend *be)
 {
 	if (be == NULL)
 		return;
-	be->ops->close(be);
+	if (be->ops->close != NULL)
+		be->ops->close(be);
 	backend_free(be);
 }
 

@@ -52,7 +52,7 @@ struct backend_ops {
 	 */
 	int (*open)(struct backend *be, const struct backend_open_params *p,
 	    char *why, size_t whylen);
-	void (*close)(struct backend *be);
+	void (*close)(struct backend *be); /* optional: nothing to undo */
 	uint64_t (*size)(struct backend *be);
 	/* Optional (NULL: "cannot be resized online"). */
 	int (*resize)(struct backend *be, uint64_t bytes, char *why,

@@ -181,10 +181,10 @@ backend_blockio_exec(struct backend *be, struct backend_io *io)
 {
 	/*
 	 * Only reads and writes differ (O_DIRECT, bounce buffers); flush,
-	 * discard and zeroing are the same calls as for fileio.
+	 * discard and zeroing are the same calls as for fileio. (A store
+	 * without O_DIRECT runs with fileio's table, never here.)
 	 */
-	if (!be->direct ||
-	    (io->op != BACKEND_OP_READ && io->op != BACKEND_OP_WRITE)) {
+	if (io->op != BACKEND_OP_READ && io->op != BACKEND_OP_WRITE) {
 		backend_fileio_exec(be, io);
 		return;
 	}

@@ -29,12 +29,6 @@ nullio_open(struct backend *be, const struct backend_open_params *p, char *why,
 	return 0;
 }
 
-static void
-nullio_close(struct backend *be)
-{
-	(void)be;
-}
-
 static uint64_t
 nullio_size(struct backend *be)
 {
@@ -120,7 +114,6 @@ nullio_map(struct backend *be, uint64_t off, uint64_t len,
 const struct backend_ops backend_nullio_ops = {
     .name = "nullio",
     .open = nullio_open,
-    .close = nullio_close,
     .size = nullio_size,
     .resize = nullio_resize,
     .submit = nullio_submit,

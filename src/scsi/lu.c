@@ -159,7 +159,6 @@ scsi_lu_get(struct scsi_lu *lu)
 	unsigned int was = __atomic_fetch_add(&lu->refs, 1, __ATOMIC_RELAXED);
 
 	IETD_ASSERT(was > 0); /* nobody revives a freed LU */
-	(void)was;
 }
 
 void
