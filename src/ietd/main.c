@@ -25,6 +25,7 @@
 #include "iscsi/iscsi_admin.h"
 #include "net/listen.h"
 #include "net/loop.h"
+#include "scsi/scsi.h"
 #include "target/target.h"
 #include "util/databuf.h"
 #include "util/epoch.h"
@@ -397,6 +398,10 @@ main_start(struct conf *conf)
 	iscsi_set_portals(ietd.listeners.addr, ietd.listeners.n);
 	iscsi_set_data_limit(ietd.opt.max_data_memory);
 	target_set_allow_paths(&paths);
+	if (scsi_pr_store_set_dir(ietd.opt.state_dir) != 0) {
+		log_error("out of memory");
+		return false;
+	}
 	if (backend_workers_start(main_wthreads(conf)) != 0) {
 		log_error("unable to start the I/O threads");
 		return false;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctl/ctl_proto.h"
+#include "scsi/scsi.h"
 #include "util/str.h"
 #include "options.h"
 
@@ -22,6 +23,7 @@ enum {
 	OPT_TARGETS_ALLOW,
 	OPT_CONTROL,
 	OPT_STATUS_DIR,
+	OPT_STATE_DIR,
 	OPT_IO_ENGINE,
 	OPT_MAX_DATA_MEMORY,
 };
@@ -44,6 +46,7 @@ static const struct option options_long[] = {
     {"targets-allow", required_argument, NULL, OPT_TARGETS_ALLOW},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"status-dir", required_argument, NULL, OPT_STATUS_DIR},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"io-engine", required_argument, NULL, OPT_IO_ENGINE},
     {"max-data-memory", required_argument, NULL, OPT_MAX_DATA_MEMORY},
     {NULL, 0, NULL, 0},
@@ -83,6 +86,9 @@ options_usage(FILE *f)
 	    "      --status-dir=DIR     IET-style volume and session files "
 	    "(default\n"
 	    "                           " CTL_DEFAULT_STATUS_DIR ")\n"
+	    "      --state-dir=DIR      persistent reservations with APTPL "
+	    "(default\n"
+	    "                           " SCSI_PR_STATE_DIR_DEFAULT ")\n"
 	    "      --io-engine=ENGINE   backend I/O: auto (default: io_uring "
 	    "when the\n"
 	    "                           kernel allows it, else threads), "
@@ -234,6 +240,7 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 	o->targets_allow = "/etc/targets.allow";
 	o->control = CTL_DEFAULT_SOCKET;
 	o->status_dir = CTL_DEFAULT_STATUS_DIR;
+	o->state_dir = SCSI_PR_STATE_DIR_DEFAULT;
 	o->io_engine = BACKEND_ENGINE_AUTO;
 
 	optind = 1;
@@ -307,6 +314,14 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			break;
 		case OPT_STATUS_DIR:
 			o->status_dir = optarg;
+			break;
+		case OPT_STATE_DIR:
+			if (*optarg == '\0') {
+				fprintf(err,
+				    "ietd: --state-dir: empty directory\n");
+				goto usage;
+			}
+			o->state_dir = optarg;
 			break;
 		case OPT_MAX_DATA_MEMORY:
 			if (options_size("--max-data-memory", optarg,

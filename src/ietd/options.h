@@ -38,6 +38,7 @@ struct ietd_options {
 	const char *targets_allow;
 	const char *control;    /* ietadm's Unix socket */
 	const char *status_dir; /* IET-format volume and session files */
+	const char *state_dir;  /* APTPL persistent reservations */
 	/* --io-engine; default auto */
 	enum backend_engine io_engine;
 	uint64_t max_data_memory; /* bytes; 0 = the built-in default */

@@ -118,6 +118,7 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 		return rc;
 	}
 	pthread_mutex_init(&lu->lock, NULL);
+	pthread_mutex_init(&lu->pr_store_lock, NULL);
 	lu->refs = 1;
 	lu->lun = p->lun;
 	lu->write_through = bp.write_through;
@@ -134,6 +135,7 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 		lu->path = mem_strdup(bp.path);
 		if (lu->path == NULL) {
 			backend_close(lu->be);
+			pthread_mutex_destroy(&lu->pr_store_lock);
 			pthread_mutex_destroy(&lu->lock);
 			mem_free(lu);
 			snprintf(why, whylen, "out of memory");
@@ -145,6 +147,8 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	list_init(&lu->tasks);
 	list_init(&lu->pending);
 	list_init(&lu->pr_regs);
+	/* APTPL state saved under this LU's identity (pr_store.c). */
+	scsi_pr_store_load(lu);
 	lu->blocks = scsi_lu_size(lu) >> lu->block_shift;
 	scsi_lu_list_lock();
 	list_add_tail(&scsi_lu_all, &lu->node);
@@ -180,6 +184,7 @@ scsi_lu_put(struct scsi_lu *lu)
 	}
 	scsi_pr_free(lu);
 	backend_close(lu->be);
+	pthread_mutex_destroy(&lu->pr_store_lock);
 	pthread_mutex_destroy(&lu->lock);
 	mem_free(lu->path);
 	mem_free(lu);

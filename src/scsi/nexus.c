@@ -68,3 +68,22 @@ scsi_nexus_unregister(struct scsi_nexus *nx)
 	}
 	scsi_lu_list_unlock();
 }
+
+unsigned int
+scsi_nexus_find(bool (*match)(const struct scsi_nexus *nx, const void *ctx),
+    const void *ctx, uint64_t *ids, unsigned int max)
+{
+	struct list_node *pos;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&scsi_nexus_lock);
+	list_for_each(pos, &scsi_nexus_list) {
+		const struct scsi_nexus *nx =
+		    list_entry(pos, struct scsi_nexus, node);
+
+		if (n < max && match(nx, ctx))
+			ids[n++] = nx->id;
+	}
+	pthread_mutex_unlock(&scsi_nexus_lock);
+	return n;
+}

@@ -226,6 +226,14 @@ int scsi_lu_resize(struct scsi_lu *lu, uint64_t bytes, char *why,
 void scsi_lu_ua_luns_changed(struct scsi_lu *lu);
 void scsi_lu_ua_capacity_changed(struct scsi_lu *lu);
 
+/*
+ * pr_store.c: where LUs keep their persistent reservations when an
+ * initiator set APTPL (ietd --state-dir). Call before creating LUs; the
+ * string is copied. The directory is made (mode 0700) at the first write.
+ */
+#define SCSI_PR_STATE_DIR_DEFAULT "/var/lib/ietd"
+int scsi_pr_store_set_dir(const char *dir);
+
 /* nexus.c */
 /*
  * A fresh nexus id, never returned before (any thread). A transport

@@ -60,14 +60,21 @@ struct scsi_itl {
 	unsigned int nua;
 };
 
-/* A persistent reservation registration (SPC-4 5.13.7): one I_T nexus. */
+/*
+ * A persistent reservation registration (SPC-4 5.13.7): the I_T nexuses
+ * of one initiator port (or, registered by a name-only TransportID, of
+ * every port of that initiator) with one target port (or, with
+ * ALL_TG_PT, every target port of the target). Identified by names, not
+ * by session, so it outlives reconnects and restarts (APTPL).
+ */
 struct scsi_pr_reg {
 	struct list_node node;
 	uint64_t key;
-	uint64_t nexus_id; /* the nexus that registered, for UAs */
 	uint16_t rel_port_id;
-	char initiator_port[256];
-	char target_port[256];
+	bool all_tg_pt;           /* registered for every target port */
+	bool any_isid;            /* initiator_port is a bare iSCSI name */
+	char initiator_port[256]; /* "iqn...,i,0x<ISID>" or "iqn..." */
+	char target_port[256];    /* "iqn...,t,0x<TPGT>" */
 };
 
 struct scsi_lu {
@@ -109,7 +116,13 @@ struct scsi_lu {
 	 * SCSI_TS_PENDING: outside the ordering, but resets find them.
 	 */
 	struct list_node pending;
-	/* Persistent reservations (pr.c), not kept across restarts. */
+	/*
+	 * Persistent reservations (pr.c); with APTPL also in a state file
+	 * (pr_store.c). pr_store_lock serialises PR OUT commands of this LU
+	 * with their file writes, and is taken before lock.
+	 */
+	pthread_mutex_t pr_store_lock;
+	bool pr_aptpl; /* the last APTPL received was one */
 	struct list_node pr_regs;
 	unsigned int pr_nregs; /* on pr_regs, at most SCSI_PR_REGS_MAX */
 	struct log_ratelimit pr_full_rl; /* "registrations at their cap" */
@@ -239,6 +252,27 @@ bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_task *task,
 void scsi_pr_in(struct scsi_task *task, const uint64_t *luns, unsigned int n);
 void scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n);
 void scsi_pr_free(struct scsi_lu *lu);
+/* Match a registration against an I_T nexus's port names. */
+bool scsi_pr_reg_matches(const struct scsi_pr_reg *r, const char *iport,
+    const char *tport);
+
+/*
+ * pr_store.c: the APTPL state file of an LU, named after its NAA
+ * designator. encode() (lu->lock held) serialises the LU's PR state into a
+ * new buffer; write() replaces the file durably; remove() deletes it;
+ * load() at LU creation fills an LU with no registrations from its file,
+ * or leaves it empty and logs why. 0 or -errno (logged).
+ */
+int scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len);
+int scsi_pr_store_write(const struct scsi_lu *lu, const uint8_t *buf,
+    size_t len);
+int scsi_pr_store_remove(const struct scsi_lu *lu);
+void scsi_pr_store_load(struct scsi_lu *lu);
+
+/* nexus.c: ids of the registered I_T nexuses match() accepts (max of). */
+unsigned int scsi_nexus_find(bool (*match)(const struct scsi_nexus *nx,
+				 const void *ctx),
+    const void *ctx, uint64_t *ids, unsigned int max);
 
 /* task.c */
 const struct scsi_op *scsi_op_lookup(uint8_t opcode);

@@ -1095,9 +1095,7 @@ test_reserve_release(void **state)
 /* Parameter lists for PERSISTENT RESERVE OUT. */
 static const uint8_t pr_reg_aa[24] = {[15] = 0xaa};
 static const uint8_t pr_key_aa[24] = {[7] = 0xaa};
-static const uint8_t pr_aptpl[24] = {[15] = 0xaa, [20] = 0x01};
 static const uint8_t pr_spec_i_pt[24] = {[15] = 0xaa, [20] = 0x08};
-static const uint8_t pr_all_tg_pt[24] = {[15] = 0xaa, [20] = 0x04};
 static const uint8_t pr_preempt0[24] = {[7] = 0xaa};
 
 /* PERSISTENT RESERVE IN/OUT decoding (SPC-4 6.15, 6.16). */
@@ -1105,15 +1103,23 @@ static void
 test_persistent_reserve(void **state)
 {
 	struct scsi_lu *lu = h_lu("nullio", false);
-	static const uint8_t caps[8] = {0x00, 0x08, 0x10, 0x80, 0xea, 0x01, 0,
+	/* CRH, SIP_C, ATP_C, PTPL_C; TMV, ALLOW COMMANDS 001b; the types. */
+	static const uint8_t caps[8] = {0x00, 0x08, 0x1d, 0x90, 0xea, 0x01, 0,
 	    0};
 	static const struct h_case cases[] = {
 	    {.name = "PR IN service action 04h",
 		.cdb = {0x5e, 0x04, 0, 0, 0, 0, 0, 1, 0, 0},
 		.len = 256,
 		H_INV_CDB(1, 4)},
-	    {.name = "PR OUT REGISTER AND MOVE",
+	    {.name = "PR OUT REGISTER AND MOVE without a TransportID",
 		.cdb = {0x5f, 0x07, 0, 0, 0, 0, 0, 0, 24, 0},
+		.data = pr_reg_aa,
+		.dlen = 24,
+		.len = 24,
+		.out = true,
+		H_PLL_ERR},
+	    {.name = "PR OUT service action 08h",
+		.cdb = {0x5f, 0x08, 0, 0, 0, 0, 0, 0, 24, 0},
 		.data = pr_reg_aa,
 		.dlen = 24,
 		.len = 24,
@@ -1136,27 +1142,13 @@ test_persistent_reserve(void **state)
 	    {.name = "PR OUT parameter list length 0",
 		.cdb = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 0, 0},
 		H_PLL_ERR},
-	    {.name = "PR OUT APTPL",
-		.cdb = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0},
-		.data = pr_aptpl,
-		.dlen = 24,
-		.len = 24,
-		.out = true,
-		H_INV_PARAM(20, 0)},
-	    {.name = "PR OUT SPEC_I_PT",
+	    {.name = "PR OUT SPEC_I_PT from a registered nexus",
 		.cdb = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0},
 		.data = pr_spec_i_pt,
 		.dlen = 24,
 		.len = 24,
 		.out = true,
 		H_INV_PARAM(20, 3)},
-	    {.name = "PR OUT ALL_TG_PT",
-		.cdb = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0},
-		.data = pr_all_tg_pt,
-		.dlen = 24,
-		.len = 24,
-		.out = true,
-		H_INV_PARAM(20, 2)},
 	    {.name = "PR OUT RESERVE type 2 (obsolete)",
 		.cdb = {0x5f, 0x01, 0x02, 0, 0, 0, 0, 0, 24, 0},
 		.data = pr_key_aa,

@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The ietd authors
+# Persistent reservations through restarts (ietd issue 19): register and
+# reserve with APTPL, SPEC_I_PT and ALL_TG_PT registrations, kill -9,
+# start again on the same --state-dir: the same keys, reservation and
+# full status; again with the LU renumbered (another tid, another LUN,
+# the same ScsiId); REGISTER AND MOVE and PREEMPT AND ABORT; then the
+# state file flipped, cut short and replaced by junk: each named in the
+# log with what is wrong, and the LU starts empty. About 15 s.
+. "$(dirname "$0")/lib.sh"
+
+py="$(dirname "$0")/0815-pr-aptpl.py"
+img=$(make_image pr.img 16M)
+other=$(make_image other.img 4M)
+state=$T/state
+saved=$T/saved.json
+conf1() {
+	cat >"$T/ietd.conf" <<CONF
+Target $IQN_BASE:pr
+	Lun 0 Path=$img,Type=fileio,ScsiId=pr-lu-1
+CONF
+}
+# Renumbered: another target first (so another tid), another LUN.
+conf2() {
+	cat >"$T/ietd.conf" <<CONF
+Target $IQN_BASE:other
+	Lun 0 Path=$other,Type=fileio
+Target $IQN_BASE:pr
+	Lun 3 Path=$img,Type=fileio,ScsiId=pr-lu-1
+CONF
+}
+start() {
+	ietd_start --state-dir="$state" || {
+		not_ok "ietd starts" "$(tail -n 5 "$IETD_LOG")"
+		finish
+		exit 1
+	}
+}
+crash() {
+	kill -9 "$IETD_PID"
+	wait "$IETD_PID" 2>/dev/null
+	IETD_PID=
+}
+phase() { # phase NAME LUN
+	timeout 60 python3 "$py" "$1" "$PORT" "$IQN_BASE:pr" "$2" "$saved" \
+		"$img" >"$T/py.out" 2>&1
+	tap_import "$T/py.out" $? "$1 phase"
+}
+
+conf1
+start
+phase setup 0
+files=$(ls "$state" 2>/dev/null)
+if [[ $files =~ ^pr-[0-9a-f]{16}\.state$ ]]; then
+	ok "one state file, named by hex of the LU's NAA designator"
+else
+	not_ok "one state file, named by hex of the LU's NAA designator" "$files"
+fi
+mode=$(stat -c %a "$state")
+[ "$mode" = 700 ] && ok "state dir made with mode 0700" ||
+	not_ok "state dir made with mode 0700" "$mode"
+file=$state/$files
+
+crash
+start
+phase check 0
+check "restore is logged" grep -q "restored from $file" "$IETD_LOG"
+
+crash
+conf2
+start
+phase check 3
+phase move 3
+phase abort 3
+crash
+
+# Corruptions: each refused with its reason, and the LU starts empty.
+cp "$file" "$T/good.state"
+corrupt() { # corrupt NAME LOG-REGEX COMMAND...
+	local name=$1 re=$2
+	shift 2
+	cp "$T/good.state" "$file"
+	"$@"
+	start
+	if grep -qE "state file $file: $re; the LU starts with no reservations" \
+		"$IETD_LOG"; then
+		ok "$name: logged"
+	else
+		not_ok "$name: logged" "$(grep -i 'state file' "$IETD_LOG")"
+	fi
+	phase empty 3
+	check "$name: ietd still serves" kill -0 "$IETD_PID"
+	crash
+}
+flip() {
+	python3 - "$file" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x01
+open(p, "wb").write(b)
+PY
+}
+corrupt "a flipped byte" "checksum mismatch \\(torn or corrupted\\)" flip
+corrupt "a truncated file" "truncated: shorter than its header says" \
+	truncate -s -7 "$file"
+corrupt "a torn header" "truncated: shorter than its header" \
+	truncate -s 9 "$file"
+corrupt "junk" "not an ietd state file \\(bad magic\\)" \
+	dd if=/dev/urandom of="$file" bs=64 count=2 status=none
+
+# APTPL cleared: the file goes (SPC-4 5.13.5).
+rm -rf "$state"
+conf1
+start
+timeout 60 python3 "$py" aptpl-off "$PORT" "$IQN_BASE:pr" 0 "$state" \
+	"$img" >"$T/py.out" 2>&1
+tap_import "$T/py.out" $? "aptpl-off phase"
+ietd_stop
+rc=$?
+[ $rc -eq 0 ] && ok "ietd exits 0 on SIGTERM" || not_ok "ietd exits 0 on SIGTERM" "exit $rc"
+grep -E 'AddressSanitizer|runtime error|LeakSanitizer' "$IETD_LOG" &&
+	not_ok "no sanitizer report" "see above"
+finish
