@@ -5,7 +5,7 @@
 # reserve with APTPL, SPEC_I_PT and ALL_TG_PT registrations, kill -9,
 # start again on the same --state-dir: the same keys, reservation and
 # full status; again with the LU renumbered (another tid, another LUN,
-# the same ScsiId); REGISTER AND MOVE and PREEMPT AND ABORT; then the
+# the same ScsiId) and once more by a SIGHUP reload; REGISTER AND MOVE and PREEMPT AND ABORT; then the
 # state file flipped, cut short and replaced by junk: each named in the
 # log with what is wrong, and the LU starts empty. About 15 s.
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +29,10 @@ Target $IQN_BASE:other
 Target $IQN_BASE:pr
 	Lun 3 Path=$img,Type=fileio,ScsiId=pr-lu-1
 CONF
+}
+# Reloaded (SIGHUP) with the LUN renumbered once more.
+conf3() {
+	sed -i "s/Lun 3 /Lun 5 /" "$T/ietd.conf"
 }
 start() {
 	ietd_start --state-dir="$state" || {
@@ -71,8 +75,16 @@ crash
 conf2
 start
 phase check 3
-phase move 3
-phase abort 3
+conf3
+kill -HUP "$IETD_PID"
+for i in $(seq 100); do
+	grep -q "reload: configuration applied" "$IETD_LOG" && break
+	sleep 0.1
+done
+check "reload applied" grep -q "reload: configuration applied" "$IETD_LOG"
+phase check 5
+phase move 5
+phase abort 5
 crash
 
 # Corruptions: each refused with its reason, and the LU starts empty.
@@ -89,7 +101,7 @@ corrupt() { # corrupt NAME LOG-REGEX COMMAND...
 	else
 		not_ok "$name: logged" "$(grep -i 'state file' "$IETD_LOG")"
 	fi
-	phase empty 3
+	phase empty 5
 	check "$name: ietd still serves" kill -0 "$IETD_PID"
 	crash
 }
