@@ -950,35 +950,6 @@ pr_preempt_abort_done(void *arg)
 	scsi_task_finish_later(arg);
 }
 
-/*
- * With APTPL, the state goes to the LU's file before the command reports
- * GOOD (SPC-4 5.13.5); APTPL cleared, the file goes. This runs on the
- * transport's thread, under lu->pr_store_lock (never lu->lock, so I/O to
- * the LU goes on): PR OUT is rare, a cluster manager's few per failover,
- * and the initiator must not hear GOOD before the state is durable. A
- * failed write is said in the log and as INTERNAL TARGET FAILURE; the
- * state in memory stays as the command left it.
- */
-static bool
-pr_persist(struct scsi_lu *lu, bool was_aptpl)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rc;
-
-	pthread_mutex_lock(&lu->lock);
-	if (!lu->pr_aptpl) {
-		pthread_mutex_unlock(&lu->lock);
-		return !was_aptpl || scsi_pr_store_remove(lu) == 0;
-	}
-	rc = scsi_pr_store_encode(lu, &buf, &len);
-	pthread_mutex_unlock(&lu->lock);
-	if (rc == 0)
-		rc = scsi_pr_store_write(lu, buf, len);
-	mem_free(buf);
-	return rc == 0;
-}
-
 static void
 pr_verdict_set(struct scsi_lu *lu, struct scsi_task *task, struct pr_verdict v)
 {
@@ -1057,6 +1028,45 @@ pr_out_plen_ok(uint8_t sa, const uint8_t *cdb, uint32_t plen, uint32_t have,
 	    plen >= PR_OUT_SPEC_HDR + 4 + PR_TID_MIN_ADDL;
 }
 
+/*
+ * A PERSISTENT RESERVE OUT whose change must reach the state file before
+ * it completes (APTPL, SPC-4 5.13.5): the file is written by a thread of
+ * pr_store.c's while this event thread serves its other sessions, then
+ * pr_out_stored() ends the command here. PREEMPT AND ABORT then starts
+ * waiting for the tasks it aborted, so it still completes after both.
+ */
+struct pr_out_later {
+	struct scsi_task *task;
+	struct pr_verdict v;
+	struct scsi_abort_wait *w;
+	struct list_node stopped; /* PREEMPT AND ABORT's, not yet ended */
+};
+
+/*
+ * A failed write is said in the log (pr_store.c) and as INTERNAL TARGET
+ * FAILURE; the state in memory stays as the command left it.
+ */
+static void
+pr_out_stored(void *arg, bool ok, bool inline_)
+{
+	struct pr_out_later *x = arg;
+	struct scsi_task *task = x->task;
+
+	if (!ok)
+		scsi_task_set_sense(task, SK_HARDWARE_ERROR,
+		    ASC_INTERNAL_TARGET_FAILURE);
+	else
+		pr_verdict_set(task->lu, task, x->v);
+	if (x->w != NULL)
+		/* completes_later stays: pr_preempt_abort_done() ends it. */
+		scsi_abort_wait_start(task->lu, x->w, &x->stopped);
+	else if (inline_)
+		task->completes_later = false; /* scsi_task_exec() ends it */
+	else
+		scsi_task_finish_later(task);
+	mem_free(x);
+}
+
 void
 scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 {
@@ -1067,9 +1077,11 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	const uint8_t *p = task->data;
 	struct scsi_pr_reg *r;
 	struct scsi_abort_wait *w = NULL;
-	struct list_node stopped;
-	uint64_t key, sakey;
-	bool was_aptpl, changed = false, stored = true;
+	struct pr_out_later *x;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint64_t key, sakey, seq = 0;
+	bool was_aptpl, changed = false, stored = true, persist = false;
 
 	(void)luns;
 	(void)n;
@@ -1106,17 +1118,23 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	 * 5.13.11.2), and completes once they are gone: no command of theirs
 	 * changes the medium after the new holder hears GOOD.
 	 */
-	list_init(&stopped);
+	x = mem_zalloc(sizeof(*x));
+	if (x == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		return;
+	}
+	x->task = task;
+	list_init(&x->stopped);
 	if (sa == PR_OUT_PREEMPT_ABORT) {
 		w = scsi_abort_wait_new(task->queue, pr_preempt_abort_done,
 		    task);
 		if (w == NULL) {
+			mem_free(x);
 			scsi_task_set_status(task, SCSI_STATUS_BUSY);
 			return;
 		}
 	}
 
-	pthread_mutex_lock(&lu->pr_store_lock);
 	pthread_mutex_lock(&lu->lock);
 	was_aptpl = lu->pr_aptpl;
 	r = pr_reg_find(lu, task);
@@ -1162,7 +1180,7 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 		break;
 	case PR_OUT_PREEMPT:
 	case PR_OUT_PREEMPT_ABORT:
-		v = pr_out_preempt(lu, r, sakey, type, w, &stopped);
+		v = pr_out_preempt(lu, r, sakey, type, w, &x->stopped);
 		changed = pr_good(v);
 		break;
 	case PR_OUT_REGISTER_MOVE:
@@ -1171,22 +1189,36 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 		break;
 	}
 out:
+	/*
+	 * With APTPL (or as it is cleared) the change is numbered and its
+	 * snapshot taken here, in the order of the changes; written off this
+	 * thread, and the command ends once it is on disk.
+	 */
+	if (changed && (was_aptpl || lu->pr_aptpl)) {
+		seq = ++lu->pr_store_seq;
+		persist = true;
+		if (lu->pr_aptpl && scsi_pr_store_encode(lu, &buf, &len) != 0)
+			persist = stored = false;
+	}
 	pthread_mutex_unlock(&lu->lock);
-	if (changed && (was_aptpl || lu->pr_aptpl))
-		stored = pr_persist(lu, was_aptpl);
-	pthread_mutex_unlock(&lu->pr_store_lock);
+	if (persist) {
+		x->v = v;
+		x->w = w;
+		task->completes_later = true;
+		scsi_pr_store_async(lu, task, buf, len, seq, pr_out_stored, x);
+		return;
+	}
 	if (!stored)
 		scsi_task_set_sense(task, SK_HARDWARE_ERROR,
 		    ASC_INTERNAL_TARGET_FAILURE);
 	else
 		pr_verdict_set(lu, task, v);
-	if (w == NULL)
-		return;
-	if (!pr_good(v)) {
+	if (w != NULL && !pr_good(v)) {
 		/* Nothing was preempted, so nothing aborted. */
 		scsi_abort_wait_cancel(w);
-		return;
+	} else if (w != NULL) {
+		task->completes_later = true;
+		scsi_abort_wait_start(lu, w, &x->stopped);
 	}
-	task->completes_later = true;
-	scsi_abort_wait_start(lu, w, &stopped);
+	mem_free(x);
 }

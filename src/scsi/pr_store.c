@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,8 +102,12 @@ scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len)
 		    strlen(r->target_port);
 	}
 	b = mem_zalloc(n);
-	if (b == NULL)
+	if (b == NULL) {
+		log_error("persistent reservations: target %s lun %llu: no "
+			  "memory for the state to save",
+		    lu->target_name, (unsigned long long)lu->lun);
 		return -ENOMEM;
+	}
 	memcpy(b, PR_STORE_MAGIC, 8);
 	put_be32(b + 8, PR_STORE_VERSION);
 	put_be32(b + 12, (uint32_t)(n - PR_STORE_HDR));
@@ -444,4 +449,109 @@ scsi_pr_store_load(struct scsi_lu *lu)
 		 "registration(s)%s restored from %s",
 	    lu->target_name, (unsigned long long)lu->lun, nregs,
 	    held ? " and the reservation" : "", path);
+}
+
+/* One snapshot on its way to the disk (scsi_pr_store_async). */
+struct pr_store_job {
+	struct backend_io io; /* posts done() to the task's thread */
+	struct scsi_lu *lu;   /* a reference, for the job's life */
+	uint8_t *buf;         /* NULL: remove the file */
+	size_t len;
+	uint64_t seq;
+	bool ok;
+	void (*done)(void *arg, bool ok, bool inline_);
+	void *arg;
+	bool inline_;
+};
+
+/* Write snapshot job->seq unless a newer one is on disk already. */
+static void
+pr_store_job_run(struct pr_store_job *job)
+{
+	struct scsi_lu *lu = job->lu;
+
+	pthread_mutex_lock(&lu->pr_store_lock);
+	if (job->seq > lu->pr_store_done) {
+		if (job->buf != NULL)
+			job->ok =
+			    scsi_pr_store_write(lu, job->buf, job->len) == 0;
+		else
+			job->ok = scsi_pr_store_remove(lu) == 0;
+		lu->pr_store_done = job->seq;
+		lu->pr_store_ok = job->ok;
+	} else {
+		/* The newer snapshot carries this change: its fate is ours. */
+		job->ok = lu->pr_store_ok;
+	}
+	pthread_mutex_unlock(&lu->pr_store_lock);
+	mem_free(job->buf);
+	job->buf = NULL;
+}
+
+static void
+pr_store_job_done(struct backend_io *io)
+{
+	struct pr_store_job *job = io->arg;
+
+	job->done(job->arg, job->ok, job->inline_);
+	scsi_lu_put(job->lu);
+	mem_free(job);
+}
+
+static void *
+pr_store_thread(void *arg)
+{
+	struct pr_store_job *job = arg;
+
+	pr_store_job_run(job);
+	backend_cq_post(job->io.cq, &job->io);
+	return NULL;
+}
+
+void
+scsi_pr_store_async(struct scsi_lu *lu, struct scsi_task *task, uint8_t *buf,
+    size_t len, uint64_t seq, void (*done)(void *arg, bool ok, bool inline_),
+    void *arg)
+{
+	struct pr_store_job *job = mem_zalloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t th;
+	bool started = false;
+
+	if (job == NULL) {
+		/* Not even a job: the write happens here, as it must. */
+		struct pr_store_job local = {.lu = lu,
+		    .buf = buf,
+		    .len = len,
+		    .seq = seq};
+
+		pr_store_job_run(&local);
+		done(arg, local.ok, true);
+		return;
+	}
+	scsi_lu_get(lu);
+	job->lu = lu;
+	job->buf = buf;
+	job->len = len;
+	job->seq = seq;
+	job->done = done;
+	job->arg = arg;
+	job->io.done = pr_store_job_done;
+	job->io.arg = job;
+	/*
+	 * fsync can take long on a busy disk: a thread of its own keeps the
+	 * event thread serving its other sessions meanwhile. PR OUT is rare
+	 * (a few per cluster failover), so a thread per write costs nothing.
+	 */
+	if (task->queue != NULL && pthread_attr_init(&attr) == 0) {
+		job->io.cq = task->queue->cq;
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&th, &attr, pr_store_thread, job) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		job->inline_ = true;
+		pr_store_job_run(job);
+		pr_store_job_done(&job->io);
+	}
 }

@@ -118,11 +118,15 @@ struct scsi_lu {
 	struct list_node pending;
 	/*
 	 * Persistent reservations (pr.c); with APTPL also in a state file
-	 * (pr_store.c). pr_store_lock serialises PR OUT commands of this LU
-	 * with their file writes, and is taken before lock.
+	 * (pr_store.c). Each change takes a numbered snapshot under lock;
+	 * pr_store_lock serialises the writes of the file, and a write
+	 * older than the file's skips (the newer holds its change).
 	 */
 	pthread_mutex_t pr_store_lock;
-	bool pr_aptpl; /* the last APTPL received was one */
+	uint64_t pr_store_seq;  /* snapshots taken (lock) */
+	uint64_t pr_store_done; /* the newest on disk (pr_store_lock) */
+	bool pr_store_ok;       /* did that one's write succeed */
+	bool pr_aptpl;          /* the last APTPL received was one */
 	struct list_node pr_regs;
 	unsigned int pr_nregs; /* on pr_regs, at most SCSI_PR_REGS_MAX */
 	struct log_ratelimit pr_full_rl; /* "registrations at their cap" */
@@ -268,6 +272,16 @@ int scsi_pr_store_write(const struct scsi_lu *lu, const uint8_t *buf,
     size_t len);
 int scsi_pr_store_remove(const struct scsi_lu *lu);
 void scsi_pr_store_load(struct scsi_lu *lu);
+/*
+ * Make snapshot seq durable off the caller's thread: buf (taken over;
+ * NULL to remove the file) is written by a thread of its own, then
+ * done(arg, ok) runs on task's thread. Where no thread can be had (no
+ * queue, pthread_create failing) it is done here, done() included, and
+ * done() is told so (inline).
+ */
+void scsi_pr_store_async(struct scsi_lu *lu, struct scsi_task *task,
+    uint8_t *buf, size_t len, uint64_t seq,
+    void (*done)(void *arg, bool ok, bool inline_), void *arg);
 
 /* nexus.c: ids of the registered I_T nexuses match() accepts (max of). */
 unsigned int scsi_nexus_find(bool (*match)(const struct scsi_nexus *nx,

@@ -426,7 +426,20 @@ def phase_aptpl_off():
     a.close()
 
 
-PHASES = {"aptpl-off": phase_aptpl_off, "setup": phase_setup, "check": phase_check, "empty": phase_empty,
+def phase_unwritable():
+    a, b = session("a"), session("b")
+    st, sense = prout(a, 0, 0, KEY["a"], flags=0x01)
+    result("REGISTER with APTPL and no state dir: INTERNAL TARGET FAILURE",
+           st == pt.SCSI_CHECK_CONDITION and sense_is(sense, 4, 0x44),
+           "status %r %s" % (st, sense.hex()))
+    # Other sessions are served meanwhile, and later.
+    result("another session still served",
+           write(b, 30, 0xB3) == pt.SCSI_GOOD)
+    a.close()
+    b.close()
+
+
+PHASES = {"aptpl-off": phase_aptpl_off, "unwritable": phase_unwritable, "setup": phase_setup, "check": phase_check, "empty": phase_empty,
           "move": phase_move, "abort": phase_abort}
 PHASES[PHASE]()
 sys.exit(1 if result.failures else 0)

@@ -130,6 +130,15 @@ timeout 60 python3 "$py" aptpl-off "$PORT" "$IQN_BASE:pr" 0 "$state" \
 	"$img" >"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "aptpl-off phase"
 ietd_stop
+
+# A state dir that cannot be made: the write fails, said in the log and
+# to the initiator; ietd serves on.
+state=$T/not-a-dir
+: >"$state"
+start
+phase unwritable 0
+check "failed save is logged" grep -q "persistent reservations: cannot save $state/pr-" "$IETD_LOG"
+ietd_stop
 rc=$?
 [ $rc -eq 0 ] && ok "ietd exits 0 on SIGTERM" || not_ok "ietd exits 0 on SIGTERM" "exit $rc"
 grep -E 'AddressSanitizer|runtime error|LeakSanitizer' "$IETD_LOG" &&
