@@ -32,8 +32,9 @@ static const struct scsi_op scsi_ops[256] = {
 	NULL),
     OP(SCSI_OP_REPORT_LUNS, SCSI_F_NO_UA | SCSI_F_RESV_OK, 12,
 	scsi_spc_report_luns, NULL),
-    OP(SCSI_OP_MODE_SENSE_6, 0, 6, scsi_spc_mode_sense, NULL),
-    OP(SCSI_OP_MODE_SENSE_10, 0, 10, scsi_spc_mode_sense, NULL),
+    /* SPC-4 table 49: MODE SENSE conflicts with Exclusive Access. */
+    OP(SCSI_OP_MODE_SENSE_6, SCSI_F_PR_READ, 6, scsi_spc_mode_sense, NULL),
+    OP(SCSI_OP_MODE_SENSE_10, SCSI_F_PR_READ, 10, scsi_spc_mode_sense, NULL),
     OP(SCSI_OP_MODE_SELECT_6, SCSI_F_PR_WRITE, 6, scsi_spc_mode_select, NULL),
     OP(SCSI_OP_MODE_SELECT_10, SCSI_F_PR_WRITE, 10, scsi_spc_mode_select, NULL),
     OP(SCSI_OP_RESERVE_6, SCSI_F_PR_WRITE, 6, scsi_spc_reserve, NULL),

@@ -439,7 +439,79 @@ def phase_unwritable():
     b.close()
 
 
-PHASES = {"aptpl-off": phase_aptpl_off, "unwritable": phase_unwritable, "setup": phase_setup, "check": phase_check, "empty": phase_empty,
+# SPC-4 5.13.1 table 49 and SBC-4's: which class each command is in.
+CMDS = [("READ(10)", "r", lambda c: c.scsi(pt.cdb_read10(0, 1), lun=LUN,
+                                            read_len=BS)),
+        ("WRITE(10)", "w", lambda c: c.scsi(pt.cdb_write10(40, 1), lun=LUN,
+                                             write_data=b"\0" * BS)),
+        ("MODE SENSE(6)", "r",
+         lambda c: c.scsi(bytes([0x1A, 0, 0x3F, 0, 255, 0]), lun=LUN,
+                          read_len=255)),
+        ("GET LBA STATUS", "r",
+         lambda c: c.scsi(bytes([0x9E, 0x12]) + bytes(8) +
+                          struct.pack(">I", 64) + bytes(2), lun=LUN,
+                          read_len=64)),
+        ("SYNCHRONIZE CACHE(10)", "w",
+         lambda c: c.scsi(pt.cdb_sync_cache10(), lun=LUN)),
+        ("TEST UNIT READY", "-", lambda c: c.scsi(bytes(6), lun=LUN)),
+        ("READ CAPACITY(10)", "-",
+         lambda c: c.scsi(bytes([0x25]) + bytes(9), lun=LUN, read_len=8)),
+        ("INQUIRY", "-", lambda c: c.scsi(bytes([0x12, 0, 0, 0, 96, 0]),
+                                          lun=LUN, read_len=96)),
+        ("PERSISTENT RESERVE IN", "-",
+         lambda c: c.scsi(struct.pack(">BB5xHB", 0x5E, 0, 64, 0), lun=LUN,
+                          read_len=64)),
+        ("RESERVE(6)", "x", lambda c: c.scsi(bytes([0x16]) + bytes(5),
+                                             lun=LUN))]
+
+
+def conflicts(ptype, cls, registered):
+    if cls == "-":
+        return False
+    if cls == "x":
+        return True
+    if ptype == 1:
+        return cls == "w"
+    if ptype == 3:
+        return True
+    if registered:
+        return False
+    return cls == "w" if ptype in (5, 7) else True
+
+
+def phase_table():
+    a, b, c = session("a"), session("b"), session("c")
+    prout(a, 6, 0, KEY["a"])
+    prout(b, 6, 0, KEY["b"])
+    prout(c, 6, 0, 0)
+    bad = []
+    for ptype in (1, 3, 5, 6, 7, 8):
+        st, sense = prout(a, 1, KEY["a"], ptype=ptype)
+        if st != pt.SCSI_GOOD:
+            bad.append("RESERVE type %d: %r %s" % (ptype, st, sense.hex()))
+            continue
+        for who, s, registered in (("B", b, True), ("C", c, False)):
+            pt.clear_unit_attention(s, lun=LUN)
+            for name, cls, fn in CMDS:
+                st = fn(s)[0]
+                want = conflicts(ptype, cls, registered)
+                if (st == RESERVATION_CONFLICT) != want:
+                    bad.append("type %d, %s %s: status %r" %
+                               (ptype, who, name, st))
+        # The holder itself is never in conflict (but RESERVE(6)).
+        for name, cls, fn in CMDS:
+            st = fn(a)[0]
+            if (st == RESERVATION_CONFLICT) != (cls == "x"):
+                bad.append("type %d, holder %s: status %r" %
+                           (ptype, name, st))
+        prout(a, 2, KEY["a"], ptype=ptype)
+    result("every command against every reservation type", not bad,
+           "; ".join(bad[:6]))
+    for s in (a, b, c):
+        s.close()
+
+
+PHASES = {"table": phase_table, "aptpl-off": phase_aptpl_off, "unwritable": phase_unwritable, "setup": phase_setup, "check": phase_check, "empty": phase_empty,
           "move": phase_move, "abort": phase_abort}
 PHASES[PHASE]()
 sys.exit(1 if result.failures else 0)

@@ -129,6 +129,7 @@ start
 timeout 60 python3 "$py" aptpl-off "$PORT" "$IQN_BASE:pr" 0 "$state" \
 	"$img" >"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "aptpl-off phase"
+phase table 0
 ietd_stop
 
 # A state dir that cannot be made: the write fails, said in the log and
