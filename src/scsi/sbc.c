@@ -69,6 +69,10 @@ scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n)
 		*lba = get_be64(cdb + 2);
 		*n = get_be32(cdb + 10);
 		return true;
+	case SCSI_OP_WRITE_ATOMIC_16:
+		*lba = get_be64(cdb + 2);
+		*n = get_be16(cdb + 12);
+		return true;
 	}
 	*lba = 0;
 	*n = 0;
@@ -100,7 +104,7 @@ scsi_sbc_len_field(uint8_t opcode)
 }
 
 /* LBA range check (SBC-4 4.5): lba + n must not pass the capacity. */
-static bool
+bool
 scsi_sbc_range_ok(struct scsi_cmd *cmd)
 {
 	uint64_t blocks = __atomic_load_n(&cmd->lu->blocks, __ATOMIC_RELAXED);
@@ -155,7 +159,7 @@ scsi_sbc_read_done(struct scsi_cmd *cmd)
 	scsi_cmd_complete(cmd);
 }
 
-static void
+void
 scsi_sbc_write_done(struct scsi_cmd *cmd)
 {
 	if (cmd->io.result < 0)
@@ -164,7 +168,7 @@ scsi_sbc_write_done(struct scsi_cmd *cmd)
 }
 
 /* Does the write need FUA: its own bit, or the cache switched off. */
-static bool
+bool
 scsi_sbc_fua(struct scsi_cmd *cmd, bool bit)
 {
 	return bit || !__atomic_load_n(&cmd->lu->wce, __ATOMIC_RELAXED);

@@ -38,6 +38,12 @@
 #define BL_MAX_UNMAP_DESCS 256
 #define BL_MAX_WS_BYTES SCSI_XFER_MAX
 #define BL_MAX_CAW_BLOCKS 1
+/*
+ * MAXIMUM ATOMIC TRANSFER LENGTH, in bytes (atomic.c): one backend io.
+ * No alignment or granularity is asked, and ATOMIC BOUNDARY is not
+ * offered (its maximum is 0).
+ */
+#define BL_MAX_ATOMIC_BYTES (1024u * 1024)
 
 /* queue.c: a transport thread's queue is its backend completion queue. */
 struct scsi_queue {
@@ -339,6 +345,16 @@ void scsi_sbc_write_same(struct scsi_cmd *cmd);
 void scsi_sbc_unmap(struct scsi_cmd *cmd);
 void scsi_sbc_compare_write(struct scsi_cmd *cmd);
 void scsi_sbc_orwrite(struct scsi_cmd *cmd);
+/* LBA range check; false with the sense set when it passes the end. */
+bool scsi_sbc_range_ok(struct scsi_cmd *cmd);
+/* Does a write need FUA: its own bit, or the cache switched off. */
+bool scsi_sbc_fua(struct scsi_cmd *cmd, bool bit);
+/* Completion of a plain write: MEDIUM ERROR on failure, then complete. */
+void scsi_sbc_write_done(struct scsi_cmd *cmd);
+
+/* atomic.c */
+void scsi_sbc_write_atomic(struct scsi_cmd *cmd);
+
 /* Decode LBA and block count of a media CDB; false if it has none. */
 bool scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n);
 

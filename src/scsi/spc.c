@@ -180,6 +180,13 @@ scsi_vpd_page(struct scsi_task *task, uint8_t code, uint8_t *b)
 			put_be32(b + 28, 1);
 		}
 		put_be64(b + 36, BL_MAX_WS_BYTES >> lu->block_shift);
+		/*
+		 * MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT and
+		 * ATOMIC TRANSFER LENGTH GRANULARITY 0 (none asked), and
+		 * the WITH ATOMIC BOUNDARY maximum and boundary size 0 (not
+		 * offered): atomic.c.
+		 */
+		put_be32(b + 44, BL_MAX_ATOMIC_BYTES >> lu->block_shift);
 		break;
 	case VPD_BLOCK_DEV_CHARS:
 		len = 64;

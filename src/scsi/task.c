@@ -99,6 +99,8 @@ static const struct scsi_op scsi_ops[256] = {
 	NULL, scsi_sbc_orwrite),
     OP(SCSI_OP_COMPARE_AND_WRITE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
 	16, NULL, scsi_sbc_compare_write),
+    OP(SCSI_OP_WRITE_ATOMIC_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
+	16, NULL, scsi_sbc_write_atomic),
 };
 
 /* Commands per thread kept for reuse: one per task in flight. */
@@ -171,24 +173,38 @@ scsi_cmd_can_start(struct scsi_cmd *cmd)
 	struct scsi_task *task = cmd->task;
 	struct list_node *pos;
 
-	if (task->attr == SCSI_ATTR_HEAD_OF_QUEUE)
-		return true;
-	/* Nothing ordered, nothing writing, not a writer: nothing to wait for.
+	bool hoq = task->attr == SCSI_ATTR_HEAD_OF_QUEUE;
+
+	/*
+	 * Nothing ordered, nothing writing, not a writer: nothing to wait
+	 * for. A HEAD OF QUEUE task ignores the ORDERED fences.
 	 */
-	if (cmd->lu->set_ordered == 0 && cmd->lu->set_writers == 0 &&
-	    task->attr != SCSI_ATTR_ORDERED)
+	if (cmd->lu->set_writers == 0 &&
+	    (hoq ||
+		(cmd->lu->set_ordered == 0 && task->attr != SCSI_ATTR_ORDERED)))
 		return true;
 	for (pos = cmd->lu->tasks.next; pos != &task->node; pos = pos->next) {
 		struct scsi_task *older =
 		    list_entry(pos, struct scsi_task, node);
 		struct scsi_cmd *oc = older->internal;
 
-		if (older->attr == SCSI_ATTR_HEAD_OF_QUEUE)
+		/*
+		 * HEAD OF QUEUE overtakes the ordering (SAM-5 8.6.4) but not
+		 * the data: a command never runs beside one that writes
+		 * blocks it reads or writes, whatever the attributes, or
+		 * a READ could see half of a WRITE ATOMIC (SBC-4 4.29) or of
+		 * a COMPARE AND WRITE. A HEAD OF QUEUE task waits only for
+		 * such tasks already running, so it still goes first among
+		 * the waiting ones; the others also wait for an older HEAD
+		 * OF QUEUE task over their blocks.
+		 */
+		if (hoq && older->state == SCSI_TS_WAITING)
 			continue;
-		/* SAM-5 8.6.3: an ORDERED task fences both ways. */
-		if (task->attr == SCSI_ATTR_ORDERED ||
-		    older->attr == SCSI_ATTR_ORDERED)
-			return false;
+		if (!hoq && older->attr != SCSI_ATTR_HEAD_OF_QUEUE &&
+		    (task->attr == SCSI_ATTR_ORDERED ||
+			older->attr == SCSI_ATTR_ORDERED))
+			return false; /* SAM-5 8.6.3: ORDERED fences both ways
+				       */
 		if (!cmd->has_range || !oc->has_range)
 			continue;
 		if (!cmd->writes && !oc->writes)
