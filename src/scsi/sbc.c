@@ -431,7 +431,17 @@ scsi_sbc_compare_write(struct scsi_cmd *cmd)
 			scsi_task_sense_invalid_field(task, true, 13, -1);
 		goto done;
 	}
-	/* The Data-Out holds the compare data and then the write data. */
+	/*
+	 * The Data-Out holds the compare data and then the write data, and
+	 * nothing else: more than that means the CDB's length is not the
+	 * one the initiator meant (iscsi-test-cu's
+	 * CompareAndWrite.InvalidDataOutSize), so nothing is written.
+	 */
+	if (scsi_task_data_out_len(task) > 2 * bytes) {
+		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_IU);
+		goto done;
+	}
 	if (scsi_sbc_read_medium(cmd, bytes, 2 * bytes, scsi_sbc_caw_read_done))
 		return;
 done:
@@ -556,7 +566,12 @@ scsi_sbc_write_same(struct scsi_cmd *cmd)
 		goto done;
 	}
 	task->xfer_len = ndob ? 0 : bs;
-	if (!ndob && scsi_task_data_out_len(task) < bs) {
+	/*
+	 * The Data-Out is one block, no less (nothing to repeat) and no
+	 * more: a longer one says the initiator meant another command
+	 * (iscsi-test-cu WriteSame10/16.InvalidDataOutSize).
+	 */
+	if (!ndob && scsi_task_data_out_len(task) != bs) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		goto done;

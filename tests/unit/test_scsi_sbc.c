@@ -701,6 +701,16 @@ test_write_same(void **state)
 	    {.name = "WRITE SAME(10) without its block",
 		.cdb = {0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0},
 		H_SENSE(H_SK_ILLEGAL, 0x0e, 0x03)},
+	    {.name = "WRITE SAME(10) UNMAP with half a block",
+		.cdb = {0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0},
+		.len = H_BS / 2,
+		.out = true,
+		H_SENSE(H_SK_ILLEGAL, 0x0e, 0x03)},
+	    {.name = "WRITE SAME(16) UNMAP with two blocks",
+		.cdb = {0x93, 0x08, [13] = 1},
+		.len = 2 * H_BS,
+		.out = true,
+		H_SENSE(H_SK_ILLEGAL, 0x0e, 0x03)},
 	};
 	uint8_t ws10[10] = {0x41, 0, 0, 0, 0, 100, 0, 0, 3, 0};
 	uint8_t ws16[16] = {0x93, 0, [9] = 110, [13] = 2};
@@ -1020,6 +1030,12 @@ test_caw_orwrite(void **state)
 		.data = caw_bad,
 		.dlen = H_BS,
 		.len = H_BS,
+		.out = true,
+		H_SENSE(H_SK_ILLEGAL, 0x0e, 0x03)},
+	    /* More Data-Out than the CDB's blocks: the CDB is not meant. */
+	    {.name = "COMPARE AND WRITE with four blocks of data",
+		.cdb = {0x89, 0, [9] = 60, [13] = 1},
+		.len = 4 * H_BS,
 		.out = true,
 		H_SENSE(H_SK_ILLEGAL, 0x0e, 0x03)},
 	    {.name = "ORWRITE ORPROTECT",
