@@ -775,6 +775,9 @@ scsi_sbc_get_lba_status(struct scsi_task *task)
 	put_be32(b, 20);
 	put_be64(b + 8, lba);
 	put_be32(b + 16, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
+	/* After a SANITIZE BLOCK ERASE, until a write: deallocated. */
+	if (__atomic_load_n(&task->lu->all_unmapped, __ATOMIC_RELAXED))
+		b[20] = 1;
 	scsi_task_data_in(task, b, sizeof(b), get_be32(task->cdb + 10));
 }
 

@@ -140,6 +140,18 @@ struct scsi_lu {
 	bool pr_held;
 	uint8_t pr_type;
 	struct scsi_pr_reg *pr_holder; /* NULL for all-registrants types */
+	/* SANITIZE (sanitize.c). */
+	bool sanitizing;            /* atomic: one runs */
+	uint16_t sanitize_progress; /* atomic: of 65536 */
+	bool sanitize_failed;       /* lu->lock: the last one failed */
+	bool sanitize_ause;         /* lu->lock: and allowed a plain exit */
+	/* lu->lock: the SANITIZE (IMMED 0) answered when it ends, or NULL */
+	struct scsi_task *sanitize_waiter;
+	struct backend_io sanitize_post;  /* ends an aborted waiter */
+	struct log_ratelimit sanitize_rl; /* lu->lock: its log lines */
+	/* atomic: a BLOCK ERASE left every block unmapped, none written since
+	 */
+	bool all_unmapped;
 };
 
 /* Task states (task->state). */
@@ -299,6 +311,12 @@ const struct scsi_op *scsi_op_lookup(uint8_t opcode);
 void scsi_cmd_complete(struct scsi_cmd *cmd);
 void scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
     uint64_t len, void *buf, bool fua, scsi_cmd_fn *next);
+/*
+ * Take a running media command out of the task set and free it without
+ * answering its task: the caller answers the task later, on its thread,
+ * with scsi_task_finish_later() (a SANITIZE waited for, IMMED 0).
+ */
+void scsi_cmd_detach(struct scsi_cmd *cmd);
 uint64_t scsi_task_nexus_id(const struct scsi_task *task);
 
 /* spc.c */
@@ -351,6 +369,26 @@ bool scsi_sbc_range_ok(struct scsi_cmd *cmd);
 bool scsi_sbc_fua(struct scsi_cmd *cmd, bool bit);
 /* Completion of a plain write: MEDIUM ERROR on failure, then complete. */
 void scsi_sbc_write_done(struct scsi_cmd *cmd);
+
+/* sanitize.c */
+void scsi_sanitize_start(struct scsi_cmd *cmd);
+/* Does this LU offer that SANITIZE service action? */
+bool scsi_sanitize_supported(const struct scsi_lu *lu, uint8_t sa);
+/*
+ * Must task be refused because a sanitize runs or failed? true with the
+ * task's sense set (NOT READY, SANITIZE IN PROGRESS with the progress,
+ * or MEDIUM ERROR, SANITIZE COMMAND FAILED). lu->lock held.
+ */
+bool scsi_sanitize_refuse(struct scsi_lu *lu, struct scsi_task *task);
+/*
+ * An aborted task (own thread): if it is the SANITIZE waiting for its
+ * operation, it ends now (posted to its thread) while the operation goes
+ * on (SBC-4 4.11.2: a sanitize is not stopped by a task abort); true then.
+ */
+bool scsi_sanitize_abort_waiter(struct scsi_task *task);
+/* REQUEST SENSE's data while a sanitize runs; false when none runs. */
+bool scsi_sanitize_sense(struct scsi_lu *lu, bool desc, uint8_t *buf,
+    unsigned int *len);
 
 /* atomic.c */
 void scsi_sbc_write_atomic(struct scsi_cmd *cmd);

@@ -74,6 +74,7 @@
 
 /* Additional sense code, qualifier pairs (SPC-4 annex D). */
 #define ASC_NO_ADDITIONAL_SENSE 0x00, 0x00
+#define ASC_SANITIZE_IN_PROGRESS 0x04, 0x1b
 #define ASC_WRITE_ERROR 0x0c, 0x00
 #define ASC_INVALID_FIELD_IN_IU 0x0e, 0x03
 #define ASC_UNRECOVERED_READ_ERROR 0x11, 0x00
@@ -96,6 +97,7 @@
 #define ASC_INSUFFICIENT_REGISTRATION_RESOURCES 0x55, 0x04
 #define ASC_INVALID_RELEASE_OF_PR 0x26, 0x04
 #define ASC_SAVING_PARAMS_UNSUPPORTED 0x39, 0x00
+#define ASC_SANITIZE_FAILED 0x31, 0x03
 #define ASC_INTERNAL_TARGET_FAILURE 0x44, 0x00
 
 /* Sense data formats (SPC-4 4.5). */
@@ -184,6 +186,15 @@
 #define CDB_RC16_PMI 0x01
 #define CDB_REQSENSE_DESC 0x01
 #define CDB_NACA 0x04
+
+/* SANITIZE service actions (SBC-4 5.30). */
+#define SCSI_SANITIZE_OVERWRITE 0x01
+#define SCSI_SANITIZE_BLOCK_ERASE 0x02
+#define SCSI_SANITIZE_CRYPTO_ERASE 0x03
+#define SCSI_SANITIZE_EXIT_FAILURE_MODE 0x1f
+
+/* Block device characteristics VPD (SBC-4 6.6.2), byte 7. */
+#define BDC_WABEREQ_GOOD 0x40 /* reads after BLOCK ERASE: GOOD */
 
 /* READ CAPACITY (16) (SBC-4 5.20.2). */
 #define RC16_LBPME 0x80

@@ -190,6 +190,9 @@ scsi_vpd_page(struct scsi_task *task, uint8_t code, uint8_t *b)
 		break;
 	case VPD_BLOCK_DEV_CHARS:
 		len = 64;
+		/* SANITIZE BLOCK ERASE: blocks read back (as zeros). */
+		if (scsi_sanitize_supported(lu, SCSI_SANITIZE_BLOCK_ERASE))
+			b[7] = BDC_WABEREQ_GOOD;
 		break;
 	case VPD_LBP:
 		len = 8;
@@ -329,6 +332,8 @@ scsi_spc_request_sense(struct scsi_task *task, const uint64_t *luns,
 		if (have)
 			scsi_sense_build(b, &len, desc, SK_UNIT_ATTENTION,
 			    ua.asc, ua.ascq, false, 0, NULL);
+		else if (scsi_sanitize_sense(lu, desc, b, &len))
+			; /* SBC-4 4.11.2: the progress of the sanitize */
 		else
 			scsi_sense_build(b, &len, desc, SK_NO_SENSE,
 			    ASC_NO_ADDITIONAL_SENSE, false, 0, NULL);
@@ -633,6 +638,9 @@ static const struct {
     {SCSI_OP_SERVICE_ACTION_IN_16, SCSI_SAI_GET_LBA_STATUS},
     {SCSI_OP_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES},
     {SCSI_OP_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_TMFS},
+    {SCSI_OP_SANITIZE, SCSI_SANITIZE_OVERWRITE},
+    {SCSI_OP_SANITIZE, SCSI_SANITIZE_BLOCK_ERASE},
+    {SCSI_OP_SANITIZE, SCSI_SANITIZE_EXIT_FAILURE_MODE},
 };
 
 #define RSOC_CTDP 0x02 /* command descriptor: timeouts follow */
@@ -647,13 +655,18 @@ static bool
 scsi_spc_has_sa(uint8_t opcode)
 {
 	return opcode == SCSI_OP_SERVICE_ACTION_IN_16 ||
-	    opcode == SCSI_OP_MAINTENANCE_IN;
+	    opcode == SCSI_OP_MAINTENANCE_IN || opcode == SCSI_OP_SANITIZE;
 }
 
 static bool
-scsi_spc_sa_known(uint8_t opcode, uint8_t sa)
+scsi_spc_sa_known(const struct scsi_task *task, uint8_t opcode, uint8_t sa)
 {
 	size_t i;
+
+	/* Which SANITIZE actions depend on the store (sanitize.c). */
+	if (opcode == SCSI_OP_SANITIZE)
+		return task->lu != NULL &&
+		    scsi_sanitize_supported(task->lu, sa);
 
 	for (i = 0; i < sizeof(scsi_spc_sa_cmds) / sizeof(scsi_spc_sa_cmds[0]);
 	     i++)
@@ -733,6 +746,9 @@ scsi_spc_report_opcodes(struct scsi_task *task)
 		for (i = 0;
 		     i < sizeof(scsi_spc_sa_cmds) / sizeof(scsi_spc_sa_cmds[0]);
 		     i++) {
+			if (!scsi_spc_sa_known(task, scsi_spc_sa_cmds[i].opcode,
+				scsi_spc_sa_cmds[i].sa))
+				continue;
 			op = scsi_op_lookup(scsi_spc_sa_cmds[i].opcode);
 			off += scsi_spc_rsoc_desc(b + off,
 			    scsi_spc_sa_cmds[i].opcode, true,
@@ -750,7 +766,8 @@ scsi_spc_report_opcodes(struct scsi_task *task)
 	}
 	op = scsi_op_lookup(opc);
 	supported = scsi_spc_op_supported(task, opc) &&
-	    (!scsi_spc_has_sa(opc) || scsi_spc_sa_known(opc, (uint8_t)sa));
+	    (!scsi_spc_has_sa(opc) ||
+		scsi_spc_sa_known(task, opc, (uint8_t)sa));
 	memset(one, 0, sizeof(one));
 	if (!supported) {
 		one[1] = RSOC_NOT_SUPPORTED;

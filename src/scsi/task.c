@@ -99,6 +99,9 @@ static const struct scsi_op scsi_ops[256] = {
 	NULL, scsi_sbc_orwrite),
     OP(SCSI_OP_COMPARE_AND_WRITE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
 	16, NULL, scsi_sbc_compare_write),
+    /* A fence over every block; processed as HEAD OF QUEUE. */
+    OP(SCSI_OP_SANITIZE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 10,
+	NULL, scsi_sanitize_start),
     OP(SCSI_OP_WRITE_ATOMIC_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
 	16, NULL, scsi_sbc_write_atomic),
 };
@@ -222,6 +225,17 @@ scsi_cmd_start(struct scsi_cmd *cmd)
 	if (cmd->task->aborted ||
 	    __atomic_load_n(&cmd->task->aborted_elsewhere, __ATOMIC_ACQUIRE)) {
 		/* Never reaches the store (SAM-5 7.2). */
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	/*
+	 * Queued before a SANITIZE that started ahead of it: refused as
+	 * if it had come now (SBC-4 4.11.2).
+	 */
+	if (__atomic_load_n(&cmd->lu->sanitizing, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&cmd->lu->lock);
+		(void)scsi_sanitize_refuse(cmd->lu, cmd->task);
+		pthread_mutex_unlock(&cmd->lu->lock);
 		scsi_cmd_complete(cmd);
 		return;
 	}
@@ -424,6 +438,22 @@ scsi_cmd_finish(struct scsi_cmd *cmd)
 }
 
 void
+scsi_cmd_detach(struct scsi_cmd *cmd)
+{
+	struct scsi_task *task = cmd->task;
+	struct scsi_lu *lu = cmd->lu;
+	struct list_node ready;
+
+	IETD_ASSERT(task->state == SCSI_TS_RUNNING && !cmd->held);
+	scsi_cmd_leave_set(cmd, &ready);
+	task->internal = NULL;
+	task->completes_later = true;
+	scsi_cmd_free(cmd);
+	scsi_run_ready(&ready);
+	scsi_lu_put(lu);
+}
+
+void
 scsi_task_release(struct scsi_task *task)
 {
 	struct scsi_cmd *cmd = task->internal;
@@ -621,8 +651,13 @@ scsi_cmd_new(struct scsi_lu *lu, struct scsi_task *task,
 	cmd->writes = (op->flags & SCSI_F_WRITE) != 0;
 	cmd->has_range =
 	    scsi_sbc_cdb_range(task->cdb, &cmd->lba, &cmd->nblocks);
-	/* UNMAP names its ranges in the data: treat it as a full fence. */
-	if (task->cdb[0] == SCSI_OP_UNMAP) {
+	/*
+	 * UNMAP names its ranges in the data: treat it as a full fence; so
+	 * is SANITIZE, which goes first (SBC-4 5.30.1: HEAD OF QUEUE).
+	 */
+	if (task->cdb[0] == SCSI_OP_SANITIZE)
+		task->attr = SCSI_ATTR_HEAD_OF_QUEUE;
+	if (task->cdb[0] == SCSI_OP_UNMAP || task->cdb[0] == SCSI_OP_SANITIZE) {
 		cmd->has_range = true;
 		cmd->lba = 0;
 		cmd->nblocks = UINT64_MAX;
@@ -671,6 +706,10 @@ scsi_task_exec_media(struct scsi_lu *lu, struct scsi_task *task,
 	}
 	cmd->in_exec = true;
 	task->internal = cmd;
+	/* A write maps blocks again after a BLOCK ERASE (GET LBA STATUS). */
+	if (cmd->writes && task->cdb[0] != SCSI_OP_SANITIZE &&
+	    __atomic_load_n(&lu->all_unmapped, __ATOMIC_RELAXED))
+		__atomic_store_n(&lu->all_unmapped, false, __ATOMIC_RELAXED);
 	scsi_lu_get(lu);
 	pthread_mutex_lock(&lu->lock);
 	go = scsi_cmd_enter_set(cmd);
@@ -692,7 +731,7 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	const struct scsi_op *op;
 	struct scsi_itl *itl;
 	struct scsi_ua ua = {0, 0};
-	bool have_ua = false, conflict = false;
+	bool have_ua = false, conflict = false, sanitize;
 	struct scsi_cmd *spare = NULL;
 
 	if (task->announced) {
@@ -723,14 +762,21 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		task->done(task);
 		return;
 	}
+	/*
+	 * SBC-4 4.11.2: while a sanitize runs most commands are refused
+	 * before anything else, a pending UA included (it stays pending).
+	 */
+	sanitize = scsi_sanitize_refuse(lu, task);
 	/* SAM-5 5.14: INQUIRY, REPORT LUNS, REQUEST SENSE see no UA. */
-	if (op == NULL || !(op->flags & SCSI_F_NO_UA))
+	if (!sanitize && (op == NULL || !(op->flags & SCSI_F_NO_UA)))
 		have_ua = scsi_itl_ua_pop(itl, &ua);
-	if (!have_ua)
+	if (!sanitize && !have_ua)
 		conflict = scsi_resv_conflict(lu, task, op);
 	pthread_mutex_unlock(&lu->lock);
 
-	if (have_ua) {
+	if (sanitize) {
+		/* The sense is set. */
+	} else if (have_ua) {
 		scsi_task_set_sense(task, SK_UNIT_ATTENTION, ua.asc, ua.ascq);
 	} else if (conflict) {
 		scsi_task_set_status(task, SCSI_STATUS_RESERVATION_CONFLICT);
@@ -916,6 +962,8 @@ scsi_task_abort(struct scsi_task *task)
 		task->aborted = true;
 		return;
 	}
+	if (task->completes_later && scsi_sanitize_abort_waiter(task))
+		return;
 	/* Under the lock: another nexus's reset reads it there. */
 	pthread_mutex_lock(&lu->lock);
 	task->aborted = true;

@@ -227,7 +227,8 @@ test_inquiry_vpd(void **state)
 	    0, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
 	    0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
 	    0x08, 0x00};
-	static const uint8_t pb1[64] = {0x00, 0xb1, 0x00, 0x3c};
+	/* WABEREQ 01b: nullio discards, and its discarded blocks read 0. */
+	static const uint8_t pb1[64] = {0x00, 0xb1, 0x00, 0x3c, 0, 0, 0, 0x40};
 	static const uint8_t pb2[8] = {0x00, 0xb2, 0x00, 0x04, 0x00, 0xe4, 0x02,
 	    0x00};
 	static const uint8_t pb2_ro[8] = {0x00, 0xb2, 0x00, 0x04};
@@ -857,6 +858,9 @@ test_report_opcodes(void **state)
 	    {0x9e, 0x12, true, 16},
 	    {0xa3, 0x0c, true, 12},
 	    {0xa3, 0x0d, true, 12},
+	    {0x48, 0x01, true, 10},
+	    {0x48, 0x02, true, 10},
+	    {0x48, 0x1f, true, 10},
 	};
 	static const struct h_case cases[] = {
 	    {.name = "MAINTENANCE IN service action 0Bh",
@@ -988,7 +992,8 @@ test_report_opcodes(void **state)
 
 	/*
 	 * A store that cannot discard (read-only here) refuses UNMAP as an
-	 * invalid opcode, so RSOC must not list it, nor call it supported.
+	 * invalid opcode, so RSOC must not list it, nor call it supported;
+	 * nor SANITIZE BLOCK ERASE, which is a discard.
 	 */
 	lu = h_lu("nullio", true);
 	rsoc[2] = 0;
@@ -997,7 +1002,7 @@ test_report_opcodes(void **state)
 	rsoc[9] = 0;
 	t = h_in(lu, rsoc, 4096);
 	h_expect_good(t);
-	assert_int_equal(get_be32(t->buf), 8 * (n - 1));
+	assert_int_equal(get_be32(t->buf), 8 * (n - 2));
 	for (off = 4; off < t->task.data_in_len; off += 8)
 		assert_int_not_equal(t->buf[off], 0x42);
 	rsoc[2] = 0x01;
