@@ -252,6 +252,7 @@ main_shutdown(int sig)
 	}
 	listen_close(&ietd.listeners);
 	loop_timer_arm(ietd.shutdown_timer, SHUTDOWN_GRACE_MS);
+	scsi_sanitize_stop();
 	iscsi_shutdown(main_shutdown_done, NULL);
 }
 

@@ -25,6 +25,7 @@
  * With IMMED the command is answered once it is validated; otherwise it
  * leaves the task set and waits, answered when the operation ends.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "scsi/scsi_int.h"
@@ -45,6 +46,9 @@
 #define SANITIZE_TEST 0x60
 #define SANITIZE_COUNT 0x1f
 
+/* The daemon is stopping: running sanitizes end at their next step. */
+static bool scsi_sanitize_stopping; /* atomic */
+
 struct scsi_sanitize {
 	struct backend_io io;
 	struct iovec iov;
@@ -62,6 +66,12 @@ struct scsi_sanitize {
 	uint64_t pos, end;   /* bytes of this pass */
 	uint64_t done, work; /* bytes over all passes, for the progress */
 };
+
+void
+scsi_sanitize_stop(void)
+{
+	__atomic_store_n(&scsi_sanitize_stopping, true, __ATOMIC_RELEASE);
+}
 
 bool
 scsi_sanitize_supported(const struct scsi_lu *lu, uint8_t sa)
@@ -200,7 +210,14 @@ scsi_sanitize_end(struct scsi_sanitize *s, int result)
 		__atomic_store_n(&lu->all_unmapped, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&lu->lock);
 	/* A peer starts these: rate-limited, never above warning. */
-	if (say && result < 0)
+	if (result == -ECANCELED)
+		log_msg(LOG_WARNING,
+		    "target %s lun %llu: SANITIZE %s stopped by the shutdown "
+		    "at byte %llu of %llu; it does not resume: run it again",
+		    lu->target_name, (unsigned long long)lu->lun,
+		    scsi_sanitize_name(s->sa), (unsigned long long)s->pos,
+		    (unsigned long long)s->end);
+	else if (say && result < 0)
 		log_msg(LOG_WARNING,
 		    "target %s lun %llu: SANITIZE %s failed at byte %llu: %s; "
 		    "commands get SANITIZE COMMAND FAILED until a SANITIZE "
@@ -234,6 +251,10 @@ scsi_sanitize_step(struct backend_io *io)
 
 	if (io->result < 0) {
 		scsi_sanitize_end(s, io->result);
+		return;
+	}
+	if (__atomic_load_n(&scsi_sanitize_stopping, __ATOMIC_ACQUIRE)) {
+		scsi_sanitize_end(s, -ECANCELED);
 		return;
 	}
 	if (s->flushed) {
@@ -312,15 +333,22 @@ scsi_sanitize_overwrite_params(struct scsi_sanitize *s, struct scsi_task *task,
 static void
 scsi_sanitize_waiter_posted(struct backend_io *io)
 {
-	scsi_task_finish_later(io->arg);
+	struct scsi_task *task = io->arg;
+
+	mem_free(io);
+	scsi_task_finish_later(task);
 }
 
 bool
 scsi_sanitize_abort_waiter(struct scsi_task *task)
 {
 	struct scsi_lu *lu = task->lu;
+	/* Its own carrier: aborts of two sanitizes may be in flight. */
+	struct backend_io *post = mem_zalloc(sizeof(*post));
 	bool mine;
 
+	if (post == NULL)
+		return false; /* then it is answered when the sanitize ends */
 	pthread_mutex_lock(&lu->lock);
 	mine = lu->sanitize_waiter == task;
 	if (mine) {
@@ -328,13 +356,14 @@ scsi_sanitize_abort_waiter(struct scsi_task *task)
 		task->aborted = true;
 	}
 	pthread_mutex_unlock(&lu->lock);
-	if (!mine)
+	if (!mine) {
+		mem_free(post);
 		return false;
-	memset(&lu->sanitize_post, 0, sizeof(lu->sanitize_post));
-	lu->sanitize_post.done = scsi_sanitize_waiter_posted;
-	lu->sanitize_post.arg = task;
-	lu->sanitize_post.cq = task->queue->cq;
-	backend_cq_post(task->queue->cq, &lu->sanitize_post);
+	}
+	post->done = scsi_sanitize_waiter_posted;
+	post->arg = task;
+	post->cq = task->queue->cq;
+	backend_cq_post(task->queue->cq, post);
 	return true;
 }
 

@@ -299,6 +299,12 @@ void scsi_task_release(struct scsi_task *task);
 void scsi_task_abort(struct scsi_task *task);
 void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by);
 /*
+ * The daemon is shutting down: every running SANITIZE stops at its next
+ * step (logged; it does not resume at the next start), so the event
+ * threads can drain.
+ */
+void scsi_sanitize_stop(void);
+/*
  * The other nexuses' part of a LOGICAL UNIT RESET or CLEAR TASK SET
  * (SAM-5: they abort every task in the task set, which all nexuses
  * share): each task of lu that came on another I_T nexus than by and has

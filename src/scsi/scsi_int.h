@@ -147,7 +147,6 @@ struct scsi_lu {
 	bool sanitize_ause;         /* lu->lock: and allowed a plain exit */
 	/* lu->lock: the SANITIZE (IMMED 0) answered when it ends, or NULL */
 	struct scsi_task *sanitize_waiter;
-	struct backend_io sanitize_post;  /* ends an aborted waiter */
 	struct log_ratelimit sanitize_rl; /* lu->lock: its log lines */
 	/* atomic: a BLOCK ERASE left every block unmapped, none written since
 	 */
