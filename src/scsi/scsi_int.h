@@ -58,12 +58,29 @@ struct scsi_ua {
 /* What an LU knows about one I_T nexus (an I_T_L nexus). */
 #define SCSI_ITL_HASH 64 /* buckets of lu->itl_hash */
 
+/*
+ * What RECEIVE COPY RESULTS reports about one EXTENDED COPY of an I_T_L
+ * nexus (xcopy.c): kept with its I_T_L, so it goes with the nexus.
+ */
+#define SCSI_XCOPY_HELD 8 /* per I_T_L: MAXIMUM CONCURRENT COPIES */
+
+struct scsi_xcopy_held {
+	bool used;
+	bool running;
+	uint8_t list_id;
+	uint8_t status; /* COPY MANAGER STATUS (SPC-4 6.18.3) */
+	uint16_t segments;
+	uint64_t bytes;
+	uint64_t seq; /* age, for dropping the oldest finished one */
+};
+
 struct scsi_itl {
 	struct list_node node;
 	struct scsi_itl *hnext; /* lu->itl_hash chain */
 	uint64_t nexus_id;
 	struct scsi_ua ua[SCSI_UA_MAX];
 	unsigned int nua;
+	struct scsi_xcopy_held xcopy[SCSI_XCOPY_HELD];
 };
 
 /*
@@ -190,6 +207,7 @@ struct scsi_cmd {
 	size_t buf_len;    /* its size, for databuf_free() */
 	uint64_t pos, end; /* progress of chunked work (bytes) */
 	uint32_t param;    /* handler's own counter */
+	void *state;       /* handler's own state, freed before completing */
 };
 
 /* Opcode table entry flags. */
@@ -394,5 +412,12 @@ void scsi_sbc_write_atomic(struct scsi_cmd *cmd);
 
 /* Decode LBA and block count of a media CDB; false if it has none. */
 bool scsi_sbc_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n);
+
+/* xcopy.c: copy offload (SPC-4 6.4, 6.18, 7.8.17). */
+void scsi_xcopy_start(struct scsi_cmd *cmd);
+void scsi_xcopy_results(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+/* The Third-party Copy VPD page's descriptors at b + 4; their length. */
+unsigned int scsi_xcopy_vpd(const struct scsi_lu *lu, uint8_t *b);
 
 #endif /* IETD_SCSI_SCSI_INT_H */

@@ -143,7 +143,8 @@ static unsigned int
 scsi_vpd_page(struct scsi_task *task, uint8_t code, uint8_t *b)
 {
 	static const uint8_t pages[] = {VPD_SUPPORTED_PAGES, VPD_UNIT_SERIAL,
-	    VPD_DEVICE_ID, VPD_BLOCK_LIMITS, VPD_BLOCK_DEV_CHARS, VPD_LBP};
+	    VPD_DEVICE_ID, VPD_THIRD_PARTY_COPY, VPD_BLOCK_LIMITS,
+	    VPD_BLOCK_DEV_CHARS, VPD_LBP};
 	struct scsi_lu *lu = task->lu;
 	bool discard = backend_can_discard(lu->be);
 	unsigned int len;
@@ -163,6 +164,9 @@ scsi_vpd_page(struct scsi_task *task, uint8_t code, uint8_t *b)
 		break;
 	case VPD_DEVICE_ID:
 		len = scsi_vpd_device_id(task, b);
+		break;
+	case VPD_THIRD_PARTY_COPY:
+		len = 4 + scsi_xcopy_vpd(lu, b);
 		break;
 	case VPD_BLOCK_LIMITS:
 		len = 64;
@@ -641,6 +645,9 @@ static const struct {
     {SCSI_OP_SANITIZE, SCSI_SANITIZE_OVERWRITE},
     {SCSI_OP_SANITIZE, SCSI_SANITIZE_BLOCK_ERASE},
     {SCSI_OP_SANITIZE, SCSI_SANITIZE_EXIT_FAILURE_MODE},
+    {SCSI_OP_EXTENDED_COPY, SCSI_XCOPY_LID1},
+    {SCSI_OP_RECEIVE_COPY_RESULTS, SCSI_RCR_COPY_STATUS},
+    {SCSI_OP_RECEIVE_COPY_RESULTS, SCSI_RCR_OPERATING_PARAMS},
 };
 
 #define RSOC_CTDP 0x02 /* command descriptor: timeouts follow */
@@ -655,7 +662,9 @@ static bool
 scsi_spc_has_sa(uint8_t opcode)
 {
 	return opcode == SCSI_OP_SERVICE_ACTION_IN_16 ||
-	    opcode == SCSI_OP_MAINTENANCE_IN || opcode == SCSI_OP_SANITIZE;
+	    opcode == SCSI_OP_MAINTENANCE_IN || opcode == SCSI_OP_SANITIZE ||
+	    opcode == SCSI_OP_EXTENDED_COPY ||
+	    opcode == SCSI_OP_RECEIVE_COPY_RESULTS;
 }
 
 static bool

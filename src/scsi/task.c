@@ -97,6 +97,13 @@ static const struct scsi_op scsi_ops[256] = {
 	scsi_sbc_unmap),
     OP(SCSI_OP_ORWRITE_16, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE, 16,
 	NULL, scsi_sbc_orwrite),
+    /*
+     * The copy's own LUs are checked against reservations in xcopy.c:
+     * its source as a read, its destination as a write.
+     */
+    OP(SCSI_OP_EXTENDED_COPY, SCSI_F_MEDIA, 16, NULL, scsi_xcopy_start),
+    OP(SCSI_OP_RECEIVE_COPY_RESULTS, SCSI_F_RESV_OK, 16, scsi_xcopy_results,
+	NULL),
     OP(SCSI_OP_COMPARE_AND_WRITE, SCSI_F_MEDIA | SCSI_F_WRITE | SCSI_F_PR_WRITE,
 	16, NULL, scsi_sbc_compare_write),
     /* A fence over every block; processed as HEAD OF QUEUE. */

@@ -92,7 +92,9 @@ test_tur_opcodes_nolu(void **state)
 	    {.name = "opcode 0x02", .cdb = {0x02}, H_BAD_OPCODE},
 	    {.name = "FORMAT UNIT", .cdb = {0x04}, H_BAD_OPCODE},
 	    {.name = "READ LONG", .cdb = {0x3e}, H_BAD_OPCODE},
-	    {.name = "EXTENDED COPY", .cdb = {0x83}, H_BAD_OPCODE},
+	    {.name = "EXTENDED COPY(LID4)",
+		.cdb = {0x83, 0x01},
+		H_INV_CDB(1, 4)},
 	    {.name = "READ(32)", .cdb = {0x7f, [7] = 0x18}, H_BAD_OPCODE},
 	    {.name = "opcode 0xff", .cdb = {0xff}, H_BAD_OPCODE},
 	};
@@ -212,14 +214,14 @@ test_inquiry_std(void **state)
 	scsi_lu_put(lu);
 }
 
-/* VPD pages 00h, 80h, 83h, B0h, B1h, B2h (SPC-4 7.8, SBC-4 6.6). */
+/* VPD pages 00h, 80h, 83h, 8Fh, B0h, B1h, B2h (SPC-4 7.8, SBC-4 6.6). */
 static void
 test_inquiry_vpd(void **state)
 {
 	struct scsi_lu *lu = h_lu("nullio", false);
 	struct scsi_lu *ro = h_lu("nullio", true);
-	static const uint8_t p00[10] = {0x00, 0x00, 0x00, 0x06, 0x00, 0x80,
-	    0x83, 0xb0, 0xb1, 0xb2};
+	static const uint8_t p00[11] = {0x00, 0x00, 0x00, 0x07, 0x00, 0x80,
+	    0x83, 0x8f, 0xb0, 0xb1, 0xb2};
 	static const uint8_t p80[13] = {0x00, 0x80, 0x00, 0x09, 'i', 'e', 't',
 	    'd', '-', 's', 'n', '-', '1'};
 	static const uint8_t pb0[64] = {0x00, 0xb0, 0x00, 0x3c, 0x00, 0x01,
@@ -861,6 +863,9 @@ test_report_opcodes(void **state)
 	    {0x48, 0x01, true, 10},
 	    {0x48, 0x02, true, 10},
 	    {0x48, 0x1f, true, 10},
+	    {0x83, 0x00, true, 16},
+	    {0x84, 0x00, true, 16},
+	    {0x84, 0x03, true, 16},
 	};
 	static const struct h_case cases[] = {
 	    {.name = "MAINTENANCE IN service action 0Bh",

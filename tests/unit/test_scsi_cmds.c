@@ -280,9 +280,10 @@ test_inquiry(void **state)
 	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
 	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
 	assert_int_equal(t->buf[1], 0x00);
-	assert_int_equal(get_be16(t->buf + 2), 6);
+	assert_int_equal(get_be16(t->buf + 2), 7);
 	assert_int_equal(t->buf[5], 0x80);
-	assert_int_equal(t->buf[9], 0xb2);
+	assert_int_equal(t->buf[7], 0x8f);
+	assert_int_equal(t->buf[10], 0xb2);
 	/* VPD 0x80: 16 hex digits, stable. */
 	cdb[2] = 0x80;
 	t = t_run(lu, cdb, 6, 255, false, &t_nx1);
