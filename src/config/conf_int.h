@@ -8,6 +8,8 @@
 #define IETD_CONFIG_CONF_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "conf.h"
 
@@ -27,5 +29,24 @@ void conf_lun_free(struct conf_lun *l);
  * (*fail is never cleared, so one check covers several copies).
  */
 char *conf_strdup_opt(const char *s, bool *fail);
+
+/* portal.c */
+/*
+ * Parse a PortalGroup line: global (t == NULL) or of target t. false
+ * with one sentence in why when it is wrong.
+ */
+bool conf_portal_parse(struct conf *conf, struct conf_target *t, char **tok,
+    int ntok, unsigned int line, char *why, size_t whylen);
+/*
+ * Checks that need the whole file: a target's PortalGroup names a group
+ * that exists. Calls bad(arg, line, message) for each error.
+ */
+void conf_portal_check(const struct conf *conf,
+    void (*bad)(void *arg, unsigned int line, const char *msg), void *arg);
+void conf_portal_groups_free(struct list_node *head);
+void conf_tpgs_free(struct list_node *head);
+int conf_tpgs_copy(struct list_node *dst, const struct list_node *src);
+void conf_portal_write(const struct conf *conf, FILE *f);
+void conf_tpgs_write(const struct conf_target *t, FILE *f);
 
 #endif /* IETD_CONFIG_CONF_INT_H */

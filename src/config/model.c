@@ -72,6 +72,7 @@ conf_target_new(void)
 	list_init(&t->node);
 	list_init(&t->incoming);
 	list_init(&t->luns);
+	list_init(&t->tpgs);
 	for (int k = 0; k < CONF_KEY_COUNT; k++)
 		t->params[k] = conf_key_defs[k].def;
 	return t;
@@ -92,6 +93,7 @@ conf_target_free(struct conf_target *t)
 		list_remove(n);
 		conf_lun_free(list_entry(n, struct conf_lun, node));
 	}
+	conf_tpgs_free(&t->tpgs);
 	mem_free(t);
 }
 
@@ -110,6 +112,7 @@ conf_free(struct conf *conf)
 		list_remove(n);
 		conf_target_free(list_entry(n, struct conf_target, node));
 	}
+	conf_portal_groups_free(&conf->portal_groups);
 	mem_free(conf);
 }
 
@@ -122,6 +125,7 @@ conf_new(void)
 		return NULL;
 	list_init(&conf->incoming);
 	list_init(&conf->targets);
+	list_init(&conf->portal_groups);
 	return conf;
 }
 
@@ -194,6 +198,8 @@ conf_target_dup(const struct conf_target *t)
 		if (fail)
 			goto fail;
 	}
+	if (conf_tpgs_copy(&c->tpgs, &t->tpgs) != 0)
+		goto fail;
 	return c;
 fail:
 	conf_target_free(c);

@@ -78,6 +78,16 @@ conf_show(char *buf, const char *s)
 	return str_escape(buf, CONF_SHOW_MAX, s, strlen(s));
 }
 
+/* An error found after the file was read, at the line it belongs to. */
+static void
+conf_parser_bad_at(void *arg, unsigned int line, const char *msg)
+{
+	struct conf_parser *p = arg;
+
+	p->line = line;
+	conf_parser_error(p, "%s", msg);
+}
+
 /* --- keywords ---------------------------------------------------------- */
 
 static bool
@@ -602,11 +612,12 @@ conf_parser_line(struct conf_parser *p, char *line)
 	const char *kw;
 	enum conf_key k;
 	bool b;
-	int ntok;
+	int ntok, given;
 
 	ntok = conf_tokenize(line, tok, CONF_TOKENS_MAX);
 	if (ntok == 0)
 		return;
+	given = ntok;
 	if (ntok > CONF_TOKENS_MAX)
 		ntok = CONF_TOKENS_MAX;
 	kw = tok[0];
@@ -647,6 +658,18 @@ conf_parser_line(struct conf_parser *p, char *line)
 			return;
 		}
 		p->conf->isns_access_control = b;
+	} else if (strcasecmp(kw, "PortalGroup") == 0) {
+		char why[CONF_MSG_MAX];
+
+		if (given > CONF_TOKENS_MAX) {
+			conf_parser_error(p,
+			    "PortalGroup takes at most %u addresses",
+			    CONF_PG_ADDRS_MAX);
+			return;
+		}
+		if (!conf_portal_parse(p->conf, p->target, tok, ntok, p->line,
+			why, sizeof(why)))
+			conf_parser_error(p, "%s", why);
 	} else if (strcasecmp(kw, "OFMarker") == 0 ||
 	    strcasecmp(kw, "IFMarker") == 0 ||
 	    strcasecmp(kw, "OFMarkInt") == 0 ||
@@ -770,8 +793,10 @@ conf_load_buf(const char *name, const char *text, size_t len,
 		conf_strip_comment(logical);
 		conf_parser_line(&p, logical);
 	}
-	if (!p.oom)
+	if (!p.oom) {
 		conf_parser_close_target(&p);
+		conf_portal_check(p.conf, conf_parser_bad_at, &p);
+	}
 out:
 	mem_free(logical);
 	if (p.errors > 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "conf_int.h"
 
 #define CONF_SECRET_HIDDEN "********"
 
@@ -87,6 +88,7 @@ conf_write(const struct conf *conf, FILE *f, bool with_secrets)
 	}
 	if (conf->isns_access_control)
 		fprintf(f, "iSNSAccessControl Yes\n");
+	conf_portal_write(conf, f);
 	list_for_each(n, &conf->targets) {
 		const struct conf_target *t =
 		    list_entry(n, const struct conf_target, node);
@@ -102,6 +104,7 @@ conf_write(const struct conf *conf, FILE *f, bool with_secrets)
 		list_for_each(m, &t->luns)
 			conf_write_lun(f,
 			    list_entry(m, const struct conf_lun, node));
+		conf_tpgs_write(t, f);
 		/* Only what the file set, so defaults can change later. */
 		for (int k = 0; k < CONF_KEY_COUNT; k++)
 			if (t->param_set[k])

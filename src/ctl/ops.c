@@ -562,6 +562,38 @@ ctl_op_update_lun(const struct ctl_req *req, unsigned int tid,
 	return 0;
 }
 
+/*
+ * --op update --tid=N --params=PortalGroup=TAG,State=STATE: the ALUA
+ * state of target N on portal group TAG (ietd.conf's PortalGroup).
+ */
+static int
+ctl_op_update_alua(unsigned int tid, int n, char **keys, char **vals,
+    struct ctl_answer *a)
+{
+	const char *state = NULL;
+	unsigned long tag;
+	char *end;
+
+	for (int i = 1; i < n; i++) {
+		if (strcasecmp(keys[i], "State") != 0 || state != NULL)
+			return ctl_fail(a, -EINVAL,
+			    "--params PortalGroup=TAG takes only State=STATE");
+		state = vals[i];
+	}
+	if (state == NULL)
+		return ctl_fail(a, -EINVAL,
+		    "--params PortalGroup=TAG needs State=optimized, "
+		    "nonoptimized, standby or unavailable");
+	errno = 0;
+	tag = strtoul(vals[0], &end, 10);
+	if (vals[0][0] < '0' || vals[0][0] > '9' || *end != '\0' ||
+	    errno != 0 || tag < 1 || tag > CONF_PG_TAG_MAX)
+		return ctl_fail(a, -EINVAL, "PortalGroup: a tag from 1 to %u",
+		    CONF_PG_TAG_MAX);
+	return a->err = target_admin_alua(tid, (unsigned int)tag, state, a->why,
+		   sizeof(a->why));
+}
+
 static int
 ctl_op_update(const struct ctl_req *req, struct ctl_answer *a)
 {
@@ -581,6 +613,8 @@ ctl_op_update(const struct ctl_req *req, struct ctl_answer *a)
 	n = ctl_params_split(params, keys, vals, CTL_PARAMS_MAX);
 	if (n <= 0)
 		return ctl_fail(a, -EINVAL, "malformed --params");
+	if (strcasecmp(keys[0], "PortalGroup") == 0)
+		return ctl_op_update_alua(tid, n, keys, vals, a);
 	/* Check every key first, so a typo changes nothing. */
 	for (int i = 0; i < n; i++)
 		if (conf_key_find(keys[i]) == CONF_KEY_COUNT &&

@@ -46,6 +46,8 @@ static struct {
 	unsigned int nworkers;
 	unsigned int next_worker;
 	struct listen_set listeners;
+	uint16_t listen_tag[LISTEN_MAX]; /* portal group of each */
+	struct conf *portal_groups;      /* those bound (ietd.conf's) */
 	struct loop_watch *listen_watch[LISTEN_MAX];
 	struct loop_timer *accept_timer;
 	struct loop_timer *shutdown_timer;
@@ -119,6 +121,14 @@ main_reload(void)
 		log_error("reload: %u error(s) in the configuration; the "
 			  "running configuration stays",
 		    nerrors);
+		return;
+	}
+	/* Listeners are bound once, at start-up. */
+	if (!conf_portal_groups_equal(conf, ietd.portal_groups)) {
+		log_error("reload: the PortalGroup addresses changed; they "
+			  "are bound at start-up, so restart ietd to change "
+			  "them; the running configuration stays");
+		conf_free(conf);
 		return;
 	}
 	/* All or nothing: target_apply() opens everything new first. */
@@ -251,6 +261,8 @@ main_shutdown(int sig)
 		ietd.listen_watch[i] = NULL;
 	}
 	listen_close(&ietd.listeners);
+	conf_free(ietd.portal_groups);
+	ietd.portal_groups = NULL;
 	loop_timer_arm(ietd.shutdown_timer, SHUTDOWN_GRACE_MS);
 	scsi_sanitize_stop();
 	iscsi_shutdown(main_shutdown_done, NULL);
@@ -369,6 +381,52 @@ main_ctl_shutdown(void)
 	main_shutdown(SIGTERM);
 }
 
+/*
+ * ietd.conf's portal groups (ALUA): each address a listener of its own,
+ * after the -a/-p ones (portal group 1). false, logged, when one cannot
+ * be bound.
+ */
+static bool
+main_portal_groups_open(const struct conf *conf)
+{
+	struct list_node *n;
+	unsigned int i = 0;
+
+	for (; i < ietd.listeners.n; i++)
+		ietd.listen_tag[i] = 1;
+	ietd.portal_groups = conf_new_empty();
+	if (ietd.portal_groups == NULL ||
+	    conf_portal_groups_copy(ietd.portal_groups, conf) != 0) {
+		log_error("out of memory");
+		return false;
+	}
+	list_for_each(n, &conf->portal_groups) {
+		const struct conf_portal_group *g =
+		    list_entry(n, const struct conf_portal_group, node);
+
+		for (unsigned int a = 0; a < g->naddr; a++) {
+			if (ietd.listeners.n == LISTEN_MAX) {
+				log_error("PortalGroup %u: more than %u "
+					  "listening sockets",
+				    g->tag, LISTEN_MAX);
+				return false;
+			}
+			if (listen_add(g->addr[a], g->port[a],
+				&ietd.listeners) != 0) {
+				log_error("PortalGroup %u (line %u): cannot "
+					  "listen on %s port %u",
+				    g->tag, g->line, g->addr[a], g->port[a]);
+				return false;
+			}
+			for (; i < ietd.listeners.n; i++)
+				ietd.listen_tag[i] = (uint16_t)g->tag;
+			log_notice("portal group %u: listening on %s port %u",
+			    g->tag, g->addr[a], g->port[a]);
+		}
+	}
+	return true;
+}
+
 /* Everything up to serving; on failure logs why and returns false. */
 static bool
 main_start(struct conf *conf)
@@ -396,7 +454,10 @@ main_start(struct conf *conf)
 	}
 	if (listen_open(ietd.opt.address, ietd.opt.port, &ietd.listeners) != 0)
 		return false;
-	iscsi_set_portals(ietd.listeners.addr, ietd.listeners.n);
+	if (!main_portal_groups_open(conf))
+		return false;
+	iscsi_set_portal_tags(ietd.listeners.addr, ietd.listen_tag,
+	    ietd.listeners.n);
 	iscsi_set_data_limit(ietd.opt.max_data_memory);
 	target_set_allow_paths(&paths);
 	if (scsi_pr_store_set_dir(ietd.opt.state_dir) != 0) {

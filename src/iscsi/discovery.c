@@ -25,22 +25,78 @@
 #include "iscsi_int.h"
 #include "text.h"
 
-#define DISCOVERY_PORTALS_MAX 16
-#define DISCOVERY_TPGT 1u
+#define DISCOVERY_PORTALS_MAX 64
 
 static struct sockaddr_storage discovery_portals[DISCOVERY_PORTALS_MAX];
+static uint16_t discovery_tags[DISCOVERY_PORTALS_MAX];
 static unsigned int discovery_nportals;
 static pthread_mutex_t discovery_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 void
-iscsi_set_portals(const struct sockaddr_storage *addrs, unsigned int n)
+iscsi_set_portal_tags(const struct sockaddr_storage *addrs,
+    const uint16_t *tags, unsigned int n)
 {
 	pthread_mutex_lock(&discovery_mutex);
 	if (n > DISCOVERY_PORTALS_MAX)
 		n = DISCOVERY_PORTALS_MAX;
 	memcpy(discovery_portals, addrs, n * sizeof(*addrs));
+	for (unsigned int i = 0; i < n; i++)
+		discovery_tags[i] = tags != NULL ? tags[i] : 1;
 	discovery_nportals = n;
 	pthread_mutex_unlock(&discovery_mutex);
+}
+
+void
+iscsi_set_portals(const struct sockaddr_storage *addrs, unsigned int n)
+{
+	iscsi_set_portal_tags(addrs, NULL, n);
+}
+
+static bool discovery_is_wildcard(const struct sockaddr_storage *ss);
+static uint16_t discovery_port(const struct sockaddr_storage *ss);
+
+static bool
+discovery_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)a)
+			   ->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)(const void *)b)
+			->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6
+						    *)(const void *)a)
+					       ->sin6_addr,
+		    &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr);
+	return false;
+}
+
+uint16_t
+iscsi_portal_tag(const struct sockaddr_storage *local)
+{
+	uint16_t tag = 1, port = discovery_port(local);
+	bool exact = false;
+
+	/* The listener bound to this very address wins over a wildcard. */
+	pthread_mutex_lock(&discovery_mutex);
+	for (unsigned int i = 0; i < discovery_nportals && !exact; i++) {
+		const struct sockaddr_storage *p = &discovery_portals[i];
+
+		if (discovery_port(p) != port)
+			continue;
+		if (discovery_same_addr(p, local)) {
+			tag = discovery_tags[i];
+			exact = true;
+		} else if (p->ss_family == local->ss_family &&
+		    discovery_is_wildcard(p)) {
+			tag = discovery_tags[i];
+		}
+	}
+	pthread_mutex_unlock(&discovery_mutex);
+	return tag;
 }
 
 struct discovery_ctx {
@@ -49,6 +105,7 @@ struct discovery_ctx {
 	struct strbuf *sb;
 	struct ifaddrs *ifa;
 	struct sockaddr_storage portals[DISCOVERY_PORTALS_MAX];
+	uint16_t tags[DISCOVERY_PORTALS_MAX];
 	unsigned int nportals;
 };
 
@@ -77,7 +134,7 @@ discovery_port(const struct sockaddr_storage *ss)
 /* Append TargetAddress for one address if targets.allow lets it be seen. */
 static void
 discovery_put_addr(struct discovery_ctx *c, const char *name,
-    const struct sockaddr *sa, uint16_t port)
+    const struct sockaddr *sa, uint16_t port, uint16_t tag)
 {
 	char a[INET6_ADDRSTRLEN], v[INET6_ADDRSTRLEN + 16];
 
@@ -90,12 +147,12 @@ discovery_put_addr(struct discovery_ctx *c, const char *name,
 		if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
 			return;
 		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(v, sizeof(v), "[%s]:%u,%u", a, port, DISCOVERY_TPGT);
+		snprintf(v, sizeof(v), "[%s]:%u,%u", a, port, tag);
 	} else {
 		const struct sockaddr_in *s4 = (const void *)sa;
 
 		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(v, sizeof(v), "%s:%u,%u", a, port, DISCOVERY_TPGT);
+		snprintf(v, sizeof(v), "%s:%u,%u", a, port, tag);
 	}
 	text_put(c->sb, "TargetAddress", v);
 }
@@ -128,8 +185,12 @@ discovery_one(struct target *t, void *arg)
 		const struct sockaddr_storage *p = &c->portals[i];
 		uint16_t port = discovery_port(p);
 
+		/* Only the portal groups that offer it (ALUA, PortalGroup). */
+		if (!target_port_offered(t, c->tags[i]))
+			continue;
 		if (!discovery_is_wildcard(p)) {
-			discovery_put_addr(c, name, (const void *)p, port);
+			discovery_put_addr(c, name, (const void *)p, port,
+			    c->tags[i]);
 			continue;
 		}
 		if (c->ifa == NULL && getifaddrs(&c->ifa) != 0)
@@ -139,7 +200,8 @@ discovery_one(struct target *t, void *arg)
 			if (i2->ifa_addr == NULL ||
 			    i2->ifa_addr->sa_family != p->ss_family)
 				continue;
-			discovery_put_addr(c, name, i2->ifa_addr, port);
+			discovery_put_addr(c, name, i2->ifa_addr, port,
+			    c->tags[i]);
 		}
 	}
 	return !c->sb->overflow;
@@ -177,10 +239,12 @@ discovery_send_targets(struct iscsi_conn *conn, const char *value,
 	pthread_mutex_lock(&discovery_mutex);
 	c.nportals = discovery_nportals;
 	memcpy(c.portals, discovery_portals, c.nportals * sizeof(c.portals[0]));
+	memcpy(c.tags, discovery_tags, c.nportals * sizeof(c.tags[0]));
 	pthread_mutex_unlock(&discovery_mutex);
 	if (c.nportals == 0) {
 		/* Not told: the address this connection came in on. */
 		c.portals[0] = conn->local;
+		c.tags[0] = 1;
 		c.nportals = 1;
 	}
 	target_foreach(discovery_one, &c);

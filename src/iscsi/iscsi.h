@@ -31,6 +31,9 @@ void iscsi_loop_fini(struct loop *loop);
  * addresses of that family. Call once before serving; copied.
  */
 void iscsi_set_portals(const struct sockaddr_storage *addrs, unsigned int n);
+/* The same with the portal group tag of each address (ALUA). */
+void iscsi_set_portal_tags(const struct sockaddr_storage *addrs,
+    const uint16_t *tags, unsigned int n);
 
 /*
  * Take over an accepted TCP connection on the calling thread's loop

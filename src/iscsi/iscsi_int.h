@@ -231,6 +231,7 @@ struct iscsi_session {
 	struct target *target;   /* reference; NULL for discovery */
 	bool discovery;
 	uint8_t isid[ISCSI_ISID_LEN];
+	uint16_t tpgt; /* its portal group: part of the session's identity */
 	uint16_t tsih;
 	uint64_t sid;
 	char initiator[ISCSI_NAME_MAX];  /* valid iSCSI name, lower case */
@@ -405,9 +406,17 @@ struct iscsi_session *session_new(void);
 void session_end(struct iscsi_session *s);
 /* session_end() and free: for a session no task ever pointed at. */
 void session_free(struct iscsi_session *s);
-/* A Normal session with this initiator name and ISID, under the lock. */
+/*
+ * A Normal session with this initiator name and ISID to target t through
+ * portal group tpgt, under the lock.
+ */
 struct iscsi_session *session_find_isid(const char *initiator,
-    const uint8_t *isid, const struct target *t);
+    const uint8_t *isid, const struct target *t, uint16_t tpgt);
+/*
+ * discovery.c: the portal group of the listener a connection came in on
+ * (its local address); 1 when it matches none.
+ */
+uint16_t iscsi_portal_tag(const struct sockaddr_storage *local);
 struct iscsi_session *session_find_tsih(uint16_t tsih);
 int session_insert(struct iscsi_session *s, uint16_t tsih);
 void session_update_window(struct iscsi_session *s);

@@ -23,13 +23,13 @@
 #include "text.h"
 
 #define LOGIN_SECRET_MAX 256
-#define LOGIN_TPGT 1u /* every portal is in group 1 */
 /* A refusal naming a peer string: room for it escaped, and the reason. */
 #define LOGIN_WHY_MAX (ISCSI_NAME_MAX + 192)
 
 struct iscsi_login {
 	bool started;
 	uint8_t isid[ISCSI_ISID_LEN];
+	uint16_t tpgt; /* the portal group this connection came in on */
 	uint16_t tsih;
 	uint16_t cid;
 	uint32_t cmdsn;
@@ -171,13 +171,13 @@ login_reinstate_find(const struct iscsi_login *l, struct iscsi_session **oldp,
 	*oldp = NULL;
 	if (l->tsih == 0) {
 		if (!l->discovery)
-			*oldp =
-			    session_find_isid(l->initiator, l->isid, l->target);
+			*oldp = session_find_isid(l->initiator, l->isid,
+			    l->target, l->tpgt);
 		return LOGIN_OK;
 	}
 	old = session_find_tsih(l->tsih);
 	if (old == NULL || old->discovery != l->discovery ||
-	    old->target != l->target ||
+	    old->target != l->target || old->tpgt != l->tpgt ||
 	    memcmp(old->isid, l->isid, ISCSI_ISID_LEN) != 0 ||
 	    strcasecmp(old->initiator, l->initiator) != 0) {
 		/* One answer whatever differs: nothing is learnt of others. */
@@ -302,6 +302,16 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 	if (target_is_removing(l->target)) {
 		*why = "target being removed";
 		return LOGIN_ERR_TARGET_REMOVED;
+	}
+	/*
+	 * ALUA: a target is offered only on the portal groups ietd.conf
+	 * names for it; the session is an I_T nexus with the target port
+	 * of this portal group (RFC 7143 4.4.1: name + TPGT).
+	 */
+	l->tpgt = iscsi_portal_tag(&conn->local);
+	if (!target_port_offered(l->target, l->tpgt)) {
+		*why = "target not offered on this portal group";
+		return LOGIN_ERR_TARGET_NOT_FOUND;
 	}
 	tname = target_name(l->target);
 	if (!allow_initiator(ap, tname, l->initiator,
@@ -461,6 +471,7 @@ login_finish(struct iscsi_conn *conn, const char **why)
 	s->params = l->result;
 	s->discovery = l->discovery;
 	memcpy(s->isid, l->isid, ISCSI_ISID_LEN);
+	s->tpgt = l->tpgt;
 	snprintf(s->initiator, sizeof(s->initiator), "%s", l->initiator);
 	snprintf(s->alias, sizeof(s->alias), "%s", l->alias);
 	s->exp_cmdsn = l->cmdsn;
@@ -523,10 +534,16 @@ login_finish(struct iscsi_conn *conn, const char **why)
 		    "%s,i,0x%02x%02x%02x%02x%02x%02x", s->initiator, s->isid[0],
 		    s->isid[1], s->isid[2], s->isid[3], s->isid[4], s->isid[5]);
 		snprintf(s->nexus.target_port, sizeof(s->nexus.target_port),
-		    "%s,t,0x%04x", target_name(s->target), LOGIN_TPGT);
-		s->nexus.rel_port_id = LOGIN_TPGT;
+		    "%s,t,0x%04x", target_name(s->target), l->tpgt);
+		if (target_port_bind(s->target, l->tpgt, &s->nexus) != 0) {
+			/* A reload took the target off this portal group. */
+			*why = "target not offered on this portal group";
+			return LOGIN_ERR_TARGET_NOT_FOUND;
+		}
 		if (scsi_nexus_register(&s->nexus) != 0) {
 			/* Cannot happen: ids are never reused. */
+			scsi_tpg_put(s->nexus.tpg);
+			s->nexus.tpg = NULL;
 			*why = "I_T nexus id in use";
 			return LOGIN_ERR_TARGET_ERROR;
 		}
@@ -741,7 +758,7 @@ login_rx(struct iscsi_conn *conn, const uint8_t *req, const uint8_t *data,
 		char tpgt[8], alias[ISCSI_ALIAS_MAX + 1];
 
 		/* RFC 7143 13.9: the first response names the group. */
-		snprintf(tpgt, sizeof(tpgt), "%u", LOGIN_TPGT);
+		snprintf(tpgt, sizeof(tpgt), "%u", l->tpgt);
 		text_put(&sb, "TargetPortalGroupTag", tpgt);
 		if (target_alias_copy(l->target, alias, sizeof(alias)))
 			text_put(&sb, "TargetAlias", alias);

@@ -61,7 +61,7 @@ session_new(void)
 
 struct iscsi_session *
 session_find_isid(const char *initiator, const uint8_t *isid,
-    const struct target *t)
+    const struct target *t, uint16_t tpgt)
 {
 	struct list_node *pos;
 	uint64_t id = 0;
@@ -75,7 +75,7 @@ session_find_isid(const char *initiator, const uint8_t *isid,
 		    list_entry(pos, struct iscsi_session, node);
 
 		/* iSCSI names compare case-insensitively (RFC 3722). */
-		if (!s->discovery && s->target == t &&
+		if (!s->discovery && s->target == t && s->tpgt == tpgt &&
 		    memcmp(s->isid, isid, ISCSI_ISID_LEN) == 0 &&
 		    strcasecmp(s->initiator, initiator) == 0)
 			return s;

@@ -86,11 +86,18 @@ listen_one(const struct sockaddr *sa, socklen_t salen, struct listen_set *ls)
 int
 listen_open(const char *addr, uint16_t port, struct listen_set *ls)
 {
+	ls->n = 0;
+	return listen_add(addr, port, ls);
+}
+
+int
+listen_add(const char *addr, uint16_t port, struct listen_set *ls)
+{
 	char host[256], portstr[8];
 	struct addrinfo hints, *res, *ai;
+	unsigned int had = ls->n;
 	int err = 0, rc;
 
-	ls->n = 0;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if (addr == NULL || *addr == '\0') {
 		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6,
@@ -102,7 +109,7 @@ listen_open(const char *addr, uint16_t port, struct listen_set *ls)
 		int e6 = listen_one((struct sockaddr *)&s6, sizeof(s6), ls);
 		int e4 = listen_one((struct sockaddr *)&s4, sizeof(s4), ls);
 		/* A host without IPv6 still serves IPv4, and vice versa. */
-		return ls->n > 0 ? 0 : (e4 ? e4 : e6);
+		return ls->n > had ? 0 : (e4 ? e4 : e6);
 	}
 	/* Accept "[::1]" as well as "::1". */
 	snprintf(host, sizeof(host), "%s", addr);
@@ -133,7 +140,7 @@ listen_open(const char *addr, uint16_t port, struct listen_set *ls)
 			err = e;
 	}
 	freeaddrinfo(res);
-	return ls->n > 0 ? 0 : (err ? err : -EADDRNOTAVAIL);
+	return ls->n > had ? 0 : (err ? err : -EADDRNOTAVAIL);
 }
 
 void

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define LISTEN_MAX 16
+#define LISTEN_MAX 64
 
 struct listen_set {
 	int fd[LISTEN_MAX];
@@ -28,6 +28,11 @@ struct listen_set {
  * least one address could be bound.
  */
 int listen_open(const char *addr, uint16_t port, struct listen_set *ls);
+/*
+ * The same, adding to the sockets ls holds already (ietd.conf's portal
+ * groups); succeeds when at least one new address could be bound.
+ */
+int listen_add(const char *addr, uint16_t port, struct listen_set *ls);
 void listen_close(struct listen_set *ls);
 /* Text form "addr:port" / "[addr]:port" of a socket address. */
 const char *listen_addr_str(const struct sockaddr *sa, char *buf, size_t len);

@@ -67,6 +67,8 @@ scsi_nexus_unregister(struct scsi_nexus *nx)
 		scsi_lu_nexus_gone(lu, nx->id);
 	}
 	scsi_lu_list_unlock();
+	scsi_tpg_put(nx->tpg);
+	nx->tpg = NULL;
 }
 
 unsigned int

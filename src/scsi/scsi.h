@@ -52,12 +52,19 @@ enum scsi_attr {
  * unregister when the nexus is lost (session gone): that releases its
  * reservations.
  */
+struct scsi_tpg;
+
 struct scsi_nexus {
 	uint64_t id;              /* from scsi_nexus_id_new() */
 	char initiator_port[256]; /* "iqn...,i,0x<ISID>" */
 	char target_port[256];    /* "iqn...,t,0x<TPGT>" */
 	uint16_t rel_port_id;     /* relative target port identifier */
-	struct list_node node;    /* owned by the SCSI layer */
+	/*
+	 * Its ALUA target port group (a reference, alua.c), or NULL when
+	 * the target has no ALUA: dropped by scsi_nexus_unregister().
+	 */
+	struct scsi_tpg *tpg;
+	struct list_node node; /* owned by the SCSI layer */
 };
 
 struct scsi_lu;
@@ -233,6 +240,40 @@ void scsi_lu_ua_capacity_changed(struct scsi_lu *lu);
  */
 #define SCSI_PR_STATE_DIR_DEFAULT "/var/lib/ietd"
 int scsi_pr_store_set_dir(const char *dir);
+*alua.c : ALUA target port groups(SPC - 4 5.16).One set per target,
+    made *by the target layer when the configuration uses ALUA;
+one group per *portal group that offers the target,
+    its id the portal group tag.*States are SPC -
+    4's codes.* /
+#define SCSI_ALUA_OPTIMIZED 0x0
+#define SCSI_ALUA_NONOPTIMIZED 0x1
+#define SCSI_ALUA_STANDBY 0x2
+#define SCSI_ALUA_UNAVAILABLE 0x3
+	struct scsi_tpg_set;
+/* A set with no group for target tid; NULL on no memory. */
+struct scsi_tpg_set *scsi_tpg_set_new(unsigned int tid);
+/*
+ * The owner lets go: the groups leave the set (sessions still bound to
+ * one see it unavailable until they end).
+ */
+void scsi_tpg_set_put(struct scsi_tpg_set *s);
+/*
+ * Make the groups exactly tags[i] in states[i] (n of them, at most 64).
+ * A group whose state changes, or that goes (its sessions then see it
+ * unavailable), raises ASYMMETRIC ACCESS STATE CHANGED on every I_T
+ * nexus of the target's LUs (an implicit change). 0, -E2BIG or -ENOMEM
+ * (nothing changed).
+ */
+int scsi_tpg_set_update(struct scsi_tpg_set *s, const uint16_t *tags,
+    const uint8_t *states, unsigned int n);
+/* One group's state, changed as above: 0, -ENOENT or -EINVAL. */
+int scsi_tpg_set_state(struct scsi_tpg_set *s, uint16_t tag, uint8_t state);
+/* Its state now (SET TARGET PORT GROUPS may have changed it); -ENOENT. */
+int scsi_tpg_set_read(struct scsi_tpg_set *s, uint16_t tag, uint8_t *state);
+/* Group tag with a reference (scsi_tpg_put()), or NULL. */
+struct scsi_tpg *scsi_tpg_set_find(struct scsi_tpg_set *s, uint16_t tag);
+void scsi_tpg_get(struct scsi_tpg *g);
+void scsi_tpg_put(struct scsi_tpg *g);
 
 /* nexus.c */
 /*

@@ -336,6 +336,21 @@ void scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
 void scsi_cmd_detach(struct scsi_cmd *cmd);
 uint64_t scsi_task_nexus_id(const struct scsi_task *task);
 
+/* alua.c */
+/*
+ * The nexus's port group is in a state that refuses this command: true,
+ * and task has the sense SPC-4 5.16.2.4 names. False for a nexus without
+ * ALUA.
+ */
+bool scsi_alua_refused(struct scsi_task *task);
+void scsi_alua_report(struct scsi_task *task);
+void scsi_alua_maintenance_out(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n);
+/* INQUIRY byte 5's TPGS bits for this task's nexus. */
+uint8_t scsi_alua_tpgs(const struct scsi_task *task);
+/* The target port group designator's id (1 without ALUA). */
+uint16_t scsi_alua_group_id(const struct scsi_nexus *nx);
+
 /* spc.c */
 void scsi_spc_test_unit_ready(struct scsi_task *task, const uint64_t *luns,
     unsigned int n);

@@ -65,6 +65,7 @@ scsi_inquiry_std(const struct scsi_task *task, uint8_t *b)
 	b[2] = INQ_VERSION_SPC4;
 	b[3] = INQ_HISUP | INQ_RDF_SPC;
 	b[4] = INQ_STD_LEN - 5;
+	b[5] = scsi_alua_tpgs(task);
 	b[7] = INQ_CMDQUE;
 	memcpy(b + 8, SCSI_VENDOR, 8);
 	memcpy(b + 16, SCSI_PRODUCT, 16);
@@ -123,7 +124,7 @@ scsi_vpd_device_id(const struct scsi_task *task, uint8_t *b)
 		    DESIG_PROTO_ISCSI << 4 | DESIG_CODESET_BINARY,
 		    DESIG_PIV | DESIG_ASSOC_PORT | DESIG_TYPE_REL_PORT, port, 4,
 		    0);
-		put_be16(port + 2, 1);
+		put_be16(port + 2, scsi_alua_group_id(nx));
 		off = scsi_vpd_desig(b, off,
 		    DESIG_PROTO_ISCSI << 4 | DESIG_CODESET_BINARY,
 		    DESIG_PIV | DESIG_ASSOC_PORT | DESIG_TYPE_TPG, port, 4, 0);
@@ -648,7 +649,22 @@ static const struct {
     {SCSI_OP_EXTENDED_COPY, SCSI_XCOPY_LID1},
     {SCSI_OP_RECEIVE_COPY_RESULTS, SCSI_RCR_COPY_STATUS},
     {SCSI_OP_RECEIVE_COPY_RESULTS, SCSI_RCR_OPERATING_PARAMS},
+    /* Only where the target has ALUA (alua.c); last, see below. */
+    {SCSI_OP_MAINTENANCE_IN, SCSI_MI_REPORT_TARGET_PORT_GROUPS},
+    {SCSI_OP_MAINTENANCE_OUT, SCSI_MO_SET_TARGET_PORT_GROUPS},
 };
+/* Index of the first ALUA-only entry: the last two. */
+#define RSOC_SA_ALUA_FIRST \
+	(sizeof(scsi_spc_sa_cmds) / sizeof(scsi_spc_sa_cmds[0]) - 2)
+
+/* How many entries of scsi_spc_sa_cmds this task's nexus has. */
+static size_t
+scsi_spc_sa_count(const struct scsi_task *task)
+{
+	return scsi_alua_tpgs(task) != 0
+	    ? sizeof(scsi_spc_sa_cmds) / sizeof(scsi_spc_sa_cmds[0])
+	    : RSOC_SA_ALUA_FIRST;
+}
 
 #define RSOC_CTDP 0x02 /* command descriptor: timeouts follow */
 #define RSOC_SERVACTV 0x01
@@ -664,7 +680,8 @@ scsi_spc_has_sa(uint8_t opcode)
 	return opcode == SCSI_OP_SERVICE_ACTION_IN_16 ||
 	    opcode == SCSI_OP_MAINTENANCE_IN || opcode == SCSI_OP_SANITIZE ||
 	    opcode == SCSI_OP_EXTENDED_COPY ||
-	    opcode == SCSI_OP_RECEIVE_COPY_RESULTS;
+	    opcode == SCSI_OP_RECEIVE_COPY_RESULTS ||
+	    opcode == SCSI_OP_MAINTENANCE_OUT;
 }
 
 static bool
@@ -677,8 +694,7 @@ scsi_spc_sa_known(const struct scsi_task *task, uint8_t opcode, uint8_t sa)
 		return task->lu != NULL &&
 		    scsi_sanitize_supported(task->lu, sa);
 
-	for (i = 0; i < sizeof(scsi_spc_sa_cmds) / sizeof(scsi_spc_sa_cmds[0]);
-	     i++)
+	for (i = 0; i < scsi_spc_sa_count(task); i++)
 		if (scsi_spc_sa_cmds[i].opcode == opcode &&
 		    scsi_spc_sa_cmds[i].sa == sa)
 			return true;
@@ -758,62 +774,65 @@ scsi_spc_report_opcodes(struct scsi_task *task)
 			if (!scsi_spc_sa_known(task, scsi_spc_sa_cmds[i].opcode,
 				scsi_spc_sa_cmds[i].sa))
 				continue;
-			op = scsi_op_lookup(scsi_spc_sa_cmds[i].opcode);
-			off += scsi_spc_rsoc_desc(b + off,
-			    scsi_spc_sa_cmds[i].opcode, true,
-			    scsi_spc_sa_cmds[i].sa, op->cdb_len, rctd);
+			for (i = 0; i < scsi_spc_sa_count(task); i++) {
+				op = scsi_op_lookup(scsi_spc_sa_cmds[i].opcode);
+				off += scsi_spc_rsoc_desc(b + off,
+				    scsi_spc_sa_cmds[i].opcode, true,
+				    scsi_spc_sa_cmds[i].sa, op->cdb_len, rctd);
+			}
+			put_be32(b, off - 4);
+			scsi_task_data_in(task, b, off, alloc);
+			return;
 		}
-		put_be32(b, off - 4);
-		scsi_task_data_in(task, b, off, alloc);
-		return;
+		/* 001b: opcode without SA; 010b: opcode + SA; 011b: either. */
+		if (ropt > 3 || (ropt == 1 && scsi_spc_has_sa(opc)) ||
+		    (ropt == 2 && !scsi_spc_has_sa(opc))) {
+			scsi_task_sense_invalid_field(task, true, 2, 2);
+			return;
+		}
+		op = scsi_op_lookup(opc);
+		supported = scsi_spc_op_supported(task, opc) &&
+		    (!scsi_spc_has_sa(opc) ||
+			scsi_spc_sa_known(task, opc, (uint8_t)sa));
+		memset(one, 0, sizeof(one));
+		if (!supported) {
+			one[1] = RSOC_NOT_SUPPORTED;
+			scsi_task_data_in(task, one, 4, alloc);
+			return;
+		}
+		one[1] = RSOC_SUPPORTED;
+		put_be16(one + 2, op->cdb_len);
+		/* CDB usage map: every field we look at may be set. */
+		memset(one + 4, 0xff, op->cdb_len);
+		one[4] = opc;
+		if (scsi_spc_has_sa(opc))
+			one[5] = (uint8_t)(sa & 0x1f);
+		one[4 + op->cdb_len - 1] = CDB_NACA ^ 0xff;
+		len = 4u + op->cdb_len;
+		if (rctd) {
+			one[1] |= RSOC_ONE_CTDP;
+			len += scsi_spc_timeouts(one + len);
+		}
+		scsi_task_data_in(task, one, len, alloc);
 	}
-	/* 001b: opcode without SA; 010b: opcode + SA; 011b: either. */
-	if (ropt > 3 || (ropt == 1 && scsi_spc_has_sa(opc)) ||
-	    (ropt == 2 && !scsi_spc_has_sa(opc))) {
-		scsi_task_sense_invalid_field(task, true, 2, 2);
-		return;
-	}
-	op = scsi_op_lookup(opc);
-	supported = scsi_spc_op_supported(task, opc) &&
-	    (!scsi_spc_has_sa(opc) ||
-		scsi_spc_sa_known(task, opc, (uint8_t)sa));
-	memset(one, 0, sizeof(one));
-	if (!supported) {
-		one[1] = RSOC_NOT_SUPPORTED;
-		scsi_task_data_in(task, one, 4, alloc);
-		return;
-	}
-	one[1] = RSOC_SUPPORTED;
-	put_be16(one + 2, op->cdb_len);
-	/* CDB usage map: every field we look at may be set. */
-	memset(one + 4, 0xff, op->cdb_len);
-	one[4] = opc;
-	if (scsi_spc_has_sa(opc))
-		one[5] = (uint8_t)(sa & 0x1f);
-	one[4 + op->cdb_len - 1] = CDB_NACA ^ 0xff;
-	len = 4u + op->cdb_len;
-	if (rctd) {
-		one[1] |= RSOC_ONE_CTDP;
-		len += scsi_spc_timeouts(one + len);
-	}
-	scsi_task_data_in(task, one, len, alloc);
-}
 
-void
-scsi_spc_maintenance_in(struct scsi_task *task, const uint64_t *luns,
-    unsigned int n)
-{
-	(void)luns;
-	(void)n;
-	switch (task->cdb[1] & 0x1f) {
-	case SCSI_MI_REPORT_SUPPORTED_OPCODES:
-		scsi_spc_report_opcodes(task);
-		break;
-	case SCSI_MI_REPORT_SUPPORTED_TMFS:
-		scsi_spc_report_tmfs(task);
-		break;
-	default:
-		scsi_task_sense_invalid_field(task, true, 1, 4);
-		break;
+	void scsi_spc_maintenance_in(struct scsi_task * task,
+	    const uint64_t *luns, unsigned int n)
+	{
+		(void)luns;
+		(void)n;
+		switch (task->cdb[1] & 0x1f) {
+		case SCSI_MI_REPORT_SUPPORTED_OPCODES:
+			scsi_spc_report_opcodes(task);
+			break;
+		case SCSI_MI_REPORT_SUPPORTED_TMFS:
+			scsi_spc_report_tmfs(task);
+			break;
+		case SCSI_MI_REPORT_TARGET_PORT_GROUPS:
+			scsi_alua_report(task);
+			break;
+		default:
+			scsi_task_sense_invalid_field(task, true, 1, 4);
+			break;
+		}
 	}
-}

@@ -47,6 +47,8 @@ static const struct scsi_op scsi_ops[256] = {
     OP(SCSI_OP_PERSISTENT_RESERVE_OUT, 0, 10, scsi_pr_out, NULL),
     OP(SCSI_OP_MAINTENANCE_IN, SCSI_F_RESV_OK, 12, scsi_spc_maintenance_in,
 	NULL),
+    OP(SCSI_OP_MAINTENANCE_OUT, SCSI_F_PR_WRITE, 12, scsi_alua_maintenance_out,
+	NULL),
     OP(SCSI_OP_START_STOP_UNIT, SCSI_F_PR_WRITE, 6, scsi_sbc_start_stop, NULL),
     OP(SCSI_OP_READ_CAPACITY_10, SCSI_F_RESV_OK, 10, scsi_sbc_read_capacity10,
 	NULL),
@@ -790,6 +792,8 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	} else if (op == NULL) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_OPCODE);
+	} else if (scsi_alua_refused(task)) {
+		/* Sense set: this port group's state refuses it. */
 	} else if (task->cdb[op->cdb_len - 1] & CDB_NACA) {
 		/* We offer no ACA (INQUIRY NORMACA=0): SAM-5 5.9.1.2. */
 		scsi_task_sense_invalid_field(task, true, op->cdb_len - 1, 2);

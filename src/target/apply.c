@@ -505,6 +505,7 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 			log_notice("target %u (%s) added", t->tid, t->ct->name);
 	}
 	mem_free(plans);
+	target_alua_apply(conf);
 	target_registry.started = true;
 	return 0;
 }

@@ -210,6 +210,7 @@ target_free(struct target *t)
 	/* Sessions hold t: no command of theirs can be reading it now. */
 	target_inventory_free(atomic_load(&t->inv));
 	conf_target_free(t->ct);
+	scsi_tpg_set_put(t->alua);
 	mem_free(t->name);
 	mem_free(t);
 }
@@ -574,6 +575,7 @@ target_snapshot(void)
 		return NULL;
 	list_init(&c->incoming);
 	list_init(&c->targets);
+	list_init(&c->portal_groups);
 	pthread_rwlock_rdlock(&target_registry.lock);
 	ok = target_accounts_copy(&c->incoming, &target_registry.disc_incoming);
 	if (ok && target_registry.disc_outgoing)
@@ -592,6 +594,8 @@ target_snapshot(void)
 		list_add_tail(&c->targets, &ct->node);
 	}
 	pthread_rwlock_unlock(&target_registry.lock);
+	if (ok && target_alua_snapshot(c) != 0)
+		ok = false;
 	if (!ok) {
 		conf_free(c);
 		return NULL;

@@ -116,6 +116,29 @@ struct conf *target_snapshot(void);
 void target_registry_clear(void);
 
 /*
+ * ---- alua.c: ALUA target port groups (ietd.conf's PortalGroup) ---------
+ */
+
+/*
+ * Bind nexus nx to target t's port on portal group tag: nx->tpg (a
+ * reference, or NULL without ALUA) and its relative port id. -ENOENT
+ * when t is not offered on that portal group.
+ */
+int target_port_bind(struct target *t, unsigned int tag, struct scsi_nexus *nx);
+/* t is offered on portal group tag (for SendTargets). */
+bool target_port_offered(struct target *t, unsigned int tag);
+/*
+ * ietadm: set target tid's state on portal group tag ("optimized",
+ * "nonoptimized", "standby", "unavailable"); its sessions get ASYMMETRIC
+ * ACCESS STATE CHANGED. -ENOENT: no such target or not offered there;
+ * -EINVAL: bad state or no ALUA configured.
+ */
+int target_admin_alua(unsigned int tid, unsigned int tag, const char *state,
+    char *why, size_t whylen);
+/* Copy the running portal groups into c (a snapshot); -ENOMEM. */
+int target_alua_snapshot(struct conf *c);
+
+/*
  * ---- apply.c: making the running set match a configuration -------------
  */
 

@@ -42,6 +42,8 @@ struct target_lun {
 	const struct conf_lun *def; /* in target->ct, for diffs */
 };
 
+#define TARGET_ALUA_MAX 64 /* portal groups one target is offered on */
+
 struct target {
 	struct list_node node; /* target_registry.targets, by tid */
 	atomic_int refs;
@@ -55,6 +57,16 @@ struct target {
 	unsigned int sessions;
 	bool removing;
 	bool listed; /* still in target_registry.targets */
+	/*
+	 * ALUA (alua.c): its target port groups, NULL when the configuration
+	 * has no PortalGroup (the pointer changes with the lock held), and
+	 * the states the configuration last asked for, so a reload changes
+	 * only what the file changed.
+	 */
+	struct scsi_tpg_set *alua;
+	unsigned int alua_n;
+	uint16_t alua_tags[TARGET_ALUA_MAX];
+	uint8_t alua_cfg[TARGET_ALUA_MAX];
 };
 
 /* registry.c */
@@ -115,5 +127,14 @@ int target_create(const struct conf_target *src, const char *file,
 /* Update running target t to src as one change; 0 or -errno (why). */
 int target_update(struct target *t, const struct conf_target *src, char *why,
     size_t whylen);
+
+/* alua.c */
+/*
+ * Bring t's target port groups in line with its configuration (t->ct and
+ * the portal groups last applied); main thread.
+ */
+void target_alua_sync(struct target *t);
+/* After target_apply(): the portal groups of conf, then every target. */
+void target_alua_apply(const struct conf *conf);
 
 #endif /* IETD_TARGET_TARGET_INT_H */
