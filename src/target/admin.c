@@ -139,6 +139,8 @@ target_admin_add(unsigned int *tid, const char *name, char *why, size_t whylen)
 	target_list_insert(t);
 	*tid = t->tid;
 	pthread_rwlock_unlock(&target_registry.lock);
+	/* Offered on every portal group, as a file's target without lines. */
+	target_alua_sync(t);
 	log_notice("ietadm: target %u (%s) added", t->tid, t->ct->name);
 	return 0;
 }

@@ -357,6 +357,58 @@ def run_alua(argv):
     ok, why = expect_sense(s2, pt.cdb_read10(0, 1), (2, 0x04, 0x0B),
                            read_len=512)
     result("reload: READ through group 2 is NOT READY, STANDBY", ok, why)
+
+    # A target added by ietadm is offered on every portal group.
+    r = adm("--op", "new", "--tid=0", "--params", "Name=" + base + ":added")
+    r2 = adm("--op", "new", "--tid=3", "--lun=0", "--params",
+             "Sectors=2048,Type=nullio")
+    result("ietadm adds a target and a LUN",
+           r.returncode == 0 and r2.returncode == 0,
+           r.stderr.strip() + r2.stderr.strip())
+    try:
+        a2, _ = session(port2, base + ":added", isid=b"\x80\x0a\x1a\0\0\x02")
+        g, _ = rtpg(a2)
+        result("the ietadm target: reachable through group 2, both groups "
+               "optimized",
+               g.get(1, (None,))[0] == AO and g.get(2, (None,))[0] == AO,
+               repr(g))
+        a2.close()
+    except Exception as e:  # noqa: BLE001 - the check's verdict
+        result("the ietadm target: reachable through group 2, both groups "
+               "optimized", False, repr(e))
+
+    # Reload taking the target off group 2: its nexus there is left with
+    # an unavailable port, and new logins through group 2 are refused.
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("\tPortalGroup 2 standby\n", ""))
+    os.kill(int(pid), signal.SIGHUP)
+    deadline = time.time() + 10
+    uas = []
+    while time.time() < deadline:
+        g, _ = rtpg(s1, uas=uas)
+        if 2 not in g:
+            break
+        time.sleep(0.1)
+    result("reload off group 2: RTPG lists group 1 only", list(g) == [1],
+           repr(g))
+    ok, why = tur_expect(s2, (6, 0x2A, 0x06))
+    result("reload off group 2: its nexus gets the unit attention", ok, why)
+    ok, why = expect_sense(s2, pt.cdb_read10(0, 1), (2, 0x04, 0x0C),
+                           read_len=512)
+    result("reload off group 2: READ there is NOT READY, UNAVAILABLE", ok,
+           why)
+    c = pt.Connection(port=port2, timeout=10.0, isid=b"\x80\x0a\x1a\0\0\x03")
+    try:
+        c.login(INIT, alua)
+        result("reload off group 2: a new login there is refused", False,
+               "login succeeded")
+    except pt.LoginError as e:
+        result("reload off group 2: a new login there is refused",
+               (e.pdu.status_class, e.pdu.status_detail) == (2, 3),
+               "%d/%d" % (e.pdu.status_class, e.pdu.status_detail))
+    c.close()
     for c in (s1, s2):
         c.close()
 
