@@ -13,7 +13,14 @@ expected=$here/expected-pass.txt
 # Scratch LUNs stay small: WRITE SAME with 0 blocks writes the whole LUN.
 rw=$(make_image rw.img 256M)
 ro=$(make_image ro.img 64M)
+# The MultipathIO family's second path is a second target port: portal
+# group 2 (ietd.conf's ALUA extension) on its own port, both groups
+# active/optimized, as a multipath host sees a two-port array.
+PORT=$(free_port)
+PORT2=$(free_port)
+while [ "$PORT2" = "$PORT" ]; do PORT2=$(free_port); done
 cat > "$T/ietd.conf" <<CONF
+PortalGroup 2 127.0.0.1:$PORT2
 Target $IQN_BASE:cu
 	Lun 0 Path=$rw,Type=fileio,IOMode=wb
 Target $IQN_BASE:curo
@@ -23,9 +30,10 @@ ietd_start || { echo "conformance: ietd did not start"; exit 1; }
 
 results=$T/results.txt
 # Everything but ReadOnly on the writable LUN, with a second nexus
-# through the same portal for the two-initiator tests.
+# through portal group 2 for the multipath and two-initiator tests.
 suites=$(iscsi-test-cu -l 2>/dev/null | grep -E '^ALL\.[A-Za-z0-9]+$' | grep -v '^ALL.ReadOnly$')
-CU_SUITES="$suites" "$here/cu-run.sh" "$results" "$(url cu 0)" "$(url cu 0)"
+CU_SUITES="$suites" "$here/cu-run.sh" "$results" "$(url cu 0)" \
+	"iscsi://127.0.0.1:$PORT2/$IQN_BASE:cu/0"
 CU_SUITES=ALL.ReadOnly "$here/cu-run.sh" "$T/ro.txt" "$(url curo 0)"
 cat "$T/ro.txt" >>"$results"
 cp "$results" "${IETD_BUILD:-$here/../../build}/conformance-results.txt" 2>/dev/null
