@@ -240,16 +240,18 @@ void scsi_lu_ua_capacity_changed(struct scsi_lu *lu);
  */
 #define SCSI_PR_STATE_DIR_DEFAULT "/var/lib/ietd"
 int scsi_pr_store_set_dir(const char *dir);
-*alua.c : ALUA target port groups(SPC - 4 5.16).One set per target,
-    made *by the target layer when the configuration uses ALUA;
-one group per *portal group that offers the target,
-    its id the portal group tag.*States are SPC -
-    4's codes.* /
+
+/*
+ * alua.c: ALUA target port groups (SPC-4 5.16). One set per target, made
+ * by the target layer when the configuration uses ALUA; one group per
+ * portal group that offers the target, its id the portal group tag.
+ * States are SPC-4's codes.
+ */
 #define SCSI_ALUA_OPTIMIZED 0x0
 #define SCSI_ALUA_NONOPTIMIZED 0x1
 #define SCSI_ALUA_STANDBY 0x2
 #define SCSI_ALUA_UNAVAILABLE 0x3
-	struct scsi_tpg_set;
+struct scsi_tpg_set;
 /* A set with no group for target tid; NULL on no memory. */
 struct scsi_tpg_set *scsi_tpg_set_new(unsigned int tid);
 /*

@@ -771,68 +771,70 @@ scsi_spc_report_opcodes(struct scsi_task *task)
 		for (i = 0;
 		     i < sizeof(scsi_spc_sa_cmds) / sizeof(scsi_spc_sa_cmds[0]);
 		     i++) {
+			/* The store's SANITIZE actions; ALUA's only with ALUA.
+			 */
 			if (!scsi_spc_sa_known(task, scsi_spc_sa_cmds[i].opcode,
 				scsi_spc_sa_cmds[i].sa))
 				continue;
-			for (i = 0; i < scsi_spc_sa_count(task); i++) {
-				op = scsi_op_lookup(scsi_spc_sa_cmds[i].opcode);
-				off += scsi_spc_rsoc_desc(b + off,
-				    scsi_spc_sa_cmds[i].opcode, true,
-				    scsi_spc_sa_cmds[i].sa, op->cdb_len, rctd);
-			}
-			put_be32(b, off - 4);
-			scsi_task_data_in(task, b, off, alloc);
-			return;
+			op = scsi_op_lookup(scsi_spc_sa_cmds[i].opcode);
+			off += scsi_spc_rsoc_desc(b + off,
+			    scsi_spc_sa_cmds[i].opcode, true,
+			    scsi_spc_sa_cmds[i].sa, op->cdb_len, rctd);
 		}
-		/* 001b: opcode without SA; 010b: opcode + SA; 011b: either. */
-		if (ropt > 3 || (ropt == 1 && scsi_spc_has_sa(opc)) ||
-		    (ropt == 2 && !scsi_spc_has_sa(opc))) {
-			scsi_task_sense_invalid_field(task, true, 2, 2);
-			return;
-		}
-		op = scsi_op_lookup(opc);
-		supported = scsi_spc_op_supported(task, opc) &&
-		    (!scsi_spc_has_sa(opc) ||
-			scsi_spc_sa_known(task, opc, (uint8_t)sa));
-		memset(one, 0, sizeof(one));
-		if (!supported) {
-			one[1] = RSOC_NOT_SUPPORTED;
-			scsi_task_data_in(task, one, 4, alloc);
-			return;
-		}
-		one[1] = RSOC_SUPPORTED;
-		put_be16(one + 2, op->cdb_len);
-		/* CDB usage map: every field we look at may be set. */
-		memset(one + 4, 0xff, op->cdb_len);
-		one[4] = opc;
-		if (scsi_spc_has_sa(opc))
-			one[5] = (uint8_t)(sa & 0x1f);
-		one[4 + op->cdb_len - 1] = CDB_NACA ^ 0xff;
-		len = 4u + op->cdb_len;
-		if (rctd) {
-			one[1] |= RSOC_ONE_CTDP;
-			len += scsi_spc_timeouts(one + len);
-		}
-		scsi_task_data_in(task, one, len, alloc);
+		put_be32(b, off - 4);
+		scsi_task_data_in(task, b, off, alloc);
+		return;
 	}
+	/* 001b: opcode without SA; 010b: opcode + SA; 011b: either. */
+	if (ropt > 3 || (ropt == 1 && scsi_spc_has_sa(opc)) ||
+	    (ropt == 2 && !scsi_spc_has_sa(opc))) {
+		scsi_task_sense_invalid_field(task, true, 2, 2);
+		return;
+	}
+	op = scsi_op_lookup(opc);
+	supported = scsi_spc_op_supported(task, opc) &&
+	    (!scsi_spc_has_sa(opc) ||
+		scsi_spc_sa_known(task, opc, (uint8_t)sa));
+	memset(one, 0, sizeof(one));
+	if (!supported) {
+		one[1] = RSOC_NOT_SUPPORTED;
+		scsi_task_data_in(task, one, 4, alloc);
+		return;
+	}
+	one[1] = RSOC_SUPPORTED;
+	put_be16(one + 2, op->cdb_len);
+	/* CDB usage map: every field we look at may be set. */
+	memset(one + 4, 0xff, op->cdb_len);
+	one[4] = opc;
+	if (scsi_spc_has_sa(opc))
+		one[5] = (uint8_t)(sa & 0x1f);
+	one[4 + op->cdb_len - 1] = CDB_NACA ^ 0xff;
+	len = 4u + op->cdb_len;
+	if (rctd) {
+		one[1] |= RSOC_ONE_CTDP;
+		len += scsi_spc_timeouts(one + len);
+	}
+	scsi_task_data_in(task, one, len, alloc);
+}
 
-	void scsi_spc_maintenance_in(struct scsi_task * task,
-	    const uint64_t *luns, unsigned int n)
-	{
-		(void)luns;
-		(void)n;
-		switch (task->cdb[1] & 0x1f) {
-		case SCSI_MI_REPORT_SUPPORTED_OPCODES:
-			scsi_spc_report_opcodes(task);
-			break;
-		case SCSI_MI_REPORT_SUPPORTED_TMFS:
-			scsi_spc_report_tmfs(task);
-			break;
-		case SCSI_MI_REPORT_TARGET_PORT_GROUPS:
-			scsi_alua_report(task);
-			break;
-		default:
-			scsi_task_sense_invalid_field(task, true, 1, 4);
-			break;
-		}
+void
+scsi_spc_maintenance_in(struct scsi_task *task, const uint64_t *luns,
+    unsigned int n)
+{
+	(void)luns;
+	(void)n;
+	switch (task->cdb[1] & 0x1f) {
+	case SCSI_MI_REPORT_SUPPORTED_OPCODES:
+		scsi_spc_report_opcodes(task);
+		break;
+	case SCSI_MI_REPORT_SUPPORTED_TMFS:
+		scsi_spc_report_tmfs(task);
+		break;
+	case SCSI_MI_REPORT_TARGET_PORT_GROUPS:
+		scsi_alua_report(task);
+		break;
+	default:
+		scsi_task_sense_invalid_field(task, true, 1, 4);
+		break;
 	}
+}
