@@ -81,7 +81,8 @@ endif
 # (lowest first). Here MODUSES_<m> is its line and MODDEPS_<m> what the
 # archive of <m> links: <m>, every module it may use and theirs, highest
 # first. "mod/file.h" entries allow one header and link nothing.
-LAYERS := $(shell awk '{ sub(/\#.*/, ""); n = split($$0, w, /[: \t]+/) } \
+HASH := \#
+LAYERS := $(shell awk '{ sub(/$(HASH).*/, ""); n = split($$0, w, /[: \t]+/) } \
 	n > 1 { s = w[1] "="; for (i = 2; i <= n; i++) s = s w[i] "+"; print s }' \
 	tools/layers.txt)
 ifeq ($(LAYERS),)
