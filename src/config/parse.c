@@ -184,10 +184,12 @@ conf_parser_target(struct conf_parser *p, char **tok, int ntok)
 		return;
 	}
 	/*
-	 * RFC 7143 4.2.7.2: names compare after RFC 3722's case folding;
-	 * for the ASCII names accepted here that is plain lower-casing.
+	 * RFC 7143 4.2.7.2: names compare after RFC 3722's case folding
+	 * (plain lower-casing for the ASCII names accepted here), so every
+	 * lookup ignores case. The name is kept as written, as IET kept it:
+	 * scripts such as Pacemaker's iSCSITarget agent look for the name
+	 * they configured in the status files, letter for letter.
 	 */
-	str_lower(name);
 	why = str_iscsi_name_check(name);
 	if (why != NULL) {
 		char show[CONF_SHOW_MAX];

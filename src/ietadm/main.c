@@ -24,6 +24,8 @@
 #include "util/str.h"
 
 #define IETADM_VERSION "0.1.0"
+/* The control socket when --control is not given (documented). */
+#define IETADM_CONTROL_ENV "IETD_CONTROL"
 
 /* Exit statuses (documented in ietadm.8). */
 #define EXIT_DAEMON 1 /* ietd refused or failed the operation */
@@ -64,7 +66,8 @@ ietadm_usage(FILE *f)
 	    "  --op show --status=volume|session           IET status text\n"
 	    "  --op delete                                 stop ietd\n"
 	    "\n"
-	    "control socket: %s (--control=PATH)\n",
+	    "control socket: --control=PATH, else $" IETADM_CONTROL_ENV
+	    ", else %s\n",
 	    CTL_DEFAULT_SOCKET);
 }
 
@@ -441,8 +444,15 @@ ietadm_args_parse(int argc, char **argv, struct ietadm_args *a)
 {
 	int c;
 
+	const char *env = getenv(IETADM_CONTROL_ENV);
+
 	memset(a, 0, sizeof(*a));
-	a->control = CTL_DEFAULT_SOCKET;
+	/*
+	 * Programs that run ietadm with a fixed command line (Pacemaker's
+	 * iSCSITarget agent) cannot add --control; the environment can
+	 * still point them at a daemon with a socket of its own.
+	 */
+	a->control = env != NULL && env[0] != '\0' ? env : CTL_DEFAULT_SOCKET;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:t:s:c:l:p:uvh", ietadm_options,
 		    NULL)) != -1) {

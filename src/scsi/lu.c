@@ -20,6 +20,7 @@
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 #include "util/alloc.h"
+#include "util/str.h"
 #include "util/check.h"
 #include "util/log.h"
 
@@ -57,10 +58,13 @@ scsi_lu_make_ids(struct scsi_lu *lu, const struct scsi_lu_params *p)
 
 	if (p->scsi_id != NULL)
 		snprintf(seed, sizeof(seed), "id:%s", p->scsi_id);
-	else
+	else {
 		snprintf(seed, sizeof(seed), "%s/%llu",
 		    p->target_name != NULL ? p->target_name : "",
 		    (unsigned long long)p->lun);
+		/* The name in its RFC 3722 form: ids do not follow its case. */
+		str_lower(seed);
+	}
 	if (EVP_Digest(seed, strlen(seed), md, &mdlen, EVP_sha256(), NULL) !=
 		1 ||
 	    mdlen < SCSI_NAA_LEN + SCSI_SERIAL_LEN / 2) {
@@ -128,9 +132,12 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	lu->read_only = bp.read_only;
 	lu->wce = lu->wce_default = p->write_cache;
 	lu->tid = p->tid;
-	if (p->target_name != NULL)
+	if (p->target_name != NULL) {
+		/* SCSI name strings carry the normalized (RFC 3722) name. */
 		snprintf(lu->target_name, sizeof(lu->target_name), "%s",
 		    p->target_name);
+		str_lower(lu->target_name);
+	}
 	if (bp.path != NULL) {
 		lu->path = mem_strdup(bp.path);
 		if (lu->path == NULL) {

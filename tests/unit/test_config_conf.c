@@ -352,7 +352,8 @@ test_full_values(void **state)
 	assert_int_equal(list_count(&c->targets), 3);
 
 	t = list_first_entry(&c->targets, struct conf_target, node);
-	assert_string_equal(t->name, "iqn.2001-04.com.example:storage.disk1");
+	/* Kept as written, as IET did; lookups ignore case. */
+	assert_string_equal(t->name, "iqn.2001-04.com.Example:Storage.Disk1");
 	assert_int_equal(t->tid, 1);
 	assert_int_equal(t->line, 8);
 	assert_string_equal(t->alias, "disk1");
@@ -398,7 +399,7 @@ test_full_values(void **state)
 	assert_int_equal(l->block_size, 4096);
 
 	t = list_entry(t->node.next, struct conf_target, node);
-	assert_string_equal(t->name, "eui.0123456789abcdef");
+	assert_string_equal(t->name, "eui.0123456789ABCDEF");
 	assert_int_equal(t->tid, 2);
 	assert_null(t->alias);
 	assert_null(t->outgoing);
