@@ -30,6 +30,7 @@
 #define ALLOW_SHOW_MAX 256
 #define ALLOW_V4_BITS 32
 #define ALLOW_V6_BITS 128
+#define ALLOW_PATH_MAX 4096
 
 enum allow_scan {
 	ALLOW_SCAN_ABSENT,     /* no such file */
@@ -363,13 +364,14 @@ allow_file_scan(const char *path, const struct allow_query *q)
 				ALLOW_ENTRY_BAD &&
 			    allow_entry_match(&e, item, q)) {
 				rc = ALLOW_SCAN_MATCH;
-				goto out;
+				break;
 			}
-		/* The first ALL line ends the scan, matched or not. */
-		if (all)
-			break;
+		/*
+		 * IET 1.4.20 (usr/plain.c, match()): the first line for this
+		 * target or for ALL decides, whether its list matches or not.
+		 */
+		break;
 	}
-out:
 	mem_free(buf);
 	return rc;
 }
@@ -402,38 +404,53 @@ allow_query_addr(struct allow_query *q, const struct sockaddr *sa)
 	}
 }
 
+const char *
+allow_path(const char *given, const char *name, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (given != NULL)
+		return given;
+	/*
+	 * IET 1.4.20 opened /etc/iet/NAME and, only when that did not
+	 * exist, /etc/NAME; each file on its own, at every use.
+	 */
+	snprintf(buf, len, "/etc/iet/%s", name);
+	if (stat(buf, &st) == 0 || errno != ENOENT)
+		return buf;
+	snprintf(buf, len, "/etc/%s", name);
+	return buf;
+}
+
 bool
 allow_initiator(const struct allow_paths *p, const char *target,
     const char *initiator, const struct sockaddr *peer)
 {
 	struct allow_query q = {.target = target, .initiator = initiator};
-	const char *allow = p && p->initiators_allow ? p->initiators_allow
-						     : "/etc/initiators.allow";
-	const char *deny = p && p->initiators_deny ? p->initiators_deny
-						   : "/etc/initiators.deny";
+	char abuf[ALLOW_PATH_MAX], dbuf[ALLOW_PATH_MAX];
+	const char *allow = allow_path(p ? p->initiators_allow : NULL,
+	    "initiators.allow", abuf, sizeof(abuf));
+	const char *deny = allow_path(p ? p->initiators_deny : NULL,
+	    "initiators.deny", dbuf, sizeof(dbuf));
+	enum allow_scan a, d;
 
 	allow_errno = 0;
 	if (target == NULL)
 		return false;
 	allow_query_addr(&q, peer);
-	switch (allow_file_scan(allow, &q)) {
-	case ALLOW_SCAN_MATCH:
-		return true;
-	case ALLOW_SCAN_NOMATCH:
-	case ALLOW_SCAN_UNREADABLE:
+	a = allow_file_scan(allow, &q);
+	d = allow_file_scan(deny, &q);
+	/* IET let a file it could not read decide nothing; we refuse. */
+	if (a == ALLOW_SCAN_UNREADABLE || d == ALLOW_SCAN_UNREADABLE)
 		return false;
-	case ALLOW_SCAN_ABSENT:
-		break;
-	}
-	switch (allow_file_scan(deny, &q)) {
-	case ALLOW_SCAN_MATCH:
-	case ALLOW_SCAN_UNREADABLE:
-		return false;
-	case ALLOW_SCAN_NOMATCH:
-	case ALLOW_SCAN_ABSENT:
-		break;
-	}
-	return true;
+	/*
+	 * IET 1.4.20 (plain_initiator_allow): with a deny file, refuse only
+	 * whom it matches and the allow file does not; without one, an
+	 * allow file admits only whom it matches.
+	 */
+	if (d != ALLOW_SCAN_ABSENT)
+		return !(d == ALLOW_SCAN_MATCH && a != ALLOW_SCAN_MATCH);
+	return a != ALLOW_SCAN_NOMATCH;
 }
 
 bool
@@ -441,8 +458,9 @@ allow_target_portal(const struct allow_paths *p, const char *target,
     const struct sockaddr *local)
 {
 	struct allow_query q = {.target = target};
-	const char *path =
-	    p && p->targets_allow ? p->targets_allow : "/etc/targets.allow";
+	char buf[ALLOW_PATH_MAX];
+	const char *path = allow_path(p ? p->targets_allow : NULL,
+	    "targets.allow", buf, sizeof(buf));
 
 	allow_errno = 0;
 	if (target == NULL)

@@ -8,8 +8,9 @@
  * entries: initiator-name regular expressions (POSIX basic, anchored with
  * ^ and $ implied, case-insensitive), IPv4 addresses or networks
  * (a.b.c.d[/n]), IPv6 addresses or networks in brackets ([x::y][/n]), ALL.
- * Lines are tried in order; the first rule naming the target (or ALL) whose
- * list matches decides; processing stops after the first ALL target line.
+ * The first line naming the target (compared without case) or ALL decides:
+ * the file matches when an entry of its list does, and does not
+ * otherwise, as in IET 1.4.20 (usr/plain.c).
  */
 #ifndef IETD_CONFIG_ALLOW_H
 #define IETD_CONFIG_ALLOW_H
@@ -17,22 +18,35 @@
 #include <sys/socket.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "conf.h"
 
+/* A NULL path: IET's search, /etc/iet/NAME, else /etc/NAME (allow_path). */
 struct allow_paths {
-	const char *initiators_allow; /* default /etc/initiators.allow */
-	const char *initiators_deny;  /* default /etc/initiators.deny */
-	const char *targets_allow;    /* default /etc/targets.allow */
+	const char *initiators_allow;
+	const char *initiators_deny;
+	const char *targets_allow;
 };
 
 /*
+ * The file to read for NAME ("initiators.allow", ...): given when not
+ * NULL, else /etc/iet/NAME unless it does not exist, else /etc/NAME, as
+ * IET 1.4.20 looked for it. Decided again at every use; buf holds the
+ * result.
+ */
+const char *allow_path(const char *given, const char *name, char *buf,
+    size_t len);
+
+/*
  * May the initiator (iSCSI name, and address of its connection) see and
- * log in to target? No files: yes. initiators.allow present: only when a
- * rule there matches (an empty file allows nobody). Otherwise
- * initiators.deny, when present, refuses the initiators it matches.
- * initiator may be NULL (unknown yet): then only address entries and ALL
- * can match.
+ * log in to target? As IET 1.4.20: with an initiators.deny file, yes
+ * unless deny matches and initiators.allow (absent, or without a line
+ * for the target, counts as no match) does not. Without one: no
+ * initiators.allow, yes; else only when it matches (an empty file or one
+ * without a line for the target admits nobody). A file that exists but
+ * cannot be read refuses. initiator may be NULL (unknown yet): then only
+ * address entries and ALL can match.
  */
 bool allow_initiator(const struct allow_paths *p, const char *target,
     const char *initiator, const struct sockaddr *peer);

@@ -8,8 +8,10 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +58,8 @@ static struct {
 	int signal_fd;
 	int pid_fd;
 	bool shutting_down;
+	char
+	    config_path[PATH_MAX]; /* the ietd.conf last loaded, for messages */
 } ietd = {.signal_fd = -1, .pid_fd = -1};
 
 static void
@@ -71,17 +75,89 @@ main_report_log(void *arg, const char *msg)
  * Load ietd.conf and check the syntax of the allow files. Returns the
  * model, or NULL when anything is wrong (every error logged).
  */
+/*
+ * Which ietd.conf to read, as IET 1.4.20 chose (usr/plain.c, plain_init):
+ * the -c file, else /etc/iet/ietd.conf; when that does not exist,
+ * /etc/ietd.conf; when neither does, none (no targets: configure through
+ * ietadm). IET fell through on any failure to open; we fall through only
+ * when a file does not exist, so an unreadable one is an error, not
+ * silently another file. Decided again at each (re)load; the choice is
+ * logged. Returns NULL for none.
+ */
+static const char *
+main_config_path(bool quiet)
+{
+	static const char iet_dir_conf[] = "/etc/iet/ietd.conf";
+	const char *first =
+	    ietd.opt.config != NULL ? ietd.opt.config : iet_dir_conf;
+	struct stat st;
+
+	if (stat(first, &st) == 0 || errno != ENOENT)
+		return first;
+	/* ietd -t checks the file it was given, and nothing else. */
+	if (ietd.opt.config != NULL && ietd.opt.check_config)
+		return first;
+	if (stat(IETD_DEFAULT_CONFIG, &st) == 0 || errno != ENOENT) {
+		if (!quiet)
+			log_warning("%s does not exist; using %s", first,
+			    IETD_DEFAULT_CONFIG);
+		return IETD_DEFAULT_CONFIG;
+	}
+	if (!quiet)
+		log_warning("%s not found, configure through ietadm "
+			    "(looked for %s and %s)",
+		    "ietd.conf", first, IETD_DEFAULT_CONFIG);
+	return NULL;
+}
+
+/* The allow files this load would use, logged (start-up and reload). */
+static void
+main_allow_log(void)
+{
+	static const char *const names[] = {"initiators.allow",
+	    "initiators.deny", "targets.allow"};
+	const char *given[] = {ietd.opt.initiators_allow,
+	    ietd.opt.initiators_deny, ietd.opt.targets_allow};
+	char buf[3][PATH_MAX];
+	const char *path[3];
+	struct stat st;
+
+	for (unsigned int i = 0; i < 3; i++)
+		path[i] = allow_path(given[i], names[i], buf[i], PATH_MAX);
+	log_notice("access files: %s%s, %s%s, %s%s", path[0],
+	    stat(path[0], &st) == 0 ? "" : " (none)", path[1],
+	    stat(path[1], &st) == 0 ? "" : " (none)", path[2],
+	    stat(path[2], &st) == 0 ? "" : " (none)");
+}
+
 static struct conf *
 main_config_load(unsigned int *nerrors)
 {
-	const char *allow[] = {ietd.opt.initiators_allow,
+	const char *given[] = {ietd.opt.initiators_allow,
 	    ietd.opt.initiators_deny, ietd.opt.targets_allow};
+	static const char *const names[] = {"initiators.allow",
+	    "initiators.deny", "targets.allow"};
+	const char *path = main_config_path(ietd.opt.check_config);
 	struct conf *conf;
+	char buf[PATH_MAX];
 
 	*nerrors = 0;
-	conf = conf_load(ietd.opt.config, main_report_log, nerrors);
+	snprintf(ietd.config_path, sizeof(ietd.config_path), "%s",
+	    path != NULL ? path : "(no ietd.conf)");
+	if (path != NULL) {
+		if (!ietd.opt.check_config)
+			log_notice("configuration file %s", path);
+		conf = conf_load(path, main_report_log, nerrors);
+	} else {
+		conf = conf_load_buf("(no ietd.conf)", "", 0, main_report_log,
+		    nerrors);
+	}
 	for (unsigned int i = 0; i < 3; i++)
-		allow_check_file(allow[i], main_report_log, nerrors);
+		allow_check_file(allow_path(given[i], names[i], buf,
+				     sizeof(buf)),
+		    main_report_log, nerrors);
+	if (!ietd.opt.check_config)
+		main_allow_log();
 	if (*nerrors > 0 && conf != NULL) {
 		conf_free(conf);
 		conf = NULL;
@@ -115,7 +191,7 @@ main_reload(void)
 	struct conf *conf;
 	char why[256];
 
-	log_notice("SIGHUP: reloading %s", ietd.opt.config);
+	log_notice("SIGHUP: reloading the configuration");
 	conf = main_config_load(&nerrors);
 	if (conf == NULL) {
 		log_error("reload: %u error(s) in the configuration; the "
@@ -535,10 +611,10 @@ main_check_config(void)
 		conf = NULL;
 	}
 	if (conf == NULL) {
-		fprintf(stderr, "%s: %u error(s)\n", ietd.opt.config, nerrors);
+		fprintf(stderr, "%s: %u error(s)\n", ietd.config_path, nerrors);
 		return 1;
 	}
-	printf("%s: configuration OK (%u target(s))\n", ietd.opt.config,
+	printf("%s: configuration OK (%u target(s))\n", ietd.config_path,
 	    (unsigned int)list_count(&conf->targets));
 	conf_free(conf);
 	return 0;
@@ -595,7 +671,7 @@ main(int argc, char **argv)
 	main_raise_fd_limit();
 	conf = main_config_load(&nerrors);
 	if (conf == NULL) {
-		log_error("%s: %u error(s); not starting", ietd.opt.config,
+		log_error("%s: %u error(s); not starting", ietd.config_path,
 		    nerrors);
 		return 1;
 	}

@@ -60,8 +60,9 @@ options_usage(FILE *f)
 	    "iSCSI target daemon: serves the targets of ietd.conf over "
 	    "iSCSI/TCP.\n"
 	    "\n"
-	    "  -c, --config=FILE        configuration file "
-	    "(default " IETD_DEFAULT_CONFIG ")\n"
+	    "  -c, --config=FILE        configuration file (default "
+	    "/etc/iet/ietd.conf,\n"
+	    "                           else " IETD_DEFAULT_CONFIG ")\n"
 	    "  -d, --debug=LEVEL        debug messages, LEVEL 0 to 2\n"
 	    "  -f, --foreground         stay in the foreground, log to stderr\n"
 	    "  -g, --gid=GID            group (id or name) to run as after "
@@ -78,9 +79,15 @@ options_usage(FILE *f)
 	    "                           report every error, exit 0 or 1\n"
 	    "  -T, --threads=N          event threads (default: one per "
 	    "core)\n"
-	    "      --initiators-allow=FILE  (default /etc/initiators.allow)\n"
-	    "      --initiators-deny=FILE   (default /etc/initiators.deny)\n"
-	    "      --targets-allow=FILE     (default /etc/targets.allow)\n"
+	    "      --initiators-allow=FILE  (default /etc/iet/initiators.allow,"
+	    "\n"
+	    "                           else /etc/initiators.allow)\n"
+	    "      --initiators-deny=FILE   (default /etc/iet/initiators.deny, "
+	    "else\n"
+	    "                           /etc/initiators.deny)\n"
+	    "      --targets-allow=FILE     (default /etc/iet/targets.allow, "
+	    "else\n"
+	    "                           /etc/targets.allow)\n"
 	    "      --control=PATH       ietadm's control socket "
 	    "(default " CTL_DEFAULT_SOCKET ")\n"
 	    "      --status-dir=DIR     IET-style volume and session files "
@@ -231,13 +238,14 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->config = IETD_DEFAULT_CONFIG;
+	o->config = NULL; /* IET's search: /etc/iet/ietd.conf, /etc/ietd.conf */
 	o->debug = -1;
 	o->port = IETD_DEFAULT_PORT;
 	o->pid_file = IETD_DEFAULT_PIDFILE;
-	o->initiators_allow = "/etc/initiators.allow";
-	o->initiators_deny = "/etc/initiators.deny";
-	o->targets_allow = "/etc/targets.allow";
+	/* NULL: /etc/iet/NAME, else /etc/NAME, as IET 1.4.20 looked. */
+	o->initiators_allow = NULL;
+	o->initiators_deny = NULL;
+	o->targets_allow = NULL;
 	o->control = CTL_DEFAULT_SOCKET;
 	o->status_dir = CTL_DEFAULT_STATUS_DIR;
 	o->state_dir = SCSI_PR_STATE_DIR_DEFAULT;

@@ -25,12 +25,7 @@ struct target_registry target_registry = {
     .lock = PTHREAD_RWLOCK_INITIALIZER,
     .targets = LIST_HEAD_INIT(target_registry.targets),
     .disc_incoming = LIST_HEAD_INIT(target_registry.disc_incoming),
-    .allow =
-	{
-	    .initiators_allow = "/etc/initiators.allow",
-	    .initiators_deny = "/etc/initiators.deny",
-	    .targets_allow = "/etc/targets.allow",
-	},
+    /* .allow all NULL: IET's search, /etc/iet/ then /etc/. */
 };
 
 void

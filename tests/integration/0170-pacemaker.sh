@@ -189,6 +189,9 @@ check "ietd logged no refusal of an agent's request" \
 	bash -c "! grep -i 'refus\|invalid\|empty parameter' '$T/ra.log'"
 echo "# agent log:"
 sed 's/^/#   /' "$T/ra.log" | tail -n 40
+echo "# ietd log, without the connection lines:"
+grep -v 'connection request\|connection closed\|succesfull login' "$IETD_LOG" |
+	sed 's/^/#   /'
 ietd_stop
 check "ietd exits 0" test $? -eq 0
 finish

@@ -58,8 +58,11 @@ check "regex anchored at the end" bash -c "! iscsi-inq -i '$good' '$(url a 0)'"
 printf '%s\n' "ALL 127.0.0.0/8" "$IQN_BASE:b 10.0.0.0/8" > "$T/initiators.allow"
 check "ALL 127.0.0.0/8: a allowed from loopback" iscsi-inq -i "$bad" "$(url a 0)"
 check "rule after ALL line ignored: b allowed too" iscsi-inq -i "$bad" "$(url b 0)"
+# IET 1.4.20: the first line for the target decides, matched or not.
 printf '%s\n' "$IQN_BASE:b 10.0.0.0/8" "ALL ALL" > "$T/initiators.allow"
-check "first matching line decides only if its list matches" iscsi-inq -i "$bad" "$(url b 0)"
+check "first line for the target decides even without a match" \
+	bash -c "! iscsi-inq -i '$bad' '$(url b 0)'"
+check "the ALL line decides for the others" iscsi-inq -i "$bad" "$(url a 0)"
 
 # An empty initiators.allow admits nobody.
 : > "$T/initiators.allow"

@@ -245,12 +245,15 @@ test_all_ordering(void **state)
 {
 	struct files *f = *state;
 
-	/* The first ALL line ends the scan; the T2 rule after it is dead. */
+	/*
+	 * IET 1.4.20: the first line for the target or ALL decides, matched
+	 * or not; the ALL line is never reached for T1, the T2 line never.
+	 */
 	set_allow(f,
 	    T1 " " I1 "\n"
 	       "ALL 10.0.0.0/8\n" T2 " ALL\n");
 	assert_true(allow_initiator(&f->p, T1, I1, v4("192.0.2.1")));
-	assert_true(allow_initiator(&f->p, T1, I2, v4("10.1.1.1")));
+	assert_false(allow_initiator(&f->p, T1, I2, v4("10.1.1.1")));
 	assert_false(allow_initiator(&f->p, T1, I2, v4("192.0.2.1")));
 	assert_true(allow_initiator(&f->p, T2, I2, v4("10.1.1.1")));
 	assert_false(allow_initiator(&f->p, T2, I2, v4("192.0.2.1")));
@@ -277,10 +280,20 @@ test_deny(void **state)
 	assert_true(allow_initiator(&f->p, T2, I2, v4("10.0.0.1")));
 	assert_false(allow_initiator(&f->p, T2, I1, v6("2001:db8::9")));
 	assert_true(allow_initiator(&f->p, T2, I1, v6("2001:db9::9")));
-	/* When initiators.allow exists, it alone decides. */
+	/*
+	 * IET 1.4.20 with both files: refused only when deny matches and
+	 * allow does not (no line for the target counts as no match).
+	 */
 	set_allow(f, T1 " 10.0.0.0/8\n");
 	assert_true(allow_initiator(&f->p, T1, I1, v4("10.0.0.1")));
-	assert_false(allow_initiator(&f->p, T2, I1, v4("192.0.2.1")));
+	assert_true(allow_initiator(&f->p, T1, I2, v4("10.0.0.5")));
+	assert_false(allow_initiator(&f->p, T1, I2, v4("192.0.2.1")));
+	assert_true(allow_initiator(&f->p, T2, I1, v4("192.0.2.1")));
+	assert_false(allow_initiator(&f->p, T2, I1, v6("2001:db8::9")));
+	/* An empty deny file refuses nobody, whatever allow says. */
+	set_deny(f, "");
+	assert_true(allow_initiator(&f->p, T2, I1, v4("192.0.2.1")));
+	assert_true(allow_initiator(&f->p, T1, I2, v4("192.0.2.1")));
 }
 
 static void
@@ -295,7 +308,8 @@ test_targets_allow(void **state)
 	assert_true(allow_target_portal(&f->p, T1, v4("192.168.0.1")));
 	assert_true(allow_target_portal(&f->p, T1, v6("::1")));
 	assert_true(allow_target_portal(&f->p, T1, v6("::ffff:192.168.0.1")));
-	assert_true(allow_target_portal(&f->p, T1, v4("127.0.0.1")));
+	/* T1's line decides for T1: the ALL line is not reached. */
+	assert_false(allow_target_portal(&f->p, T1, v4("127.0.0.1")));
 	assert_false(allow_target_portal(&f->p, T1, v4("10.0.0.1")));
 	assert_true(allow_target_portal(&f->p, T2, v4("10.0.0.200")));
 	assert_false(allow_target_portal(&f->p, T2, v4("192.168.0.1")));

@@ -25,7 +25,7 @@ parse(struct ietd_options *o, char *err, size_t errlen, ...)
 	FILE *f = fmemopen(err, errlen, "w");
 	int rc;
 
-	argv[argc++] = (char *)(uintptr_t)"ietd";
+	argv[argc++] = (char *)(uintptr_t) "ietd";
 	va_start(ap, errlen);
 	for (char *a; (a = va_arg(ap, char *)) != NULL;)
 		argv[argc++] = a;
@@ -45,7 +45,7 @@ test_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, sizeof(err), NULL), 0);
-	assert_string_equal(o.config, "/etc/ietd.conf");
+	assert_null(o.config); /* IET's search in main.c */
 	assert_string_equal(o.pid_file, "/var/run/ietd.pid");
 	assert_int_equal(o.port, 3260);
 	assert_int_equal(o.debug, -1);
@@ -55,9 +55,9 @@ test_defaults(void **state)
 	assert_false(o.gid_set);
 	assert_false(o.check_config);
 	assert_int_equal(o.threads, 0);
-	assert_string_equal(o.initiators_allow, "/etc/initiators.allow");
-	assert_string_equal(o.initiators_deny, "/etc/initiators.deny");
-	assert_string_equal(o.targets_allow, "/etc/targets.allow");
+	assert_null(o.initiators_allow); /* /etc/iet/, else /etc/ */
+	assert_null(o.initiators_deny);
+	assert_null(o.targets_allow);
 	assert_string_equal(o.control, "/run/ietd.sock");
 	assert_string_equal(o.status_dir, "/run/ietd");
 	assert_int_equal(o.io_engine, BACKEND_ENGINE_AUTO);
@@ -71,9 +71,10 @@ test_short_options(void **state)
 	char err[4096];
 
 	(void)state;
-	assert_int_equal(parse(&o, err, sizeof(err), "-c", "/tmp/x.conf",
-	    "-d", "2", "-f", "-g", "0", "-u", "0", "-a", "::1", "-p", "3261",
-	    "-t", "-T", "4", NULL), 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "-c", "/tmp/x.conf", "-d",
+			     "2", "-f", "-g", "0", "-u", "0", "-a", "::1", "-p",
+			     "3261", "-t", "-T", "4", NULL),
+	    0);
 	assert_string_equal(o.config, "/tmp/x.conf");
 	assert_int_equal(o.debug, 2);
 	assert_true(o.foreground);
@@ -95,11 +96,15 @@ test_long_options(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, sizeof(err), "--config=/a.conf",
-	    "--debug=0", "--foreground", "--gid=root", "--uid=root",
-	    "--address=127.0.0.1", "--port=65535", "--pid-file=/tmp/p.pid",
-	    "--check-config", "--threads=64", "--initiators-allow=/i.a",
-	    "--initiators-deny=/i.d", "--targets-allow=/t.a",
-	    "--control=/tmp/c.sock", "--status-dir=/tmp/st", NULL), 0);
+			     "--debug=0", "--foreground", "--gid=root",
+			     "--uid=root", "--address=127.0.0.1",
+			     "--port=65535", "--pid-file=/tmp/p.pid",
+			     "--check-config", "--threads=64",
+			     "--initiators-allow=/i.a",
+			     "--initiators-deny=/i.d", "--targets-allow=/t.a",
+			     "--control=/tmp/c.sock", "--status-dir=/tmp/st",
+			     NULL),
+	    0);
 	assert_string_equal(o.control, "/tmp/c.sock");
 	assert_string_equal(o.status_dir, "/tmp/st");
 	assert_string_equal(o.config, "/a.conf");
@@ -138,35 +143,35 @@ test_bad_input(void **state)
 		const char *args[3];
 		const char *message;
 	} cases[] = {
-		{ { "-Z" }, "ietd: unknown option '-Z'" },
-		{ { "--bogus" }, "ietd: unknown option '--bogus'" },
-		{ { "-p", "0" }, "ietd: --port: 0 is out of range (1 to 65535)" },
-		{ { "-p", "65536" }, "out of range (1 to 65535)" },
-		{ { "-p", "-1" }, "ietd: --port: '-1' is not a number" },
-		{ { "--port= 3260" }, "is not a number" },
-		{ { "-d", "3" }, "ietd: --debug: 3 is out of range (0 to 2)" },
-		{ { "-d", "x" }, "ietd: --debug: 'x' is not a number" },
-		{ { "-T", "0" }, "ietd: --threads: 0 is out of range (1 to 64)" },
-		{ { "-c" }, "ietd: option '-c' needs a value" },
-		{ { "-u", "no-such-user-x" }, "ietd: --uid: no such user" },
-		{ { "-g", "no-such-group-x" }, "ietd: --gid: no such group" },
-		{ { "-a", "" }, "ietd: --address: empty address" },
-		{ { "-f", "extra" }, "ietd: unexpected argument 'extra'" },
-		{ { "--io-engine=uring" },
-		    "ietd: --io-engine: 'uring' is not auto, io_uring or "
-		    "threads" },
-		{ { "--io-engine", "" }, "ietd: --io-engine: '' is not" },
-		{ { "--io-engine" }, "ietd: option '--io-engine' needs a value" },
-		{ { "--max-data-memory=15M" },
-		    "ietd: --max-data-memory: 15M is out of range (16M to "
-		    "1024G)" },
-		{ { "--max-data-memory=2T" },
-		    "ietd: --max-data-memory: '2T' is not a size" },
-		{ { "--max-data-memory=M" },
-		    "ietd: --max-data-memory: 'M' is not a size" },
-		{ { "--max-data-memory=99999999999999999999G" },
-		    "ietd: --max-data-memory: '99999999999999999999G' is not "
-		    "a size" },
+	    {{"-Z"}, "ietd: unknown option '-Z'"},
+	    {{"--bogus"}, "ietd: unknown option '--bogus'"},
+	    {{"-p", "0"}, "ietd: --port: 0 is out of range (1 to 65535)"},
+	    {{"-p", "65536"}, "out of range (1 to 65535)"},
+	    {{"-p", "-1"}, "ietd: --port: '-1' is not a number"},
+	    {{"--port= 3260"}, "is not a number"},
+	    {{"-d", "3"}, "ietd: --debug: 3 is out of range (0 to 2)"},
+	    {{"-d", "x"}, "ietd: --debug: 'x' is not a number"},
+	    {{"-T", "0"}, "ietd: --threads: 0 is out of range (1 to 64)"},
+	    {{"-c"}, "ietd: option '-c' needs a value"},
+	    {{"-u", "no-such-user-x"}, "ietd: --uid: no such user"},
+	    {{"-g", "no-such-group-x"}, "ietd: --gid: no such group"},
+	    {{"-a", ""}, "ietd: --address: empty address"},
+	    {{"-f", "extra"}, "ietd: unexpected argument 'extra'"},
+	    {{"--io-engine=uring"},
+		"ietd: --io-engine: 'uring' is not auto, io_uring or "
+		"threads"},
+	    {{"--io-engine", ""}, "ietd: --io-engine: '' is not"},
+	    {{"--io-engine"}, "ietd: option '--io-engine' needs a value"},
+	    {{"--max-data-memory=15M"},
+		"ietd: --max-data-memory: 15M is out of range (16M to "
+		"1024G)"},
+	    {{"--max-data-memory=2T"},
+		"ietd: --max-data-memory: '2T' is not a size"},
+	    {{"--max-data-memory=M"},
+		"ietd: --max-data-memory: 'M' is not a size"},
+	    {{"--max-data-memory=99999999999999999999G"},
+		"ietd: --max-data-memory: '99999999999999999999G' is not "
+		"a size"},
 	};
 	struct ietd_options o;
 	char err[4096];
@@ -230,16 +235,16 @@ test_max_data_memory(void **state)
 			     NULL),
 	    0);
 	assert_int_equal(o.max_data_memory, 24ull << 20);
-	assert_int_equal(parse(&o, err, sizeof(err), "--max-data-memory",
-			     "2G", NULL),
+	assert_int_equal(parse(&o, err, sizeof(err), "--max-data-memory", "2G",
+			     NULL),
 	    0);
 	assert_int_equal(o.max_data_memory, 2ull << 30);
 	assert_int_equal(parse(&o, err, sizeof(err),
 			     "--max-data-memory=16777216", NULL),
 	    0);
 	assert_int_equal(o.max_data_memory, 16ull << 20);
-	assert_int_equal(parse(&o, err, sizeof(err),
-			     "--max-data-memory=16384K", NULL),
+	assert_int_equal(parse(&o, err, sizeof(err), "--max-data-memory=16384K",
+			     NULL),
 	    0);
 	assert_int_equal(o.max_data_memory, 16ull << 20);
 }
@@ -248,13 +253,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_short_options),
-		cmocka_unit_test(test_long_options),
-		cmocka_unit_test(test_help_and_version),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_io_engine),
-		cmocka_unit_test(test_max_data_memory),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_short_options),
+	    cmocka_unit_test(test_long_options),
+	    cmocka_unit_test(test_help_and_version),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_io_engine),
+	    cmocka_unit_test(test_max_data_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
