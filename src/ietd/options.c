@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl/ctl_proto.h"
@@ -63,7 +64,8 @@ options_usage(FILE *f)
 	    "  -c, --config=FILE        configuration file (default "
 	    "/etc/iet/ietd.conf,\n"
 	    "                           else " IETD_DEFAULT_CONFIG ")\n"
-	    "  -d, --debug=LEVEL        debug messages, LEVEL 0 to 2\n"
+	    "  -d, --debug=LEVEL        debug messages up to LEVEL (0 to 2; "
+	    "more is 2)\n"
 	    "  -f, --foreground         stay in the foreground, log to stderr\n"
 	    "  -g, --gid=GID            group (id or name) to run as after "
 	    "binding\n"
@@ -105,7 +107,7 @@ options_usage(FILE *f)
 	    "                           with K, M or G (default: a quarter "
 	    "of RAM,\n"
 	    "                           64M to 1G)\n"
-	    "  -V, --version            print the version and exit\n"
+	    "  -v, -V, --version        print the version and exit\n"
 	    "  -h, --help               print this help and exit\n"
 	    "\n"
 	    "Signals: SIGHUP reloads ietd.conf and applies the difference; "
@@ -126,6 +128,28 @@ options_number(const char *opt, const char *v, uint64_t min, uint64_t max,
 		fprintf(err, "ietd: %s: %s is out of range (%llu to %llu)\n",
 		    opt, v, (unsigned long long)min, (unsigned long long)max);
 	return rc;
+}
+
+/*
+ * -d: IET 1.4.20 took any integer (atoi) and printed a level-N trace when
+ * it was at least N; its traces go to level 2, so larger values are 2 and
+ * a negative one is off. Only a value that is not a number is refused
+ * (IET read it as 0).
+ */
+static int
+options_debug(const char *v, int *out, FILE *err)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (end == v || *end != '\0') {
+		fprintf(err, "ietd: --debug: '%s' is not a number\n", v);
+		return -EINVAL;
+	}
+	*out = n < 0 ? -1 : n > 2 || errno == ERANGE ? 2 : (int)n;
+	return 0;
 }
 
 /* Smallest cap: one command of the largest data length must fit. */
@@ -253,16 +277,15 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 
 	optind = 1;
 	opterr = 0; /* we print our own message */
-	while ((c = getopt_long(argc, argv, ":c:d:fg:u:a:p:hVtT:", options_long,
-		    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv,
+		    ":c:d:fg:u:a:p:hvVtT:", options_long, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
 			break;
 		case 'd':
-			if (options_number("--debug", optarg, 0, 2, &n, err))
+			if (options_debug(optarg, &o->debug, err))
 				goto usage;
-			o->debug = (int)n;
 			break;
 		case 'f':
 			o->foreground = true;
@@ -294,6 +317,7 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 			o->help = true;
 			break;
 		case 'V':
+		case 'v': /* IET's spelling */
 			o->version = true;
 			break;
 		case 't':

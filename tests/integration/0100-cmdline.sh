@@ -16,6 +16,8 @@ done
 	not_ok "-h lists every option" "missing:$missing"
 check "--help exits 0" "$IETD" --help
 check "--version prints the version" bash -c "'$IETD' --version | grep -q '^ietd [0-9]'"
+check "-v prints the version, as IET's -v did" bash -c "'$IETD' -v | grep -q '^ietd [0-9]'"
+check "-d 3 accepted, as IET took any level" "$IETD" -d 3 -t -c /dev/null
 
 # expect_usage NAME ARGS...: non-zero exit, a reason and the usage on stderr.
 expect_usage() {
@@ -34,7 +36,7 @@ expect_usage "unknown long option refused" --no-such-option
 expect_usage "port 0 refused" -p 0
 expect_usage "port 70000 refused" --port=70000
 expect_usage "port not a number refused" -p 32a0
-expect_usage "debug level 3 refused" -d 3
+expect_usage "debug level not a number refused" -d 3x
 expect_usage "missing option value refused" -c
 expect_usage "unknown user refused" -u no-such-user-ietd
 expect_usage "unknown group refused" --gid=no-such-group-ietd

@@ -32,6 +32,17 @@ ietd_stop
 check "-d 2: BHS dumps" grep -q "BHS: (" "$IETD_LOG"
 check "-d 2: hex lines" grep -Eq '^[0-9.]+: ([0-9a-f]{2} ){16}' "$IETD_LOG"
 
+# IET took any level: above 2 traces as 2; 0 adds nothing (no level-0
+# traces exist: the level-0 events are logged without -d).
+ietd_start -d 9
+iscsi-inq "$(url d 0)" >/dev/null
+ietd_stop
+check "-d 9: as -d 2, BHS dumps" grep -q "BHS: (" "$IETD_LOG"
+ietd_start -d 0
+iscsi-inq "$(url d 0)" >/dev/null
+ietd_stop
+check "-d 0: no traces" bash -c "! grep -Eq '$traces|BHS: ' '$IETD_LOG'"
+
 # A hostile initiator name with control characters is escaped.
 ietd_start
 iscsi-inq -i "$(printf 'iqn.2026-11.x:a\033[31mred')" "$(url d 0)" >/dev/null 2>&1

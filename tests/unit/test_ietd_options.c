@@ -133,6 +133,29 @@ test_help_and_version(void **state)
 	assert_true(o.help);
 	assert_int_equal(parse(&o, err, sizeof(err), "--version", NULL), 0);
 	assert_true(o.version);
+	/* IET's -v. */
+	assert_int_equal(parse(&o, err, sizeof(err), "-v", NULL), 0);
+	assert_true(o.version);
+}
+
+/* -d as IET took it: any integer; above 2 is 2, below 0 is off. */
+static void
+test_debug_levels(void **state)
+{
+	struct ietd_options o;
+	char err[4096];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), "-d", "9", NULL), 0);
+	assert_int_equal(o.debug, 2);
+	assert_int_equal(parse(&o, err, sizeof(err), "-d", "0", NULL), 0);
+	assert_int_equal(o.debug, 0);
+	assert_int_equal(parse(&o, err, sizeof(err), "-d", "-3", NULL), 0);
+	assert_int_equal(o.debug, -1);
+	assert_int_equal(parse(&o, err, sizeof(err),
+			     "--debug=99999999999999999999", NULL),
+	    0);
+	assert_int_equal(o.debug, 2);
 }
 
 /* Each bad command line: refused, with this text and the usage. */
@@ -149,7 +172,7 @@ test_bad_input(void **state)
 	    {{"-p", "65536"}, "out of range (1 to 65535)"},
 	    {{"-p", "-1"}, "ietd: --port: '-1' is not a number"},
 	    {{"--port= 3260"}, "is not a number"},
-	    {{"-d", "3"}, "ietd: --debug: 3 is out of range (0 to 2)"},
+	    {{"-d", "1x"}, "ietd: --debug: '1x' is not a number"},
 	    {{"-d", "x"}, "ietd: --debug: 'x' is not a number"},
 	    {{"-T", "0"}, "ietd: --threads: 0 is out of range (1 to 64)"},
 	    {{"-c"}, "ietd: option '-c' needs a value"},
@@ -257,6 +280,7 @@ main(void)
 	    cmocka_unit_test(test_short_options),
 	    cmocka_unit_test(test_long_options),
 	    cmocka_unit_test(test_help_and_version),
+	    cmocka_unit_test(test_debug_levels),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_io_engine),
 	    cmocka_unit_test(test_max_data_memory),
