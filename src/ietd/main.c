@@ -660,10 +660,11 @@ main(int argc, char **argv)
 	 * syslog, and until start-up is over to the terminal as well, so the
 	 * administrator who started it sees why it did not start.
 	 */
+	/* -t prints bare "file:line: message" lines, as compilers do. */
 	log_init("ietd",
-	    ietd.opt.foreground || ietd.opt.check_config
-		? LOG_SINK_STDERR
-		: LOG_SINK_STDERR | LOG_SINK_SYSLOG,
+	    ietd.opt.check_config     ? LOG_SINK_STDERR | LOG_SINK_BARE
+		: ietd.opt.foreground ? LOG_SINK_STDERR
+				      : LOG_SINK_STDERR | LOG_SINK_SYSLOG,
 	    ietd.opt.debug);
 	if (ietd.opt.check_config)
 		return main_check_config();

@@ -51,8 +51,9 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 		return;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	off = snprintf(line, sizeof(line), "%ld.%06ld: ", (long)tv.tv_sec,
-	    (long)tv.tv_usec);
+	if (!(log_sinks & LOG_SINK_BARE))
+		off = snprintf(line, sizeof(line),
+		    "%ld.%06ld: ", (long)tv.tv_sec, (long)tv.tv_usec);
 	int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
 	if (n < 0)
 		return;

@@ -16,6 +16,8 @@
 
 #define LOG_SINK_STDERR 0x1u
 #define LOG_SINK_SYSLOG 0x2u
+/* With STDERR: the bare message, no time stamp (ietd -t's file:line: ...). */
+#define LOG_SINK_BARE 0x4u
 
 /*
  * Set where messages go (LOG_SINK_* bits; stderr until this is called).

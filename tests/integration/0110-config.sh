@@ -26,6 +26,13 @@ if [ $rc -eq 1 ] && grep -q "$T/bad.conf:3: " <<<"$out" &&
 else
 	not_ok "-t reports every error with file:line and exits 1" "$rc $out"
 fi
+# Bare "file:line: message" lines, no time stamp (a compiler's format,
+# which editors jump to), then the count.
+if [ "$(grep -vc "^$T/bad.conf:[0-9]*: \|^$T/bad.conf: [0-9]* error(s)\$" <<<"$out")" -eq 0 ]; then
+	ok "-t lines are bare file:line: message"
+else
+	not_ok "-t lines are bare file:line: message" "$out"
+fi
 out=$("${IETD_RUN[@]}" "$IETD" -t -c "$T/missing.conf" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "missing.conf" <<<"$out" &&
 	ok "-t on a missing file exits 1" || not_ok "-t on a missing file exits 1" "$rc $out"
