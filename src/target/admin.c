@@ -629,10 +629,22 @@ target_admin_account_add(unsigned int tid, bool outgoing, const char *user,
 
 	if (tid != 0 && (t = target_admin_find(tid, why, whylen)) == NULL)
 		return -ENOENT;
-	if (strpbrk(user, "\n\\# \t") || strpbrk(secret, "\n\\# \t")) {
+	/*
+	 * What ietd.conf can hold, no more and no less: a '#' inside a
+	 * secret is fine there (only one after a blank starts a comment),
+	 * so it is here; one in front would read back as a comment.
+	 */
+	if (strpbrk(user, "\n\\ \t") || strpbrk(secret, "\n\\ \t")) {
 		snprintf(why, whylen,
 		    "user names and secrets may not hold "
-		    "blanks, line breaks, backslashes or #");
+		    "blanks, line breaks or backslashes");
+		target_put(t);
+		return -EINVAL;
+	}
+	if (user[0] == '#' || secret[0] == '#') {
+		snprintf(why, whylen,
+		    "user names and secrets may not start with # "
+		    "(ietd.conf would read a comment)");
 		target_put(t);
 		return -EINVAL;
 	}
