@@ -411,6 +411,7 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 	unsigned int bad = 0;
 	struct target_plan *plans = mem_calloc(n ? n : 1, sizeof(*plans));
 	struct conf_account *out = NULL;
+	char *isns = NULL;
 	struct list_node *pos, *tmp;
 	struct list_node acc;
 	bool oom = false;
@@ -451,12 +452,17 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 		else
 			bad++;
 	}
+	/* The iSNS keys are kept for --dump (and whoever registers). */
+	if (conf->isns_server != NULL &&
+	    (isns = mem_strdup(conf->isns_server)) == NULL)
+		oom = true;
 	if (bad != 0 || oom) {
 		while (i > 0)
 			target_plan_release(&plans[--i]);
 		mem_free(plans);
 		target_accounts_clear(&acc);
 		target_account_free(out);
+		mem_free(isns);
 		if (oom)
 			snprintf(why, whylen, "out of memory");
 		else
@@ -476,6 +482,9 @@ target_apply(const struct conf *conf, char *why, size_t whylen)
 		list_add_tail(&target_registry.disc_incoming, pos);
 	}
 	target_registry.disc_outgoing = out;
+	mem_free(target_registry.isns_server);
+	target_registry.isns_server = isns;
+	target_registry.isns_access_control = conf->isns_access_control;
 
 	/* Targets gone from the file: remove now or with their last session. */
 	list_for_each_safe(pos, tmp, &target_registry.targets) {

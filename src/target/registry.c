@@ -536,6 +536,9 @@ target_registry_clear(void)
 	target_accounts_clear(&target_registry.disc_incoming);
 	target_account_free(target_registry.disc_outgoing);
 	target_registry.disc_outgoing = NULL;
+	mem_free(target_registry.isns_server);
+	target_registry.isns_server = NULL;
+	target_registry.isns_access_control = false;
 	target_registry.started = false;
 	pthread_rwlock_unlock(&target_registry.lock);
 }
@@ -576,6 +579,10 @@ target_snapshot(void)
 	if (ok && target_registry.disc_outgoing)
 		ok = (c->outgoing = target_account_dup(
 			  target_registry.disc_outgoing)) != NULL;
+	if (ok && target_registry.isns_server != NULL)
+		ok = (c->isns_server =
+			     mem_strdup(target_registry.isns_server)) != NULL;
+	c->isns_access_control = target_registry.isns_access_control;
 	list_for_each(pos, &target_registry.targets) {
 		const struct target *t = list_entry(pos, struct target, node);
 		struct conf_target *ct;

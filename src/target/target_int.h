@@ -75,6 +75,8 @@ struct target_registry {
 	struct list_node targets;
 	struct list_node disc_incoming; /* struct conf_account */
 	struct conf_account *disc_outgoing;
+	char *isns_server; /* global iSNS keys of the applied conf */
+	bool isns_access_control;
 	struct allow_paths allow;
 	bool started; /* a conf was applied before */
 };

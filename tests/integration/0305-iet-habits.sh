@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # IET habits checked against IET 1.4.20's sources: a '#' inside a CHAP
-# secret is taken from ietadm as from ietd.conf.
+# secret is taken from ietadm as from ietd.conf, and ietadm's dump keeps
+# every global key (iSNSServer and iSNSAccessControl included).
 . "$(dirname "$0")/lib.sh"
 
 IETADM=$(cd "$(dirname "$0")/../.." && pwd)/build/ietadm
@@ -51,6 +52,24 @@ check "ietadm: blanks still refused" bash -c \
 	"! '$IETADM' --control='$T/ctl.sock' --op new --tid=1 --user \
 	--params='IncomingUser=x,Password=a b c d e f g h' 2>/dev/null"
 
+# ---- dump keeps every global key ------------------------------------------
+adm --op show --dump >"$T/dump.conf"
+check "dump keeps iSNSServer" grep -qx "iSNSServer 192.0.2.10" "$T/dump.conf"
+check "dump keeps iSNSAccessControl" grep -qx "iSNSAccessControl Yes" "$T/dump.conf"
+check "dump keeps the discovery account" grep -qx "IncomingUser disc disc#secret123" "$T/dump.conf"
+check "dump keeps the ietadm account with its #" \
+	grep -q "IncomingUser adm sec#ret12345" "$T/dump.conf"
+check "the dump is a valid ietd.conf" "$IETD" -t -c "$T/dump.conf"
+# A reload without the keys drops them from the dump too.
+sed -i '/^iSNS/d' "$T/ietd.conf"
+kill -HUP "$IETD_PID"
+for i in $(seq 50); do
+	grep -q "reload: configuration applied" "$IETD_LOG" && break
+	sleep 0.1
+done
+adm --op show --dump >"$T/dump2.conf"
+check "reload: keys removed from the file leave the dump" \
+	bash -c "! grep -q iSNS '$T/dump2.conf'"
 ietd_stop
 check "ietd exits 0" test $? -eq 0
 finish
