@@ -77,6 +77,25 @@ nop_timer_fire(void *arg)
 		conn_close(conn);
 		return;
 	}
+	/*
+	 * Pings go to idle connections only (ietd.conf(5); IET reset its
+	 * timer on every receive and send): traffic in either direction
+	 * within the interval proves the peer alive, so wait the rest.
+	 */
+	uint64_t now = loop_now_ms();
+	uint64_t last = conn->rx_ms > conn->tx_ms ? conn->rx_ms : conn->tx_ms;
+
+	if (last > now) /* stamped by another core's tick */
+		last = now;
+
+	if (now - last < conn->nop_interval_ms || !list_empty(&conn->txq)) {
+		uint64_t wait = list_empty(&conn->txq)
+		    ? conn->nop_interval_ms - (now - last)
+		    : conn->nop_interval_ms;
+
+		loop_timer_arm(conn->nop_timer, wait);
+		return;
+	}
 	/* RFC 7143 11.19: a ping of our own: ITT reserved, TTT ours. */
 	if (conn->ttt_next == ISCSI_RSVD_TAG)
 		conn->ttt_next = 1;

@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # IET habits checked against IET 1.4.20's sources: a '#' inside a CHAP
-# secret is taken from ietadm as from ietd.conf, and ietadm's dump keeps
-# every global key (iSNSServer and iSNSAccessControl included).
+# secret is taken from ietadm as from ietd.conf; ietadm's dump keeps
+# every global key (iSNSServer and iSNSAccessControl included); NOP-In
+# pings go to idle connections only (IET reset its timer on every send
+# and receive); digests follow the initiator's order (RFC 7143 6.2).
 . "$(dirname "$0")/lib.sh"
 
 IETADM=$(cd "$(dirname "$0")/../.." && pwd)/build/ietadm
@@ -16,6 +18,11 @@ IncomingUser disc disc#secret123
 Target $A
 	Lun 0 Path=$img
 	IncomingUser conf pass#word12345
+Target $IQN_BASE:nop
+	Lun 0 Path=$img
+	NOPInterval 1
+	HeaderDigest CRC32C,None
+	DataDigest None,CRC32C
 CONF
 ietd_start || {
 	not_ok start
@@ -51,6 +58,65 @@ check "ietadm: a secret starting with # refused (ietd.conf reads a comment)" \
 check "ietadm: blanks still refused" bash -c \
 	"! '$IETADM' --control='$T/ctl.sock' --op new --tid=1 --user \
 	--params='IncomingUser=x,Password=a b c d e f g h' 2>/dev/null"
+
+# ---- NOP-In only on idle connections --------------------------------------
+python3 - "$(dirname "$0")" "$PORT" "$IQN_BASE:nop" >"$T/nop.out" 2>&1 <<'PY'
+import sys, time, socket
+sys.path.insert(0, sys.argv[1])
+import protocol_tester as pt
+c = pt.Connection(port=int(sys.argv[2]))
+c.login("iqn.2026-11.org.example:h", sys.argv[3])
+pings = 0
+end = time.time() + 3.5
+while time.time() < end:        # busy: a ping of ours every 0.25 s
+    p = c.nop(b"x")
+    while p.opcode == pt.OP_NOP_IN and p.ttt != pt.RESERVED_TAG:
+        pings += 1              # the target's: answer it, read ours
+        c.send(pt.nop_out(pt.RESERVED_TAG, c.cmdsn, c.exp_statsn,
+                          ttt=p.ttt))
+        p = c.recv()
+    time.sleep(0.25)
+print("ok - busy connection: no NOP-In in 3.5 s" if pings == 0 else
+      "not ok - busy connection: no NOP-In in 3.5 s: %d pings" % pings)
+c.sock.settimeout(3)
+try:
+    p = c.recv()
+    good = p.opcode == pt.OP_NOP_IN and p.ttt != pt.RESERVED_TAG
+except socket.timeout:
+    good = False
+print("ok - idle connection pinged within 3 s" if good else
+      "not ok - idle connection pinged within 3 s: nothing")
+c.close()
+PY
+tap_import "$T/nop.out" $? "NOP tester"
+
+# ---- digests: the initiator's order decides (RFC 7143 6.2) -----------------
+# The target (CRC32C,None for headers, None,CRC32C for data) accepts both
+# either way; the answer is the first of the initiator's list.
+python3 - "$(dirname "$0")" "$PORT" "$IQN_BASE:nop" >"$T/dig.out" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import protocol_tester as pt
+for offer in ("None,CRC32C", "CRC32C,None"):
+    c = pt.Connection(port=int(sys.argv[2]))
+    itt = c.next_itt()
+    c._login_exchange(itt, pt.STAGE_SECURITY, pt.STAGE_OPERATIONAL,
+                      [("InitiatorName", "iqn.2026-11.org.example:h"),
+                       ("SessionType", "Normal"),
+                       ("TargetName", sys.argv[3]), ("AuthMethod", "None")])
+    keys, _ = c._login_exchange(itt, pt.STAGE_OPERATIONAL,
+                                pt.STAGE_FULL_FEATURE,
+                                [("HeaderDigest", offer),
+                                 ("DataDigest", offer)])
+    got = dict(keys)
+    want = offer.split(",")[0]
+    for k in ("HeaderDigest", "DataDigest"):
+        print("%s - %s offered %s: %s" % (
+            "ok" if got.get(k) == want else "not ok", k, offer,
+            want if got.get(k) == want else "got %s" % got.get(k)))
+    c.close()
+PY
+tap_import "$T/dig.out" $? "digest tester"
 
 # ---- dump keeps every global key ------------------------------------------
 adm --op show --dump >"$T/dump.conf"
