@@ -284,6 +284,8 @@ static void *
 backend_worker_main(void *arg)
 {
 	(void)arg;
+	/* Named, so ps -L and tests can count the Wthreads pool. */
+	(void)pthread_setname_np(pthread_self(), "ietd-io");
 	pthread_mutex_lock(&backend_pool.lock);
 	for (;;) {
 		struct backend_io *io;

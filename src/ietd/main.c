@@ -167,21 +167,46 @@ main_config_load(unsigned int *nerrors)
 	return conf;
 }
 
+/*
+ * Wthreads: IET gave each target a pool of that many I/O threads. ietd
+ * has one pool for all targets (the threads engine, and what io_uring
+ * cannot do), sized to the largest Wthreads of any target (a target
+ * without the key counts as its default, 8). It grows at once when a
+ * reload or ietadm raises that maximum; it never shrinks while running.
+ */
 static unsigned int
 main_wthreads(const struct conf *conf)
 {
 	struct list_node *n;
-	unsigned int w = conf_key_defs[CONF_KEY_WTHREADS].def;
+	unsigned int w = 0;
 
-	/* Wthreads is per target in IET; one shared pool takes the largest. */
 	list_for_each(n, &conf->targets) {
 		const struct conf_target *t =
 		    list_entry(n, struct conf_target, node);
-		if (t->param_set[CONF_KEY_WTHREADS] &&
-		    t->params[CONF_KEY_WTHREADS] > w)
+		if (t->params[CONF_KEY_WTHREADS] > w)
 			w = t->params[CONF_KEY_WTHREADS];
 	}
-	return w;
+	return w != 0 ? w : conf_key_defs[CONF_KEY_WTHREADS].def;
+}
+
+/* Grow the pool to w threads if it is smaller; logged when it grows. */
+static int
+main_wthreads_grow(unsigned int w)
+{
+	static unsigned int size;
+	int rc;
+
+	if (w <= size)
+		return 0;
+	rc = backend_workers_start(w);
+	if (rc == 0) {
+		if (size != 0)
+			log_notice("I/O thread pool grown to %u threads "
+				   "(largest Wthreads)",
+			    w);
+		size = w;
+	}
+	return rc;
 }
 
 static void
@@ -216,6 +241,7 @@ main_reload(void)
 		return;
 	}
 	log_notice("reload: configuration applied");
+	(void)main_wthreads_grow(main_wthreads(conf));
 	/*
 	 * A removed target goes with its last session; ask its initiators
 	 * to log out now (RFC 7143 11.9.1, AsyncEvent 1) rather than wait.
@@ -304,6 +330,8 @@ main_capacity_poll(void *arg)
 	epoch_reclaim();
 	if (scsi_lu_poll_capacity_all() > 0)
 		ctl_status_update();
+	/* An ietadm update of Wthreads takes effect within a second. */
+	(void)main_wthreads_grow(target_param_max(CONF_KEY_WTHREADS));
 	loop_timer_arm(ietd.capacity_timer, CAPACITY_POLL_MS);
 }
 
@@ -540,7 +568,7 @@ main_start(struct conf *conf)
 		log_error("out of memory");
 		return false;
 	}
-	if (backend_workers_start(main_wthreads(conf)) != 0) {
+	if (main_wthreads_grow(main_wthreads(conf)) != 0) {
 		log_error("unable to start the I/O threads");
 		return false;
 	}

@@ -349,6 +349,23 @@ target_alias_copy(const struct target *t, char *buf, size_t len)
 }
 
 uint32_t
+target_param_max(enum conf_key k)
+{
+	uint32_t v = 0;
+	struct list_node *pos;
+
+	pthread_rwlock_rdlock(&target_registry.lock);
+	list_for_each(pos, &target_registry.targets) {
+		const struct target *t = list_entry(pos, struct target, node);
+
+		if (!t->removing && t->ct->params[k] > v)
+			v = t->ct->params[k];
+	}
+	pthread_rwlock_unlock(&target_registry.lock);
+	return v != 0 ? v : conf_key_defs[k].def;
+}
+
+uint32_t
 target_param(const struct target *t, enum conf_key k)
 {
 	uint32_t v;

@@ -64,6 +64,8 @@ bool target_alias_copy(const struct target *t, char *buf, size_t len);
  * an ietd.conf key (below CONF_KEY_COUNT); t == NULL gives its default.
  */
 uint32_t target_param(const struct target *t, enum conf_key k);
+/* The largest value of key k over the targets; its default without any. */
+uint32_t target_param_max(enum conf_key k);
 /* Removed from the configuration, going with its last session. */
 bool target_is_removing(const struct target *t);
 

@@ -118,6 +118,27 @@ for offer in ("None,CRC32C", "CRC32C,None"):
 PY
 tap_import "$T/dig.out" $? "digest tester"
 
+# ---- Wthreads: one pool, the largest value, grown live ---------------------
+iothreads() { grep -lx ietd-io /proc/"$IETD_PID"/task/*/comm 2>/dev/null | wc -l; }
+# wait_threads N: until the pool has N threads (3 s at most).
+wait_threads() {
+	local i
+	for i in $(seq 30); do
+		[ "$(iothreads)" -eq "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "pool has $(iothreads) threads, want $1"
+	return 1
+}
+check "Wthreads: default pool of 8" wait_threads 8
+check "ietadm update Wthreads=12 accepted" \
+	adm --op update --tid=1 --params Wthreads=12
+check "ietadm: the pool grows to 12 within a second" wait_threads 12
+check "growth logged" grep -q "I/O thread pool grown to 12 threads" "$IETD_LOG"
+adm --op update --tid=1 --params Wthreads=2
+sleep 1.2
+check "lowering never shrinks the running pool" test "$(iothreads)" -eq 12
+
 # ---- dump keeps every global key ------------------------------------------
 adm --op show --dump >"$T/dump.conf"
 check "dump keeps iSNSServer" grep -qx "iSNSServer 192.0.2.10" "$T/dump.conf"
@@ -128,6 +149,7 @@ check "dump keeps the ietadm account with its #" \
 check "the dump is a valid ietd.conf" "$IETD" -t -c "$T/dump.conf"
 # A reload without the keys drops them from the dump too.
 sed -i '/^iSNS/d' "$T/ietd.conf"
+printf '\tWthreads 16\n' >>"$T/ietd.conf"
 kill -HUP "$IETD_PID"
 for i in $(seq 50); do
 	grep -q "reload: configuration applied" "$IETD_LOG" && break
@@ -136,6 +158,7 @@ done
 adm --op show --dump >"$T/dump2.conf"
 check "reload: keys removed from the file leave the dump" \
 	bash -c "! grep -q iSNS '$T/dump2.conf'"
+check "reload: a larger Wthreads grows the pool to 16" wait_threads 16
 ietd_stop
 check "ietd exits 0" test $? -eq 0
 finish
