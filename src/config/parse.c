@@ -265,7 +265,9 @@ conf_lun_arg_slot(struct conf_lun_args *a, const char *name)
 		return &a->iomode;
 	if (strcasecmp(name, "BlockSize") == 0)
 		return &a->bsize;
-	if (strcasecmp(name, "Sectors") == 0)
+	/* IET 1.4.20 named it Blocks, keeping Sectors as an alias. */
+	if (strcasecmp(name, "Sectors") == 0 ||
+	    strcasecmp(name, "Blocks") == 0)
 		return &a->sectors;
 	return NULL;
 }

@@ -139,6 +139,12 @@ adm --op update --tid=1 --params Wthreads=2
 sleep 1.2
 check "lowering never shrinks the running pool" test "$(iothreads)" -eq 12
 
+# ---- Blocks= for nullio, IET 1.4.20's name (Sectors= its alias) ----------
+check "ietadm: nullio LUN with Blocks=" \
+	adm --op new --tid=1 --lun=5 --params Blocks=2048,BlockSize=4096,Type=nullio
+check "its size is 2048 blocks of 4096 bytes" \
+	grep -q "lun:5 .*iotype:nullio .*blocks:2048 blocksize:4096" "$T/status/volume"
+
 # ---- dump keeps every global key ------------------------------------------
 adm --op show --dump >"$T/dump.conf"
 check "dump keeps iSNSServer" grep -qx "iSNSServer 192.0.2.10" "$T/dump.conf"
