@@ -683,6 +683,7 @@ main(int argc, char **argv)
 		printf("ietd %s\n", IETD_VERSION);
 		return 0;
 	}
+	log_set_format(ietd.opt.log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
 	/*
 	 * In the foreground everything goes to stderr. A daemon logs to
 	 * syslog, and until start-up is over to the terminal as well, so the

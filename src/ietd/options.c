@@ -27,6 +27,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_IO_ENGINE,
 	OPT_MAX_DATA_MEMORY,
+	OPT_LOG_FORMAT,
 };
 
 static const struct option options_long[] = {
@@ -50,6 +51,7 @@ static const struct option options_long[] = {
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"io-engine", required_argument, NULL, OPT_IO_ENGINE},
     {"max-data-memory", required_argument, NULL, OPT_MAX_DATA_MEMORY},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {NULL, 0, NULL, 0},
 };
 
@@ -107,6 +109,11 @@ options_usage(FILE *f)
 	    "                           with K, M or G (default: a quarter "
 	    "of RAM,\n"
 	    "                           64M to 1G)\n"
+	    "      --log-format=FORMAT  standard error lines: text (default: "
+	    "local ISO 8601\n"
+	    "                           time, then the message) or json (one "
+	    "object a line:\n"
+	    "                           time, level, message)\n"
 	    "  -v, -V, --version        print the version and exit\n"
 	    "  -h, --help               print this help and exit\n"
 	    "\n"
@@ -361,6 +368,19 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 				OPTIONS_DATA_MEMORY_MAX, &o->max_data_memory,
 				err) != 0)
 				goto usage;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				o->log_json = false;
+			else if (strcmp(optarg, "json") == 0)
+				o->log_json = true;
+			else {
+				fprintf(err,
+				    "ietd: --log-format: '%s' is not text or "
+				    "json\n",
+				    optarg);
+				goto usage;
+			}
 			break;
 		case OPT_IO_ENGINE:
 			if (options_io_engine(optarg, &o->io_engine, err))

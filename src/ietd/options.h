@@ -42,6 +42,7 @@ struct ietd_options {
 	/* --io-engine; default auto */
 	enum backend_engine io_engine;
 	uint64_t max_data_memory; /* bytes; 0 = the built-in default */
+	bool log_json;            /* --log-format=json */
 };
 
 /*

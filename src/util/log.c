@@ -5,8 +5,6 @@
  * with a single write(2) or syslog(3) call so lines from several event
  * threads never interleave.
  */
-#include <sys/time.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,16 @@
 
 static unsigned int log_sinks = LOG_SINK_STDERR;
 static int log_level = -1;
+static enum log_format log_format = LOG_FORMAT_TEXT;
+
+/* A 1023-byte message escaped (6 bytes a byte at worst) plus the rest. */
+#define LOG_JSON_LINE_MAX (1024 * 6 + 128)
+
+void
+log_set_format(enum log_format format)
+{
+	log_format = format;
+}
 
 void
 log_init(const char *ident, unsigned int sinks, int debug_level)
@@ -34,11 +42,105 @@ log_debug_level(void)
 	return log_level;
 }
 
+/*
+ * Local time as ISO 8601 with milliseconds and the UTC offset,
+ * "2026-12-07T21:55:03.123+01:00": sortable, unambiguous across time
+ * zones and daylight saving, and what log shippers parse without a hint.
+ */
+static int
+log_timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[32], zone[8];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (localtime_r(&ts.tv_sec, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0 ||
+	    strftime(zone, sizeof(zone), "%z", &tm) != 5)
+		return snprintf(buf, len, "%lld", (long long)ts.tv_sec);
+	/* %z is "+hhmm"; ISO 8601's extended form wants "+hh:mm". */
+	return snprintf(buf, len, "%s.%03ld%.3s:%.2s", date,
+	    ts.tv_nsec / 1000000, zone, zone + 3);
+}
+
+static const char *
+log_level_name(int prio)
+{
+	static const char *const names[] = {"emerg", "alert", "crit", "error",
+	    "warning", "notice", "info", "debug"};
+
+	return names[LOG_PRI(prio) & 7];
+}
+
+/*
+ * Append src to dst as the inside of a JSON string (RFC 8259 7): quote,
+ * backslash and every control byte escaped, so no text can end the
+ * string or the line. Valid UTF-8 passes; a byte that does not start a
+ * valid sequence becomes \u00XX, so the output is always valid UTF-8.
+ */
+static size_t
+log_json_escape(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+
+	while (*s != '\0' && o + 7 < cap) {
+		unsigned char c = *s;
+		unsigned int n = 0;
+
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+			s++;
+			continue;
+		}
+		if (c == '\n' || c == '\t' || c == '\r') {
+			dst[o++] = '\\';
+			dst[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			s++;
+			continue;
+		}
+		if (c >= 0x20 && c < 0x7f) {
+			dst[o++] = (char)c;
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		bool valid = n > 0;
+		for (unsigned int i = 1; valid && i <= n; i++)
+			valid = (s[i] & 0xc0) == 0x80;
+		/* No overlong forms, surrogates or code points past 10FFFF. */
+		if (valid && n == 2)
+			valid = !(c == 0xe0 && s[1] < 0xa0) &&
+			    !(c == 0xed && s[1] >= 0xa0);
+		if (valid && n == 3)
+			valid = !(c == 0xf0 && s[1] < 0x90) &&
+			    !(c == 0xf4 && s[1] >= 0x90);
+		if (valid) {
+			memcpy(dst + o, s, n + 1);
+			o += n + 1;
+			s += n + 1;
+			continue;
+		}
+		o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", c);
+		s++;
+	}
+	return o;
+}
+
 void
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
-	char line[1024];
-	int off = 0;
+	char msg[1024];
+	char line[LOG_JSON_LINE_MAX];
+	char when[96];
+	size_t off;
 
 	if (log_sinks & LOG_SINK_SYSLOG) {
 		va_list copy;
@@ -49,20 +151,29 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	}
 	if (!(log_sinks & LOG_SINK_STDERR))
 		return;
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	if (!(log_sinks & LOG_SINK_BARE))
-		off = snprintf(line, sizeof(line),
-		    "%ld.%06ld: ", (long)tv.tv_sec, (long)tv.tv_usec);
-	int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
-	if (n < 0)
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
-	off += n;
-	if ((size_t)off > sizeof(line) - 2)
-		off = (int)sizeof(line) - 2;
+	log_timestamp(when, sizeof(when));
+	if (log_format == LOG_FORMAT_JSON) {
+		/* One object per line: {"time":..,"level":..,"message":..} */
+		off = (size_t)snprintf(line, sizeof(line),
+		    "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"", when,
+		    log_level_name(prio));
+		off += log_json_escape(line + off, sizeof(line) - off - 3, msg);
+		line[off++] = '"';
+		line[off++] = '}';
+	} else {
+		/* ietd -t: bare "file:line: message" lines, as IET printed. */
+		int n = (log_sinks & LOG_SINK_BARE)
+		    ? snprintf(line, sizeof(line), "%s", msg)
+		    : snprintf(line, sizeof(line), "%s: %s", when, msg);
+		off = n < 0 ? 0 : (size_t)n;
+		if (off > sizeof(line) - 2)
+			off = sizeof(line) - 2;
+	}
 	line[off++] = '\n';
 	/* One write per line: a short write on stderr is not worth a retry. */
-	ssize_t w = write(STDERR_FILENO, line, (size_t)off);
+	ssize_t w = write(STDERR_FILENO, line, off);
 	(void)w;
 }
 

@@ -2,8 +2,9 @@
 /* Copyright (c) 2026 The ietd authors */
 /*
  * Logging: syslog (ident "ietd", facility daemon) or, in the foreground,
- * stderr with IET's "sec.usec: " prefix. Thread-safe: each call is one
- * write. fatal()/fatalx() exit and are for start-up only.
+ * stderr with a local ISO 8601 time prefix, or one JSON object per line.
+ * Thread-safe: each call is one write. fatal()/fatalx() exit and are for
+ * start-up only.
  */
 #ifndef IETD_UTIL_LOG_H
 #define IETD_UTIL_LOG_H
@@ -26,6 +27,14 @@
  */
 void log_init(const char *ident, unsigned int sinks, int debug_level);
 int log_debug_level(void);
+
+/*
+ * What a stderr line looks like: "2026-12-07T21:55:03.123+00:00: text"
+ * or, for log shippers, {"time":"...","level":"info","message":"..."}
+ * (every byte of the message JSON-escaped). Syslog lines are unchanged.
+ */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+void log_set_format(enum log_format format);
 
 void log_msg(int prio, const char *fmt, ...) LOG_PRINTF(2, 3);
 void log_vmsg(int prio, const char *fmt, va_list ap) LOG_PRINTF(2, 0);

@@ -30,7 +30,7 @@ ietd_start -d 2
 iscsi-inq "$(url d 0)" >/dev/null
 ietd_stop
 check "-d 2: BHS dumps" grep -q "BHS: (" "$IETD_LOG"
-check "-d 2: hex lines" grep -Eq '^[0-9.]+: ([0-9a-f]{2} ){16}' "$IETD_LOG"
+check "-d 2: hex lines" grep -Eq '^[0-9T:.+-]+: ([0-9a-f]{2} ){16}' "$IETD_LOG"
 
 # IET took any level: above 2 traces as 2; 0 adds nothing (no level-0
 # traces exist: the level-0 events are logged without -d).

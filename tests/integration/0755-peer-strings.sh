@@ -20,10 +20,10 @@ tap_import "$T/py.out" $? "tester finished"
 
 check "no forged line in the session file" bash -c \
 	"! grep -q 'forged' '$T/status/session'"
-# With -f every log line starts "sec.usec: "; a raw newline from a peer
-# would start a line of its own.
+# With -f every log line starts with its ISO 8601 time; a raw newline
+# from a peer would start a line of its own.
 check "every log line is a whole line" bash -c \
-	"! grep -Ev '^[0-9]+\\.[0-9]+: ' '$IETD_LOG'"
+	"! grep -Ev '^[0-9-]{10}T[0-9:]{8}\\.[0-9]{3}[+-][0-9]{2}:[0-9]{2}: ' '$IETD_LOG'"
 check "the refusal is logged with the name escaped" grep -q \
 	'login by 127\.0\.0\.1:[0-9]* failed: InitiatorName "iqn\.2026-11\.org\.example:peer-strings\\x0asid:1 initiator:forged\\x0atid:9 .* is not a valid iSCSI name: only letters, digits' \
 	"$IETD_LOG"
