@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The ietd authors */
 /*
- * Process duties (pid file, background, privileges, sd_notify). The
- * systemd notify protocol is a datagram on a Unix socket; it is short
- * enough to speak directly instead of linking libsystemd.
+ * Process duties (pid file, background, privileges); systemd's notify
+ * protocol is in sdnotify.c.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -119,7 +117,6 @@ void
 daemon_ready(void)
 {
 	daemon_report(0);
-	daemon_notify("READY=1");
 }
 
 void
@@ -289,29 +286,4 @@ daemon_drop_privileges(bool gid_set, gid_t gid, bool uid_set, uid_t uid)
 		return -EPERM;
 	}
 	return 0;
-}
-
-void
-daemon_notify(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	socklen_t len;
-	int fd;
-
-	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-	    strlen(path) >= sizeof(sun.sun_path))
-		return;
-	memcpy(sun.sun_path, path, strlen(path));
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0'; /* abstract namespace */
-	len =
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-		(struct sockaddr *)&sun, len) < 0)
-		log_warning("sd_notify failed (%s)", strerror(errno));
-	close(fd);
 }

@@ -3,7 +3,7 @@
 /*
  * Process duties of the daemon: the locked pid file, going to the
  * background with the start-up verdict passed back to the parent,
- * dropping privileges, and telling systemd we are ready.
+ * and dropping privileges.
  */
 #ifndef IETD_IETD_DAEMON_H
 #define IETD_IETD_DAEMON_H
@@ -27,7 +27,7 @@ int daemon_pidfile_write(int fd);
  * an init script sees start-up errors. Returns in the child only.
  */
 void daemon_background(void);
-/* Report start-up success to the waiting parent (and to systemd). */
+/* Report start-up success to the waiting parent. */
 void daemon_ready(void);
 /* Report start-up failure to the waiting parent (if any). */
 void daemon_failed(void);
@@ -55,8 +55,5 @@ void daemon_pidfile_remove(int fd, const char *path);
  * -errno (logged).
  */
 int daemon_drop_privileges(bool gid_set, gid_t gid, bool uid_set, uid_t uid);
-
-/* Send a state line to systemd when NOTIFY_SOCKET is set ("READY=1"). */
-void daemon_notify(const char *state);
 
 #endif /* IETD_IETD_DAEMON_H */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -35,6 +36,7 @@
 #include "util/log.h"
 #include "daemon.h"
 #include "options.h"
+#include "sdnotify.h"
 
 #define IETD_VERSION "0.1.0"
 #define SHUTDOWN_GRACE_MS 10000 /* sessions get this long to go */
@@ -209,7 +211,7 @@ main_wthreads_grow(unsigned int w)
 	return rc;
 }
 
-static void
+static bool
 main_reload(void)
 {
 	unsigned int nerrors;
@@ -222,7 +224,7 @@ main_reload(void)
 		log_error("reload: %u error(s) in the configuration; the "
 			  "running configuration stays",
 		    nerrors);
-		return;
+		return false;
 	}
 	/* Listeners are bound once, at start-up. */
 	if (!conf_portal_groups_equal(conf, ietd.portal_groups)) {
@@ -238,7 +240,7 @@ main_reload(void)
 			  "configuration stays",
 		    why);
 		conf_free(conf);
-		return;
+		return false;
 	}
 	log_notice("reload: configuration applied");
 	(void)main_wthreads_grow(main_wthreads(conf));
@@ -253,6 +255,7 @@ main_reload(void)
 		    tids[i], iscsi_admin_target_logout(tids[i]));
 	ctl_status_update();
 	conf_free(conf);
+	return true;
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -360,6 +363,7 @@ main_shutdown(int sig)
 		return;
 	ietd.shutting_down = true;
 	log_notice("%s: shutting down", strsignal(sig));
+	sdnotify("STOPPING=1\nSTATUS=shutting down");
 	for (unsigned int i = 0; i < ietd.listeners.n; i++) {
 		loop_fd_del(ietd.listen_watch[i]);
 		ietd.listen_watch[i] = NULL;
@@ -372,6 +376,19 @@ main_shutdown(int sig)
 	iscsi_shutdown(main_shutdown_done, NULL);
 }
 
+/* systemd >= 253 wants the reload's start time with RELOADING=1. */
+static void
+main_notify_reloading(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sdnotify("RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%llu",
+	    ietd.opt.config,
+	    (unsigned long long)ts.tv_sec * 1000000ull +
+		(unsigned long long)ts.tv_nsec / 1000);
+}
+
 static void
 main_signal(void *arg, unsigned int events)
 {
@@ -382,8 +399,14 @@ main_signal(void *arg, unsigned int events)
 	while (read(ietd.signal_fd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
-			if (!ietd.shutting_down)
-				main_reload();
+			if (ietd.shutting_down)
+				break;
+			main_notify_reloading();
+			sdnotify("READY=1\nSTATUS=%s",
+			    main_reload()
+				? "serving; configuration reloaded"
+				: "serving; reload failed, the running "
+				  "configuration stays");
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -699,6 +722,7 @@ main(int argc, char **argv)
 		return main_check_config();
 
 	main_raise_fd_limit();
+	sdnotify_init();
 	conf = main_config_load(&nerrors);
 	if (conf == NULL) {
 		log_error("%s: %u error(s); not starting", ietd.config_path,
@@ -715,9 +739,20 @@ main(int argc, char **argv)
 		daemon_failed();
 		return 1;
 	}
+	unsigned int ntargets = (unsigned int)list_count(&conf->targets);
 	conf_free(conf);
 	log_notice("ietd %s started", IETD_VERSION);
 	daemon_ready();
+	/*
+	 * The listeners accept and the configuration is applied: ready.
+	 * The watchdog pings come from the main loop, so a hung loop is
+	 * noticed by the manager.
+	 */
+	sdnotify("READY=1\nSTATUS=serving %u target(s) on port %u", ntargets,
+	    (unsigned int)ietd.opt.port);
+	unsigned long wd = sdnotify_watchdog_start(ietd.main_loop);
+	if (wd > 0)
+		log_info("systemd watchdog: a ping every %lu ms", wd);
 	if (!ietd.opt.foreground)
 		log_init("ietd", LOG_SINK_SYSLOG, ietd.opt.debug);
 
@@ -735,6 +770,7 @@ main(int argc, char **argv)
 	loop_timer_free(ietd.accept_timer);
 	loop_timer_free(ietd.shutdown_timer);
 	loop_timer_free(ietd.capacity_timer);
+	sdnotify_watchdog_stop();
 	loop_fd_del(ietd.signal_watch);
 	loop_free(ietd.main_loop);
 	databuf_trim(); /* the main thread's caches; other threads empty theirs
