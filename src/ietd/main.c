@@ -26,6 +26,7 @@
 #include "ctl/ctl.h"
 #include "iscsi/iscsi.h"
 #include "iscsi/iscsi_admin.h"
+#include "metrics/metrics.h"
 #include "net/listen.h"
 #include "net/loop.h"
 #include "scsi/scsi.h"
@@ -616,6 +617,12 @@ main_start(struct conf *conf)
 		log_error("%s", why);
 		return false;
 	}
+	if (ietd.opt.metrics != NULL &&
+	    metrics_start(ietd.main_loop, ietd.opt.metrics, why, sizeof(why)) !=
+		0) {
+		log_error("%s", why);
+		return false;
+	}
 	if (daemon_drop_privileges(ietd.opt.gid_set, ietd.opt.gid,
 		ietd.opt.uid_set, ietd.opt.uid) != 0)
 		return false;
@@ -759,6 +766,7 @@ main(int argc, char **argv)
 	loop_run(ietd.main_loop);
 
 	ctl_stop();
+	metrics_stop();
 	main_workers_stop();
 	backend_workers_stop();
 	target_registry_clear();

@@ -28,6 +28,7 @@ enum {
 	OPT_IO_ENGINE,
 	OPT_MAX_DATA_MEMORY,
 	OPT_LOG_FORMAT,
+	OPT_METRICS,
 };
 
 static const struct option options_long[] = {
@@ -52,6 +53,7 @@ static const struct option options_long[] = {
     {"io-engine", required_argument, NULL, OPT_IO_ENGINE},
     {"max-data-memory", required_argument, NULL, OPT_MAX_DATA_MEMORY},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {NULL, 0, NULL, 0},
 };
 
@@ -114,6 +116,10 @@ options_usage(FILE *f)
 	    "                           time, then the message) or json (one "
 	    "object a line:\n"
 	    "                           time, level, message)\n"
+	    "      --metrics=ADDR:PORT  serve Prometheus metrics at "
+	    "http://ADDR:PORT/metrics\n"
+	    "                           (default: off; [::1]:PORT for IPv6, "
+	    ":PORT for any)\n"
 	    "  -v, -V, --version        print the version and exit\n"
 	    "  -h, --help               print this help and exit\n"
 	    "\n"
@@ -368,6 +374,9 @@ options_parse(struct ietd_options *o, int argc, char **argv, FILE *err)
 				OPTIONS_DATA_MEMORY_MAX, &o->max_data_memory,
 				err) != 0)
 				goto usage;
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
 			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") == 0)

@@ -43,6 +43,7 @@ struct ietd_options {
 	enum backend_engine io_engine;
 	uint64_t max_data_memory; /* bytes; 0 = the built-in default */
 	bool log_json;            /* --log-format=json */
+	const char *metrics;      /* --metrics=ADDR:PORT; NULL = off */
 };
 
 /*

@@ -123,6 +123,12 @@ iscsi_admin_sessions(struct iscsi_session_info **out, unsigned int *n)
 		    s->initiator);
 		snprintf(si->alias, sizeof(si->alias), "%s", s->alias);
 		admin_params(s, c, si->params, sizeof(si->params));
+		metrics_io_read(&s->io, &si->io);
+		/* Owned by the event thread: a relaxed look is enough. */
+		si->queue_depth = __atomic_load_n(&s->active, __ATOMIC_RELAXED);
+		if (c != NULL)
+			si->data_bytes =
+			    __atomic_load_n(&c->data_bytes, __ATOMIC_RELAXED);
 		if (c != NULL) {
 			si->nconns = 1;
 			si->conns[0].cid = c->cid;

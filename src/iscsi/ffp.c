@@ -97,6 +97,7 @@ ffp_send_response(struct iscsi_task *task)
 		total =
 		    st->data_in_len < task->edtl ? st->data_in_len : task->edtl;
 	}
+	stats_task_done(task, total);
 	/* RFC 7143 11.7.4: status may ride on the last Data-In without sense.
 	 */
 	collapse = total > 0 && st->sense_len == 0;
@@ -496,6 +497,7 @@ ffp_hdr_scsi_cmd(struct iscsi_conn *conn)
 	task->edtl = edtl;
 	/* Its immediate data may still be on its way: the clock starts. */
 	task->wait_ms = loop_now_ms();
+	task->start_ns = stats_now_ns();
 	task->immediate = immediate;
 	task->read = (flags & SCSI_CMD_FLAG_READ) != 0;
 	task->write = (flags & SCSI_CMD_FLAG_WRITE) != 0;

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/metrics.h"
+
 #define ISCSI_ADMIN_CONNS_MAX 16
 
 struct iscsi_conn_info {
@@ -30,6 +32,10 @@ struct iscsi_session_info {
 	char params[2048];   /* negotiated "Key=Value\n" lines */
 	unsigned int nconns;
 	struct iscsi_conn_info conns[ISCSI_ADMIN_CONNS_MAX];
+	/* For the metrics endpoint (stats.c). */
+	struct metrics_io io;
+	unsigned int queue_depth; /* commands in its CmdSN window */
+	uint64_t data_bytes;      /* command data held, against its share */
 };
 
 /*
@@ -43,5 +49,19 @@ int iscsi_admin_conn_drop(uint64_t sid, uint16_t cid);
 /* Send every session of tid an Async Message asking it to log out
  * (RFC 7143 11.9.1, AsyncEvent 1); returns how many were asked. */
 unsigned int iscsi_admin_target_logout(unsigned int tid);
+
+/* Logins refused, by RFC 7143 11.13.5 status (the last entry: any
+ * other status). */
+struct iscsi_login_reason {
+	uint16_t status;
+	const char *name; /* "authentication_failed", ... */
+};
+#define ISCSI_ADMIN_LOGIN_REASONS 16
+extern const struct iscsi_login_reason
+    iscsi_admin_login_reasons[ISCSI_ADMIN_LOGIN_REASONS];
+uint64_t iscsi_admin_logins_refused(unsigned int reason);
+/* The global cap on in-flight command data (--max-data-memory). */
+void iscsi_admin_data_budget(uint64_t *used, uint64_t *limit, uint64_t *peak,
+    uint64_t *refused);
 
 #endif /* IETD_ISCSI_ISCSI_ADMIN_H */

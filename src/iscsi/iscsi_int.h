@@ -17,6 +17,7 @@
 
 #include "util/budget.h"
 #include "util/list.h"
+#include "util/metrics.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "net/loop.h"
@@ -245,6 +246,7 @@ struct iscsi_session {
 	bool nexus_registered;
 	bool target_counted;
 	bool in_table;
+	struct metrics_io io; /* stats.c; written by its thread only */
 };
 
 enum task_state {
@@ -283,6 +285,7 @@ struct iscsi_task {
 	bool oversize;          /* fail with CHECK CONDITION */
 	uint32_t data_reserved; /* bytes taken from the data budgets */
 	uint64_t wait_ms;       /* held, or last progress of its Data-Out */
+	uint64_t start_ns;      /* arrival, CLOCK_MONOTONIC (stats.c) */
 };
 
 /* An entry of a session's held-CmdSN list. */
@@ -504,5 +507,13 @@ int textreq_rx(struct iscsi_conn *conn, const uint8_t *data, uint32_t dlen);
  */
 int discovery_send_targets(struct iscsi_conn *conn, const char *value,
     struct strbuf *sb);
+
+/* stats.c: the metrics endpoint's counters. */
+uint64_t stats_now_ns(void);
+/* A response is going out: count it (rd Data-In bytes) on the session
+ * and on the LU. */
+void stats_task_done(const struct iscsi_task *task, uint32_t rd);
+/* A login refused with this status (class << 8 | detail). */
+void stats_login_refused(uint16_t status);
 
 #endif /* IETD_ISCSI_ISCSI_INT_H */

@@ -372,4 +372,28 @@ void scsi_task_set_sense(struct scsi_task *task, uint8_t key, uint8_t asc,
 /* Complete a task with a status that has no sense (BUSY, TASK SET FULL). */
 void scsi_task_set_status(struct scsi_task *task, uint8_t status);
 
+/*
+ * stats.c. Count a finished task on its LU's counters (nothing when it
+ * had no LU): rd and wr bytes moved, lat_us since it arrived. Any
+ * thread, no lock (relaxed atomic adds).
+ */
+void scsi_task_count(const struct scsi_task *task, uint64_t rd, uint64_t wr,
+    uint64_t lat_us);
+
+struct metrics_io;
+struct scsi_lu_stats {
+	unsigned int tid;
+	uint64_t lun;
+	const char *target_name;
+	const struct metrics_io *io; /* read it with metrics_io_read() */
+	unsigned int queue_depth;    /* tasks in the task set and announced */
+};
+
+/*
+ * Call fn for every live LU, under the LU list lock: fn must not block
+ * or call into the SCSI layer. The pointers are valid during the call.
+ */
+void scsi_lu_stats_foreach(void (*fn)(void *arg, const struct scsi_lu_stats *),
+    void *arg);
+
 #endif /* IETD_SCSI_SCSI_H */

@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "scsi/scsi.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define SCSI_SERIAL_LEN 16
 #define SCSI_ID_MAX 64
@@ -168,6 +169,7 @@ struct scsi_lu {
 	/* atomic: a BLOCK ERASE left every block unmapped, none written since
 	 */
 	bool all_unmapped;
+	struct metrics_io io; /* stats.c: commands, bytes, errors, latency */
 };
 
 /* Task states (task->state). */
