@@ -109,6 +109,57 @@ ietadm_json_str(const char *s, size_t len)
 	putchar('"');
 }
 
+/*
+ * Members whose value is a number (doc/ietadm.8, OUTPUT): status fields,
+ * the answers of new and resize, and the numeric keys of ietd.conf(5).
+ * A value is printed as a JSON number only for these keys, never by its
+ * look (a ScsiSN or a user name made of digits stays a string).
+ */
+static const char *const ietadm_json_numbers[] = {"tid", "lun", "state",
+    "blocks", "blocksize", "sid", "cid", "Sectors", "BlockSize", "Size",
+    "MaxConnections", "MaxSessions", "MaxRecvDataSegmentLength",
+    "MaxXmitDataSegmentLength", "MaxBurstLength", "FirstBurstLength",
+    "DefaultTime2Wait", "DefaultTime2Retain", "MaxOutstandingR2T",
+    "ErrorRecoveryLevel", "NOPInterval", "NOPTimeout", "Wthreads",
+    "QueuedCommands", "iSCSIProtocolLevel"};
+
+static bool
+ietadm_json_numeric_key(const char *k, size_t len)
+{
+	for (size_t i = 0;
+	     i < sizeof(ietadm_json_numbers) / sizeof(ietadm_json_numbers[0]);
+	     i++)
+		if (strlen(ietadm_json_numbers[i]) == len &&
+		    memcmp(ietadm_json_numbers[i], k, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * key:value as a member: a number for the keys above when the value is
+ * a plain decimal (no sign, no leading zero, at most 20 digits), null
+ * when such a key has anything else; a string otherwise.
+ */
+static void
+ietadm_json_member(const char *k, size_t klen, const char *v, size_t vlen,
+    bool conn)
+{
+	bool digits = vlen > 0 && vlen <= 20 && (v[0] != '0' || vlen == 1);
+
+	for (size_t i = 0; digits && i < vlen; i++)
+		digits = v[i] >= '0' && v[i] <= '9';
+	ietadm_json_str(k, klen);
+	putchar(':');
+	/* A connection's state is a word ("active"), an LU's a number. */
+	if (!ietadm_json_numeric_key(k, klen) ||
+	    (conn && klen == 5 && memcmp(k, "state", 5) == 0))
+		ietadm_json_str(v, vlen);
+	else if (digits)
+		fwrite(v, 1, vlen, stdout);
+	else
+		fputs("null", stdout);
+}
+
 /* "Key=Value" lines as one JSON object. */
 static void
 ietadm_json_kv(const char *body, size_t len)
@@ -126,9 +177,8 @@ ietadm_json_kv(const char *body, size_t len)
 		eq = memchr(p, '=', (size_t)(nl - p));
 		if (eq != NULL) {
 			printf("%s", first ? "" : ",");
-			ietadm_json_str(p, (size_t)(eq - p));
-			putchar(':');
-			ietadm_json_str(eq + 1, (size_t)(nl - eq - 1));
+			ietadm_json_member(p, (size_t)(eq - p), eq + 1,
+			    (size_t)(nl - eq - 1), false);
 			first = false;
 		}
 		p = nl + 1;
@@ -183,7 +233,7 @@ ietadm_json_accounts(const char *body, size_t len)
 
 /* Print the "key:value key:value" tokens of one status line as members. */
 static void
-ietadm_json_tokens(const char *p, const char *end)
+ietadm_json_tokens(const char *p, const char *end, bool conn)
 {
 	bool first = true;
 
@@ -206,9 +256,8 @@ ietadm_json_tokens(const char *p, const char *end)
 				sp = end;
 		}
 		printf("%s", first ? "" : ",");
-		ietadm_json_str(p, (size_t)(colon - p));
-		putchar(':');
-		ietadm_json_str(colon + 1, (size_t)(sp - colon - 1));
+		ietadm_json_member(p, (size_t)(colon - p), colon + 1,
+		    (size_t)(sp - colon - 1), conn);
 		first = false;
 		p = sp;
 	}
@@ -251,7 +300,7 @@ ietadm_json_status(const char *body, size_t len, const char *child)
 		}
 		printf("%s{", first[level] ? "" : ",");
 		first[level] = false;
-		ietadm_json_tokens(p + level, nl);
+		ietadm_json_tokens(p + level, nl, level == 2);
 		if (IETADM_JSON_NESTS(level, child)) {
 			printf(",\"%s\":[", level == 0 ? child : "connections");
 			first[level + 1] = true;

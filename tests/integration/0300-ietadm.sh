@@ -127,7 +127,7 @@ check "update: keys that only fit together apply together" bash -c \
 	"'$IETADM' --control='$SOCK' --op update --tid=2 --params=FirstBurstLength=524288,MaxBurstLength=524288 &&
 	'$IETADM' --control='$SOCK' --op show --tid=2 | grep -x -e MaxBurstLength=524288 -e FirstBurstLength=524288 | wc -l | grep -qx 2"
 check "--json show is one JSON object" bash -c \
-	"'$IETADM' --control='$SOCK' --op show --tid=2 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"MaxSessions\"]==\"4\"'"
+	"'$IETADM' --control='$SOCK' --op show --tid=2 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"MaxSessions\"]==4'"
 
 # ---- accounts -----------------------------------------------------------------
 check "new discovery account" adm --op new --user \
