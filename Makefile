@@ -9,6 +9,7 @@
 #   make check      every test (unit, config, integration, conformance)
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make install    DESTDIR= PREFIX= (default /usr/local; config in /etc)
+#   make deb        Debian package in build/deb/ (debian/, debhelper)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -230,6 +231,18 @@ install: all
 	done
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/ietd.service > $(DESTDIR)$(UNITDIR)/ietd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/ietd.service
+
+# make deb: the Debian package (debian/, debhelper running make install)
+# in build/deb/, built from a copy of the tree so that nothing is written
+# next to it (dpkg-buildpackage puts its output in the parent folder).
+deb:
+	$(Q)rm -rf build/deb && mkdir -p build/deb/src
+	$(Q)tar -cf - --exclude=./build --exclude=./.git --exclude=./state . | \
+		tar -C build/deb/src -xf -
+	$(Q)cd build/deb/src && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
+		dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; exit 1; }
+	$(Q)ls build/deb/*.deb
 
 clean:
 	rm -rf build
