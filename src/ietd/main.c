@@ -27,6 +27,7 @@
 #include "iscsi/iscsi.h"
 #include "iscsi/iscsi_admin.h"
 #include "metrics/metrics.h"
+#include "isns/isns.h"
 #include "net/listen.h"
 #include "net/loop.h"
 #include "scsi/scsi.h"
@@ -245,6 +246,7 @@ main_reload(void)
 	}
 	log_notice("reload: configuration applied");
 	(void)main_wthreads_grow(main_wthreads(conf));
+	isns_reload(conf->isns_server, conf->isns_access_control);
 	/*
 	 * A removed target goes with its last session; ask its initiators
 	 * to log out now (RFC 7143 11.9.1, AsyncEvent 1) rather than wait.
@@ -651,6 +653,11 @@ main_start(struct conf *conf)
 			return false;
 	}
 	loop_timer_arm(ietd.capacity_timer, CAPACITY_POLL_MS);
+	/* A server that cannot be used is logged; ietd serves anyway. */
+	if (isns_start(ietd.main_loop, conf->isns_server,
+		conf->isns_access_control, ietd.listeners.addr,
+		ietd.listeners.n) == -ENOMEM)
+		return false;
 	return true;
 }
 
@@ -765,6 +772,7 @@ main(int argc, char **argv)
 
 	loop_run(ietd.main_loop);
 
+	isns_stop();
 	ctl_stop();
 	metrics_stop();
 	main_workers_stop();

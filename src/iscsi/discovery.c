@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "config/allow.h"
+#include "isns/isns.h"
 #include "target/target.h"
 #include "iscsi.h"
 #include "iscsi_int.h"
@@ -178,7 +179,8 @@ discovery_one(struct target *t, void *arg)
 		conn->session->initiator,
 		(const struct sockaddr *)&conn->peer) ||
 	    !allow_target_portal(target_allow_paths(), name,
-		(const struct sockaddr *)&conn->local))
+		(const struct sockaddr *)&conn->local) ||
+	    !isns_allow(name, conn->session->initiator))
 		return true;
 	text_put(c->sb, "TargetName", name);
 	for (unsigned int i = 0; i < c->nportals; i++) {

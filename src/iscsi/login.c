@@ -17,6 +17,7 @@
 #include "util/be.h"
 #include "util/log.h"
 #include "config/allow.h"
+#include "isns/isns.h"
 #include "target/target.h"
 #include "chap.h"
 #include "iscsi_int.h"
@@ -327,6 +328,11 @@ login_first(struct iscsi_conn *conn, const uint8_t *req,
 			return LOGIN_ERR_OUT_OF_RESOURCES;
 		}
 		*why = "not authorized";
+		return LOGIN_ERR_NOT_AUTHORIZED;
+	}
+	/* iSNSAccessControl: the server's discovery domains (isns.h). */
+	if (!isns_allow(tname, l->initiator)) {
+		*why = "not in a discovery domain with the target (iSNS)";
 		return LOGIN_ERR_NOT_AUTHORIZED;
 	}
 	l->auth_needed = target_needs_chap(l->target);
