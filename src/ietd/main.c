@@ -234,7 +234,7 @@ main_reload(void)
 			  "are bound at start-up, so restart ietd to change "
 			  "them; the running configuration stays");
 		conf_free(conf);
-		return;
+		return false;
 	}
 	/* All or nothing: target_apply() opens everything new first. */
 	if (target_apply(conf, why, sizeof(why)) != 0) {
