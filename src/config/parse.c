@@ -266,8 +266,7 @@ conf_lun_arg_slot(struct conf_lun_args *a, const char *name)
 	if (strcasecmp(name, "BlockSize") == 0)
 		return &a->bsize;
 	/* IET 1.4.20 named it Blocks, keeping Sectors as an alias. */
-	if (strcasecmp(name, "Sectors") == 0 ||
-	    strcasecmp(name, "Blocks") == 0)
+	if (strcasecmp(name, "Sectors") == 0 || strcasecmp(name, "Blocks") == 0)
 		return &a->sectors;
 	return NULL;
 }
