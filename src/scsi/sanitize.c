@@ -441,7 +441,13 @@ scsi_sanitize_start(struct scsi_cmd *cmd)
 		}
 		scsi_sanitize_fill(s, scsi_sanitize_inverted(s));
 	}
-	s->end = scsi_lu_refresh_blocks(lu) << lu->block_shift;
+	/*
+	 * nullio keeps no data: nothing to overwrite or erase. (Its ios
+	 * complete on the submitting thread, so a chain over a huge nullio
+	 * LU would also hold that event thread for its whole length.)
+	 */
+	if (strcmp(backend_type_name(lu->be), "nullio") != 0)
+		s->end = scsi_lu_refresh_blocks(lu) << lu->block_shift;
 	s->work = s->end * s->passes;
 	scsi_lu_get(lu);
 	pthread_mutex_lock(&lu->lock);
