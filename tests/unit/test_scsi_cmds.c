@@ -927,6 +927,59 @@ test_mapped_read(void **state)
 }
 
 /*
+ * HEAD OF QUEUE overtakes the ordering, not the data: a HEAD OF QUEUE
+ * WRITE ATOMIC over blocks a READ is still being sent from (mapped, held
+ * in the task set) waits for it, as a SIMPLE one does; before, it ran at
+ * once and changed the bytes under the READ (a torn read).
+ */
+static void
+test_hoq_waits_for_overlap(void **state)
+{
+	struct scsi_lu *lu;
+	uint8_t wa16[16] = {0x9c, 0, [13] = 128};
+	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0};
+	static struct t_task rd, wr;
+	char saved[sizeof(t_path)];
+	struct t_task *t;
+
+	(void)state;
+	if (access("/dev/shm", W_OK) != 0)
+		skip();
+	lu = t_shm_lu_new(saved);
+	memset(wr.buf, 0x11, T_BUF);
+	t = t_run_out_buf(&wr, lu, wa16, 16, T_BUF);
+	assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
+	rd.task.lend_ok = true;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_non_null(rd.task.data_lent);
+	assert_int_equal(rd.task.data_lent[0], 0x11);
+
+	memset(wr.buf, 0x22, T_BUF);
+	t_prep(&wr, wa16, 16, T_BUF, true, &t_nx2);
+	wr.task.attr = SCSI_ATTR_HEAD_OF_QUEUE;
+	scsi_task_exec(lu, &wr.task, t_luns, 3);
+	t_drain_for(100);
+	assert_int_equal(wr.ndone, 0);
+	assert_int_equal(rd.task.data_lent[0], 0x11);
+	assert_int_equal(rd.task.data_lent[T_BUF - 1], 0x11);
+	scsi_task_release(&rd.task);
+	t_wait(&wr);
+	assert_int_equal(wr.task.status, SCSI_STATUS_GOOD);
+
+	/* A HEAD OF QUEUE READ after it sees all of it. */
+	t_prep(&rd, r10, 10, T_BUF, false, &t_nx1);
+	rd.task.attr = SCSI_ATTR_HEAD_OF_QUEUE;
+	scsi_task_exec(lu, &rd.task, t_luns, 3);
+	t_wait(&rd);
+	assert_int_equal(rd.buf[0], 0x22);
+	assert_int_equal(rd.buf[T_BUF - 1], 0x22);
+	t_shm_lu_free(lu, saved);
+}
+
+/*
  * Two resets from two other nexuses while nexus 1's WRITE still waits for
  * its data (announced): the first ends it on its own thread (the queue),
  * with TASK ABORTED; the second finds it aborted by the first and is not
@@ -1759,6 +1812,7 @@ main(void)
 	    cmocka_unit_test(test_pr_registration_cap),
 	    cmocka_unit_test(test_preempt_abort),
 	    cmocka_unit_test(test_mapped_read),
+	    cmocka_unit_test(test_hoq_waits_for_overlap),
 	    cmocka_unit_test(test_mode),
 	    cmocka_unit_test(test_misc),
 	    cmocka_unit_test(test_nexus_reinstatement),
