@@ -404,14 +404,17 @@ test_data_out_without_w(void **state)
 	uint8_t orw[16] = {0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
 	uint8_t vfy[10] = {0x2f, 0x02, 0, 0, 0, 0, 0, 0, 2, 0};
 	uint8_t unmap[10] = {0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t wa16[16] = {0x9c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+	uint8_t sanitize[10] = {0x48, 0x01, 0, 0, 0, 0, 0, 0, 8, 0};
 	uint8_t msel[6] = {0x15, 0x10, 0, 0, 24, 0};
 	uint8_t msense[6] = {0x1a, 0x08, 0x08, 0, 64, 0};
 	uint8_t prout[10] = {0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0};
 	uint8_t keys[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 1, 0, 0};
 	uint8_t r10[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 2, 0};
 	static struct t_task wt;
-	const uint8_t *cdbs[] = {w10, wv10, ws10, caw, orw, unmap};
-	const unsigned int lens[] = {10, 10, 10, 16, 16, 10};
+	const uint8_t *cdbs[] = {w10, wv10, ws10, caw, orw, unmap, wa16,
+	    sanitize};
+	const unsigned int lens[] = {10, 10, 10, 16, 16, 10, 16, 10};
 	uint8_t medium[2 * T_BS];
 	struct t_task *t;
 	unsigned int i;
