@@ -275,9 +275,9 @@ scsi_sanitize_step(struct backend_io *io)
 	n = s->end - s->pos;
 	if (n > SANITIZE_CHUNK)
 		n = SANITIZE_CHUNK;
+	/* done / work in 65536ths, without overflowing for any size. */
 	__atomic_store_n(&s->lu->sanitize_progress,
-	    (uint16_t)(s->done * 65535 / (s->work ? s->work : 1)),
-	    __ATOMIC_RELAXED);
+	    (uint16_t)(s->done / (s->work / 65536 + 1)), __ATOMIC_RELAXED);
 	s->done += n;
 	s->pos += n;
 	scsi_sanitize_submit(s,
