@@ -14,6 +14,7 @@
   and the progress never goes back;
 - IMMED 0: answered when the operation ends; ABORT TASK of it is answered
   at once and the sanitize goes on;
+- the connection of an IMMED 0 SANITIZE drops: the sanitize still ends;
 - a read-only LU: DATA PROTECT; another session's RESERVE: RESERVATION
   CONFLICT.
 
@@ -253,6 +254,31 @@ def immed0_and_abort():
 
 result.run("IMMED 0 answered at the end; its ABORT TASK at once",
            immed0_and_abort)
+
+
+def dropped_waiter():
+    """The connection of a SANITIZE waiting for its end (IMMED 0) drops:
+    the sanitize goes on to its end, and the daemon with it."""
+    c3 = session(3)
+    params = overwrite_params(b"\x3c", 31)
+    itt = c3.next_itt()
+    c3.send(pt.scsi_command(0, itt, cdb_sanitize(OVERWRITE, len(params)),
+                            len(params), c3.cmdsn, c3.exp_statsn,
+                            write=True, dsl=len(params)), params)
+    time.sleep(0.05)
+    st, _, p = c2.scsi(bytes(6))
+    c3.close()
+    if sense_of(st, p) != (NOT_READY, 0x04, 0x1B):
+        return "sanitize not running: %r" % (sense_of(st, p),)
+    if not wait_done(c2):
+        return "sanitize never ended"
+    if read_blocks(c2, blocks - 1, 1) != b"\x3c" * BS:
+        return "the sanitize did not finish its work"
+    return None
+
+
+result.run("a dropped connection leaves its sanitize running to the end",
+           dropped_waiter)
 
 
 def read_only():
