@@ -99,7 +99,7 @@ expect_out "update: rescan of an unchanged store" \
 	"$(printf 'Sectors=131072\nBlockSize=512\nSize=%s' $((64 * MB)))" \
 	adm --op update --tid=1 --lun=0
 check "update --json is one object" bash -c \
-	"'$IETADM' --control='$SOCK' --op update --tid=1 --lun=1 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d == {\"Sectors\": \"2048\", \"BlockSize\": \"512\", \"Size\": \"1048576\"}, d'"
+	"'$IETADM' --control='$SOCK' --op update --tid=1 --lun=1 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d == {\"Sectors\": 2048, \"BlockSize\": 512, \"Size\": 1048576}, d'"
 
 # ---- a logged-in session sees every change ---------------------------------
 TESTDIR="$(cd "$(dirname "$0")" && pwd)" python3 - "$PORT" "$IQN_BASE" "$img" "$IETADM" "$SOCK" "$T/ietd.conf" \
@@ -365,7 +365,7 @@ check "volume status file follows a resize" \
 	grep -q "lun:1 state:0 iotype:nullio iomode:wt blocks:3000 blocksize:512$" \
 	"$STATUS/volume"
 check "--status=volume shows it too" bash -c \
-	"'$IETADM' --control='$SOCK' --op show --status=volume --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"luns\"][1][\"blocks\"]==\"3000\", d'"
+	"'$IETADM' --control='$SOCK' --op show --status=volume --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"luns\"][1][\"blocks\"]==3000, d'"
 check "--dump keeps the new Sectors" bash -c \
 	"'$IETADM' --control='$SOCK' --op show --dump | grep -q 'Lun 1 Sectors=3000'"
 truncate -s 80M "$img"
