@@ -13,7 +13,8 @@ without overlap and with overlap both ways (the result is that of
 reading the source first); a 1 GiB copy aborted by ABORT TASK once it
 has started, and another by a LOGICAL UNIT RESET from a second session,
 stop between two 1 MiB chunks (COPY STATUS says how far, the image
-holds exactly that many whole chunks) and the daemon serves on; hostile
+holds exactly that many whole chunks), one whose connection drops
+stops too, and the daemon serves on; hostile
 parameter lists are refused with the sense SPC-4 gives them; a CSCD
 naming B's LU, whose NAA designator B's own session reads, is refused as
 an unknown one would be, and B's image stays untouched.
@@ -304,6 +305,31 @@ def case_lu_reset():
     return check_whole_chunks(src, old, s[1], s[2])
 
 
+def case_dropped_session():
+    c = session()
+    pending = {}
+    send_nowait(c, cdb_xcopy(len(abort_list(9))), abort_list(9))
+    if wait_started(c, 9, pending) is None:
+        return "the copy never showed progress"
+    c.sock.close()
+    # The copy ends with its session: the image stops changing (a copy
+    # running on moves a 16 MiB segment in well under a second).
+    seg_bytes = ABORT_SEG_BLOCKS * BS
+    for _ in range(5):
+        time.sleep(0.3)
+        before = sha(read_img(DST_IMG, 0, seg_bytes))
+        time.sleep(1.0)
+        now = sha(read_img(DST_IMG, 0, seg_bytes))
+        if now == before:
+            break
+    else:
+        return "the destination still changes 6 s after its session went"
+    last = (ABORT_SEGS - 1) % 2
+    if now == sha(read_img(SRC_IMG, last * seg_bytes, seg_bytes)):
+        return "the copy ran to its end after its session went"
+    return None
+
+
 def case_still_serving():
     st, d, _ = A.scsi(pt.cdb_read10(70000, 8), lun=1, read_len=8 * BS)
     if st != pt.SCSI_GOOD or d != read_img(DST_IMG, 70000 * BS, 8 * BS):
@@ -381,6 +407,7 @@ result.run("ABORT TASK stops a 1 GiB copy between whole chunks",
            case_abort_task)
 result.run("another session's LU RESET ends a copy TASK ABORTED, whole "
            "chunks", case_lu_reset)
+result.run("a copy whose connection drops stops", case_dropped_session)
 result.run("the daemon serves on after the aborts", case_still_serving)
 
 two = [cscd(NAA[0]), cscd(NAA[1])]
