@@ -165,6 +165,27 @@ xc_log_refused(const struct scsi_task *task, const char *why)
 	    dropped ? " (and earlier lines dropped)" : "");
 }
 
+/* The same bound for a copy that a reservation or SWP stopped midway. */
+static void
+xc_log_stopped(const struct scsi_cmd *cmd, uint64_t bytes)
+{
+	unsigned int dropped = 0;
+	bool say;
+
+	pthread_mutex_lock(&xc_rl_lock);
+	say = log_ratelimit_pass(&xc_refused_rl, &dropped);
+	pthread_mutex_unlock(&xc_rl_lock);
+	if (!say)
+		return;
+	log_info("EXTENDED COPY on %s lun %llu stopped after %llu bytes: %s%s",
+	    cmd->lu->target_name, (unsigned long long)cmd->lu->lun,
+	    (unsigned long long)bytes,
+	    cmd->task->status == SCSI_STATUS_RESERVATION_CONFLICT
+		? "reservation conflict"
+		: "destination write protected",
+	    dropped ? " (and earlier lines dropped)" : "");
+}
+
 /* A reference on lu unless it is being freed (refs already 0). */
 static bool
 xc_lu_tryget(struct scsi_lu *lu)
@@ -352,6 +373,28 @@ xc_conflict(struct scsi_lu *lu, const struct scsi_task *task, bool write)
 }
 
 /*
+ * May this nexus read src and write dst now? Asked for every segment
+ * before the copy starts and again before every chunk: a reservation
+ * taken meanwhile (a cluster fencing this initiator off the destination
+ * with PREEMPT AND ABORT on that LU, which cannot abort a task of another
+ * LU's task set) or a write protection switched on stops the copy at the
+ * next chunk, as it would stop the next WRITE. false with the status set.
+ */
+static bool
+xc_allowed(struct scsi_task *task, struct scsi_lu *src, struct scsi_lu *dst)
+{
+	if (xc_write_protected(dst)) {
+		scsi_task_set_sense(task, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		return false;
+	}
+	if (xc_conflict(src, task, false) || xc_conflict(dst, task, true)) {
+		scsi_task_set_status(task, SCSI_STATUS_RESERVATION_CONFLICT);
+		return false;
+	}
+	return true;
+}
+
+/*
  * The parameter list: header, CSCD descriptors, segment descriptors, in
  * the order SPC-4 6.4.3 checks them. false with the status set.
  */
@@ -443,22 +486,10 @@ xc_parse(struct scsi_task *task, struct xc *x, const uint8_t *p, uint32_t plen)
 		x->nseg++;
 		off += XC_SEG_HDR_LEN + get_be16(p + off + 2);
 	}
-	for (i = 0; i < x->nseg; i++) {
-		struct scsi_lu *src = x->cscd[x->seg[i].src],
-			       *dst = x->cscd[x->seg[i].dst];
-
-		if (xc_write_protected(dst)) {
-			scsi_task_set_sense(task, SK_DATA_PROTECT,
-			    ASC_WRITE_PROTECTED);
+	for (i = 0; i < x->nseg; i++)
+		if (!xc_allowed(task, x->cscd[x->seg[i].src],
+			x->cscd[x->seg[i].dst]))
 			return false;
-		}
-		if (xc_conflict(src, task, false) ||
-		    xc_conflict(dst, task, true)) {
-			scsi_task_set_status(task,
-			    SCSI_STATUS_RESERVATION_CONFLICT);
-			return false;
-		}
-	}
 	return true;
 }
 
@@ -685,6 +716,11 @@ xc_step(struct scsi_cmd *cmd)
 		return;
 	}
 	s = &x->seg[x->cur];
+	if (!xc_allowed(task, x->cscd[s->src], x->cscd[s->dst])) {
+		xc_log_stopped(cmd, x->total);
+		xc_finish(cmd, XC_ST_FAILED);
+		return;
+	}
 	x->n = s->len - x->done;
 	if (x->n > XC_CHUNK)
 		x->n = XC_CHUNK;

@@ -14,7 +14,8 @@ reading the source first); a 1 GiB copy aborted by ABORT TASK once it
 has started, and another by a LOGICAL UNIT RESET from a second session,
 stop between two 1 MiB chunks (COPY STATUS says how far, the image
 holds exactly that many whole chunks), one whose connection drops
-stops too, and the daemon serves on; hostile
+stops too, as does one whose destination another nexus reserves
+midway, and the daemon serves on; hostile
 parameter lists are refused with the sense SPC-4 gives them; a CSCD
 naming B's LU, whose NAA designator B's own session reads, is refused as
 an unknown one would be, and B's image stays untouched.
@@ -305,6 +306,36 @@ def case_lu_reset():
     return check_whole_chunks(src, old, s[1], s[2])
 
 
+def case_reserved_midway():
+    """Another nexus reserves the destination while the copy runs: the
+    copy stops at the next chunk, as its next WRITE would be refused (a
+    fenced initiator's copy must not write on)."""
+    src = read_img(SRC_IMG, 0, 64 * MIB)
+    old = read_img(DST_IMG, 0, ABORT_SEG_BLOCKS * BS)
+    other = session()
+    pending = {}
+    itt, _ = send_nowait(A, cdb_xcopy(len(abort_list(10))), abort_list(10))
+    try:
+        if wait_started(A, 10, pending) is None:
+            return "the copy never showed progress"
+        st, _, _ = other.scsi(bytes([0x16, 0, 0, 0, 0, 0]), lun=1)
+        if st != pt.SCSI_GOOD:
+            return "RESERVE(6) of the destination: status %r" % st
+        p = pending[itt][0] if itt in pending else A.recv()
+        if p.itt != itt or p.opcode != pt.OP_SCSI_RSP:
+            return "not the copy's response: %r" % p
+        if p.status != STATUS_RESERVATION_CONFLICT:
+            return "copy status 0x%02x, want RESERVATION CONFLICT" % \
+                p.status
+        s = copy_status(A, 10, {})
+        if s is None or s[0] != 0x02:
+            return "COPY STATUS %r, want completed with errors" % (s,)
+        return check_whole_chunks(src, old, s[1], s[2])
+    finally:
+        other.scsi(bytes([0x17, 0, 0, 0, 0, 0]), lun=1)  # RELEASE
+        other.close()
+
+
 def case_dropped_session():
     c = session()
     pending = {}
@@ -407,6 +438,8 @@ result.run("ABORT TASK stops a 1 GiB copy between whole chunks",
            case_abort_task)
 result.run("another session's LU RESET ends a copy TASK ABORTED, whole "
            "chunks", case_lu_reset)
+result.run("a reservation taken midway stops the copy at a chunk",
+           case_reserved_midway)
 result.run("a copy whose connection drops stops", case_dropped_session)
 result.run("the daemon serves on after the aborts", case_still_serving)
 
