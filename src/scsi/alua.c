@@ -105,9 +105,13 @@ scsi_tpg_set_put(struct scsi_tpg_set *s)
 	memcpy(g, s->g, n * sizeof(*g));
 	s->n = 0;
 	pthread_mutex_unlock(&s->lock);
-	/* Sessions still bound keep their groups, now no target's. */
+	/*
+	 * The target goes (no session is left) or its ALUA does (a reload
+	 * dropped the last PortalGroup): sessions still bound keep their
+	 * group, now no target's, and may go on as without ALUA.
+	 */
 	for (unsigned int i = 0; i < n; i++) {
-		__atomic_store_n(&g[i]->state, SCSI_ALUA_UNAVAILABLE,
+		__atomic_store_n(&g[i]->state, SCSI_ALUA_OPTIMIZED,
 		    __ATOMIC_RELEASE);
 		scsi_tpg_put(g[i]);
 	}
@@ -434,6 +438,14 @@ scsi_alua_set(struct scsi_task *task)
 		return;
 	}
 	nd = (plen - STPG_HDR_LEN) / STPG_DESC_LEN;
+	/*
+	 * More descriptors than a target has groups can only repeat them:
+	 * refused, so 16 MiB of them cannot hold the set's lock for long.
+	 */
+	if (nd > ALUA_GROUPS_MAX) {
+		scsi_task_sense_invalid_field(task, true, 6, -1);
+		return;
+	}
 	s = nx->tpg->set;
 	pthread_mutex_lock(&s->lock);
 	/* Check every descriptor before any changes: all or nothing. */

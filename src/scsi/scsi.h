@@ -256,7 +256,7 @@ struct scsi_tpg_set;
 struct scsi_tpg_set *scsi_tpg_set_new(unsigned int tid);
 /*
  * The owner lets go: the groups leave the set (sessions still bound to
- * one see it unavailable until they end).
+ * one see it active/optimized until they end, as without ALUA).
  */
 void scsi_tpg_set_put(struct scsi_tpg_set *s);
 /*

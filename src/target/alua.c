@@ -66,6 +66,14 @@ target_alua_sync(struct target *t)
 	if (!target_alua_on) {
 		if (s == NULL)
 			return;
+		/*
+		 * Sessions bound to its groups go on as without ALUA: every
+		 * port accessible again, which is a state change they hear
+		 * of (ASYMMETRIC ACCESS STATE CHANGED where one was not).
+		 */
+		for (unsigned int i = 0; i < t->alua_n; i++)
+			(void)scsi_tpg_set_state(s, t->alua_tags[i],
+			    SCSI_ALUA_OPTIMIZED);
 		pthread_rwlock_wrlock(&target_registry.lock);
 		t->alua = NULL;
 		t->alua_n = 0;

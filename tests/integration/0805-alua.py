@@ -324,6 +324,11 @@ def run_alua(argv):
     result("STPG with a ragged length: PARAMETER LIST LENGTH ERROR",
            st == pt.SCSI_CHECK_CONDITION and
            sense_of(p) == (5, 0x1A, 0), repr(sense_of(p)))
+    big = [(2, AO)] * 65
+    st, _, p = stpg(s1, big)
+    result("STPG with more descriptors than groups: INVALID FIELD IN CDB",
+           st == pt.SCSI_CHECK_CONDITION and
+           sense_of(p) == (5, 0x24, 0), repr(sense_of(p)))
     g, _ = rtpg(s1)
     result("refused STPGs changed nothing",
            g.get(1, (None,))[0] == ANO and g.get(2, (None,))[0] == AO,
@@ -413,8 +418,43 @@ def run_alua(argv):
         c.close()
 
 
+def run_alua_off(port, base, conf, pid):
+    """ALUA on with one group in standby, then a reload back to a plain
+    file: the session there is told and may do I/O again."""
+    c = pt.Connection(port=port, timeout=10.0, isid=ISID)
+    c.login(INIT, base + ":plain")
+    for _ in range(4):  # the new nexus's POWER ON unit attention first
+        st, _, p = c.scsi(bytes(6))
+        if sense_of(p) is None or sense_of(p)[0] != 6:
+            break
+    ok, why = expect_sense(c, pt.cdb_read10(0, 1), (2, 0x04, 0x0B),
+                           read_len=512)
+    result("'PortalGroup 1 standby' alone: READ is NOT READY, STANDBY", ok,
+           why)
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("\tPortalGroup 1 standby\n", ""))
+    os.kill(int(pid), signal.SIGHUP)
+    deadline, st, p = time.time() + 10, None, None
+    uas = 0
+    while time.time() < deadline:
+        st, _, p = c.scsi(pt.cdb_read10(0, 1), read_len=512)
+        if st == pt.SCSI_CHECK_CONDITION and sense_of(p) == (6, 0x2A, 6):
+            uas += 1
+        if st == pt.SCSI_GOOD:
+            break
+        time.sleep(0.1)
+    result("reload to a plain file: the session hears of it and reads "
+           "again", st == pt.SCSI_GOOD and uas == 1,
+           "status %r sense %r UAs %d" % (st, sense_of(p), uas))
+    c.close()
+
+
 def run_plain(argv):
     port, base = int(argv[0]), argv[1]
+    if len(argv) > 3:
+        run_alua_off(port, base, argv[2], argv[3])
     c, keys = session(port, base + ":plain")
     st, data, _ = c.scsi(bytes([0x12, 0, 0, 0, 96, 0]), read_len=96)
     result("plain IET file: INQUIRY TPGS 0",

@@ -55,10 +55,12 @@ rc=$?
 grep -E 'AddressSanitizer|runtime error|LeakSanitizer' "$IETD_LOG" &&
 	not_ok "no sanitizer report (two portal groups)" "see above"
 
-# A plain IET file: exactly as before.
+# ALUA only through a target's line, then reloaded away: a plain IET
+# file, answered exactly as before ALUA existed.
 cat >"$T/ietd.conf" <<CONF
 Target $IQN_BASE:plain
 	Lun 0 Path=$img,Type=fileio
+	PortalGroup 1 standby
 CONF
 ietd_start || {
 	not_ok "ietd starts with a plain file"
@@ -66,7 +68,7 @@ ietd_start || {
 	exit 1
 }
 timeout 60 python3 "$(dirname "$0")/0805-alua.py" plain "$PORT" \
-	"$IQN_BASE" >"$T/py2.out" 2>&1
+	"$IQN_BASE" "$T/ietd.conf" "$IETD_PID" >"$T/py2.out" 2>&1
 tap_import "$T/py2.out" $? "plain tester"
 ietd_stop
 rc=$?
