@@ -39,6 +39,9 @@ need_pkgs="qemu-system-x86 cpio xz-utils"
 # Libraries open-iscsi needs that every Debian host has: copied from the
 # host (and part of the cache key).
 host_libs="libc6 libssl3 libkmod2 libmount1 libsystemd0"
+# dm-multipath's table tool (tests/vm/guest-mpath.sh), copied from the host
+# with its libraries.
+host_libs="$host_libs dmsetup"
 # Libraries open-iscsi needs that a Debian host usually lacks.
 raw_pkgs="busybox-static open-iscsi libopeniscsiusr libisns0"
 
@@ -156,7 +159,7 @@ kmods=$work/k/lib/modules/$kver
 # modules that are not there.
 wanted="virtio_pci virtio_net e1000 scsi_transport_iscsi libiscsi
 libiscsi_tcp iscsi_tcp sd_mod crc32c-intel crc32c_generic libcrc32c
-crct10dif_generic crc64_rocksoft_generic"
+crct10dif_generic crc64_rocksoft_generic dm_mod dm_multipath dm_round_robin"
 
 # modules.dep lines are "path.ko: dep.ko dep.ko"; the name in a path may use
 # '-' where the module name has '_'.
@@ -218,6 +221,11 @@ for b in iscsid iscsiadm; do
 	fi
 	awk '/=> \// { print $3 }' "$work/ldd.$b"
 done | sort -u | while read -r lib; do
+	cp -L "$lib" "$root/lib/x86_64-linux-gnu/$(basename "$lib")"
+done
+# dmsetup (dm-multipath tables), from the host, with its libraries.
+cp -L /usr/sbin/dmsetup "$root/sbin/"
+ldd /usr/sbin/dmsetup | awk '/=> \// { print $3 }' | while read -r lib; do
 	cp -L "$lib" "$root/lib/x86_64-linux-gnu/$(basename "$lib")"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
