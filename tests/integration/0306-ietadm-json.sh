@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # ietadm --json follows doc/ietadm-json.md: numbers are JSON numbers
-# (by member name), everything else strings (0305-ietadm-json.py, with a
+# (by member name), everything else strings (0306-ietadm-json.py, with a
 # live session). A few seconds.
 . "$(dirname "$0")/lib.sh"
 
@@ -12,7 +12,7 @@ Target $IQN_BASE:json
 	Lun 0 Path=$img
 CONF
 ietd_start || { not_ok start; finish; exit 1; }
-timeout 60 python3 "$(dirname "$0")/0305-ietadm-json.py" "$PORT" \
+timeout 60 python3 "$(dirname "$0")/0306-ietadm-json.py" "$PORT" \
 	"$IQN_BASE:json" "$IETADM" "$T/ctl.sock" >"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "tester finished"
 ietd_stop; rc=$?

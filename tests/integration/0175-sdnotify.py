@@ -3,7 +3,7 @@
 # Copyright (c) 2026 The ietd authors
 """systemd's notify protocol, seen from a fake service manager.
 
-Usage: 0170-sdnotify.py DIR PORT CONFIG -- IETD-COMMAND...
+Usage: 0175-sdnotify.py DIR PORT CONFIG -- IETD-COMMAND...
 
 Plays the manager: binds an AF_UNIX datagram socket (abstract "@name",
 then a path), starts ietd with NOTIFY_SOCKET (and WATCHDOG_USEC) set,

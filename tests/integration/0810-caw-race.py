@@ -3,7 +3,7 @@
 # Copyright (c) 2026 The ietd authors
 """Two initiators race COMPARE AND WRITE on one block: no lost update.
 
-Usage: 0805-caw-race.py PORT TARGET IMAGE
+Usage: 0810-caw-race.py PORT TARGET IMAGE
 
 Each initiator, on its own session, does ROUNDS increments of a counter
 kept in block 7: READ the block, then COMPARE AND WRITE it from what it

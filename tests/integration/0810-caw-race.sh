@@ -4,7 +4,7 @@
 # Two initiators race COMPARE AND WRITE on one block (ietd issue 19):
 # read-compare-increment of a counter from two sessions, many rounds;
 # the final count equals the successful CAWs, no update lost
-# (0805-caw-race.py). A few seconds; CAW_ROUNDS sets the rounds.
+# (0810-caw-race.py). A few seconds; CAW_ROUNDS sets the rounds.
 . "$(dirname "$0")/lib.sh"
 
 img=$(make_image caw.img 1M)
@@ -17,7 +17,7 @@ ietd_start || {
 	finish
 	exit 1
 }
-timeout 120 python3 "$(dirname "$0")/0805-caw-race.py" "$PORT" \
+timeout 120 python3 "$(dirname "$0")/0810-caw-race.py" "$PORT" \
 	"$IQN_BASE:caw" "$img" >"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "caw race tester"
 check "ietd still running" kill -0 "$IETD_PID"

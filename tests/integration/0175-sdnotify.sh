@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # systemd integration: the notify protocol against a fake manager
-# (0170-sdnotify.py: READY after the port accepts, WATCHDOG pings at half
+# (0175-sdnotify.py: READY after the port accepts, WATCHDOG pings at half
 # of WATCHDOG_USEC, RELOADING/READY around SIGHUP, STOPPING at SIGTERM),
 # and the shipped unit passes systemd-analyze verify. About 10 s.
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +14,7 @@ CONF
 echo "$IQN_BASE:notify" >"$T/target"
 PORT=$(free_port)
 IETD_LOG=$T/ietd.log
-timeout 120 python3 "$(dirname "$0")/0170-sdnotify.py" "$T" "$PORT" \
+timeout 120 python3 "$(dirname "$0")/0175-sdnotify.py" "$T" "$PORT" \
 	"$T/ietd.conf" -- "${IETD_RUN[@]}" "$IETD" -f -c "$T/ietd.conf" \
 	-a 127.0.0.1 -p "$PORT" --pid-file "$T/ietd.pid" "${CTL_OPTS[@]}" \
 	"${VG_OPTS[@]}" >"$T/py.out" 2>&1

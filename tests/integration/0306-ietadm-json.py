@@ -5,7 +5,7 @@
 every member has the documented type (numbers as JSON numbers, chosen by
 name: a user name made of digits stays a string).
 
-Usage: 0305-ietadm-json.py PORT TARGET IETADM CONTROL-SOCKET
+Usage: 0306-ietadm-json.py PORT TARGET IETADM CONTROL-SOCKET
 """
 
 import json
