@@ -591,7 +591,10 @@ main_start(struct conf *conf)
 	iscsi_set_data_limit(ietd.opt.max_data_memory);
 	target_set_allow_paths(&paths);
 	if (scsi_pr_store_set_dir(ietd.opt.state_dir) != 0) {
-		log_error("out of memory");
+		log_error("--state-dir %.64s...: %s", ietd.opt.state_dir,
+		    strlen(ietd.opt.state_dir) > 4000
+			? "too long (at most 4000 bytes)"
+			: "out of memory");
 		return false;
 	}
 	if (main_wthreads_grow(main_wthreads(conf)) != 0) {

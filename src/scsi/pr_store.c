@@ -49,13 +49,19 @@
 	(PR_STORE_HDR + PR_STORE_FIXED + \
 	    SCSI_PR_REGS_MAX * (PR_STORE_REG + 2 * 255) + 4096)
 
+#define PR_STORE_DIR_MAX 4000
+
 static char *pr_store_dir;
 
 int
 scsi_pr_store_set_dir(const char *dir)
 {
-	char *d = mem_strdup(dir);
+	char *d;
 
+	/* Room for "/pr-<16 hex>.state.tmp" in pr_store_path()'s buffers. */
+	if (strlen(dir) > PR_STORE_DIR_MAX)
+		return -ENAMETOOLONG;
+	d = mem_strdup(dir);
 	if (d == NULL)
 		return -ENOMEM;
 	mem_free(pr_store_dir);
