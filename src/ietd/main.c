@@ -557,6 +557,32 @@ main_portal_groups_open(const struct conf *conf)
 	return true;
 }
 
+/*
+ * With -u, APTPL state files are written by that user: make a missing
+ * --state-dir now, while root, and give it to them (mode 0700). Without
+ * -u it is made at the first APTPL write (pr_store.c); a directory that
+ * exists is the administrator's and left alone. Not fatal: only APTPL
+ * saves would fail, each said in the log.
+ */
+static void
+main_state_dir(void)
+{
+	if (!ietd.opt.uid_set || geteuid() != 0)
+		return;
+	if (mkdir(ietd.opt.state_dir, 0700) != 0) {
+		if (errno != EEXIST)
+			log_warning("cannot create --state-dir %s (%s): "
+				    "persistent reservations with APTPL will "
+				    "not be saved",
+			    ietd.opt.state_dir, strerror(errno));
+		return;
+	}
+	if (chown(ietd.opt.state_dir, ietd.opt.uid, (gid_t)-1) != 0)
+		log_warning("cannot give --state-dir %s to uid %u (%s)",
+		    ietd.opt.state_dir, (unsigned)ietd.opt.uid,
+		    strerror(errno));
+}
+
 /* Everything up to serving; on failure logs why and returns false. */
 static bool
 main_start(struct conf *conf)
@@ -628,6 +654,7 @@ main_start(struct conf *conf)
 		log_error("%s", why);
 		return false;
 	}
+	main_state_dir();
 	if (daemon_drop_privileges(ietd.opt.gid_set, ietd.opt.gid,
 		ietd.opt.uid_set, ietd.opt.uid) != 0)
 		return false;

@@ -35,7 +35,7 @@ conf3() {
 	sed -i "s/Lun 3 /Lun 5 /" "$T/ietd.conf"
 }
 start() {
-	ietd_start --state-dir="$state" || {
+	ietd_start --state-dir="$state" "$@" || {
 		not_ok "ietd starts" "$(tail -n 5 "$IETD_LOG")"
 		finish
 		exit 1
@@ -131,6 +131,19 @@ timeout 60 python3 "$py" aptpl-off "$PORT" "$IQN_BASE:pr" 0 "$state" \
 tap_import "$T/py.out" $? "aptpl-off phase"
 phase table 0
 ietd_stop
+
+# With -u the state dir is made at start (still root) for that user,
+# whose ietd then saves and removes the file in it.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	state=$T/userstate
+	start -u nobody
+	check "-u: state dir made for the user" \
+		test "$(stat -c %U:%a "$state")" = nobody:700
+	timeout 60 python3 "$py" aptpl-off "$PORT" "$IQN_BASE:pr" 0 "$state" \
+		"$img" >"$T/py.out" 2>&1
+	tap_import "$T/py.out" $? "-u aptpl-off phase"
+	ietd_stop
+fi
 
 # A state dir that cannot be made: the write fails, said in the log and
 # to the initiator; ietd serves on.
