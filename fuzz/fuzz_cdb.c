@@ -48,6 +48,12 @@ fuzz_init(void)
 	char why[128];
 	int i;
 
+	/*
+	 * APTPL saves fail at once (no such directory, none can be made
+	 * under /proc): the fuzzer runs the save path, never the disk.
+	 */
+	if (scsi_pr_store_set_dir("/proc/ietd-fuzz-no-state") != 0)
+		abort();
 	fuzz_cq = scsi_queue_new(false);
 	if (fuzz_cq == NULL || scsi_lu_new(&p, &fuzz_lu, why, sizeof(why)) < 0)
 		abort();

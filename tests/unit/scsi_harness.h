@@ -364,6 +364,9 @@ h_setup(void **state)
 	if (fd < 0 || ftruncate(fd, (off_t)H_BLOCKS * H_BS) < 0)
 		return -1;
 	close(fd);
+	/* No APTPL file of a unit test ever reaches a real directory. */
+	if (scsi_pr_store_set_dir("/proc/ietd-unit-no-state") != 0)
+		return -1;
 	h_cq = scsi_queue_new(false);
 	h_nx1.id = 101;
 	snprintf(h_nx1.initiator_port, sizeof(h_nx1.initiator_port),
