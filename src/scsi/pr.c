@@ -961,7 +961,14 @@ pr_verdict_set(struct scsi_lu *lu, struct scsi_task *task, struct pr_verdict v)
 		scsi_task_sense_invalid_field(task, true, v.byte, v.bit);
 		break;
 	case PR_V_BAD_PARAM:
-		scsi_task_sense_invalid_field(task, false, v.byte, v.bit);
+		/* A long SPEC_I_PT list: past 64 KiB no pointer can say where.
+		 */
+		if (v.byte > 0xffff)
+			scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
+			    ASC_INVALID_FIELD_IN_PARAM_LIST);
+		else
+			scsi_task_sense_invalid_field(task, false, v.byte,
+			    v.bit);
 		break;
 	case PR_V_LIST_LENGTH:
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,

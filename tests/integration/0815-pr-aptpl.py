@@ -225,6 +225,21 @@ def phase_setup():
     hostile("a TransportID past the list",
             spec(good[:4]) + good[4:], None, asc=0x1A)
 
+    def spec_far():
+        # A bad TransportID past 64 KiB: no field pointer can name it.
+        many = b"".join(tid(NODE + "big-%04d" % i, 0x00, pad=256)
+                        for i in range(253))
+        st, sense = prout(c, 0, 0, KEY["c"], flags=0x08,
+                          tail=spec(many + tid(NODE + "d", 0, 0)))
+        if st != pt.SCSI_CHECK_CONDITION or \
+                not sense_is(sense, 5, 0x26) or sense[15] & 0x80:
+            return "status %r sense %s" % (st, sense.hex())
+        if read_keys(a) != before:
+            return "registrations changed"
+        return None
+    result.run("SPEC_I_PT refuses a TransportID past 64 KiB, no pointer",
+               spec_far)
+
     def spec_ok():
         st, sense = prout(c, 0, 0, KEY["c"], flags=0x09,
                           tail=spec(tid(NODE + "d", 0x00), good))
