@@ -42,8 +42,9 @@ host_libs="libc6 libssl3 libkmod2 libmount1 libsystemd0"
 # dm-multipath's table tool (tests/vm/guest-mpath.sh), copied from the host
 # with its libraries.
 host_libs="$host_libs dmsetup"
-# Libraries open-iscsi needs that a Debian host usually lacks.
-raw_pkgs="busybox-static open-iscsi libopeniscsiusr libisns0"
+# Libraries open-iscsi needs that a Debian host usually lacks; sg3-utils
+# for sg_persist (persistent reservations through the kernel initiator).
+raw_pkgs="busybox-static open-iscsi libopeniscsiusr libisns0 sg3-utils"
 
 pkg_version() {
 	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |
@@ -87,6 +88,11 @@ versions="$kpkg=$kver_pkg"
 for p in $host_libs; do
 	versions="$versions $p=$(pkg_version "$p")"
 done
+# sg3-utils' library package is named after its soname.
+sglib=$(apt-cache depends sg3-utils 2>/dev/null |
+	awk '!found && $1 == "Depends:" && $2 ~ /^libsgutils2/ { print $2; found = 1 }')
+[ -n "$sglib" ] || skip "apt-cache knows no library of sg3-utils"
+raw_pkgs="$raw_pkgs $sglib"
 for p in $raw_pkgs; do
 	v=$(candidate "$p")
 	[ -n "$v" ] || skip "apt-cache knows no $p"
@@ -207,19 +213,21 @@ for a in $("$BB" --list); do
 done
 ln -sf ../bin/busybox "$root/sbin/modprobe"
 
-# open-iscsi's daemon and administration tool, with every shared library
-# ldd names (the unpacked ones first) and the loader. Libraries go to
-# /lib/x86_64-linux-gnu in the image whichever tree they came from.
+# open-iscsi's daemon and administration tool, and sg_persist, with every
+# shared library ldd names (the unpacked ones first) and the loader.
+# Libraries go to /lib/x86_64-linux-gnu in the image whichever tree they
+# came from.
 rawlibs=$work/raw/lib/x86_64-linux-gnu:$work/raw/usr/lib/x86_64-linux-gnu
 mkdir -p "$root/lib/x86_64-linux-gnu"
-for b in iscsid iscsiadm; do
-	cp "$work/raw/sbin/$b" "$root/sbin/"
-	LD_LIBRARY_PATH=$rawlibs ldd "$work/raw/sbin/$b" >"$work/ldd.$b"
-	if grep -q 'not found' "$work/ldd.$b"; then
-		log "$b: $(grep 'not found' "$work/ldd.$b" | tr '\n' ' ')"
+for b in sbin/iscsid sbin/iscsiadm usr/bin/sg_persist; do
+	n=$(basename "$b")
+	cp "$work/raw/$b" "$root/sbin/"
+	LD_LIBRARY_PATH=$rawlibs ldd "$work/raw/$b" >"$work/ldd.$n"
+	if grep -q 'not found' "$work/ldd.$n"; then
+		log "$n: $(grep 'not found' "$work/ldd.$n" | tr '\n' ' ')"
 		exit 1
 	fi
-	awk '/=> \// { print $3 }' "$work/ldd.$b"
+	awk '/=> \// { print $3 }' "$work/ldd.$n"
 done | sort -u | while read -r lib; do
 	cp -L "$lib" "$root/lib/x86_64-linux-gnu/$(basename "$lib")"
 done
