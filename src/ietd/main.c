@@ -135,7 +135,7 @@ main_allow_log(void)
 }
 
 static struct conf *
-main_config_load(unsigned int *nerrors)
+main_config_load(bool reloading, unsigned int *nerrors)
 {
 	const char *given[] = {ietd.opt.initiators_allow,
 	    ietd.opt.initiators_deny, ietd.opt.targets_allow};
@@ -146,6 +146,17 @@ main_config_load(unsigned int *nerrors)
 	char buf[PATH_MAX];
 
 	*nerrors = 0;
+	/*
+	 * At start-up no file means no targets (IET's "configure through
+	 * ietadm"). On SIGHUP it would remove every target, those made with
+	 * ietadm included, because a file was moved or not yet written: that
+	 * is refused like a file with errors.
+	 */
+	if (path == NULL && reloading) {
+		log_error("reload: no ietd.conf found");
+		*nerrors = 1;
+		return NULL;
+	}
 	snprintf(ietd.config_path, sizeof(ietd.config_path), "%s",
 	    path != NULL ? path : "(no ietd.conf)");
 	if (path != NULL) {
@@ -221,7 +232,7 @@ main_reload(void)
 	char why[256];
 
 	log_notice("SIGHUP: reloading the configuration");
-	conf = main_config_load(&nerrors);
+	conf = main_config_load(true, &nerrors);
 	if (conf == NULL) {
 		log_error("reload: %u error(s) in the configuration; the "
 			  "running configuration stays",
@@ -695,7 +706,7 @@ static int
 main_check_config(void)
 {
 	unsigned int nerrors;
-	struct conf *conf = main_config_load(&nerrors);
+	struct conf *conf = main_config_load(false, &nerrors);
 
 	/*
 	 * The backing stores too, opened as the daemon opens them: a file
@@ -767,7 +778,7 @@ main(int argc, char **argv)
 
 	main_raise_fd_limit();
 	sdnotify_init();
-	conf = main_config_load(&nerrors);
+	conf = main_config_load(false, &nerrors);
 	if (conf == NULL) {
 		log_error("%s: %u error(s); not starting", ietd.config_path,
 		    nerrors);

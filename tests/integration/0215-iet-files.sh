@@ -89,6 +89,14 @@ check "ietadm adds its LUN" env IETD_CONTROL="$T/ctl.sock" \
 	"$(dirname "$IETD")/ietadm" --op new --tid=1 --lun=0 \
 	--params "Path=$img,Type=fileio"
 check "which is served" admits "$good" "$A"
+kill -HUP "$IETD_PID"
+for i in $(seq 50); do
+	grep -q "reload: no ietd.conf found" "$IETD_LOG" && break
+	sleep 0.1
+done
+check "SIGHUP without any ietd.conf is refused" \
+	grep -q "reload: no ietd.conf found" "$IETD_LOG"
+check "and the target made with ietadm stays" admits "$good" "$A"
 ietd_stop
 out=$("$IETD" -t -c "$T/missing.conf" 2>&1)
 check "-t still refuses a missing -c file" test $? -eq 1
