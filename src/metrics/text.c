@@ -131,8 +131,20 @@ static void
 scrape_lu(void *arg, const struct scsi_lu_stats *st)
 {
 	struct scrape *sc = arg;
-	struct lu_row *r;
+	struct lu_row *r = NULL;
 
+	/*
+	 * A LUN replaced by a reload or ietadm has its old LU on the list
+	 * until its last command is gone: one series per LUN (a duplicate
+	 * would make Prometheus drop the scrape), the newer LU's, which is
+	 * later on the list.
+	 */
+	for (unsigned int i = 0; i < sc->nlus; i++)
+		if (sc->lus[i].tid == st->tid &&
+		    sc->lus[i].lun == (unsigned long long)st->lun)
+			r = &sc->lus[i];
+	if (r != NULL)
+		goto fill;
 	if (sc->nlus == sc->lucap) {
 		unsigned int cap = sc->lucap ? sc->lucap * 2 : 64;
 		void *p = mem_realloc(sc->lus, cap * sizeof(*sc->lus));
@@ -145,6 +157,7 @@ scrape_lu(void *arg, const struct scsi_lu_stats *st)
 		sc->lucap = cap;
 	}
 	r = &sc->lus[sc->nlus++];
+fill:
 	r->tid = st->tid;
 	r->lun = (unsigned long long)st->lun;
 	snprintf(r->target, sizeof(r->target), "%s", st->target_name);
