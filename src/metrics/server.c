@@ -11,6 +11,7 @@
  * ("Connection: close"): a scrape every few seconds needs no keep-alive.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <netdb.h>
 
 #include <errno.h>
@@ -269,6 +270,18 @@ metrics_split(char *s, char **host, char **port)
 	return 0;
 }
 
+/* Can this host make IPv6 sockets at all? */
+static bool
+metrics_probe_v6(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int
 metrics_start(struct loop *loop, const char *addr, char *why, size_t whylen)
 {
@@ -277,7 +290,7 @@ metrics_start(struct loop *loop, const char *addr, char *why, size_t whylen)
 	struct addrinfo *ai = NULL;
 	char copy[128], *host, *port, shown[160];
 	uint64_t pn;
-	int err, one = 1;
+	int err, one = 1, zero = 0;
 
 	str_escape(shown, sizeof(shown), addr, strlen(addr));
 	if (strlen(addr) >= sizeof(copy) ||
@@ -289,7 +302,21 @@ metrics_start(struct loop *loop, const char *addr, char *why, size_t whylen)
 		    shown);
 		return -EINVAL;
 	}
-	err = getaddrinfo(host, port, &hints, &ai);
+	/*
+	 * ":PORT" means every address: IPv6's "::" takes IPv4 too with
+	 * V6ONLY off; a host without IPv6 gets IPv4's 0.0.0.0.
+	 */
+	if (host == NULL) {
+		hints.ai_family = AF_INET6;
+		if (getaddrinfo("::", port, &hints, &ai) != 0 ||
+		    !metrics_probe_v6()) {
+			if (ai != NULL)
+				freeaddrinfo(ai);
+			ai = NULL;
+			hints.ai_family = AF_INET;
+		}
+	}
+	err = ai != NULL ? 0 : getaddrinfo(host, port, &hints, &ai);
 	if (err != 0) {
 		snprintf(why, whylen, "--metrics=%s: %s", shown,
 		    gai_strerror(err));
@@ -297,6 +324,9 @@ metrics_start(struct loop *loop, const char *addr, char *why, size_t whylen)
 	}
 	ms.fd = socket(ai->ai_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ms.fd >= 0 && ai->ai_family == AF_INET6 && host == NULL)
+		(void)setsockopt(ms.fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		    sizeof(zero));
 	if (ms.fd < 0 ||
 	    setsockopt(ms.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(ms.fd, ai->ai_addr, ai->ai_addrlen) != 0 ||

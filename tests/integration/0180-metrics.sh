@@ -21,6 +21,12 @@ ietd_stop
 check "bad --metrics refused with a reason" bash -c \
 	"! '$IETD' -f -c '$T/ietd.conf' -p $(free_port) --metrics=localhost:x --pid-file='$T/x.pid' ${CTL_OPTS[*]} 2>'$T/err'; grep -q 'not ADDRESS:PORT' '$T/err'"
 
+# ":PORT" is every address: one dual-stack socket takes IPv4 too.
+ietd_start --metrics=:$MPORT || { not_ok start; finish; exit 1; }
+check "--metrics=:PORT answers on 127.0.0.1" bash -c \
+	"curl -s -m 2 http://127.0.0.1:$MPORT/metrics | grep -q '^ietd_target_sessions{'"
+ietd_stop
+
 ietd_start --metrics=127.0.0.1:$MPORT || { not_ok start; finish; exit 1; }
 check "logged where it serves" grep -q "metrics: serving GET /metrics on 127.0.0.1:$MPORT" "$IETD_LOG"
 iscsi-inq "$(url metrics 0)" >/dev/null
