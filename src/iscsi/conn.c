@@ -96,10 +96,21 @@ conn_log(struct iscsi_conn *conn, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(prio, "%s [%s] %u:%llu:%u %s", conn->peer_str,
-	    conn->initiator[0] != '\0' ? conn->initiator : "-",
-	    s != NULL && s->target != NULL ? target_tid(s->target) : 0,
-	    s != NULL ? (unsigned long long)s->sid : 0ULL, conn->cid, msg);
+	unsigned int tid =
+	    s != NULL && s->target != NULL ? target_tid(s->target) : 0;
+	unsigned long long sid = s != NULL ? (unsigned long long)s->sid : 0ULL;
+	const char *ini = conn->initiator[0] != '\0' ? conn->initiator : "-";
+	/* The prefix's facts as members of a JSON line, for log shippers. */
+	const struct log_field f[] = {
+	    {.key = "peer", .str = conn->peer_str},
+	    {.key = "initiator", .str = ini},
+	    {.key = "tid", .num = tid},
+	    {.key = "sid", .num = sid},
+	    {.key = "cid", .num = conn->cid},
+	};
+
+	log_fields(prio, f, 5, "%s [%s] %u:%llu:%u %s", conn->peer_str, ini,
+	    tid, sid, conn->cid, msg);
 }
 
 static void

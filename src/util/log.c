@@ -18,8 +18,11 @@ static unsigned int log_sinks = LOG_SINK_STDERR;
 static int log_level = -1;
 static enum log_format log_format = LOG_FORMAT_TEXT;
 
-/* A 1023-byte message escaped (6 bytes a byte at worst) plus the rest. */
-#define LOG_JSON_LINE_MAX (1024 * 6 + 128)
+/*
+ * A 1023-byte message escaped (6 bytes a byte at worst), a few fields
+ * of LOG_FIELD_MAX bytes escaped, and the rest.
+ */
+#define LOG_JSON_LINE_MAX (1024 * 6 + 4 * LOG_FIELD_MAX * 6 + 256)
 
 void
 log_set_format(enum log_format format)
@@ -134,8 +137,17 @@ log_json_escape(char *dst, size_t cap, const char *src)
 	return o;
 }
 
-void
-log_vmsg(int prio, const char *fmt, va_list ap)
+static void log_emit(int prio, const struct log_field *f, unsigned int nf,
+    const char *fmt, va_list ap) LOG_PRINTF(4, 0);
+
+/*
+ * Format and write one message; f[0..nf) are extra JSON members (only
+ * --log-format=json shows them: text and syslog lines already carry the
+ * same facts in the message).
+ */
+static void
+log_emit(int prio, const struct log_field *f, unsigned int nf, const char *fmt,
+    va_list ap)
 {
 	char msg[1024];
 	char line[LOG_JSON_LINE_MAX];
@@ -161,6 +173,27 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 		    log_level_name(prio));
 		off += log_json_escape(line + off, sizeof(line) - off - 3, msg);
 		line[off++] = '"';
+		/* Each member only when it fits whole, with the closing "}\n".
+		 */
+		for (unsigned int i = 0; i < nf; i++) {
+			char member[LOG_FIELD_MAX * 6 + 64];
+			size_t m = (size_t)snprintf(member, sizeof(member),
+			    ",\"%s\":", f[i].key);
+
+			if (f[i].str != NULL) {
+				member[m++] = '"';
+				m += log_json_escape(member + m,
+				    sizeof(member) - m - 1, f[i].str);
+				member[m++] = '"';
+			} else {
+				m += (size_t)snprintf(member + m,
+				    sizeof(member) - m, "%llu", f[i].num);
+			}
+			if (m < sizeof(member) && off + m + 2 < sizeof(line)) {
+				memcpy(line + off, member, m);
+				off += m;
+			}
+		}
 		line[off++] = '}';
 	} else {
 		/* ietd -t: bare "file:line: message" lines, as IET printed. */
@@ -175,6 +208,23 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	/* One write per line: a short write on stderr is not worth a retry. */
 	ssize_t w = write(STDERR_FILENO, line, off);
 	(void)w;
+}
+
+void
+log_vmsg(int prio, const char *fmt, va_list ap)
+{
+	log_emit(prio, NULL, 0, fmt, ap);
+}
+
+void
+log_fields(int prio, const struct log_field *f, unsigned int nf,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(prio, f, nf, fmt, ap);
+	va_end(ap);
 }
 
 void

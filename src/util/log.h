@@ -36,6 +36,26 @@ int log_debug_level(void);
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 void log_set_format(enum log_format format);
 
+/*
+ * A structured member of a JSON log line: a string (str, escaped; only
+ * its first LOG_FIELD_MAX bytes count) or, with str NULL, the number num.
+ * key is a constant of the caller's, never peer text.
+ */
+#define LOG_FIELD_MAX 256
+struct log_field {
+	const char *key;
+	const char *str;
+	unsigned long long num;
+};
+
+/*
+ * log_msg() with extra members for --log-format=json ("peer",
+ * "initiator", "tid", ...); text and syslog lines are the message alone,
+ * so it must carry the same facts.
+ */
+void log_fields(int prio, const struct log_field *f, unsigned int nf,
+    const char *fmt, ...) LOG_PRINTF(4, 5);
+
 void log_msg(int prio, const char *fmt, ...) LOG_PRINTF(2, 3);
 void log_vmsg(int prio, const char *fmt, va_list ap) LOG_PRINTF(2, 0);
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # Foreground log lines: local ISO 8601 time stamps (text) and, with
-# --log-format=json, one JSON object per line that a hostile peer string
+# --log-format=json, one JSON object per line (connection lines with
+# peer, initiator, tid, sid and cid members) that a hostile peer string
 # (quotes, backslashes, newlines, control bytes, bytes that are not
 # UTF-8) cannot break or forge. A few seconds.
 . "$(dirname "$0")/lib.sh"
@@ -64,7 +65,12 @@ n = 0
 with open(sys.argv[1], "rb") as f:
     for raw in f:
         o = json.loads(raw.decode("utf-8"))   # strict: valid UTF-8 too
-        assert set(o) == {"time", "level", "message"}, o
+        base = {"time", "level", "message"}
+        extra = {"peer", "initiator", "tid", "sid", "cid"}
+        assert base <= set(o) <= base | extra, o
+        for k in set(o) & extra:
+            assert isinstance(o[k], int if k in ("tid", "sid", "cid")
+                              else str), (k, o)
         datetime.datetime.fromisoformat(o["time"])
         assert o["level"] in ("error", "warning", "notice", "info", "debug"), o
         assert isinstance(o["message"], str) and "\n" not in o["message"]
@@ -79,6 +85,20 @@ assert len(hits) == 1, hits
 m = hits[0]["message"]
 assert 'iqn.2026-11.x:\\"},{\\"level\\":\\"forged\\"\\x0a{\\"time\\"' in m, m
 assert not any(o.get("level") == "forged" or o["time"] == "0" for o in lines)
+PY
+check "json: connection lines carry peer, initiator, tid, sid, cid" \
+	python3 - "$IETD_LOG" <<'PY'
+import json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ok = [o for o in lines if "succesfull login" in o["message"]]
+assert len(ok) == 1, ok
+o = ok[0]
+assert re.fullmatch(r"127\.0\.0\.1:\d+", o["peer"]), o
+assert o["initiator"].startswith("iqn.2007-10.com.github:sahlberg"), o
+assert o["tid"] == 1 and o["sid"] > 0 and o["cid"] == 0, o
+# The text prefix says the same: peer [initiator] tid:sid:cid
+assert o["message"].startswith("%s [%s] %d:%d:%d " % (
+    o["peer"], o["initiator"], o["tid"], o["sid"], o["cid"])), o
 PY
 check "json: debug lines carry level debug" bash -c \
 	"grep -q '\"level\":\"debug\",\"message\":\"session_create: ' '$IETD_LOG'"

@@ -121,6 +121,39 @@ test_json_long(void **state)
 	assert_memory_equal(out + n - 5, "01\"}", 4);
 }
 
+static void
+test_json_fields(void **state)
+{
+	const struct log_field f[] = {
+	    {.key = "peer", .str = "10.0.0.1:3260\"}\n"},
+	    {.key = "tid", .num = 7},
+	};
+	int p[2], saved = dup(STDERR_FILENO);
+	char out[2048];
+	ssize_t n;
+
+	(void)state;
+	log_set_format(LOG_FORMAT_JSON);
+	assert_int_equal(pipe(p), 0);
+	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+	log_fields(LOG_INFO, f, 2, "m %d", 1);
+	log_set_format(LOG_FORMAT_TEXT);
+	log_fields(LOG_INFO, f, 2, "m %d", 2);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	close(p[1]);
+	n = read(p[0], out, sizeof(out) - 1);
+	close(p[0]);
+	assert_true(n > 0);
+	out[n] = '\0';
+	/* JSON: the members, escaped; text: the message alone. */
+	assert_non_null(strstr(out,
+	    "\"message\":\"m 1\",\"peer\":"
+	    "\"10.0.0.1:3260\\\"}\\n\",\"tid\":7}\n"));
+	assert_non_null(strstr(out, ": m 2\n"));
+	assert_null(strstr(out, "m 2\","));
+}
+
 int
 main(void)
 {
@@ -129,6 +162,7 @@ main(void)
 	    cmocka_unit_test(test_text_time),
 	    cmocka_unit_test(test_json_escape),
 	    cmocka_unit_test(test_json_long),
+	    cmocka_unit_test(test_json_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
