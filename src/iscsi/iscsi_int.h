@@ -513,7 +513,8 @@ uint64_t stats_now_ns(void);
 /* A response is going out: count it (rd Data-In bytes) on the session
  * and on the LU. */
 void stats_task_done(const struct iscsi_task *task, uint32_t rd);
-/* A login refused with this status (class << 8 | detail). */
-void stats_login_refused(uint16_t status);
+/* A login refused with this status (class << 8 | detail), to target t
+ * when the login named one (NULL otherwise). */
+void stats_login_refused(uint16_t status, struct target *t);
 
 #endif /* IETD_ISCSI_ISCSI_INT_H */

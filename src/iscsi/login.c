@@ -121,7 +121,8 @@ login_fail(struct iscsi_conn *conn, const uint8_t *req, uint16_t status,
 
 	conn_log(conn, LOG_NOTICE, "login by %s failed: %s (0x%04x)", who, why,
 	    status);
-	stats_login_refused(status);
+	stats_login_refused(status,
+	    conn->login != NULL ? conn->login->target : NULL);
 	(void)login_send(conn, req, 0, status, NULL, 0);
 	conn_close_after_tx(conn);
 	return 0;

@@ -10,6 +10,7 @@
 
 #include "util/metrics.h"
 #include "scsi/scsi.h"
+#include "target/target.h"
 #include "iscsi_admin.h"
 #include "iscsi_int.h"
 
@@ -64,8 +65,11 @@ stats_task_done(const struct iscsi_task *task, uint32_t rd)
 	scsi_task_count(st, rd, wr, lat);
 }
 
+_Static_assert(ISCSI_ADMIN_LOGIN_REASONS == TARGET_LOGIN_REASONS,
+    "one reason table for iSCSI and the targets' counters");
+
 void
-stats_login_refused(uint16_t status)
+stats_login_refused(uint16_t status, struct target *t)
 {
 	unsigned int i = 0;
 
@@ -73,6 +77,7 @@ stats_login_refused(uint16_t status)
 	    iscsi_admin_login_reasons[i].status != status)
 		i++;
 	__atomic_fetch_add(&stats_refused[i], 1, __ATOMIC_RELAXED);
+	target_count_login_refused(t, i);
 }
 
 uint64_t

@@ -115,6 +115,7 @@ struct target_row {
 	char name[224];
 	unsigned int sessions;
 	struct metrics_io io; /* its LUs' sum */
+	uint64_t refused[ISCSI_ADMIN_LOGIN_REASONS];
 };
 
 struct scrape {
@@ -187,6 +188,8 @@ scrape_target(struct target *t, void *arg)
 	r->tid = target_tid(t);
 	snprintf(r->name, sizeof(r->name), "%s", target_name(t));
 	r->sessions = target_session_count(t);
+	for (unsigned int i = 0; i < ISCSI_ADMIN_LOGIN_REASONS; i++)
+		r->refused[i] = target_logins_refused(t, i);
 	return true;
 }
 
@@ -407,6 +410,19 @@ render_targets(struct metrics_buf *b, struct scrape *sc)
 		target_labels(b, &sc->targets[i]);
 		metrics_buf_printf(b, "} %u\n", sc->targets[i].sessions);
 	}
+	family(b, "ietd_target_logins_refused_total", "counter",
+	    "logins to the target refused, by RFC 7143 login status");
+	for (unsigned int i = 0; i < sc->ntargets; i++)
+		for (unsigned int r = 0; r < ISCSI_ADMIN_LOGIN_REASONS; r++) {
+			if (sc->targets[i].refused[r] == 0)
+				continue;
+			metrics_buf_printf(b,
+			    "ietd_target_logins_refused_total");
+			target_labels(b, &sc->targets[i]);
+			metrics_buf_printf(b, ",reason=\"%s\"} %llu\n",
+			    iscsi_admin_login_reasons[r].name,
+			    (unsigned long long)sc->targets[i].refused[r]);
+		}
 }
 
 static void

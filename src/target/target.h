@@ -93,6 +93,14 @@ void target_session_del(struct target *t);
 unsigned int target_session_count(const struct target *t);
 
 /*
+ * stats.c. Logins to t refused, counted by a reason index the caller
+ * defines (iSCSI's login status table): any thread, a relaxed add.
+ */
+#define TARGET_LOGIN_REASONS 16
+void target_count_login_refused(struct target *t, unsigned int reason);
+uint64_t target_logins_refused(const struct target *t, unsigned int reason);
+
+/*
  * Run a SCSI task on LUN task->lun of t: looks the LU up (NULL = not
  * there), supplies the LUN inventory for REPORT LUNS, and calls
  * scsi_task_exec().

@@ -67,6 +67,8 @@ struct target {
 	unsigned int alua_n;
 	uint16_t alua_tags[TARGET_ALUA_MAX];
 	uint8_t alua_cfg[TARGET_ALUA_MAX];
+	/* Logins to it refused, by reason (atomic; stats.c). */
+	uint64_t logins_refused[TARGET_LOGIN_REASONS];
 };
 
 /* registry.c */

@@ -155,6 +155,37 @@ def refused_login():
 run("a refused login is counted by reason", refused_login)
 
 
+def refused_per_target():
+    """Without CHAP to a CHAP target: counted on that target."""
+    t2 = TARGET + "-chap"
+    a = scrape()
+    x = pt.Connection(port=PORT)
+    try:
+        x.login(INITIATOR, t2)
+        return "login without CHAP to a CHAP target succeeded"
+    except pt.LoginError:
+        pass
+    finally:
+        x.close()
+    b = scrape()
+    pre = 'ietd_logins_refused_total{reason="'
+    moved = [k for k in b if k.startswith(pre) and delta(a, b, k) == 1]
+    if len(moved) != 1:
+        return "global counters moved: %r" % moved
+    reason = moved[0][len(pre):-2]
+    k = ('ietd_target_logins_refused_total{target="%s",tid="2",'
+         'reason="%s"}' % (t2, reason))
+    if delta(a, b, k) != 1:
+        return "%s moved by %r" % (k, delta(a, b, k))
+    if any(k.startswith('ietd_target_logins_refused_total{target="%s",'
+                        % TARGET) for k in b):
+        return "counted on the other target too"
+    return None
+
+
+run("a refused login is counted on its target", refused_per_target)
+
+
 def status_of(raw):
     got = http(raw)
     return got.split(b"\r\n", 1)[0].decode(errors="replace")

@@ -11,6 +11,8 @@ img=$(make_image d.img 64M)
 cat >"$T/ietd.conf" <<CONF
 Target $IQN_BASE:metrics
 	Lun 0 Path=$img
+Target $IQN_BASE:metrics-chap
+	IncomingUser joe secretsecret12
 CONF
 MPORT=$(free_port)
 
