@@ -372,17 +372,34 @@ xc_conflict(struct scsi_lu *lu, const struct scsi_task *task, bool write)
 	return c;
 }
 
+/* Is lu sanitizing, or failed by a sanitize? With the task's sense set. */
+static bool
+xc_sanitizing(struct scsi_lu *lu, struct scsi_task *task)
+{
+	bool r;
+
+	pthread_mutex_lock(&lu->lock);
+	r = scsi_sanitize_refuse(lu, task);
+	pthread_mutex_unlock(&lu->lock);
+	return r;
+}
+
 /*
  * May this nexus read src and write dst now? Asked for every segment
  * before the copy starts and again before every chunk: a reservation
  * taken meanwhile (a cluster fencing this initiator off the destination
  * with PREEMPT AND ABORT on that LU, which cannot abort a task of another
  * LU's task set) or a write protection switched on stops the copy at the
- * next chunk, as it would stop the next WRITE. false with the status set.
+ * next chunk, as it would stop the next WRITE. So does a SANITIZE of
+ * either LU (SBC-4 4.11.2): a CSCD LU other than the issuing one never
+ * sees the copy in its task set, so its SANITIZE would not wait for it.
+ * false with the status set.
  */
 static bool
 xc_allowed(struct scsi_task *task, struct scsi_lu *src, struct scsi_lu *dst)
 {
+	if (xc_sanitizing(src, task) || xc_sanitizing(dst, task))
+		return false;
 	if (xc_write_protected(dst)) {
 		scsi_task_set_sense(task, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
 		return false;

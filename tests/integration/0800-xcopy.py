@@ -427,6 +427,81 @@ def case_reservation():
     return None
 
 
+def long_copy_then(list_id, act):
+    """Start the 1 GiB copy into LUN 1 from LUN 0; once it is under way,
+    act(other) from a second session; the copy's response PDU."""
+    other = session()
+    pending = {}
+    try:
+        itt, _ = send_nowait(A, cdb_xcopy(len(abort_list(list_id))),
+                             abort_list(list_id))
+        if wait_started(A, list_id, pending) is None:
+            return None, "the copy never showed progress"
+        why = act(other)
+        p = pending[itt][0] if itt in pending else A.recv()
+        if why is None and (p.itt != itt or p.opcode != pt.OP_SCSI_RSP):
+            why = "not the copy's response: %r" % p
+        return p, why
+    finally:
+        other.close()
+
+
+def case_fenced_mid_copy():
+    """A reservation another nexus takes on the destination stops a copy
+    issued through another LU (a cluster fencing this initiator off)."""
+    def reserve(other):
+        st, _, _ = other.scsi(bytes([0x16, 0, 0, 0, 0, 0]), lun=1)
+        return None if st == pt.SCSI_GOOD else "RESERVE(6): %r" % st
+    held = session()
+    try:
+        p, why = long_copy_then(9, lambda o: reserve(held))
+        if why:
+            return why
+        if p.status != STATUS_RESERVATION_CONFLICT:
+            return ("copy ended with status 0x%02x after another nexus "
+                    "reserved its destination" % p.status)
+        before = sha(read_img(DST_IMG, 0, ABORT_SEG_BLOCKS * BS))
+        time.sleep(0.3)
+        if sha(read_img(DST_IMG, 0, ABORT_SEG_BLOCKS * BS)) != before:
+            return "the reserved LU is still being written"
+        return None
+    finally:
+        held.scsi(bytes([0x17, 0, 0, 0, 0, 0]), lun=1)  # RELEASE
+        held.close()
+
+
+def case_sanitize_mid_copy():
+    """A SANITIZE of the destination stops a copy issued through another
+    LU, and nothing of the copy is left in the sanitized LU."""
+    pattern = bytes([0xA5]) * BS
+    params = bytes([1, 0]) + struct.pack(">H", BS) + pattern
+
+    def sanitize(other):
+        cdb = struct.pack(">BBBBBBBHB", 0x48, 0x81, 0, 0, 0, 0, 0,
+                          len(params), 0)
+        st, _, p = other.scsi(cdb, lun=1, write_data=params)
+        return None if st == pt.SCSI_GOOD else \
+            "SANITIZE OVERWRITE IMMED: %r %s" % (st, p.sense().hex())
+    p, why = long_copy_then(10, sanitize)
+    if why:
+        return why
+    s = sense_of(p) if p.status == pt.SCSI_CHECK_CONDITION else None
+    if s is None or s[:3] != (0x2, 0x04, 0x1B):
+        return ("copy ended with status 0x%02x sense %s, want NOT READY, "
+                "SANITIZE IN PROGRESS" % (p.status, p.sense().hex()))
+    for _ in range(3000):
+        st, _, _ = A.scsi(bytes(6), lun=1)  # TEST UNIT READY
+        if st == pt.SCSI_GOOD:
+            break
+        time.sleep(0.01)
+    else:
+        return "the sanitize never ended"
+    if read_img(DST_IMG, 0, ABORT_SEG_BLOCKS * BS) != \
+            pattern * ABORT_SEG_BLOCKS:
+        return "bytes of the copy survived the sanitize of LUN 1"
+    return None
+
+
 result.run("copy between two LUs of the target (sha256)", case_between_lus)
 result.run("copy within one LU, no overlap",
            lambda: case_within_lu(70000, 110000, 4096))
@@ -484,6 +559,10 @@ result.run("reservations of another nexus hold for source and destination",
            case_reservation)
 result.run("the daemon serves on after the hostile lists",
            case_still_serving)
+result.run("a reservation taken on the destination mid-copy stops it",
+           case_fenced_mid_copy)
+result.run("a SANITIZE of the destination mid-copy stops it, nothing "
+           "of the copy survives", case_sanitize_mid_copy)
 A.close()
 B.close()
 sys.exit(1 if result.failures else 0)

@@ -5,8 +5,9 @@
 # one, checked by sha256 of the images; a 1 GiB copy stopped half-way by
 # ABORT TASK and by another session's LU RESET, leaving whole 1 MiB
 # chunks; hostile parameter lists and a CSCD naming another tenant's LU
-# refused with the right sense; a copy whose connection drops stops
-# (0800-xcopy.py). About 15 s.
+# refused with the right sense; a copy whose connection drops stops, and
+# so does one whose destination another session reserves or sanitizes
+# mid-copy (0800-xcopy.py). About 15 s.
 . "$(dirname "$0")/lib.sh"
 
 src=$(make_image src.img 64M)
