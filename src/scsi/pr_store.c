@@ -252,7 +252,11 @@ pr_store_read(const char *path, size_t *len, const char **why, int *err)
 	struct stat st;
 	uint8_t *b;
 	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/*
+	 * O_NONBLOCK: opening a FIFO put in its place would otherwise wait
+	 * for a writer, with the LU half made (startup, a reload, ietadm).
+	 */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	*err = 0;
 	if (fd < 0) {

@@ -6,8 +6,8 @@
 # start again on the same --state-dir: the same keys, reservation and
 # full status; again with the LU renumbered (another tid, another LUN,
 # the same ScsiId) and once more by a SIGHUP reload; REGISTER AND MOVE and PREEMPT AND ABORT; then the
-# state file flipped, cut short and replaced by junk: each named in the
-# log with what is wrong, and the LU starts empty. About 15 s.
+# state file flipped, cut short, replaced by junk and by a FIFO: each
+# named in the log with what is wrong, and the LU starts empty. About 15 s.
 . "$(dirname "$0")/lib.sh"
 
 py="$(dirname "$0")/0815-pr-aptpl.py"
@@ -121,6 +121,9 @@ corrupt "a torn header" "truncated: shorter than its header" \
 	truncate -s 9 "$file"
 corrupt "junk" "not an ietd state file \\(bad magic\\)" \
 	dd if=/dev/urandom of="$file" bs=64 count=2 status=none
+fifo() { rm -f "$file" && mkfifo "$file"; }
+corrupt "a FIFO in its place (no hang)" "not a regular file" fifo
+rm -f "$file"
 
 # APTPL cleared: the file goes (SPC-4 5.13.5).
 rm -rf "$state"
