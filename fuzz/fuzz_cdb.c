@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "scsi/scsi.h"
+#include "state_dir.h"
 
 #define FUZZ_LU_BYTES (1024 * 1024)
 #define FUZZ_BUF_MAX (256 * 1024)
@@ -48,11 +49,7 @@ fuzz_init(void)
 	char why[128];
 	int i;
 
-	/*
-	 * APTPL saves fail at once (no such directory, none can be made
-	 * under /proc): the fuzzer runs the save path, never the disk.
-	 */
-	if (scsi_pr_store_set_dir("/proc/ietd-fuzz-no-state") != 0)
+	if (fuzz_state_dir_init() != 0)
 		abort();
 	fuzz_cq = scsi_queue_new(false);
 	if (fuzz_cq == NULL || scsi_lu_new(&p, &fuzz_lu, why, sizeof(why)) < 0)

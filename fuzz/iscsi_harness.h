@@ -26,6 +26,7 @@
 #include "net/loop.h"
 #include "target/target.h"
 #include "util/log.h"
+#include "state_dir.h"
 
 #define FUZZ_DRAIN_ROUNDS 50
 
@@ -61,6 +62,8 @@ fuzz_iscsi_init(const char *conf_text)
 	char why[256];
 
 	log_init("fuzz", 0, -1);
+	if (fuzz_state_dir_init() != 0)
+		return -1;
 	target_set_allow_paths(&none);
 	conf = conf_load_buf("fuzz", conf_text, strlen(conf_text), fuzz_report,
 	    NULL);
