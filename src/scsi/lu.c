@@ -154,6 +154,7 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	list_init(&lu->tasks);
 	list_init(&lu->pending);
 	list_init(&lu->pr_regs);
+	list_init(&lu->pr_store_q);
 	/* APTPL state saved under this LU's identity (pr_store.c). */
 	scsi_pr_store_load(lu);
 	lu->blocks = scsi_lu_size(lu) >> lu->block_shift;

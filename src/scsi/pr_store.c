@@ -463,9 +463,10 @@ scsi_pr_store_load(struct scsi_lu *lu)
 
 /* One snapshot on its way to the disk (scsi_pr_store_async). */
 struct pr_store_job {
-	struct backend_io io; /* posts done() to the task's thread */
-	struct scsi_lu *lu;   /* a reference, for the job's life */
-	uint8_t *buf;         /* NULL: remove the file */
+	struct backend_io io;   /* posts done() to the task's thread */
+	struct list_node qnode; /* on lu->pr_store_q */
+	struct scsi_lu *lu;     /* a reference, for the job's life */
+	uint8_t *buf;           /* NULL: remove the file */
 	size_t len;
 	uint64_t seq;
 	bool ok;
@@ -508,13 +509,61 @@ pr_store_job_done(struct backend_io *io)
 	mem_free(job);
 }
 
+/*
+ * Write what is queued on lu until nothing is: each round takes every
+ * waiting job, writes the newest snapshot only (the others' changes are
+ * in it, pr_store_job_run() gives them its fate) and hands each job back
+ * to its task's thread; self, when given, is ended here instead.
+ */
+static void
+pr_store_drain(struct scsi_lu *lu, struct pr_store_job *self)
+{
+	for (;;) {
+		struct list_node batch, *pos, *tmp;
+		struct pr_store_job *newest = NULL;
+
+		list_init(&batch);
+		pthread_mutex_lock(&lu->lock);
+		if (list_empty(&lu->pr_store_q)) {
+			lu->pr_store_writer = false;
+			pthread_mutex_unlock(&lu->lock);
+			return;
+		}
+		list_for_each_safe(pos, tmp, &lu->pr_store_q) {
+			struct pr_store_job *j =
+			    list_entry(pos, struct pr_store_job, qnode);
+
+			list_remove(pos);
+			list_add_tail(&batch, pos);
+			if (newest == NULL || j->seq > newest->seq)
+				newest = j;
+		}
+		pthread_mutex_unlock(&lu->lock);
+		pr_store_job_run(newest);
+		list_for_each_safe(pos, tmp, &batch) {
+			struct pr_store_job *j =
+			    list_entry(pos, struct pr_store_job, qnode);
+
+			list_remove(pos);
+			if (j != newest)
+				pr_store_job_run(j);
+			if (j == self) {
+				j->inline_ = true;
+				pr_store_job_done(&j->io);
+			} else {
+				backend_cq_post(j->io.cq, &j->io);
+			}
+		}
+	}
+}
+
 static void *
 pr_store_thread(void *arg)
 {
-	struct pr_store_job *job = arg;
+	struct scsi_lu *lu = arg;
 
-	pr_store_job_run(job);
-	backend_cq_post(job->io.cq, &job->io);
+	pr_store_drain(lu, NULL);
+	scsi_lu_put(lu);
 	return NULL;
 }
 
@@ -524,6 +573,7 @@ scsi_pr_store_async(struct scsi_lu *lu, struct scsi_task *task, uint8_t *buf,
     void *arg)
 {
 	struct pr_store_job *job = mem_zalloc(sizeof(*job));
+	struct list_node *pos;
 	pthread_attr_t attr;
 	pthread_t th;
 	bool started = false;
@@ -548,20 +598,49 @@ scsi_pr_store_async(struct scsi_lu *lu, struct scsi_task *task, uint8_t *buf,
 	job->arg = arg;
 	job->io.done = pr_store_job_done;
 	job->io.arg = job;
-	/*
-	 * fsync can take long on a busy disk: a thread of its own keeps the
-	 * event thread serving its other sessions meanwhile. PR OUT is rare
-	 * (a few per cluster failover), so a thread per write costs nothing.
-	 */
-	if (task->queue != NULL && pthread_attr_init(&attr) == 0) {
-		job->io.cq = task->queue->cq;
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		started = pthread_create(&th, &attr, pr_store_thread, job) == 0;
-		pthread_attr_destroy(&attr);
-	}
-	if (!started) {
+	if (task->queue == NULL) {
 		job->inline_ = true;
 		pr_store_job_run(job);
 		pr_store_job_done(&job->io);
+		return;
+	}
+	job->io.cq = task->queue->cq;
+	/*
+	 * fsync can take long on a busy disk: a thread of its own keeps the
+	 * event thread serving its other sessions meanwhile. One per LU at
+	 * most, taking every snapshot queued while it writes: initiators
+	 * pipelining PR OUTs (any registered one may) would otherwise make a
+	 * thread and hold a snapshot of up to SCSI_PR_REGS_MAX registrations
+	 * for each command in flight.
+	 */
+	pthread_mutex_lock(&lu->lock);
+	/*
+	 * An older snapshot still waiting is never written (this one goes
+	 * first in its round and carries its changes): free it now.
+	 */
+	list_for_each(pos, &lu->pr_store_q) {
+		struct pr_store_job *old =
+		    list_entry(pos, struct pr_store_job, qnode);
+
+		if (old->seq < seq) {
+			mem_free(old->buf);
+			old->buf = NULL;
+		}
+	}
+	list_add_tail(&lu->pr_store_q, &job->qnode);
+	started = lu->pr_store_writer;
+	lu->pr_store_writer = true;
+	pthread_mutex_unlock(&lu->lock);
+	if (started)
+		return;  /* the running writer takes it */
+	scsi_lu_get(lu); /* the thread's, past the jobs it ends */
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&th, &attr, pr_store_thread, lu) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		pr_store_drain(lu, job);
+		scsi_lu_put(lu);
 	}
 }

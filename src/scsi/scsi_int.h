@@ -150,7 +150,10 @@ struct scsi_lu {
 	uint64_t pr_store_seq;  /* snapshots taken (lock) */
 	uint64_t pr_store_done; /* the newest on disk (pr_store_lock) */
 	bool pr_store_ok;       /* did that one's write succeed */
-	bool pr_aptpl;          /* the last APTPL received was one */
+	/* Snapshots waiting for this LU's one writer thread (lock). */
+	struct list_node pr_store_q;
+	bool pr_store_writer; /* that thread runs (lock) */
+	bool pr_aptpl;        /* the last APTPL received was one */
 	struct list_node pr_regs;
 	unsigned int pr_nregs; /* on pr_regs, at most SCSI_PR_REGS_MAX */
 	struct log_ratelimit pr_full_rl; /* "registrations at their cap" */

@@ -28,6 +28,7 @@ import json
 import os
 import struct
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocol_tester as pt  # noqa: E402
@@ -441,6 +442,56 @@ def phase_aptpl_off():
     a.close()
 
 
+def phase_burst():
+    """PR OUTs with APTPL pipelined: each is saved before it is answered,
+    by one writer thread per LU (SAVED is ietd's pid here), not a thread
+    and a snapshot per command in flight."""
+    pid, n = int(SAVED), 30
+
+    def threads():
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+        return 0
+    a = session("g")
+    st, _ = prout(a, 6, 0, 0x1000, flags=0x01)
+    result("REGISTER AND IGNORE EXISTING KEY with APTPL", st == pt.SCSI_GOOD)
+    base = threads()
+    peak, stop = [base], [False]
+
+    def sample():
+        while not stop[0]:
+            peak[0] = max(peak[0], threads())
+    th = threading.Thread(target=sample)
+    th.start()
+    try:
+        for i in range(n):
+            data = struct.pack(">QQ4xB3x", 0, 0x1001 + i, 0x01)
+            cdb = struct.pack(">BBB2xIB", 0x5F, 6, 0, len(data), 0)
+            a.send(pt.scsi_command(LUN, a.next_itt(), cdb, len(data),
+                                   a.cmdsn, a.exp_statsn, write=True,
+                                   dsl=len(data)), data)
+            a.cmdsn = (a.cmdsn + 1) & 0xFFFFFFFF
+        got = []
+        while len(got) < n:
+            p = a.recv()
+            if p.opcode == pt.OP_SCSI_RSP:
+                got.append(p.status)
+    finally:
+        stop[0] = True
+        th.join()
+    result("%d pipelined PR OUTs with APTPL all GOOD" % n,
+           got == [pt.SCSI_GOOD] * n, repr(got))
+    result("one writer thread for them, not one each",
+           peak[0] - base <= 1, "%d threads, %d before" % (peak[0], base))
+    keys = read_keys(a)[1]
+    result("the last key is the one kept",
+           0x1000 + n in keys and not set(range(0x1000, 0x1000 + n)) &
+           set(keys), repr(keys))
+    a.close()
+
+
 def phase_unwritable():
     a, b = session("a"), session("b")
     st, sense = prout(a, 0, 0, KEY["a"], flags=0x01)
@@ -526,7 +577,7 @@ def phase_table():
         s.close()
 
 
-PHASES = {"table": phase_table, "aptpl-off": phase_aptpl_off, "unwritable": phase_unwritable, "setup": phase_setup, "check": phase_check, "empty": phase_empty,
+PHASES = {"burst": phase_burst, "table": phase_table, "aptpl-off": phase_aptpl_off, "unwritable": phase_unwritable, "setup": phase_setup, "check": phase_check, "empty": phase_empty,
           "move": phase_move, "abort": phase_abort}
 PHASES[PHASE]()
 sys.exit(1 if result.failures else 0)

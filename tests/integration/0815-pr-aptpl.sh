@@ -7,7 +7,8 @@
 # full status; again with the LU renumbered (another tid, another LUN,
 # the same ScsiId) and once more by a SIGHUP reload; REGISTER AND MOVE and PREEMPT AND ABORT; then the
 # state file flipped, cut short, replaced by junk and by a FIFO: each
-# named in the log with what is wrong, and the LU starts empty. About 15 s.
+# named in the log with what is wrong, and the LU starts empty; 30
+# pipelined APTPL changes are saved by one writer thread. About 15 s.
 . "$(dirname "$0")/lib.sh"
 
 py="$(dirname "$0")/0815-pr-aptpl.py"
@@ -133,6 +134,10 @@ timeout 60 python3 "$py" aptpl-off "$PORT" "$IQN_BASE:pr" 0 "$state" \
 	"$img" >"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "aptpl-off phase"
 phase table 0
+# Pipelined APTPL changes: one writer thread, not one per command.
+timeout 60 python3 "$py" burst "$PORT" "$IQN_BASE:pr" 0 "$IETD_PID" \
+	"$img" >"$T/py.out" 2>&1
+tap_import "$T/py.out" $? "burst phase"
 ietd_stop
 
 # With -u the state dir is made at start (still root) for that user,
