@@ -5,6 +5,7 @@
  * byte, a 16-byte CDB, then Data-Out bytes) run against a nullio LU or a
  * missing LUN, waiting for its completion on a real queue.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pollfd pfd;
 	uint8_t flags;
 	size_t dlen;
-	int ndone = 0;
+	int ndone = 0, rc;
 
 	if (!inited)
 		inited = !fuzz_init();
@@ -106,7 +107,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (ndone == 0) {
 		pfd.fd = scsi_queue_fd(fuzz_cq);
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 10000) != 1)
+		/* poll is never restarted: libFuzzer's -timeout alarm. */
+		rc = poll(&pfd, 1, 10000);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc != 1)
 			abort();
 		scsi_queue_drain(fuzz_cq);
 	}
