@@ -8,7 +8,8 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libisal-dev liburing-dev
 libcmocka-dev libiscsi-bin qemu-utils qemu-block-extra mandoc python3
 iproute2 procps qemu-system-x86 cpio xz-utils strace cppcheck clang-format
-resource-agents systemd prometheus curl debhelper lintian dmsetup"
+resource-agents systemd prometheus curl debhelper lintian dmsetup
+open-isns-server open-isns-utils"
 
 missing=""
 for p in $PKGS; do

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,23 @@
 #define ISNS_REFRESH_MS 120000       /* registration refreshed */
 #define ISNS_QUERY_MS 30000          /* DD membership asked again (IET) */
 #define ISNS_ESI_INTERVAL 20         /* seconds, registered per portal */
-/* No ESI for this long after registering: the server forgot us. */
-#define ISNS_ESI_LOST_MS ((ISNS_ESI_INTERVAL * 3 + 10) * 1000ull)
+/*
+ * No ESI for three intervals (the server may stretch ours: open-isns
+ * keeps it between its ESIMinInterval and ESIMaxInterval, so the gap
+ * seen between two ESIs counts when longer) and 10 s: the server forgot
+ * us.
+ */
+#define ISNS_ESI_SLACK_MS 10000
 #define ISNS_PENDING_MAX 512
-#define ISNS_ESI_CONNS 4
-#define ISNS_ESI_IDLE_MS 10000
+/*
+ * Connections the server opened to us. open-isns keeps its SCN
+ * connection open for the next SCN and crashes (0.101: double free)
+ * when a pending SCN finds it closed, so an idle one stays; only a
+ * message left half-sent this long, or the oldest when all slots are
+ * taken, goes.
+ */
+#define ISNS_ESI_CONNS 8
+#define ISNS_PEER_STALL_MS 10000
 #define ISNS_ACL_MAX 4096 /* initiators kept per target */
 #define ISNS_EXIT_WAIT_MS 1000
 
@@ -105,7 +118,7 @@ static struct {
 	struct isns_req req[ISNS_PENDING_MAX];
 	unsigned int nreq;
 	uint64_t state_ms, next_try_ms, backoff_ms;
-	uint64_t last_reg_ms, last_query_ms, last_esi_ms;
+	uint64_t last_reg_ms, last_query_ms, last_esi_ms, esi_gap_ms;
 	bool registered, dirty, requery, had_esi;
 	bool failing;
 	char last_why[200];
@@ -119,11 +132,17 @@ static struct {
 	unsigned int nregd;
 	uint64_t regd_print, now_print;
 
-	int esi_fd;
-	struct loop_watch *esi_w;
-	uint16_t esi_port;
+	/*
+	 * Two ports, [0] for ESI and [1] for SCN: open-isns 0.101 caches
+	 * one socket per destination and frees it twice when its ESI code
+	 * (which drops the socket after every ESI) and its SCN code (which
+	 * keeps it) share one, so one port for both crashes the server.
+	 */
+	int lfd[2];
+	struct loop_watch *lw[2];
+	uint16_t lport[2];
 	struct isns_peer peer[ISNS_ESI_CONNS];
-} isns = {.fd = -1, .esi_fd = -1};
+} isns = {.fd = -1, .lfd = {-1, -1}};
 
 static void isns_conn_event(void *arg, unsigned int events);
 
@@ -516,12 +535,13 @@ isns_register(void)
 	for (unsigned int i = 0; i < np; i++) {
 		isns_buf_tlv(&b, ISNS_TAG_PORTAL_IP, ip[i], 16);
 		isns_buf_u32(&b, ISNS_TAG_PORTAL_PORT, port[i]);
-		if (isns.esi_port != 0) {
+		if (isns.lport[0] != 0) {
 			isns_buf_u32(&b, ISNS_TAG_ESI_INTERVAL,
 			    ISNS_ESI_INTERVAL);
-			isns_buf_u32(&b, ISNS_TAG_ESI_PORT, isns.esi_port);
-			isns_buf_u32(&b, ISNS_TAG_SCN_PORT, isns.esi_port);
+			isns_buf_u32(&b, ISNS_TAG_ESI_PORT, isns.lport[0]);
 		}
+		if (isns.lport[1] != 0)
+			isns_buf_u32(&b, ISNS_TAG_SCN_PORT, isns.lport[1]);
 	}
 	for (unsigned int i = 0; i < c.n; i++) {
 		isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, c.t[i].name);
@@ -583,6 +603,8 @@ isns_server_request(struct isns_buf *tx, const struct isns_rx *rx)
 	if (rx->fn == ISNS_FN_ESI) {
 		/* RFC 4171 5.7.5.13: ESIRsp echoes the ESI's attributes. */
 		isns_buf_add(&b, rx->msg, rx->msg_len);
+		if (isns.had_esi)
+			isns.esi_gap_ms = loop_now_ms() - isns.last_esi_ms;
 		isns.last_esi_ms = loop_now_ms();
 		isns.had_esi = true;
 		log_debug(1, "iSNS: ESI answered");
@@ -625,6 +647,10 @@ isns_peer_event(void *arg, unsigned int events)
 		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			log_debug(1,
+			    "iSNS: ESI/SCN connection %d closed by the "
+			    "server",
+			    p->fd);
 			isns_peer_close(p);
 			return;
 		}
@@ -681,11 +707,11 @@ isns_peer_event(void *arg, unsigned int events)
 static void
 isns_esi_accept(void *arg, unsigned int events)
 {
-	(void)arg;
+	int lfd = (int)(intptr_t)arg;
+
 	(void)events;
 	for (;;) {
-		int fd = accept4(isns.esi_fd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct isns_peer *p = NULL;
 
 		if (fd < 0)
@@ -703,6 +729,7 @@ isns_esi_accept(void *arg, unsigned int events)
 		}
 		p->fd = fd;
 		p->last_ms = loop_now_ms();
+		log_debug(1, "iSNS: ESI/SCN connection %d from the server", fd);
 		if (loop_fd_add(isns.loop, fd, LOOP_READ, isns_peer_event, p,
 			&p->w) != 0) {
 			close(fd);
@@ -716,48 +743,55 @@ isns_esi_close(void)
 {
 	for (unsigned int i = 0; i < ISNS_ESI_CONNS; i++)
 		isns_peer_close(&isns.peer[i]);
-	if (isns.esi_fd >= 0) {
-		loop_fd_del(isns.esi_w);
-		close(isns.esi_fd);
+	for (unsigned int i = 0; i < 2; i++) {
+		if (isns.lfd[i] >= 0) {
+			loop_fd_del(isns.lw[i]);
+			close(isns.lfd[i]);
+		}
+		isns.lfd[i] = -1;
+		isns.lw[i] = NULL;
+		isns.lport[i] = 0;
 	}
-	isns.esi_fd = -1;
-	isns.esi_w = NULL;
-	isns.esi_port = 0;
 }
 
-/* The ESI/SCN port, on the address the server reaches us at. */
+/* The ESI and SCN ports, on the address the server reaches us at. */
 static void
 isns_esi_open(void)
 {
-	struct sockaddr_storage a = isns.local;
-	socklen_t alen = sizeof(a);
-	int fd;
+	for (unsigned int i = 0; i < 2; i++) {
+		struct sockaddr_storage a = isns.local;
+		socklen_t alen = sizeof(a);
+		int fd;
 
-	if (isns.esi_fd >= 0)
-		return;
-	if (a.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)(void *)&a)->sin6_port = 0;
-	else
-		((struct sockaddr_in *)(void *)&a)->sin_port = 0;
-	fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    bind(fd, (struct sockaddr *)&a,
-		a.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					: sizeof(struct sockaddr_in)) != 0 ||
-	    listen(fd, 8) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0 ||
-	    loop_fd_add(isns.loop, fd, LOOP_READ, isns_esi_accept, NULL,
-		&isns.esi_w) != 0) {
-		log_warning("iSNS: no ESI/SCN port (%s); registering without "
-			    "one",
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
+		if (isns.lfd[i] >= 0)
+			continue;
+		if (a.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)(void *)&a)->sin6_port = 0;
+		else
+			((struct sockaddr_in *)(void *)&a)->sin_port = 0;
+		fd = socket(a.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0 ||
+		    bind(fd, (struct sockaddr *)&a,
+			a.ss_family == AF_INET6
+			    ? sizeof(struct sockaddr_in6)
+			    : sizeof(struct sockaddr_in)) != 0 ||
+		    listen(fd, 8) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &alen) != 0 ||
+		    loop_fd_add(isns.loop, fd, LOOP_READ, isns_esi_accept,
+			(void *)(intptr_t)fd, &isns.lw[i]) != 0) {
+			log_warning("iSNS: no %s port (%s); registering "
+				    "without one",
+			    i == 0 ? "ESI" : "SCN", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		isns.lfd[i] = fd;
+		isns.lport[i] = isns_sa_port(&a);
 	}
-	isns.esi_fd = fd;
-	isns.esi_port = isns_sa_port(&a);
-	log_debug(1, "iSNS: ESI/SCN port %u", isns.esi_port);
+	log_debug(1, "iSNS: ESI port %u, SCN port %u", isns.lport[0],
+	    isns.lport[1]);
 }
 
 /* ---- responses to our requests ----------------------------------------- */
@@ -1082,7 +1116,9 @@ isns_tick(void *arg)
 	}
 	for (unsigned int i = 0; i < ISNS_ESI_CONNS; i++)
 		if (isns.peer[i].fd >= 0 &&
-		    now - isns.peer[i].last_ms > ISNS_ESI_IDLE_MS)
+		    (isns.peer[i].rx.hdr_got > 0 ||
+			isns.peer[i].rx.in_message) &&
+		    now - isns.peer[i].last_ms > ISNS_PEER_STALL_MS)
 			isns_peer_close(&isns.peer[i]);
 	switch (isns.state) {
 	case ST_IDLE:
@@ -1108,11 +1144,16 @@ isns_tick(void *arg)
 	 * A server that restarted with an empty database stops sending
 	 * ESIs to an entity it no longer knows: register again.
 	 */
-	if (isns.registered && isns.esi_port != 0 && isns.had_esi &&
-	    now - isns.last_esi_ms > ISNS_ESI_LOST_MS) {
+	uint64_t gap = isns.esi_gap_ms > ISNS_ESI_INTERVAL * 1000ull
+	    ? isns.esi_gap_ms
+	    : ISNS_ESI_INTERVAL * 1000ull;
+
+	if (isns.registered && isns.lport[0] != 0 && isns.had_esi &&
+	    now - isns.last_esi_ms > 3 * gap + ISNS_ESI_SLACK_MS) {
 		log_notice("iSNS: no status inquiry from %s for %llu s; "
 			   "registering again",
-		    isns.server, (unsigned long long)ISNS_ESI_LOST_MS / 1000);
+		    isns.server,
+		    (unsigned long long)(now - isns.last_esi_ms) / 1000);
 		isns.last_esi_ms = now;
 		isns.dirty = true;
 	}
@@ -1146,6 +1187,8 @@ isns_setup(const char *server, bool access_control)
 	isns.next_try_ms = 0;
 	isns.backoff_ms = 0;
 	isns.failing = false;
+	isns.had_esi = false;
+	isns.esi_gap_ms = 0;
 	isns.regd_print = 0;
 	log_notice("iSNS: server %s%s", server,
 	    access_control ? ", its discovery domains decide access" : "");
@@ -1163,6 +1206,7 @@ isns_start(struct loop *loop, const char *server, bool access_control,
 		nportals = LISTEN_MAX;
 	memcpy(isns.portals, portals, nportals * sizeof(*portals));
 	isns.nportals = nportals;
+	isns.lfd[0] = isns.lfd[1] = -1;
 	isns.tick = loop_timer_new(loop, isns_tick, NULL);
 	if (isns.tick == NULL)
 		return -ENOMEM;
