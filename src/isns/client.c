@@ -595,8 +595,14 @@ isns_server_request(struct isns_buf *tx, const struct isns_rx *rx)
 	while ((r = isns_tlv_next(rx->msg, rx->msg_len, &off, &t, &why)) == 1)
 		;
 	if (r < 0) {
-		log_warning("iSNS: malformed %s from the server (%s); ignored",
-		    rx->fn == ISNS_FN_ESI ? "ESI" : "SCN", why);
+		/* Anyone may connect to these ports: no flood of lines. */
+		static struct log_ratelimit rl;
+		unsigned int dropped;
+
+		if (log_ratelimit_pass(&rl, &dropped))
+			log_warning("iSNS: malformed %s from the server (%s); "
+				    "ignored",
+			    rx->fn == ISNS_FN_ESI ? "ESI" : "SCN", why);
 		return false;
 	}
 	isns_buf_add(&b, status, 4);
@@ -640,7 +646,9 @@ isns_peer_close(struct isns_peer *p)
 static void
 isns_peer_event(void *arg, unsigned int events)
 {
+	static struct log_ratelimit peer_rl;
 	struct isns_peer *p = arg;
+	unsigned int dropped;
 
 	if (events & (LOOP_READ | LOOP_ERROR)) {
 		uint8_t buf[4096];
@@ -662,21 +670,29 @@ isns_peer_event(void *arg, unsigned int events)
 
 			off += used;
 			if (r == ISNS_RX_ERROR) {
-				log_warning("iSNS: dropped a connection to the "
-					    "ESI/SCN port: %s",
-				    why);
+				if (log_ratelimit_pass(&peer_rl, &dropped))
+					log_warning("iSNS: dropped a "
+						    "connection to the "
+						    "ESI/SCN port: %s",
+					    why);
 				isns_peer_close(p);
 				return;
 			}
 			if (r == ISNS_RX_MORE)
 				break;
-			if ((p->rx.fn != ISNS_FN_ESI &&
-				p->rx.fn != ISNS_FN_SCN) ||
-			    !isns_server_request(&p->tx, &p->rx)) {
-				log_warning("iSNS: dropped a connection to the "
+			if (p->rx.fn != ISNS_FN_ESI &&
+			    p->rx.fn != ISNS_FN_SCN) {
+				if (log_ratelimit_pass(&peer_rl, &dropped))
+					log_warning(
+					    "iSNS: dropped a connection to the "
 					    "ESI/SCN port: unexpected function "
 					    "0x%04x",
-				    p->rx.fn);
+					    p->rx.fn);
+				isns_peer_close(p);
+				return;
+			}
+			/* A malformed one is logged there. */
+			if (!isns_server_request(&p->tx, &p->rx)) {
 				isns_peer_close(p);
 				return;
 			}
@@ -944,10 +960,10 @@ mismatch:
 static void
 isns_close(void)
 {
-	if (isns.fd >= 0) {
+	if (isns.w != NULL)
 		loop_fd_del(isns.w);
+	if (isns.fd >= 0)
 		close(isns.fd);
-	}
 	isns.fd = -1;
 	isns.w = NULL;
 	isns.state = ST_IDLE;
@@ -1281,9 +1297,37 @@ isns_targets_changed(void)
 void
 isns_stop(void)
 {
+	uint64_t end = loop_now_ms() + ISNS_EXIT_WAIT_MS;
+
+	/*
+	 * Between two connections (the server hung up an idle one, or a
+	 * retry is due): one more, within the same second.
+	 */
+	if (isns.active && isns.state != ST_CONNECTED && isns.nregd > 0 &&
+	    isns.eid[0] != '\0') {
+		int fd = socket(isns.srv.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		isns_close();
+		if (fd >= 0 &&
+		    (connect(fd, (struct sockaddr *)&isns.srv, isns.srvlen) ==
+			    0 ||
+			(errno == EINPROGRESS &&
+			    poll(&pfd, 1, ISNS_EXIT_WAIT_MS / 2) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) ==
+				0 &&
+			    err == 0))) {
+			isns.fd = fd;
+			isns.state = ST_CONNECTED;
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
 	if (isns.active && isns.state == ST_CONNECTED && isns.nregd > 0) {
 		struct isns_buf b = {0}, msg = {0};
-		uint64_t end = loop_now_ms() + ISNS_EXIT_WAIT_MS;
 		uint16_t xid = ++isns.xid;
 		size_t off = 0;
 		bool done = false;
