@@ -130,7 +130,7 @@ static struct {
 	/* What the server holds: the targets of our last registration. */
 	struct isns_target *regd;
 	unsigned int nregd;
-	uint64_t regd_print, now_print;
+	uint64_t regd_print;
 
 	/*
 	 * Two ports, [0] for ESI and [1] for SCN: open-isns 0.101 caches
@@ -1016,7 +1016,7 @@ isns_conn_read(void)
 		 * minutes) and closes them when it stops: either way the
 		 * next connection registers everything again, at once.
 		 */
-		bool quiet = isns.nreq == 0 && isns.registered;
+		bool quiet = isns.nreq == 0;
 
 		if (!quiet)
 			isns_fail("connection closed by the server");
