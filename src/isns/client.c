@@ -829,39 +829,18 @@ isns_status_str(uint32_t s)
 static void
 isns_query_answer(const char *target, const uint8_t *p, size_t len)
 {
-	const char *names[ISNS_ACL_MAX];
-	const char *name = NULL, *why = NULL;
-	struct isns_tlv t;
-	size_t off = 0;
+	const char **names = mem_calloc(ISNS_ACL_MAX, sizeof(*names));
+	const char *why = NULL;
 	unsigned int n = 0;
 	bool cut = false;
-	int r;
 
-	/*
-	 * Key attributes, delimiter, then for each node found its name and
-	 * node type (the name comes first). Only initiators count; a name
-	 * that is no valid string is skipped with its node.
-	 */
-	while ((r = isns_tlv_next(p, len, &off, &t, &why)) == 1) {
-		uint32_t type;
-
-		if (t.tag == ISNS_TAG_ISCSI_NAME) {
-			name = isns_tlv_str(&t, ISNS_NAME_MAX - 1);
-		} else if (t.tag == ISNS_TAG_NODE_TYPE) {
-			if (name != NULL && isns_tlv_u32(&t, &type) &&
-			    (type & ISNS_NODE_INITIATOR) != 0 &&
-			    strcasecmp(name, target) != 0) {
-				if (n < ISNS_ACL_MAX)
-					names[n++] = name;
-				else
-					cut = true;
-			}
-			name = NULL;
-		} else {
-			name = NULL;
-		}
+	if (names == NULL) {
+		isns_fail("out of memory for the access list of %s", target);
+		return;
 	}
-	if (r < 0) {
+	if (isns_parse_initiators(p, len, target, names, ISNS_ACL_MAX, &n, &cut,
+		&why) != 0) {
+		mem_free(names);
 		isns_fail("malformed DevAttrQry response for %s (%s)", target,
 		    why);
 		return;
@@ -871,9 +850,11 @@ isns_query_answer(const char *target, const uint8_t *p, size_t len)
 			    "discovery domains; the rest are refused",
 		    target, ISNS_ACL_MAX);
 	if (isns_acl_set(target, true, names, n) != 0) {
+		mem_free(names);
 		isns_fail("out of memory for the access list of %s", target);
 		return;
 	}
+	mem_free(names);
 	log_debug(1,
 	    "iSNS: target %s: %u initiator(s) share a discovery "
 	    "domain with it",

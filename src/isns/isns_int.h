@@ -121,6 +121,18 @@ const char *isns_tlv_str(const struct isns_tlv *t, size_t max);
 /* A 4-byte value; false when the length is not 4. */
 bool isns_tlv_u32(const struct isns_tlv *t, uint32_t *v);
 
+/*
+ * A DevAttrQry answer after its status (key attributes, delimiter, then
+ * each node's name followed by its node type, as IET read it): the
+ * initiators in it, other than self, into names[0..max) (pointing into
+ * p); *cut when there were more. A name that is no valid string is
+ * skipped with its node. 0, or -1 with *why when the attributes are
+ * malformed (then nothing in them counts).
+ */
+int isns_parse_initiators(const uint8_t *p, size_t len, const char *self,
+    const char **names, unsigned int max, unsigned int *n, bool *cut,
+    const char **why);
+
 /* Reassembly of the messages arriving on a connection. */
 struct isns_rx {
 	uint8_t hdr[ISNS_HDR_LEN];

@@ -7,6 +7,7 @@
  * message size, each TLV's length.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "util/alloc.h"
 #include "util/be.h"
@@ -165,6 +166,40 @@ isns_tlv_u32(const struct isns_tlv *t, uint32_t *v)
 		return false;
 	*v = get_be32(t->val);
 	return true;
+}
+
+int
+isns_parse_initiators(const uint8_t *p, size_t len, const char *self,
+    const char **names, unsigned int max, unsigned int *n, bool *cut,
+    const char **why)
+{
+	const char *name = NULL;
+	struct isns_tlv t;
+	size_t off = 0;
+	int r;
+
+	*n = 0;
+	*cut = false;
+	while ((r = isns_tlv_next(p, len, &off, &t, why)) == 1) {
+		uint32_t type;
+
+		if (t.tag == ISNS_TAG_ISCSI_NAME) {
+			name = isns_tlv_str(&t, ISNS_NAME_MAX - 1);
+			continue;
+		}
+		if (t.tag == ISNS_TAG_NODE_TYPE && name != NULL &&
+		    isns_tlv_u32(&t, &type) &&
+		    (type & ISNS_NODE_INITIATOR) != 0 &&
+		    strcasecmp(name, self) != 0) {
+			if (*n < max)
+				names[(*n)++] = name;
+			else
+				*cut = true;
+		}
+		/* A name belongs to the node type right after it only. */
+		name = NULL;
+	}
+	return r < 0 ? -1 : 0;
 }
 
 static bool
