@@ -59,7 +59,14 @@
  * us.
  */
 #define ISNS_ESI_SLACK_MS 10000
-#define ISNS_PENDING_MAX 512
+#define ISNS_PENDING_MAX 2048
+/*
+ * Requests in flight at once, and their bytes: isnsd reads into an
+ * 8 KiB buffer and resets the connection when requests sent ahead fill
+ * it, so SCN registrations and queries wait while this much is out.
+ */
+#define ISNS_INFLIGHT 32
+#define ISNS_INFLIGHT_BYTES 4096
 /*
  * Connections the server opened to us. open-isns keeps its SCN
  * connection open for the next SCN and crashes (0.101: double free)
@@ -75,12 +82,14 @@
 struct isns_target {
 	char name[ISNS_NAME_MAX];
 	char alias[256];
+	bool need_scn, need_qry; /* SCNReg / DevAttrQry still to send */
 };
 
-enum isns_req_kind { REQ_REG, REQ_DEREG, REQ_SCN_REG, REQ_QRY };
+enum isns_req_kind { REQ_REG, REQ_REG_PART, REQ_DEREG, REQ_SCN_REG, REQ_QRY };
 
 struct isns_req {
 	uint16_t xid;
+	uint32_t bytes; /* on the wire */
 	uint8_t kind;
 	uint64_t sent_ms;
 	char target[ISNS_NAME_MAX];
@@ -117,6 +126,7 @@ static struct {
 	uint16_t xid;
 	struct isns_req req[ISNS_PENDING_MAX];
 	unsigned int nreq;
+	size_t inflight; /* bytes of the requests in req[] */
 	uint64_t state_ms, next_try_ms, backoff_ms;
 	uint64_t last_reg_ms, last_query_ms, last_esi_ms, esi_gap_ms;
 	bool registered, dirty, requery, had_esi;
@@ -130,6 +140,10 @@ static struct {
 	/* What the server holds: the targets of our last registration. */
 	struct isns_target *regd;
 	unsigned int nregd;
+	/* A registration in several messages: where the next one starts. */
+	unsigned int reg_next, reg_np;
+	uint8_t reg_ip[LISTEN_MAX][16];
+	uint16_t reg_port[LISTEN_MAX];
 	uint64_t regd_print;
 
 	/*
@@ -297,6 +311,7 @@ isns_collect_one(struct target *t, void *arg)
 		c->cap = cap;
 	}
 	x = &c->t[c->n++];
+	x->need_scn = x->need_qry = false;
 	snprintf(x->name, sizeof(x->name), "%s", target_name(t));
 	if (!target_alias_copy(t, x->alias, sizeof(x->alias)))
 		x->alias[0] = '\0';
@@ -371,8 +386,12 @@ isns_request(uint16_t fn, uint16_t flags, struct isns_buf *payload,
 	r->kind = (uint8_t)kind;
 	r->sent_ms = loop_now_ms();
 	snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
+	size_t before = isns.tx.len;
+
 	isns_buf_message(&isns.tx, fn, ISNS_F_CLIENT | flags, r->xid,
 	    payload->p, payload->len);
+	r->bytes = (uint32_t)(isns.tx.len - before);
+	isns.inflight += r->bytes;
 	isns_buf_free(payload);
 	if (isns.tx.overflow) {
 		isns_fail("out of memory for a request");
@@ -447,25 +466,42 @@ isns_send_query(const char *name)
 	isns_request(ISNS_FN_DEV_ATTR_QRY, 0, &b, REQ_QRY, name);
 }
 
+/*
+ * Send what the targets still need, ISNS_INFLIGHT requests at a time, so
+ * thousands of targets never make thousands of requests at once.
+ */
+static void
+isns_pump(void)
+{
+	unsigned int i = 0;
+
+	/* Nothing else while a registration is under way (see above). */
+	if (isns.reg_next < isns.nregd)
+		return;
+	while (i < isns.nregd && isns.state == ST_CONNECTED &&
+	    isns.nreq < ISNS_INFLIGHT && isns.inflight < ISNS_INFLIGHT_BYTES) {
+		struct isns_target *t = &isns.regd[i];
+
+		if (t->need_scn) {
+			t->need_scn = false;
+			isns_send_scn_reg(t->name);
+		} else if (t->need_qry) {
+			t->need_qry = false;
+			isns_send_query(t->name);
+		} else {
+			i++;
+		}
+	}
+}
+
 static void
 isns_query_all(void)
 {
 	isns.last_query_ms = loop_now_ms();
 	isns.requery = false;
-	for (unsigned int i = 0; i < isns.nregd && isns.state == ST_CONNECTED;
-	     i++)
-		isns_send_query(isns.regd[i].name);
-}
-
-static void
-isns_send_dereg_node(const char *source, const char *name)
-{
-	struct isns_buf b = {0};
-
-	isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, source);
-	isns_buf_tlv(&b, ISNS_TAG_DELIMITER, NULL, 0);
-	isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, name);
-	isns_request(ISNS_FN_DEV_DEREG, 0, &b, REQ_DEREG, name);
+	for (unsigned int i = 0; i < isns.nregd; i++)
+		isns.regd[i].need_qry = true;
+	isns_pump();
 }
 
 static void
@@ -486,9 +522,78 @@ isns_has(const struct isns_target *t, unsigned int n, const char *name)
 }
 
 /*
- * Register everything there is now (RFC 4171 5.6.5.1), replacing what
- * the server held for our entity; targets gone since are deregistered
- * by name first, and with no target left the entity itself.
+ * open-isns reads a message of at most 8 KiB, however many PDUs carry
+ * it, and cannot take the next one while its buffer holds the last: the
+ * targets go in as many DevAttrReg messages as they need, one at a time
+ * (each sent once the last was answered), the first replacing what the
+ * server held for the entity, the others adding to it. Source: the
+ * first target, registered by the first message.
+ */
+static void
+isns_reg_send_next(void)
+{
+	const struct isns_target *t = isns.regd;
+	unsigned int i = isns.reg_next, n = isns.nregd, np = isns.reg_np;
+	struct isns_buf b = {0};
+	bool first = i == 0;
+	size_t fixed;
+
+	if (isns.state != ST_CONNECTED || i >= n)
+		return;
+	isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, t[0].name);
+	isns_buf_str(&b, ISNS_TAG_EID, isns.eid);
+	isns_buf_tlv(&b, ISNS_TAG_DELIMITER, NULL, 0);
+	isns_buf_str(&b, ISNS_TAG_EID, isns.eid);
+	if (first) {
+		isns_buf_u32(&b, ISNS_TAG_ENTITY_PROTOCOL,
+		    ISNS_ENTITY_PROTOCOL_ISCSI);
+		for (unsigned int k = 0; k < np; k++) {
+			isns_buf_tlv(&b, ISNS_TAG_PORTAL_IP, isns.reg_ip[k],
+			    16);
+			isns_buf_u32(&b, ISNS_TAG_PORTAL_PORT,
+			    isns.reg_port[k]);
+			if (isns.lport[0] != 0) {
+				isns_buf_u32(&b, ISNS_TAG_ESI_INTERVAL,
+				    ISNS_ESI_INTERVAL);
+				isns_buf_u32(&b, ISNS_TAG_ESI_PORT,
+				    isns.lport[0]);
+			}
+			if (isns.lport[1] != 0)
+				isns_buf_u32(&b, ISNS_TAG_SCN_PORT,
+				    isns.lport[1]);
+		}
+	}
+	fixed = b.len;
+	for (; i < n; i++) {
+		size_t before = b.len;
+
+		isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, t[i].name);
+		isns_buf_u32(&b, ISNS_TAG_NODE_TYPE, ISNS_NODE_TARGET);
+		if (t[i].alias[0] != '\0')
+			isns_buf_str(&b, ISNS_TAG_ALIAS, t[i].alias);
+		/* Reachable on every portal as TPGT 1. */
+		for (unsigned int k = 0; k < np; k++) {
+			isns_buf_str(&b, ISNS_TAG_PG_ISCSI_NAME, t[i].name);
+			isns_buf_tlv(&b, ISNS_TAG_PG_PORTAL_IP, isns.reg_ip[k],
+			    16);
+			isns_buf_u32(&b, ISNS_TAG_PG_PORTAL_PORT,
+			    isns.reg_port[k]);
+			isns_buf_u32(&b, ISNS_TAG_PG_TAG, 1);
+		}
+		if (b.len > ISNS_PDU_PAYLOAD && before > fixed) {
+			b.len = before; /* this one opens the next */
+			break;
+		}
+	}
+	isns.reg_next = i;
+	isns_request(ISNS_FN_DEV_ATTR_REG, first ? ISNS_F_REPLACE : 0, &b,
+	    i < n ? REQ_REG_PART : REQ_REG, NULL);
+}
+
+/*
+ * Register everything there is now (RFC 4171 5.6.5.1): the Replace flag
+ * makes the server drop what it held for our entity, targets gone since
+ * included; with no target left the entity itself is deregistered.
  */
 static void
 isns_register(void)
@@ -499,16 +604,21 @@ isns_register(void)
 	uint16_t port[LISTEN_MAX];
 	unsigned int np;
 
+	/*
+	 * Only on a quiet connection: isnsd cannot take a registration
+	 * while its buffer still holds earlier requests. The tick asks
+	 * again every second.
+	 */
+	if (isns.state == ST_CONNECTED && isns.nreq > 0) {
+		isns.dirty = true;
+		return;
+	}
 	if (!isns_collect(&c)) {
 		isns_fail("out of memory listing the targets");
 		return;
 	}
 	isns.dirty = false;
 	isns.last_reg_ms = loop_now_ms();
-	for (unsigned int i = 0; i < isns.nregd; i++)
-		if (!isns_has(c.t, c.n, isns.regd[i].name))
-			isns_send_dereg_node(isns.regd[i].name,
-			    isns.regd[i].name);
 	if (c.n == 0) {
 		if (isns.nregd > 0 && isns.state == ST_CONNECTED) {
 			isns_entity_dereg_payload(&b, isns.regd[0].name);
@@ -526,37 +636,6 @@ isns_register(void)
 		return;
 	}
 	np = isns_portal_list(ip, port, LISTEN_MAX);
-	/* Source, key (EID), delimiter, then the entity's attributes. */
-	isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, c.t[0].name);
-	isns_buf_str(&b, ISNS_TAG_EID, isns.eid);
-	isns_buf_tlv(&b, ISNS_TAG_DELIMITER, NULL, 0);
-	isns_buf_str(&b, ISNS_TAG_EID, isns.eid);
-	isns_buf_u32(&b, ISNS_TAG_ENTITY_PROTOCOL, ISNS_ENTITY_PROTOCOL_ISCSI);
-	for (unsigned int i = 0; i < np; i++) {
-		isns_buf_tlv(&b, ISNS_TAG_PORTAL_IP, ip[i], 16);
-		isns_buf_u32(&b, ISNS_TAG_PORTAL_PORT, port[i]);
-		if (isns.lport[0] != 0) {
-			isns_buf_u32(&b, ISNS_TAG_ESI_INTERVAL,
-			    ISNS_ESI_INTERVAL);
-			isns_buf_u32(&b, ISNS_TAG_ESI_PORT, isns.lport[0]);
-		}
-		if (isns.lport[1] != 0)
-			isns_buf_u32(&b, ISNS_TAG_SCN_PORT, isns.lport[1]);
-	}
-	for (unsigned int i = 0; i < c.n; i++) {
-		isns_buf_str(&b, ISNS_TAG_ISCSI_NAME, c.t[i].name);
-		isns_buf_u32(&b, ISNS_TAG_NODE_TYPE, ISNS_NODE_TARGET);
-		if (c.t[i].alias[0] != '\0')
-			isns_buf_str(&b, ISNS_TAG_ALIAS, c.t[i].alias);
-	}
-	/* Every target is reachable on every portal as TPGT 1. */
-	for (unsigned int i = 0; i < c.n; i++)
-		for (unsigned int j = 0; j < np; j++) {
-			isns_buf_str(&b, ISNS_TAG_PG_ISCSI_NAME, c.t[i].name);
-			isns_buf_tlv(&b, ISNS_TAG_PG_PORTAL_IP, ip[j], 16);
-			isns_buf_u32(&b, ISNS_TAG_PG_PORTAL_PORT, port[j]);
-			isns_buf_u32(&b, ISNS_TAG_PG_TAG, 1);
-		}
 	mem_free(isns.regd);
 	isns.regd = c.t;
 	isns.nregd = c.n;
@@ -572,7 +651,11 @@ isns_register(void)
 			mem_free(keep);
 		}
 	}
-	isns_request(ISNS_FN_DEV_ATTR_REG, ISNS_F_REPLACE, &b, REQ_REG, NULL);
+	isns.reg_next = 0;
+	isns.reg_np = np;
+	memcpy(isns.reg_ip, ip, sizeof(ip));
+	memcpy(isns.reg_port, port, sizeof(port));
+	isns_reg_send_next();
 }
 
 /* ---- the server's requests: ESI and SCN -------------------------------- */
@@ -880,12 +963,24 @@ isns_response(const struct isns_rx *rx)
 	}
 	req = isns.req[i];
 	isns.req[i] = isns.req[--isns.nreq];
+	isns.inflight -= req.bytes;
 	if (rx->msg_len < 4) {
 		isns_fail("response without a status");
 		return;
 	}
 	status = get_be32(rx->msg);
 	switch (req.kind) {
+	case REQ_REG_PART:
+		/* One of several registration messages: only its status. */
+		if ((rx->fn & ~ISNS_FN_RSP) != ISNS_FN_DEV_ATTR_REG)
+			goto mismatch;
+		if (status != 0) {
+			isns_fail("registration refused: %s (%u)",
+			    isns_status_str(status), status);
+			return;
+		}
+		isns_reg_send_next();
+		return;
 	case REQ_REG:
 		if ((rx->fn & ~ISNS_FN_RSP) != ISNS_FN_DEV_ATTR_REG)
 			goto mismatch;
@@ -903,9 +998,11 @@ isns_response(const struct isns_rx *rx)
 		isns.backoff_ms = 0;
 		isns.last_esi_ms = loop_now_ms();
 		for (unsigned int k = 0; k < isns.nregd; k++)
-			isns_send_scn_reg(isns.regd[k].name);
+			isns.regd[k].need_scn = true;
 		if (isns.access_control)
 			isns_query_all();
+		else
+			isns_pump();
 		break;
 	case REQ_QRY:
 		if ((rx->fn & ~ISNS_FN_RSP) != ISNS_FN_DEV_ATTR_QRY)
@@ -931,6 +1028,7 @@ isns_response(const struct isns_rx *rx)
 			    isns_status_str(status), status);
 		break;
 	}
+	isns_pump();
 	return;
 mismatch:
 	isns_fail("response 0x%04x does not match its request", rx->fn);
@@ -949,6 +1047,7 @@ isns_close(void)
 	isns.w = NULL;
 	isns.state = ST_IDLE;
 	isns.nreq = 0;
+	isns.inflight = 0;
 	isns.registered = false;
 	isns_rx_free(&isns.rx);
 	isns_buf_free(&isns.tx);

@@ -160,6 +160,27 @@ else
 fi
 check "the others stay" both_registered
 
+# 60 targets with long names: far more than the 8 KiB isnsd reads in one
+# message, so the registration goes in several, one at a time.
+LONG=$(printf 'x%.0s' $(seq 180))
+many() { isnsd -c "$ISNS_DIR/isnsd.conf" --dump-db 2>/dev/null | grep -c "iSCSI name = \"$IQN_BASE:many"; }
+many_is() { [ "$(many)" -eq "$1" ]; }
+for i in $(seq 10 69); do
+	adm --op new --tid=$i --params "Name=$IQN_BASE:many$LONG$i" || break
+done
+if wait_until 15 many_is 60; then
+	ok "60 long-named targets registered (several messages)"
+else
+	not_ok "60 long-named targets registered" "$(many) seen; $(grep 'iSNS' "$IETD_LOG" | tail -n 3)"
+fi
+for i in $(seq 10 69); do adm --op delete --tid=$i || break; done
+if wait_until 15 many_is 0; then
+	ok "and deregistered"
+else
+	not_ok "and deregistered" "$(many) left"
+fi
+check "the first two stay" both_registered
+
 # ---- access control by discovery domains ---------------------------------
 # (isnsd 0.101 drops a member named in a new DD's registration when it
 # is in another DD already: T1 is in "watch", so it joins by DD ID.)
