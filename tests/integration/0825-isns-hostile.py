@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
-"""A hostile iSNS server (RFC 4171) for 0810-isns-hostile.sh.
+"""A hostile iSNS server (RFC 4171) for 0825-isns-hostile.sh.
 
 Listens on 127.0.0.1:PORT. Each connection ietd makes gets the next
 scenario: a malformed answer to its DevAttrReg or DevAttrQry, or a
@@ -11,7 +11,7 @@ must echo it), malformed ones, a half header left hanging and a crowd of
 connections. Prints "ok - " / "not ok - " lines for what it checks
 itself and "# " progress lines; writes DONE_FILE at the end.
 
-usage: 0810-isns-hostile.py PORT DONE_FILE
+usage: 0825-isns-hostile.py PORT DONE_FILE
 """
 
 import select

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# A hostile iSNS server (0810-isns-hostile.py) against ietd with
+# A hostile iSNS server (0825-isns-hostile.py) against ietd with
 # iSNSServer and iSNSAccessControl Yes: a wrong protocol version, a TLV
 # running past the message, a TLV length not a multiple of 4, a message
 # of PDUs past 256 KiB, PDUs out of sequence, a response without a
@@ -14,7 +14,7 @@
 # throughout; no sanitizer report.
 . "$(dirname "$0")/lib.sh"
 
-PY="$(dirname "$0")/0810-isns-hostile.py"
+PY="$(dirname "$0")/0825-isns-hostile.py"
 for tool in iscsi-inq python3; do
 	if ! command -v "$tool" >/dev/null; then
 		[ "${CI:-}" = true ] && { echo "$tool missing in CI" >&2; exit 1; }
