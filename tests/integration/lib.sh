@@ -17,9 +17,12 @@ IETD=${IETD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/ietd}
 T=$(mktemp -d /tmp/ietd-test.XXXXXX)
 # Searchable, so an ietd running with -u nobody can reach its status dir.
 chmod 755 "$T"
-# Every ietd a test starts gets a private control socket and status dir:
-# the defaults under /run would collide between tests and with a real ietd.
-CTL_OPTS=(--control="$T/ctl.sock" --status-dir="$T/status")
+# Every ietd a test starts gets a private control socket, status dir and
+# state dir: the defaults under /run and /var/lib would collide between
+# tests and with a real ietd (an ietd with -u makes a missing
+# /var/lib/ietd at start).
+CTL_OPTS=(--control="$T/ctl.sock" --status-dir="$T/status"
+	--state-dir="$T/state")
 IETD_PID=
 IETD_LOG=$T/ietd.log
 PORT=
