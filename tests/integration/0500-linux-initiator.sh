@@ -7,8 +7,8 @@
 # logs out; wrong credentials must be refused. Each guest step is one
 # result line here. Skips (exit 0) only if the VM image cannot be built.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm.sh"
 
-VM=$(cd "$(dirname "$0")/../vm" && pwd)
 DISK_MB=128
 CHAP_USER=linux-initiator
 CHAP_SECRET=linuxsecret12
@@ -18,17 +18,7 @@ MUTUAL_SECRET=targetsecret34
 # Build (or find in the cache) the kernel and initramfs first, so that a
 # missing package is a clean skip and not a failure, and so that the build
 # time is not counted against the VM's timeout.
-"$VM/build.sh" >"$T/build.out" 2>&1
-rc=$?
-if [ $rc -eq 77 ]; then
-	echo "SKIP: the initiator VM cannot be built here:"
-	sed 's/^/    /' "$T/build.out"
-	exit 0
-elif [ $rc -ne 0 ]; then
-	not_ok "build the initiator VM" "$(tail -n 5 "$T/build.out")"
-	finish
-	exit 1
-fi
+vm_build
 
 plain=$(make_image plain.img ${DISK_MB}M)
 chap=$(make_image chap.img ${DISK_MB}M)
@@ -59,24 +49,7 @@ took=$(($(date +%s) - start))
 
 # Guest lines become our result lines; its comments (what sd found, the
 # negotiated parameters, why a step failed) are shown as they are.
-steps=0
-while IFS= read -r line; do
-	case $line in
-	"ok - "*)
-		steps=$((steps + 1))
-		ok "linux: ${line#ok - }"
-		;;
-	"not ok - "*)
-		steps=$((steps + 1))
-		rest=${line#not ok - }
-		case $rest in
-		*" -- "*) not_ok "linux: ${rest%% -- *}" "${rest#* -- }" ;;
-		*) not_ok "linux: $rest" ;;
-		esac
-		;;
-	"# "*) echo "$line" ;;
-	esac
-done <"$T/vm.out"
+vm_results "linux" "$T/vm.out"
 
 echo "# VM run: ${took}s, run.sh exit $rc"
 case $rc in
@@ -85,9 +58,9 @@ case $rc in
 	not_ok "linux: VM finished with a result (exit $rc)" \
 		"$(grep -E '^run.sh:|Kernel panic|BUG|Oops' "$T/vm.out" | tail -n 5)"
 	;;
-*) [ "$steps" -gt 0 ] || not_ok "linux: guest ran its steps" "$(tail -n 10 "$T/vm.out")" ;;
+*) [ "$VM_STEPS" -gt 0 ] || not_ok "linux: guest ran its steps" "$(tail -n 10 "$T/vm.out")" ;;
 esac
-if [ "$steps" -eq 0 ]; then
+if [ "$VM_STEPS" -eq 0 ]; then
 	echo "--- console:"
 	tail -n 30 "$T/vm.out" | sed 's/^/    /'
 fi

@@ -11,19 +11,9 @@
 # killing the relay is killing that portal's listener and its connection
 # while ietd serves on. A few minutes (QEMU without KVM).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm.sh"
 
-VM=$(cd "$(dirname "$0")/../vm" && pwd)
-"$VM/build.sh" >"$T/build.out" 2>&1
-rc=$?
-if [ $rc -eq 77 ]; then
-	echo "SKIP: the initiator VM cannot be built here:"
-	sed 's/^/    /' "$T/build.out"
-	exit 0
-elif [ $rc -ne 0 ]; then
-	not_ok "build the initiator VM" "$(tail -n 5 "$T/build.out")"
-	finish
-	exit 1
-fi
+vm_build
 
 img=$(make_image mpath.img 64M)
 PORT=$(free_port)
@@ -90,19 +80,7 @@ wait "$vm_pid"
 rc=$?
 [ $killed -eq 1 ] && ok "portal 1's listener and connection killed mid-run" ||
 	not_ok "portal 1's listener and connection killed mid-run" "the guest never asked"
-while IFS= read -r line; do
-	line=${line%$'\r'}
-	case $line in
-	"ok - "*) ok "linux mpath: ${line#ok - }" ;;
-	"not ok - "*)
-		rest=${line#not ok - }
-		case $rest in
-		*" -- "*) not_ok "linux mpath: ${rest%% -- *}" "${rest#* -- }" ;;
-		*) not_ok "linux mpath: $rest" "" ;;
-		esac
-		;;
-	esac
-done <"$T/vm.out"
+vm_results "linux mpath" "$T/vm.out"
 [ $rc -eq 0 ] && ok "guest exits 0" || {
 	not_ok "guest exits 0" "exit $rc"
 	grep -E '^#|dm|mpath|iscsi|connection' "$T/vm.out" | tail -n 40

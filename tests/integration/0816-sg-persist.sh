@@ -7,19 +7,9 @@
 # preempts the first (ietd issue 19). The state file is on the host
 # afterwards. Skips (exit 0) only if the VM image cannot be built.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm.sh"
 
-VM=$(cd "$(dirname "$0")/../vm" && pwd)
-"$VM/build.sh" >"$T/build.out" 2>&1
-rc=$?
-if [ $rc -eq 77 ]; then
-	echo "SKIP: the initiator VM cannot be built here:"
-	sed 's/^/    /' "$T/build.out"
-	exit 0
-elif [ $rc -ne 0 ]; then
-	not_ok "build the initiator VM" "$(tail -n 5 "$T/build.out")"
-	finish
-	exit 1
-fi
+vm_build
 
 img=$(make_image pr.img 64M)
 cat >"$T/ietd.conf" <<CONF
@@ -35,26 +25,9 @@ VM_IQN=$IQN_BASE:sg-persist VM_LUN=0 \
 	VM_INITIATOR=iqn.2026-11.org.ietd.test:linux-vm \
 	"$VM/run.sh" "$PORT" "$VM/guest-pr.sh" >"$T/vm.out" 2>&1
 rc=$?
-steps=0
-while IFS= read -r line; do
-	case $line in
-	"ok - "*)
-		steps=$((steps + 1))
-		ok "sg_persist: ${line#ok - }"
-		;;
-	"not ok - "*)
-		steps=$((steps + 1))
-		rest=${line#not ok - }
-		case $rest in
-		*" -- "*) not_ok "sg_persist: ${rest%% -- *}" "${rest#* -- }" ;;
-		*) not_ok "sg_persist: $rest" ;;
-		esac
-		;;
-	"# "*) echo "$line" ;;
-	esac
-done <"$T/vm.out"
+vm_results "sg_persist" "$T/vm.out"
 echo "# VM run: run.sh exit $rc"
-if [ "$steps" -eq 0 ]; then
+if [ "$VM_STEPS" -eq 0 ]; then
 	not_ok "sg_persist: guest ran its steps" "exit $rc"
 	tail -n 30 "$T/vm.out" | sed 's/^/    /'
 fi
