@@ -116,7 +116,46 @@ check "create_lu of a missing zvol: a message on stderr" test -s "$T/pve.err"
 check "create_lu of a missing zvol: no LU 2" test -z "$(lu_line 2)"
 write_conf "0 Path=$zv1,Type=blockio" "1 Path=$zv2,Type=blockio"
 
-# modify_lu after "zfs set volsize": delete, then new with the same line.
+# modify_lu after "zfs set volsize", done while the VM runs: a session
+# stays logged in to LU 0 across the delete and the new.
+TESTDIR="$(cd "$(dirname "$0")" && pwd)" python3 - "$PORT" "$TGT" "$T" \
+	>"$T/py.out" 2>&1 <<'PY' &
+import os, struct, sys, time
+sys.path.insert(0, os.environ["TESTDIR"])
+import protocol_tester as pt
+
+port, tgt, tdir = sys.argv[1:4]
+
+
+def capacity():
+    cdb = bytes([0x9E, 0x10]) + bytes(8) + struct.pack(">I", 32) + bytes(2)
+    for _ in range(8):  # unit attentions first, then the answer
+        st, data, _ = c.scsi(cdb, lun=0, read_len=32)
+        if st == 0:
+            last, bs = struct.unpack(">QI", data[:12])
+            return (last + 1) * bs
+    raise RuntimeError("READ CAPACITY(16) keeps failing")
+
+
+c = pt.Connection(port=int(port), timeout=10.0, isid=b"\x80" + os.urandom(5))
+c.login("iqn.2026-11.org.example:pve-vm100", tgt)
+print("before", capacity(), flush=True)
+open(os.path.join(tdir, "ready"), "w").close()
+for _ in range(200):
+    if os.path.exists(os.path.join(tdir, "go")):
+        break
+    time.sleep(0.05)
+print("after", capacity(), flush=True)
+st, data, _ = c.scsi(bytes([0x28, 0, 0, 0, 0xFF, 0xF0, 0, 0, 16, 0]), lun=0,
+                     read_len=16 * 512)
+print("read-end", st, len(data), flush=True)
+c.logout()
+PY
+py=$!
+for _ in $(seq 100); do
+	[ -e "$T/ready" ] && break
+	sleep 0.05
+done
 truncate -s 32M "$zv1"
 check "modify_lu: ietadm --op delete --lun=0" \
 	run "$IETADM" --op delete --tid="$tid" --lun=0
@@ -126,6 +165,13 @@ check "modify_lu: ietadm --op new --lun=0 again" \
 	"Path=$zv1,Type=blockio"
 check "modify_lu: LU 0 back at its new size, 32 MiB" \
 	test "$(lu_line 0)" = "lun:0 blocks:65536 path:$zv1"
+touch "$T/go"
+wait "$py"
+check "a session logged in across modify_lu: saw 16 MiB before" \
+	grep -qx "before 16777216" "$T/py.out"
+check "the same session sees 32 MiB after" grep -qx "after 33554432" "$T/py.out"
+check "the same session reads the grown end" \
+	grep -qx "read-end 0 8192" "$T/py.out"
 check "an initiator sees LU 0 at 32 MiB" bash -c \
 	"iscsi-readcapacity16 'iscsi://127.0.0.1:$PORT/$TGT/0' | grep -q 'Total size:33554432'"
 
