@@ -78,7 +78,12 @@ struct conf_lun {
 	char *scsi_sn; /* NULL when not given */
 	enum conf_iomode iomode;
 	unsigned int block_size; /* 512, 1024, 2048 or 4096 */
-	uint64_t sectors;        /* nullio size in blocks; 0 for the others */
+	/*
+	 * PhysicalBlockSize (an ietd addition): block_size times a power of
+	 * two up to 64, at most 65536; equal to block_size when not given.
+	 */
+	unsigned int phys_block_size;
+	uint64_t sectors; /* nullio size in blocks; 0 for the others */
 };
 
 struct conf_target {

@@ -24,6 +24,9 @@
 #define CONF_TOKENS_MAX 8         /* more than any keyword takes */
 #define CONF_FILE_MAX (16u << 20) /* refuse absurd config files */
 #define CONF_BLOCK_SIZE_MAX 4096
+/* SBC-4 6.1 (READ CAPACITY (16)): a 4-bit exponent; ietd allows 2^6. */
+#define CONF_PHYS_PER_LOGICAL_MAX 64
+#define CONF_PHYS_BLOCK_SIZE_MAX 65536
 
 /* Parser state for one file. */
 struct conf_parser {
@@ -248,6 +251,7 @@ conf_parser_user(struct conf_parser *p, const char *kw, bool incoming,
 /* The values of a Lun parameter list, NULL when not given. */
 struct conf_lun_args {
 	const char *path, *type, *scsi_id, *scsi_sn, *iomode, *bsize, *sectors;
+	const char *pbsize;
 };
 
 static const char **
@@ -265,6 +269,8 @@ conf_lun_arg_slot(struct conf_lun_args *a, const char *name)
 		return &a->iomode;
 	if (strcasecmp(name, "BlockSize") == 0)
 		return &a->bsize;
+	if (strcasecmp(name, "PhysicalBlockSize") == 0)
+		return &a->pbsize;
 	/* IET 1.4.20 named it Blocks, keeping Sectors as an alias. */
 	if (strcasecmp(name, "Sectors") == 0 || strcasecmp(name, "Blocks") == 0)
 		return &a->sectors;
@@ -391,6 +397,25 @@ conf_lun_fill(struct conf_parser *p, unsigned int n,
 			ok = false;
 		} else {
 			l->block_size = (unsigned int)v;
+		}
+	}
+	l->phys_block_size = l->block_size;
+	if (a->pbsize != NULL) {
+		/* 512e: 512-byte logical blocks on 4 KiB-sector storage. */
+		if (str_to_u64(a->pbsize, 1, CONF_PHYS_BLOCK_SIZE_MAX, false,
+			&v) != 0 ||
+		    (v & (v - 1)) != 0 || v < l->block_size ||
+		    v > (uint64_t)l->block_size * CONF_PHYS_PER_LOGICAL_MAX) {
+			conf_parser_error(p,
+			    "Lun %u: PhysicalBlockSize %s is not a power of "
+			    "two from BlockSize (%u) to %u times it, at most "
+			    "%u",
+			    n, conf_show(show, a->pbsize), l->block_size,
+			    CONF_PHYS_PER_LOGICAL_MAX,
+			    CONF_PHYS_BLOCK_SIZE_MAX);
+			ok = false;
+		} else {
+			l->phys_block_size = (unsigned int)v;
 		}
 	}
 	if (a->scsi_id != NULL &&

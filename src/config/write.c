@@ -69,8 +69,11 @@ conf_write_lun(FILE *f, const struct conf_lun *l)
 		fprintf(f, ",ScsiId=%s", l->scsi_id);
 	if (l->scsi_sn != NULL)
 		fprintf(f, ",ScsiSN=%s", l->scsi_sn);
-	fprintf(f, ",IOMode=%s,BlockSize=%u\n", modes[l->iomode],
-	    l->block_size);
+	fprintf(f, ",IOMode=%s,BlockSize=%u", modes[l->iomode], l->block_size);
+	/* Only when set, so a plain IET file writes back as IET reads it. */
+	if (l->phys_block_size != l->block_size)
+		fprintf(f, ",PhysicalBlockSize=%u", l->phys_block_size);
+	fputc('\n', f);
 }
 
 void

@@ -104,11 +104,21 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	};
 	struct scsi_lu *lu;
 	unsigned int bs = p->block_size ? p->block_size : 512;
+	unsigned int pbs = p->phys_block_size ? p->phys_block_size : bs;
+	unsigned int exp = 0;
 	int rc;
 
 	*out = NULL;
 	if (bs < 512 || bs > 4096 || (bs & (bs - 1)) != 0) {
 		snprintf(why, whylen, "invalid block size %u", bs);
+		return -EINVAL;
+	}
+	while (exp < 7 && (bs << exp) < pbs)
+		exp++;
+	if ((bs << exp) != pbs || exp > 6 || pbs > 65536) {
+		snprintf(why, whylen,
+		    "invalid physical block size %u for block size %u", pbs,
+		    bs);
 		return -EINVAL;
 	}
 	lu = mem_zalloc(sizeof(*lu));
@@ -129,6 +139,7 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	lu->block_size = bs;
 	while ((1u << lu->block_shift) < bs)
 		lu->block_shift++;
+	lu->lbppb_exp = exp;
 	lu->read_only = bp.read_only;
 	lu->wce = lu->wce_default = p->write_cache;
 	lu->tid = p->tid;

@@ -748,6 +748,11 @@ scsi_sbc_read_capacity16(struct scsi_task *task)
 	memset(b, 0, sizeof(b));
 	put_be64(b, blocks ? blocks - 1 : 0);
 	put_be32(b + 8, lu->block_size);
+	/*
+	 * SBC-4 5.20.2: LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (byte 13
+	 * bits 3..0); LOWEST ALIGNED LOGICAL BLOCK ADDRESS stays 0.
+	 */
+	b[13] = (uint8_t)(lu->lbppb_exp & 0x0f);
 	if (backend_can_discard(lu->be)) {
 		b[14] = RC16_LBPME;
 		if (backend_discard_zeroes(lu->be))

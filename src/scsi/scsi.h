@@ -177,6 +177,11 @@ struct scsi_lu_params {
 	uint64_t store_bytes;    /* nullio: its size */
 	bool write_through;      /* IOMode=wt: every write durable at GOOD */
 	unsigned int block_size; /* 512..4096, power of two */
+	/*
+	 * PhysicalBlockSize: block_size times 2^0..2^6, at most 65536;
+	 * 0 = block_size. READ CAPACITY (16) and VPD 0xB0 report it.
+	 */
+	unsigned int phys_block_size;
 	const char *scsi_id;     /* VPD 0x83 vendor id; NULL = generate */
 	const char *scsi_sn;     /* VPD 0x80 serial; NULL = generate */
 	const char *target_name; /* for designators and generated ids */

@@ -110,6 +110,8 @@ struct scsi_lu {
 	bool write_through;
 	unsigned int block_size;
 	unsigned int block_shift;
+	/* log2(logical blocks per physical block), 0..6 (SBC-4 5.20.2). */
+	unsigned int lbppb_exp;
 	uint64_t blocks; /* last seen capacity */
 	bool read_only;
 	bool wce; /* caching mode page WCE (current) */

@@ -176,7 +176,11 @@ scsi_vpd_page(struct scsi_task *task, uint8_t code, uint8_t *b)
 		 * (SBC-4 5.48).
 		 */
 		b[5] = BL_MAX_CAW_BLOCKS;
-		put_be16(b + 6, 1);
+		/*
+		 * OPTIMAL TRANSFER LENGTH GRANULARITY (SBC-4 6.6.4): one
+		 * physical block (PhysicalBlockSize), in logical blocks.
+		 */
+		put_be16(b + 6, (uint16_t)(1u << lu->lbppb_exp));
 		put_be32(b + 8, SCSI_XFER_MAX >> lu->block_shift);
 		put_be32(b + 12, BL_OPT_XFER_BYTES >> lu->block_shift);
 		if (discard) {

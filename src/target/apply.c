@@ -30,8 +30,9 @@ static bool
 target_lun_def_eq(const struct conf_lun *a, const struct conf_lun *b)
 {
 	return a->type == b->type && a->iomode == b->iomode &&
-	    a->block_size == b->block_size && a->sectors == b->sectors &&
-	    target_str_eq(a->path, b->path) &&
+	    a->block_size == b->block_size &&
+	    a->phys_block_size == b->phys_block_size &&
+	    a->sectors == b->sectors && target_str_eq(a->path, b->path) &&
 	    target_str_eq(a->scsi_id, b->scsi_id) &&
 	    target_str_eq(a->scsi_sn, b->scsi_sn);
 }
@@ -53,6 +54,7 @@ target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
 	    .store_bytes = cl->sectors * cl->block_size,
 	    .write_through = cl->iomode == CONF_IOMODE_WT,
 	    .block_size = cl->block_size,
+	    .phys_block_size = cl->phys_block_size,
 	    .scsi_id = cl->scsi_id,
 	    .scsi_sn = cl->scsi_sn,
 	    .target_name = ct->name,

@@ -177,7 +177,9 @@ target_eq(const struct conf_target *a, const struct conf_target *b)
 		    !str_eq(p->path, q->path) ||
 		    !str_eq(p->scsi_id, q->scsi_id) ||
 		    !str_eq(p->scsi_sn, q->scsi_sn) || p->iomode != q->iomode ||
-		    p->block_size != q->block_size || p->sectors != q->sectors)
+		    p->block_size != q->block_size ||
+		    p->phys_block_size != q->phys_block_size ||
+		    p->sectors != q->sectors)
 			return false;
 	}
 	return x == &a->luns && y == &b->luns;

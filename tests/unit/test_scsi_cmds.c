@@ -387,6 +387,65 @@ test_capacity(void **state)
 }
 
 /*
+ * PhysicalBlockSize (512e): READ CAPACITY (16) byte 13 holds the
+ * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT with LOWEST ALIGNED LBA 0,
+ * and VPD 0xB0's OPTIMAL TRANSFER LENGTH GRANULARITY is one physical
+ * block; unset it is the logical block (exponent 0, granularity 1).
+ */
+static void
+test_physical_block_size(void **state)
+{
+	static const struct {
+		unsigned int bs, pbs;
+		int ok;
+		unsigned int exp;
+	} cases[] = {
+	    {512, 0, 1, 0}, {512, 512, 1, 0}, {512, 4096, 1, 3},
+	    {4096, 65536, 1, 4}, {512, 32768, 1, 6},
+	    {512, 65536, 0, 0},  /* 128 logical blocks per physical */
+	    {4096, 2048, 0, 0},  /* smaller than BlockSize */
+	    {512, 1536, 0, 0},   /* not a power of two */
+	    {4096, 131072, 0, 0} /* above 65536 */
+	};
+	uint8_t rc16[16] = {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32};
+	uint8_t inq[6] = {0x12, 0x01, 0xb0, 0, 255, 0};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct scsi_lu_params p = {
+		    .store = "nullio",
+		    .store_bytes = 1024 * 1024,
+		    .block_size = cases[i].bs,
+		    .phys_block_size = cases[i].pbs,
+		    .target_name = "iqn.2026-01.org.example:pbs",
+		};
+		struct scsi_lu *lu = NULL;
+		struct t_task *t;
+		char why[128];
+		int rc = scsi_lu_new(&p, &lu, why, sizeof(why));
+
+		if (!cases[i].ok) {
+			assert_int_equal(rc, -EINVAL);
+			assert_non_null(strstr(why, "physical block size"));
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		t_clear_ua(lu, &t_nx1);
+		t = t_run(lu, rc16, 16, 32, false, &t_nx1);
+		assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+		assert_int_equal(get_be32(t->buf + 8), cases[i].bs);
+		assert_int_equal(t->buf[13], cases[i].exp);
+		assert_int_equal(t->buf[14] & 0x3f, 0); /* LOWEST ALIGNED */
+		assert_int_equal(t->buf[15], 0);
+		t = t_run(lu, inq, 6, 255, false, &t_nx1);
+		assert_int_equal(t->task.status, SCSI_STATUS_GOOD);
+		assert_int_equal(get_be16(t->buf + 6), 1u << cases[i].exp);
+		scsi_lu_put(lu);
+	}
+}
+
+/*
  * A Data-Out CDB whose task the transport did not mark data_out (the
  * iSCSI W bit was clear): the buffer holds another command's bytes, here
  * a stale pattern laid out as a valid parameter list for each command.
@@ -1804,6 +1863,7 @@ main(void)
 	    cmocka_unit_test(test_inquiry),
 	    cmocka_unit_test(test_no_lu),
 	    cmocka_unit_test(test_capacity),
+	    cmocka_unit_test(test_physical_block_size),
 	    cmocka_unit_test(test_read_write),
 	    cmocka_unit_test(test_data_out_without_w),
 	    cmocka_unit_test(test_ordering),
