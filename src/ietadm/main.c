@@ -116,12 +116,12 @@ ietadm_json_str(const char *s, size_t len)
  * look (a ScsiSN or a user name made of digits stays a string).
  */
 static const char *const ietadm_json_numbers[] = {"tid", "lun", "state",
-    "blocks", "blocksize", "sid", "cid", "Sectors", "BlockSize", "Size",
-    "MaxConnections", "MaxSessions", "MaxRecvDataSegmentLength",
-    "MaxXmitDataSegmentLength", "MaxBurstLength", "FirstBurstLength",
-    "DefaultTime2Wait", "DefaultTime2Retain", "MaxOutstandingR2T",
-    "ErrorRecoveryLevel", "NOPInterval", "NOPTimeout", "Wthreads",
-    "QueuedCommands", "iSCSIProtocolLevel"};
+    "blocks", "blocksize", "sid", "cid", "Sectors", "BlockSize",
+    "PhysicalBlockSize", "Size", "MaxConnections", "MaxSessions",
+    "MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "MaxBurstLength",
+    "FirstBurstLength", "DefaultTime2Wait", "DefaultTime2Retain",
+    "MaxOutstandingR2T", "ErrorRecoveryLevel", "NOPInterval", "NOPTimeout",
+    "Wthreads", "QueuedCommands", "iSCSIProtocolLevel"};
 
 static bool
 ietadm_json_numeric_key(const char *k, size_t len)

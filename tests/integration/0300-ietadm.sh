@@ -101,6 +101,14 @@ expect_fail "new LUN: missing file" 1 \
 	"$(adm --op new --tid=2 --lun=5 --params Path=/no/such,Type=fileio 2>&1)" \
 	adm --op new --tid=2 --lun=5 --params Path=/no/such,Type=fileio
 check "new LUN: failure leaves no LUN" bash -c "! iscsi-readcapacity16 '$(url two 5)'"
+# PhysicalBlockSize (512e): the exponent in READ CAPACITY (16), kept in the dump.
+check "new LUN with PhysicalBlockSize=4096" adm --op new --tid=2 --lun=7 \
+	--params Sectors=2048,Type=nullio,PhysicalBlockSize=4096
+check "it reports 8 logical blocks per physical block" bash -c \
+	"iscsi-readcapacity16 '$(url two 7)' | grep -q 'LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT:3'"
+expect_fail "new LUN: PhysicalBlockSize not a multiple of BlockSize" 1 \
+	"ietadm: Lun 8: PhysicalBlockSize 2048 is not a power of two from BlockSize (4096) to 64 times it, at most 65536" \
+	adm --op new --tid=2 --lun=8 --params Sectors=2048,Type=nullio,BlockSize=4096,PhysicalBlockSize=2048
 check "delete LUN" adm --op delete --tid=2 --lun=3
 check "deleted LUN fails" bash -c "! iscsi-readcapacity16 '$(url two 3)'"
 
@@ -146,7 +154,7 @@ check "target login with the account" \
 	iscsi-inq "iscsi://tu%targetsecret1@127.0.0.1:$PORT/$IQN_BASE:two/0"
 
 # ---- status files ---------------------------------------------------------------
-printf 'tid:1 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wt blocks:131072 blocksize:512 path:%s\ntid:2 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wb blocks:65536 blocksize:512 path:%s\n' \
+printf 'tid:1 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wt blocks:131072 blocksize:512 path:%s\ntid:2 name:%s\n\tlun:0 state:0 iotype:fileio iomode:wb blocks:65536 blocksize:512 path:%s\n\tlun:7 state:0 iotype:nullio iomode:wt blocks:2048 blocksize:512\n' \
 	"$IQN_BASE:one" "$img1" "$IQN_BASE:two" "$img2" >"$T/volume.want"
 same "status file volume in IET's format" "$T/volume.want" "$STATUS/volume"
 adm --op show --status=volume >"$T/volume.got"
@@ -272,6 +280,7 @@ check "daemon serves iSCSI after bad frames" bash -c \
 check "dump" bash -c "'$IETADM' --control='$SOCK' --op show --dump >'$T/dump.conf'"
 check "dump holds the live changes" bash -c \
 	"grep -q 'Target $IQN_BASE:two' '$T/dump.conf' && grep -q 'IncomingUser joe secretsecret1' '$T/dump.conf'"
+check "dump keeps PhysicalBlockSize" grep -q 'Lun 7 Sectors=2048,Type=nullio.*,BlockSize=512,PhysicalBlockSize=4096$' "$T/dump.conf"
 iscsi-ls "iscsi://joe%secretsecret1@127.0.0.1:$PORT" | sort >"$T/ls.before"
 check "dump --json" bash -c \
 	"'$IETADM' --control='$SOCK' --op show --dump --json | python3 -c 'import json,sys; assert \"Target\" in json.load(sys.stdin)[\"config\"]'"
