@@ -9,7 +9,8 @@ tests) and are not verdicts. A test that printed "[SKIPPED]" before its
 verdict is SKIP: skipping is not passing. A test with no verdict (the
 client hung or crashed) is FAIL.
 
-usage: cu-parse.py SUITE < log    (SUITE like ALL.Read10)
+usage: cu-parse.py SUITE < log    (SUITE like ALL.Read10 or
+       ALL.Read10.Simple for a single test)
 """
 import re
 import sys
@@ -20,6 +21,8 @@ VERDICT = re.compile(r"^(passed|FAILED)\b")
 
 def parse(suite, lines):
     results = []
+    # One test run alone (ALL.Suite.Test): CUnit prints its bare name.
+    suite = ".".join(suite.split(".")[:2])
     name, skipped = None, False
 
     def close(verdict):

@@ -13,6 +13,9 @@ expected=$here/expected-pass.txt
 # Scratch LUNs stay small: WRITE SAME with 0 blocks writes the whole LUN.
 rw=$(make_image rw.img 256M)
 ro=$(make_image ro.img 64M)
+# 512e: 512-byte blocks on 4 KiB physical ones, for the tests that need
+# more than one logical block per physical block (README.md).
+pbs=$(make_image pbs.img 64M)
 # The MultipathIO family's second path is a second target port: portal
 # group 2 (ietd.conf's ALUA extension) on its own port, both groups
 # active/optimized, as a multipath host sees a two-port array.
@@ -25,6 +28,8 @@ Target $IQN_BASE:cu
 	Lun 0 Path=$rw,Type=fileio,IOMode=wb
 Target $IQN_BASE:curo
 	Lun 0 Path=$ro,Type=fileio,IOMode=ro
+Target $IQN_BASE:cu512e
+	Lun 0 Path=$pbs,Type=fileio,IOMode=wb,PhysicalBlockSize=4096
 CONF
 ietd_start || { echo "conformance: ietd did not start"; exit 1; }
 
@@ -36,6 +41,17 @@ CU_SUITES="$suites" "$here/cu-run.sh" "$results" "$(url cu 0)" \
 	"iscsi://127.0.0.1:$PORT2/$IQN_BASE:cu/0"
 CU_SUITES=ALL.ReadOnly "$here/cu-run.sh" "$T/ro.txt" "$(url curo 0)"
 cat "$T/ro.txt" >>"$results"
+# These five skip on the plain LUN (LBPPBE 0) and run on the 512e one;
+# their verdicts come from there. GetLBAStatus.UnmapSingle stays on the
+# plain LUN, where it passes (it assumes one block per physical block).
+pbs_tests="ALL.CompareAndWrite.InvalidDataOutSize ALL.WriteSame10.UnmapUnaligned
+ALL.WriteSame10.InvalidDataOutSize ALL.WriteSame16.UnmapUnaligned
+ALL.WriteSame16.InvalidDataOutSize"
+CU_SUITES="$pbs_tests" "$here/cu-run.sh" "$T/pbs.txt" "$(url cu512e 0)"
+awk 'NR == FNR {t[$1] = 1; next} !($1 in t)' "$T/pbs.txt" "$results" \
+	>"$T/merged.txt"
+cat "$T/pbs.txt" >>"$T/merged.txt"
+mv "$T/merged.txt" "$results"
 cp "$results" "${IETD_BUILD:-$here/../../build}/conformance-results.txt" 2>/dev/null
 
 if ! kill -0 "$IETD_PID" 2>/dev/null; then
