@@ -116,26 +116,13 @@ xc_desc_sense(const struct scsi_task *task)
 	return __atomic_load_n(&task->lu->d_sense, __ATOMIC_RELAXED);
 }
 
-/* ILLEGAL REQUEST with a field pointer into the parameter list. */
-static void
-xc_param_sense(struct scsi_task *task, uint8_t asc, uint8_t ascq,
-    unsigned int byte)
-{
-	uint8_t sks[3];
-
-	sks[0] = SENSE_SKSV;
-	put_be16(sks + 1, (uint16_t)(byte > 0xffff ? 0xffff : byte));
-	task->status = SCSI_STATUS_CHECK_CONDITION;
-	scsi_sense_build(task->sense, &task->sense_len, xc_desc_sense(task),
-	    SK_ILLEGAL_REQUEST, asc, ascq, false, 0, sks);
-}
-
 /*
- * COPY ABORTED with the segment pointer of SPC-4 4.5.2.4.5 (SD clear: the
- * byte named is counted from the start of the parameter list).
+ * CHECK CONDITION with a pointer to a byte of the parameter list: ILLEGAL
+ * REQUEST's field pointer, or COPY ABORTED's segment pointer (SPC-4
+ * 4.5.2.4.5, SD clear: counted from the start of the parameter list).
  */
 static void
-xc_abort_sense(struct scsi_task *task, uint8_t asc, uint8_t ascq,
+xc_pointer_sense(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq,
     unsigned int byte)
 {
 	uint8_t sks[3];
@@ -144,7 +131,7 @@ xc_abort_sense(struct scsi_task *task, uint8_t asc, uint8_t ascq,
 	put_be16(sks + 1, (uint16_t)(byte > 0xffff ? 0xffff : byte));
 	task->status = SCSI_STATUS_CHECK_CONDITION;
 	scsi_sense_build(task->sense, &task->sense_len, xc_desc_sense(task),
-	    SK_COPY_ABORTED, asc, ascq, false, 0, sks);
+	    key, asc, ascq, false, 0, sks);
 }
 
 /* Hostile or broken parameter lists are refused with one line, bounded. */
@@ -244,7 +231,8 @@ xc_parse_cscd(struct scsi_task *task, const uint8_t *d, unsigned int off)
 
 	if (d[0] != XC_CSCD_IDENT) {
 		xc_log_refused(task, "unsupported CSCD descriptor type");
-		xc_param_sense(task, ASC_XC_UNSUPPORTED_CSCD, off);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_XC_UNSUPPORTED_CSCD, off);
 		return NULL;
 	}
 	/*
@@ -252,14 +240,16 @@ xc_parse_cscd(struct scsi_task *task, const uint8_t *d, unsigned int off)
 	 * and the PERIPHERAL DEVICE TYPE, which must be a block device.
 	 */
 	if ((d[1] & 0x1f) != INQ_TYPE_DISK) {
-		xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST, off + 1);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST, off + 1);
 		return NULL;
 	}
 	/* Only an LU's NAA designator names one of ours (VPD 0x83). */
 	if (codeset != DESIG_CODESET_BINARY || assoc != 0 ||
 	    type != (DESIG_TYPE_NAA & 0x0f) || dlen != SCSI_NAA_LEN) {
 		xc_log_refused(task, "CSCD designator is not an LU's NAA");
-		xc_abort_sense(task, ASC_XC_UNREACHABLE_TARGET, off + 4);
+		xc_pointer_sense(task, SK_COPY_ABORTED,
+		    ASC_XC_UNREACHABLE_TARGET, off + 4);
 		return NULL;
 	}
 	lu = xc_lu_find(task->lu, d + 8);
@@ -267,14 +257,16 @@ xc_parse_cscd(struct scsi_task *task, const uint8_t *d, unsigned int off)
 		xc_log_refused(task,
 		    "CSCD names no LU of this target (unknown NAA or another "
 		    "target's LU)");
-		xc_abort_sense(task, ASC_XC_UNREACHABLE_TARGET, off + 8);
+		xc_pointer_sense(task, SK_COPY_ABORTED,
+		    ASC_XC_UNREACHABLE_TARGET, off + 8);
 		return NULL;
 	}
 	/* DISK BLOCK LENGTH: what the initiator thinks the block size is. */
 	blen = get_be24(d + 29);
 	if (blen != lu->block_size) {
 		scsi_lu_put(lu);
-		xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST, off + 29);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST, off + 29);
 		return NULL;
 	}
 	return lu;
@@ -301,11 +293,13 @@ xc_parse_seg(struct scsi_task *task, struct xc *x, const uint8_t *d,
 
 	if (d[0] != XC_SEG_B2B) {
 		xc_log_refused(task, "unsupported segment descriptor type");
-		xc_param_sense(task, ASC_XC_UNSUPPORTED_SEG, off);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_XC_UNSUPPORTED_SEG, off);
 		return false;
 	}
 	if (get_be16(d + 2) != XC_SEG_B2B_LEN - XC_SEG_HDR_LEN) {
-		xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST, off + 2);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST, off + 2);
 		return false;
 	}
 	s->src = get_be16(d + 4);
@@ -313,7 +307,8 @@ xc_parse_seg(struct scsi_task *task, struct xc *x, const uint8_t *d,
 	s->where = off;
 	if (s->src >= x->ncscd || s->dst >= x->ncscd) {
 		xc_log_refused(task, "segment names a CSCD index not given");
-		xc_abort_sense(task, ASC_XC_TARGET_NOT_REACHABLE,
+		xc_pointer_sense(task, SK_COPY_ABORTED,
+		    ASC_XC_TARGET_NOT_REACHABLE,
 		    s->src >= x->ncscd ? off + 4 : off + 6);
 		return false;
 	}
@@ -327,22 +322,26 @@ xc_parse_seg(struct scsi_task *task, struct xc *x, const uint8_t *d,
 	gran = src->block_size > dst->block_size ? src->block_size
 						 : dst->block_size;
 	if (bytes % gran != 0) {
-		xc_param_sense(task, ASC_XC_GRANULARITY, off + 10);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST, ASC_XC_GRANULARITY,
+		    off + 10);
 		return false;
 	}
 	if (bytes > XC_MAX_SEG_BYTES) {
 		/* Past MAXIMUM SEGMENT LENGTH (OPERATING PARAMETERS). */
-		xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST, off + 10);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST, off + 10);
 		return false;
 	}
 	sblocks = __atomic_load_n(&src->blocks, __ATOMIC_RELAXED);
 	dblocks = __atomic_load_n(&dst->blocks, __ATOMIC_RELAXED);
 	if (slba > sblocks || (bytes >> src->block_shift) > sblocks - slba) {
-		xc_abort_sense(task, ASC_NO_ADDITIONAL_SENSE, off + 12);
+		xc_pointer_sense(task, SK_COPY_ABORTED, ASC_NO_ADDITIONAL_SENSE,
+		    off + 12);
 		return false;
 	}
 	if (dlba > dblocks || (bytes >> dst->block_shift) > dblocks - dlba) {
-		xc_abort_sense(task, ASC_NO_ADDITIONAL_SENSE, off + 20);
+		xc_pointer_sense(task, SK_COPY_ABORTED, ASC_NO_ADDITIONAL_SENSE,
+		    off + 20);
 		return false;
 	}
 	s->src_off = slba << src->block_shift;
@@ -432,11 +431,13 @@ xc_parse(struct scsi_task *task, struct xc *x, const uint8_t *p, uint32_t plen)
 	seg_len = get_be32(p + 8);
 	inline_len = get_be32(p + 12);
 	if (x->usage == XC_USAGE_RESERVED) {
-		xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST, 1);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST, 1);
 		return false;
 	}
 	if (x->usage == XC_USAGE_NONE && x->list_id != 0) {
-		xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST, 0);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_INVALID_FIELD_IN_PARAM_LIST, 0);
 		return false;
 	}
 	/* 64-bit sum: the lengths come from the initiator. */
@@ -449,7 +450,8 @@ xc_parse(struct scsi_task *task, struct xc *x, const uint8_t *p, uint32_t plen)
 	}
 	if (inline_len != 0) {
 		/* MAXIMUM INLINE DATA LENGTH is 0. */
-		xc_param_sense(task, ASC_XC_INLINE_EXCEEDED, 12);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+		    ASC_XC_INLINE_EXCEEDED, 12);
 		return false;
 	}
 	if (cscd_len % XC_CSCD_LEN != 0) {
@@ -459,7 +461,8 @@ xc_parse(struct scsi_task *task, struct xc *x, const uint8_t *p, uint32_t plen)
 	}
 	if (cscd_len / XC_CSCD_LEN > XC_MAX_CSCD) {
 		xc_log_refused(task, "too many CSCD descriptors");
-		xc_param_sense(task, ASC_XC_TOO_MANY_CSCD, 2);
+		xc_pointer_sense(task, SK_ILLEGAL_REQUEST, ASC_XC_TOO_MANY_CSCD,
+		    2);
 		return false;
 	}
 	/* Segments: walked by their own lengths, so count them first. */
@@ -474,7 +477,8 @@ xc_parse(struct scsi_task *task, struct xc *x, const uint8_t *p, uint32_t plen)
 		}
 		if (i == XC_MAX_SEGS) {
 			xc_log_refused(task, "too many segment descriptors");
-			xc_param_sense(task, ASC_XC_TOO_MANY_SEGS, 8);
+			xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+			    ASC_XC_TOO_MANY_SEGS, 8);
 			return false;
 		}
 		off += XC_SEG_HDR_LEN + get_be16(p + off + 2);
@@ -494,8 +498,8 @@ xc_parse(struct scsi_task *task, struct xc *x, const uint8_t *p, uint32_t plen)
 		/* A type we take is as long as it must be; others refused. */
 		if (p[off] == XC_SEG_B2B &&
 		    get_be16(p + off + 2) < XC_SEG_B2B_LEN - XC_SEG_HDR_LEN) {
-			xc_param_sense(task, ASC_INVALID_FIELD_IN_PARAM_LIST,
-			    off + 2);
+			xc_pointer_sense(task, SK_ILLEGAL_REQUEST,
+			    ASC_INVALID_FIELD_IN_PARAM_LIST, off + 2);
 			return false;
 		}
 		if (!xc_parse_seg(task, x, p + off, off, s))
@@ -673,7 +677,7 @@ xc_write_done(struct scsi_cmd *cmd)
 	struct xc *x = cmd->state;
 
 	if (cmd->io.result < 0) {
-		xc_abort_sense(cmd->task, ASC_WRITE_ERROR,
+		xc_pointer_sense(cmd->task, SK_COPY_ABORTED, ASC_WRITE_ERROR,
 		    x->seg[x->cur].where);
 		xc_finish(cmd, XC_ST_FAILED);
 		return;
@@ -696,7 +700,8 @@ xc_read_done(struct scsi_cmd *cmd)
 	struct scsi_lu *dst = x->cscd[s->dst];
 
 	if (cmd->io.result < 0) {
-		xc_abort_sense(cmd->task, ASC_UNRECOVERED_READ_ERROR, s->where);
+		xc_pointer_sense(cmd->task, SK_COPY_ABORTED,
+		    ASC_UNRECOVERED_READ_ERROR, s->where);
 		xc_finish(cmd, XC_ST_FAILED);
 		return;
 	}
