@@ -60,11 +60,8 @@ scsi_sbc_write_atomic(struct scsi_cmd *cmd)
 	 * All or nothing: unlike WRITE, a short Data-Out is not written in
 	 * part (the transport reports the residual).
 	 */
-	if (scsi_task_data_out_len(task) < bytes) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
+	if (scsi_task_data_out_short(task, bytes))
 		goto done;
-	}
 	scsi_cmd_submit(cmd, BACKEND_OP_WRITE, cmd->lba << lu->block_shift,
 	    bytes, task->data, scsi_sbc_fua(cmd, task->cdb[1] & CDB_FUA),
 	    scsi_sbc_write_done);

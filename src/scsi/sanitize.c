@@ -305,11 +305,8 @@ scsi_sanitize_overwrite_params(struct scsi_sanitize *s, struct scsi_task *task,
 		    -1);
 		return false;
 	}
-	if (scsi_task_data_out_len(task) < plen) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
+	if (scsi_task_data_out_short(task, plen))
 		return false;
-	}
 	if (p[0] & SANITIZE_TEST) {
 		scsi_task_sense_invalid_field(task, false, 0, 6);
 		return false;

@@ -293,11 +293,8 @@ scsi_sbc_read_medium(struct scsi_cmd *cmd, uint64_t bytes, uint64_t need,
 {
 	struct scsi_task *task = cmd->task;
 
-	if (scsi_task_data_out_len(task) < need) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
+	if (scsi_task_data_out_short(task, need))
 		return false;
-	}
 	cmd->buf = databuf_alloc((size_t)bytes);
 	cmd->buf_len = (size_t)bytes;
 	if (cmd->buf == NULL) {
@@ -669,11 +666,8 @@ scsi_sbc_unmap(struct scsi_cmd *cmd)
 	task->xfer_len = plen;
 	if (plen == 0)
 		goto done;
-	if (scsi_task_data_out_len(task) < plen) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
+	if (scsi_task_data_out_short(task, plen))
 		goto done;
-	}
 	if (plen < 8) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_PARAMETER_LIST_LENGTH_ERROR);

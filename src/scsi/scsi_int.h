@@ -382,6 +382,12 @@ void scsi_spc_maintenance_in(struct scsi_task *task, const uint64_t *luns,
  * also marks its xfer_len as a Data-Out length for the residual.
  */
 uint32_t scsi_task_data_out_len(struct scsi_task *task);
+/*
+ * Less Data-Out than need bytes (a parameter list or the blocks a CDB
+ * names)? Then the task has INVALID FIELD IN INFORMATION UNIT and the
+ * answer is true.
+ */
+bool scsi_task_data_out_short(struct scsi_task *task, uint64_t need);
 void scsi_task_data_in(struct scsi_task *task, const void *src, uint32_t len,
     uint32_t alloc);
 

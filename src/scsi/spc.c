@@ -511,11 +511,8 @@ scsi_spc_mode_select(struct scsi_task *task, const uint64_t *luns,
 	}
 	if (plen == 0)
 		return;
-	if (scsi_task_data_out_len(task) < plen) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
+	if (scsi_task_data_out_short(task, plen))
 		return;
-	}
 	if (plen < hdr) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_PARAMETER_LIST_LENGTH_ERROR);

@@ -140,6 +140,15 @@ scsi_task_data_out_len(struct scsi_task *task)
 	return task->data_out && task->data != NULL ? task->data_len : 0;
 }
 
+bool
+scsi_task_data_out_short(struct scsi_task *task, uint64_t need)
+{
+	if (scsi_task_data_out_len(task) >= need)
+		return false;
+	scsi_task_set_sense(task, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_IU);
+	return true;
+}
+
 static void
 scsi_task_reset_result(struct scsi_task *task)
 {

@@ -768,11 +768,8 @@ scsi_xcopy_start(struct scsi_cmd *cmd)
 	/* SPC-4 6.4.1: a zero length is no error and copies nothing. */
 	if (plen == 0)
 		goto done;
-	if (scsi_task_data_out_len(task) < plen) {
-		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
-		    ASC_INVALID_FIELD_IN_IU);
+	if (scsi_task_data_out_short(task, plen))
 		goto done;
-	}
 	x = mem_zalloc(sizeof(*x));
 	if (x == NULL) {
 		scsi_task_set_status(task, SCSI_STATUS_BUSY);
