@@ -9,7 +9,8 @@ PKGS="build-essential pkg-config libssl-dev libisal-dev liburing-dev
 libcmocka-dev libiscsi-bin qemu-utils qemu-block-extra mandoc python3
 iproute2 procps qemu-system-x86 cpio xz-utils strace cppcheck clang-format
 resource-agents systemd prometheus curl debhelper lintian dmsetup
-open-isns-server open-isns-utils"
+open-isns-server open-isns-utils ceph-mon ceph-osd ceph-common librbd-dev
+librados-dev tgt tgt-rbd"
 
 missing=""
 for p in $PKGS; do
