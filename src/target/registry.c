@@ -269,7 +269,6 @@ target_find_by_tid(unsigned int tid)
 		}
 	}
 	pthread_rwlock_unlock(&target_registry.lock);
-	log_debug(1, "target_find_id: %u", tid);
 	return found;
 }
 
