@@ -28,4 +28,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "ietd: installing missing Debian packages:$missing"
 apt-get update -qq
+# Some of these packages start a service when installed (tgt's tgtd on
+# port 3260, Prometheus, the iSNS server), which would take the port
+# `make run` serves on and keep running after the tests. The tests start
+# the daemons they need themselves, so keep the package scripts from
+# starting any: a policy-rc.d that refuses, unless the host has its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# ietd tools/ensure-deps.sh: no service starts while installing\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+	trap 'rm -f "$policy"' EXIT INT TERM
+fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+[ "$own_policy" = 1 ] && rm -f "$policy"
+exit 0
