@@ -28,7 +28,7 @@ _ceph_cmd() {
 }
 
 ceph_start() {
-	local d=$T/ceph port fsid i
+	local d=$T/ceph port fsid i t
 	for t in ceph-mon ceph-osd ceph monmaptool ceph-authtool rbd; do
 		if ! command -v "$t" >/dev/null; then
 			echo "ceph_start: $t is missing (tools/ensure-deps.sh installs ceph-mon ceph-osd ceph-common)" >&2
