@@ -183,6 +183,13 @@ check-deps:
 bench: all
 	$(Q)bench/run.sh
 
+# The direct librbd client behind the rbd LUN kind of bench/run.sh: the
+# ceiling of an iSCSI gateway on the same image (bench/README.md).
+$(B)/bench/rbd_load: bench/rbd_load.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lrbd -lrados
+
 run: check-deps all
 	$(Q)tools/demo.sh $(B)/ietd
 
