@@ -30,6 +30,9 @@ LUN_TITLES = {
     "blk-direct": ("1 GiB loop device (direct I/O to a file in /var/tmp), "
                    "O_DIRECT: ietd blockio, tgtd rdwr --bsoflags direct; "
                    "istgt has none"),
+    "rbd": ("RBD image on a throwaway Ceph cluster (one memstore OSD), "
+            "librbd cache off: ietd Type=rbd, tgtd bs rbd (tgt-rbd), "
+            "librbd = bench/rbd_load on librbd directly (the ceiling)"),
 }
 
 
@@ -45,7 +48,8 @@ def machine():
     cpu = sh("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1")
     mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2 / 1048576}' /proc/meminfo")
     pkgs = sh("dpkg-query -W -f '${Package} ${Version}, ' "
-              "tgt istgt libiscsi-bin qemu-utils 2>/dev/null").rstrip(", ")
+              "tgt istgt libiscsi-bin qemu-utils tgt-rbd librbd1 "
+              "2>/dev/null").rstrip(", ")
     return (f"{platform.node()}, {os.cpu_count()} CPUs ({cpu}), {mem}, "
             f"Linux {platform.release()}; {pkgs}")
 
@@ -214,6 +218,18 @@ def main():
                  "size) and istgt has no null store, so its null row is "
                  "/dev/zero. The digest rows use header digests only: "
                  "libiscsi and qemu have no data digest.")
+    if any(lun == "rbd" for lun, _ in order):
+        lines.append("")
+        lines.append("RBD: `load-randwrite-4k-q32` is bench/scale_load -w "
+                     "(one session, random WRITE16s of a 0x5a pattern). "
+                     "The librbd rows are bench/rbd_load with the same "
+                     "request size, pattern and depth through librbd's "
+                     "aio calls, no iSCSI: its ietd/peer column is "
+                     "ietd/librbd (issue 21's goal: at least 0.90 at 4 KiB "
+                     "depth 32), tgtd's is ietd/tgt-rbd (goal: at least "
+                     "1.5). Their CPU is rbd_load's own (load and librbd); "
+                     "the OSD's and monitor's CPU is under other cores "
+                     "for every target.")
     text = "\n".join(lines) + "\n"
     with open(out, "w") as f:
         f.write(text)

@@ -69,6 +69,10 @@ holders=()        # pids of the processes that hold the blk devices open
 notes=()          # lines for the report about the stores
 child=
 
+# The rbd kind: its cluster, image, clients and the pseudo-target librbd.
+# shellcheck source=bench/rbd.sh
+. "$here/rbd.sh"
+
 log() { printf '%s\n' "$*" >&2; }
 
 # Every port is asked of the kernel, so parallel runs and other engineers'
@@ -156,6 +160,7 @@ cleanup() {
 		fi
 		wait "${tpid[$t]}" 2>/dev/null
 	done
+	rbd_cleanup
 	for t in "${holders[@]}"; do
 		kill "$t" 2>/dev/null
 		wait "$t" 2>/dev/null
@@ -263,6 +268,10 @@ make_store() {
 	local t=$1 kind=$2 f dd_out=()
 	case $kind in
 	null) return 0 ;;
+	rbd)
+		rbd_store "$t"
+		return
+		;;
 	tmpfs) f=$shm.$t ;;
 	digest) f=$shm.$t-digest ;;
 	disk) f=$disk.$t ;;
@@ -292,6 +301,7 @@ make_stores() {
 			kstate[$t/$kind]="not offered: istgt has no O_DIRECT store"
 			continue
 		fi
+		[ "$t" = librbd ] && continue
 		if ! make_store "$t" "$kind"; then
 			[ -n "${kstate[$t/$kind]:-}" ] ||
 			    kstate[$t/$kind]="failed: cannot create the backing store"
@@ -327,6 +337,7 @@ start_ietd() {
 			null) echo "Sectors=$lun_sectors,Type=nullio" ;;
 			wt) echo "Path=${store[$t/$kind]},Type=fileio,IOMode=wt" ;;
 			blk-direct) echo "Path=${store[$t/$kind]},Type=blockio,IOMode=wb" ;;
+			rbd) echo "Path=${store[$t/$kind]},Type=rbd,CephConf=$CEPH_CONF" ;;
 			*) echo "Path=${store[$t/$kind]},Type=fileio,IOMode=wb" ;;
 			esac
 		done
@@ -388,6 +399,9 @@ start_tgtd() {
 		bs=(--bstype rdwr)
 		# O_DIRECT on the device, as ietd's blockio opens it.
 		[ "$kind" = blk-direct ] && bs+=(--bsoflags direct)
+		# tgt-rbd takes the cluster's config file and cephx id as
+		# bsopts (tgt's doc/README.rbd); the keyring is the conf's.
+		[ "$kind" = rbd ] && bs=(--bstype rbd --bsopts "conf=$CEPH_CONF;id=admin")
 		if ! tgtadm_w --op new --mode logicalunit --tid 1 --lun $lun \
 		    "${bs[@]}" -b "${store[tgtd/$kind]}"; then
 			kstate[tgtd/$kind]="failed: tgtadm refused the LUN"
@@ -535,6 +549,10 @@ qemu_image_args() {
 # Workloads: name tool mode size depth. iscsi-perf reads only (READ16);
 # qemu-img bench is sequential only.
 workloads_of() {
+	if [ "$1" = rbd ]; then
+		rbd_workloads
+		return
+	fi
 	if [ "$1" = digest ]; then
 		cat <<-EOF
 			perf-rand-4k-q32 perf rand 4096 32
@@ -612,6 +630,7 @@ calibrate() {
 measure() {
 	local t=$1 kind=$2 name=$3 tool=$4 mode=$5 size=$6 depth=$7 run=$8
 	local c0 c1 status=ok ios=0 seconds=0 iops r cpu m0 m1 busy total
+	local cpu_s=0 # CPU seconds a client reports itself (librbd: no daemon)
 	if [ "${tstate[$t]}" != ok ]; then
 		echo "$kind,$name,$t,$run,${tstate[$t]//,/;},0,0,0,0,$size,0,0" >>"$csv"
 		return
@@ -620,14 +639,18 @@ measure() {
 		echo "$kind,$name,$t,$run,${kstate[$t/$kind]//,/;},0,0,0,0,$size,0,0" >>"$csv"
 		return
 	fi
-	if ! alive "$t"; then
+	if [ "$t" != librbd ] && ! alive "$t"; then
 		tstate[$t]="failed: died during the benchmark"
 		echo "$kind,$name,$t,$run,${tstate[$t]},0,0,0,0,$size,0,0" >>"$csv"
 		return
 	fi
 	m0=$(machine_ticks)
-	c0=$(cpu_ticks "${tpid[$t]}")
-	if [ "$tool" = perf ]; then
+	c0=$(cpu_ticks "${tpid[$t]:-0}")
+	if [ "$t" = librbd ]; then
+		rbd_librbd_once "$tool" "$mode" "$size" "$depth"
+	elif [ "$tool" = load ]; then
+		rbd_load_once "$t" "$kind" "$mode" "$size" "$depth"
+	elif [ "$tool" = perf ]; then
 		local rnd=()
 		[ "$mode" = rand ] && rnd=(-r)
 		if run_child $((secs + 60)) iscsi-perf -t "$secs" -m "$depth" \
@@ -653,15 +676,15 @@ measure() {
 			status="failed: qemu-img bench"
 		fi
 	fi
-	c1=$(cpu_ticks "${tpid[$t]}")
+	c1=$(cpu_ticks "${tpid[$t]:-0}")
 	m1=$(machine_ticks)
 	# awk, not python3, for the arithmetic here: a python3 that starts
 	# through a version manager's shim costs up to a second a call, and
 	# this runs a few hundred times.
 	read -r cpu busy total < <(awk -v c=$((c1 - c0)) -v m0="$m0" \
-	    -v m1="$m1" -v hz="$tick" 'BEGIN { split(m0, a, " ")
+	    -v m1="$m1" -v hz="$tick" -v x="$cpu_s" 'BEGIN { split(m0, a, " ")
 		split(m1, b, " ")
-		print c / hz, (b[1] - a[1]) / hz, (b[2] - a[2]) / hz }')
+		print c / hz + x, (b[1] - a[1]) / hz, (b[2] - a[2]) / hz }')
 	if [ "$status" != ok ]; then
 		log "bench:   $t run $run: $status"
 		cp "$work/out" "$work/failed-$t-$kind-$name-$run.out" 2>/dev/null
@@ -696,7 +719,7 @@ main() {
 	local t kind name tool mode size depth run lb
 	for t in $targets; do
 		case $t in
-		ietd | tgtd | istgt) ;;
+		ietd | tgtd | istgt | librbd) ;;
 		ietd-base)
 			if [ -z "$base_bin" ]; then
 				log "bench: target ietd-base needs BENCH_IETD_BASE=/path/to/ietd"
@@ -704,16 +727,16 @@ main() {
 			fi
 			;;
 		*)
-			log "bench: unknown target $t (ietd, ietd-base, tgtd, istgt)"
+			log "bench: unknown target $t (ietd, ietd-base, tgtd, istgt, librbd)"
 			exit 2
 			;;
 		esac
 	done
 	for kind in $luns; do
 		case $kind in
-		null | tmpfs | disk | wt | blk | blk-direct | digest) ;;
+		null | tmpfs | disk | wt | blk | blk-direct | digest | rbd) ;;
 		*)
-			log "bench: unknown LUN kind $kind (null, tmpfs, disk, wt, blk, blk-direct, digest)"
+			log "bench: unknown LUN kind $kind (null, tmpfs, disk, wt, blk, blk-direct, digest, rbd)"
 			exit 2
 			;;
 		esac
@@ -752,6 +775,7 @@ main() {
 			if [ "$tool" = qemu ]; then
 				for t in $targets; do
 					[ "${tstate[$t]}" = ok ] || continue
+					[ "$t" = librbd ] && continue
 					has_lun "$t" "$kind" || continue
 					calibrate "$t" "$kind" "$name" "$mode" \
 					    "$size" "$depth" ||

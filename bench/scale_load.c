@@ -6,7 +6,10 @@
  * keeps DEPTH random reads in flight per session and counts completions in
  * a fixed window, so 256 sessions cost one poll loop instead of 256
  * iscsi-perf processes fighting the target for two CPUs. DEPTH 0 holds the
- * sessions idle until "stop". Built by scale.sh with cc ... -liscsi.
+ * sessions idle until "stop". With -w the requests are random WRITE(16)s
+ * of a 0x5a pattern instead: bench/run.sh's random-write load, which
+ * neither iscsi-perf (reads only) nor qemu-img bench (sequential only)
+ * offers. Built by scale.sh and run.sh with cc ... -liscsi.
  */
 
 #include <errno.h>
@@ -42,7 +45,8 @@ struct load {
 	unsigned int n;
 	unsigned int depth;
 	unsigned int lun;
-	unsigned int blocks; /* sectors per read */
+	unsigned int blocks; /* sectors per request */
+	unsigned char *wbuf; /* -w: the data of every WRITE(16), else NULL */
 	uint64_t lun_sectors;
 	double seconds;
 	double win_start, win_end; /* the counted window, monotonic seconds */
@@ -101,10 +105,17 @@ load_read_issue(struct load_session *s)
 {
 	uint64_t slots = ld.lun_sectors / ld.blocks;
 	uint64_t lba = (load_rand(s) % slots) * ld.blocks;
+	struct scsi_task *task;
 
-	if (iscsi_read16_task(s->iscsi, (int)ld.lun, lba,
-		ld.blocks * SECTOR_BYTES, SECTOR_BYTES, 0, 0, 0, 0, 0,
-		load_read_done, s) == NULL) {
+	if (ld.wbuf != NULL)
+		task = iscsi_write16_task(s->iscsi, (int)ld.lun, lba, ld.wbuf,
+		    ld.blocks * SECTOR_BYTES, SECTOR_BYTES, 0, 0, 0, 0, 0,
+		    load_read_done, s);
+	else
+		task = iscsi_read16_task(s->iscsi, (int)ld.lun, lba,
+		    ld.blocks * SECTOR_BYTES, SECTOR_BYTES, 0, 0, 0, 0, 0,
+		    load_read_done, s);
+	if (task == NULL) {
 		ld.errors++;
 		return;
 	}
@@ -253,10 +264,11 @@ load_usage(void)
 	fprintf(stderr,
 	    "usage: scale_load -p HOST:PORT -T TARGET -n SESSIONS [-q DEPTH] "
 	    "[-b BLOCKS] [-l LUN] [-s LUN_SECTORS] [-t SECONDS] "
-	    "[-L LOGIN_SECONDS]\n"
+	    "[-L LOGIN_SECONDS] [-w]\n"
 	    "  logs in, prints \"ready UP FAILED SECONDS\", then reads "
 	    "commands from stdin:\n"
-	    "  go   start DEPTH random reads per session, count SECONDS\n"
+	    "  go   start DEPTH random reads (-w: writes) per session, count "
+	    "SECONDS\n"
 	    "  stop drain, log out, print \"result IOS WINDOW ERRORS "
 	    "LOGGED_OUT\"\n");
 	exit(2);
@@ -272,13 +284,13 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	char cmd[256];
 	unsigned int next = 0, out = 0;
-	int c, rc;
+	int c, rc, write = 0;
 
 	ld.depth = 4;
 	ld.blocks = 8;
 	ld.lun_sectors = 2097152;
 	ld.seconds = 3.0;
-	while ((c = getopt(argc, argv, "p:T:n:q:b:l:s:t:L:")) != -1) {
+	while ((c = getopt(argc, argv, "p:T:n:q:b:l:s:t:L:w")) != -1) {
 		switch (c) {
 		case 'p':
 			portal = optarg;
@@ -307,6 +319,9 @@ main(int argc, char **argv)
 		case 'L':
 			login_limit = strtod(optarg, NULL);
 			break;
+		case 'w':
+			write = 1;
+			break;
 		default:
 			load_usage();
 		}
@@ -318,6 +333,14 @@ main(int argc, char **argv)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (write) {
+		ld.wbuf = malloc((size_t)ld.blocks * SECTOR_BYTES);
+		if (ld.wbuf == NULL) {
+			fprintf(stderr, "scale_load: out of memory\n");
+			return 1;
+		}
+		memset(ld.wbuf, 0x5a, (size_t)ld.blocks * SECTOR_BYTES);
 	}
 	ld.s = calloc(ld.n, sizeof(*ld.s));
 	pfd = calloc(ld.n + 1, sizeof(*pfd));
@@ -425,5 +448,6 @@ main(int argc, char **argv)
 	free(who);
 	free(pfd);
 	free(ld.s);
+	free(ld.wbuf);
 	return 0;
 }
