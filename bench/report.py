@@ -219,6 +219,34 @@ def main():
                  "/dev/zero. The digest rows use header digests only: "
                  "libiscsi and qemu have no data digest.")
     if any(lun == "rbd" for lun, _ in order):
+        # Issue 21's two ratios per workload in one table, with its goals
+        # for 4 KiB random I/O at depth 32.
+        lines.append("")
+        lines.append("RBD ratios (ietd's median MB/s over the peer's):")
+        lines.append("")
+        lines.append("| workload | ietd/tgt-rbd | ietd/librbd | goal |")
+        lines.append("|---|---:|---:|---|")
+        for lun, wl in order:
+            if lun != "rbd":
+                continue
+            ietd = figures((lun, wl, "ietd"))
+            cells = []
+            for peer in ("tgtd", "librbd"):
+                f = figures((lun, wl, peer))
+                if ietd is None or f is None or f["mbps"] <= 0:
+                    cells.append("n/a")
+                else:
+                    cells.append(f"{ietd['mbps'] / f['mbps']:.2f}")
+            goal = ""
+            if "4k-q32" in wl:
+                if "n/a" in cells:
+                    verdict = "no figure"
+                elif float(cells[0]) >= 1.5 and float(cells[1]) >= 0.9:
+                    verdict = "met"
+                else:
+                    verdict = "not met"
+                goal = f">= 1.50 and >= 0.90: {verdict}"
+            lines.append(f"| {wl} | {cells[0]} | {cells[1]} | {goal} |")
         lines.append("")
         lines.append("RBD: `load-randwrite-4k-q32` is bench/scale_load -w "
                      "(one session, random WRITE16s of a 0x5a pattern). "
