@@ -10,7 +10,7 @@ libcmocka-dev libiscsi-bin qemu-utils qemu-block-extra mandoc python3
 iproute2 procps qemu-system-x86 cpio xz-utils strace cppcheck clang-format
 resource-agents systemd prometheus curl debhelper lintian dmsetup
 open-isns-server open-isns-utils ceph-mon ceph-osd ceph-common librbd-dev
-librados-dev tgt tgt-rbd"
+librados-dev tgt tgt-rbd libiscsi-dev"
 
 missing=""
 for p in $PKGS; do
