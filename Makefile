@@ -43,6 +43,8 @@ endif
 PKGS := libcrypto libisal liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Ceph 16 ships no .pc files for librbd and librados.
+PKG_LIBS += -lrbd -lrados
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 

@@ -22,6 +22,7 @@ static const struct backend_ops *const backend_types[] = {
     &backend_fileio_ops,
     &backend_blockio_ops,
     &backend_nullio_ops,
+    &backend_rbd_ops,
 };
 
 static const struct backend_ops *

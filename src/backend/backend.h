@@ -55,11 +55,16 @@ struct backend_io {
 };
 
 struct backend_open_params {
-	const char *type; /* store type: "fileio", "blockio", "nullio" */
-	const char *path; /* fileio/blockio: the file or block device */
+	const char *type; /* store type: "fileio", "blockio", "nullio", "rbd" */
+	const char *path; /* fileio/blockio: the file or block device; rbd:
+			     POOL[/NAMESPACE]/IMAGE */
 	uint64_t size;    /* nullio: its size in bytes */
 	bool read_only;
 	bool write_through; /* every write durable before done() (wt) */
+	/* rbd: cluster configuration file, client id, keyring; NULL: default */
+	const char *ceph_conf;
+	const char *ceph_user;
+	const char *ceph_keyring;
 };
 
 struct backend;

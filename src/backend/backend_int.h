@@ -76,6 +76,7 @@ struct backend_ops {
 extern const struct backend_ops backend_fileio_ops;
 extern const struct backend_ops backend_blockio_ops;
 extern const struct backend_ops backend_nullio_ops;
+extern const struct backend_ops backend_rbd_ops;
 /*
  * Data flushes that may run at once for one store (commit.c), each for
  * the writes one round of a thread completed; while they all run, the
@@ -152,6 +153,7 @@ struct backend {
 	struct backend_map *map;
 	pthread_mutex_t map_lock;
 	struct backend_commit commit;
+	void *priv; /* the store type's own state (rbd.c: struct rbd_lu) */
 };
 
 /*

@@ -20,6 +20,8 @@
 #define CONF_LUN_MAX 16383  /* highest LUN number ietd.conf accepts */
 #define CONF_SCSI_ID_MAX 16 /* ScsiId and ScsiSN length limit */
 #define CONF_NAME_MAX 223   /* iSCSI name length limit, RFC 7143 6.1 */
+/* Longest RBD pool, namespace or image name, or client id, in a Lun. */
+#define CONF_RBD_NAME_MAX 255
 
 /*
  * ALUA (SPC-4 5.16), ietd's extension of ietd.conf (portal.c). Portal
@@ -59,7 +61,12 @@ struct conf_tpg {
 	enum conf_alua_state state;
 };
 
-enum conf_lun_type { CONF_LUN_FILEIO, CONF_LUN_BLOCKIO, CONF_LUN_NULLIO };
+enum conf_lun_type {
+	CONF_LUN_FILEIO,
+	CONF_LUN_BLOCKIO,
+	CONF_LUN_NULLIO,
+	CONF_LUN_RBD, /* a Ceph RBD image: Path=POOL[/NAMESPACE]/IMAGE */
+};
 enum conf_iomode { CONF_IOMODE_WT, CONF_IOMODE_WB, CONF_IOMODE_RO };
 
 struct conf_account {
@@ -73,7 +80,7 @@ struct conf_lun {
 	unsigned int lun;
 	unsigned int line; /* where it was defined, for messages */
 	enum conf_lun_type type;
-	char *path;    /* NULL for nullio */
+	char *path;    /* NULL for nullio; POOL[/NAMESPACE]/IMAGE for rbd */
 	char *scsi_id; /* NULL when not given */
 	char *scsi_sn; /* NULL when not given */
 	enum conf_iomode iomode;
@@ -84,6 +91,10 @@ struct conf_lun {
 	 */
 	unsigned int phys_block_size;
 	uint64_t sectors; /* nullio size in blocks; 0 for the others */
+	/* Type=rbd: CephConf, CephUser, CephKeyring; NULL when not given. */
+	char *ceph_conf;
+	char *ceph_user;
+	char *ceph_keyring;
 };
 
 struct conf_target {

@@ -59,6 +59,9 @@ conf_lun_free(struct conf_lun *l)
 	mem_free(l->path);
 	mem_free(l->scsi_id);
 	mem_free(l->scsi_sn);
+	mem_free(l->ceph_conf);
+	mem_free(l->ceph_user);
+	mem_free(l->ceph_keyring);
 	mem_free(l);
 }
 
@@ -194,6 +197,9 @@ conf_target_dup(const struct conf_target *t)
 		cl->path = conf_strdup_opt(l->path, &fail);
 		cl->scsi_id = conf_strdup_opt(l->scsi_id, &fail);
 		cl->scsi_sn = conf_strdup_opt(l->scsi_sn, &fail);
+		cl->ceph_conf = conf_strdup_opt(l->ceph_conf, &fail);
+		cl->ceph_user = conf_strdup_opt(l->ceph_user, &fail);
+		cl->ceph_keyring = conf_strdup_opt(l->ceph_keyring, &fail);
 		list_add_tail(&c->luns, &cl->node);
 		if (fail)
 			goto fail;

@@ -252,6 +252,7 @@ conf_parser_user(struct conf_parser *p, const char *kw, bool incoming,
 struct conf_lun_args {
 	const char *path, *type, *scsi_id, *scsi_sn, *iomode, *bsize, *sectors;
 	const char *pbsize;
+	const char *ceph_conf, *ceph_user, *ceph_keyring; /* Type=rbd */
 };
 
 static const char **
@@ -271,6 +272,12 @@ conf_lun_arg_slot(struct conf_lun_args *a, const char *name)
 		return &a->bsize;
 	if (strcasecmp(name, "PhysicalBlockSize") == 0)
 		return &a->pbsize;
+	if (strcasecmp(name, "CephConf") == 0)
+		return &a->ceph_conf;
+	if (strcasecmp(name, "CephUser") == 0)
+		return &a->ceph_user;
+	if (strcasecmp(name, "CephKeyring") == 0)
+		return &a->ceph_keyring;
 	/* IET 1.4.20 named it Blocks, keeping Sectors as an alias. */
 	if (strcasecmp(name, "Sectors") == 0 || strcasecmp(name, "Blocks") == 0)
 		return &a->sectors;
@@ -349,6 +356,74 @@ conf_lun_id_check(struct conf_parser *p, unsigned int n, const char *what,
 	return true;
 }
 
+/*
+ * One part of an RBD Path: a pool, namespace or image name. Ceph itself
+ * takes almost any byte; refuse what would be ambiguous in ietd.conf or
+ * in a log line (blanks, control bytes) and "@", which names a snapshot.
+ */
+static bool
+conf_rbd_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > CONF_RBD_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '@')
+			return false;
+	return true;
+}
+
+/* Type=rbd: Path is POOL/IMAGE or POOL/NAMESPACE/IMAGE; the files exist. */
+static bool
+conf_lun_rbd_check(struct conf_parser *p, unsigned int n,
+    const struct conf_lun_args *a)
+{
+	char show[CONF_SHOW_MAX];
+	const char *s = a->path, *slash;
+	unsigned int parts = 0;
+	bool ok = true;
+
+	for (;;) {
+		slash = strchr(s, '/');
+		if (!conf_rbd_name_ok(s,
+			slash != NULL ? (size_t)(slash - s) : strlen(s))) {
+			parts = 0;
+			break;
+		}
+		parts++;
+		if (slash == NULL)
+			break;
+		s = slash + 1;
+	}
+	if (parts < 2 || parts > 3) {
+		conf_parser_error(p,
+		    "Lun %u: Path %s is not POOL/IMAGE or POOL/NAMESPACE/IMAGE "
+		    "(printable names without blanks or @, at most %d "
+		    "characters each)",
+		    n, conf_show(show, a->path), CONF_RBD_NAME_MAX);
+		ok = false;
+	}
+	if (a->ceph_user != NULL &&
+	    !conf_rbd_name_ok(a->ceph_user, strlen(a->ceph_user))) {
+		conf_parser_error(p,
+		    "Lun %u: CephUser %s is not a client id (printable, no "
+		    "blanks, at most %d characters)",
+		    n, conf_show(show, a->ceph_user), CONF_RBD_NAME_MAX);
+		ok = false;
+	}
+	/* Checked now so a typo fails the load, not the first login. */
+	if (a->ceph_conf != NULL && access(a->ceph_conf, R_OK) != 0) {
+		conf_parser_error(p, "Lun %u: cannot use CephConf %s: %s", n,
+		    conf_show(show, a->ceph_conf), strerror(errno));
+		ok = false;
+	}
+	if (a->ceph_keyring != NULL && access(a->ceph_keyring, R_OK) != 0) {
+		conf_parser_error(p, "Lun %u: cannot use CephKeyring %s: %s", n,
+		    conf_show(show, a->ceph_keyring), strerror(errno));
+		ok = false;
+	}
+	return ok;
+}
+
 /* Build the LUN from its checked parameters; false when reported. */
 static bool
 conf_lun_fill(struct conf_parser *p, unsigned int n,
@@ -365,10 +440,12 @@ conf_lun_fill(struct conf_parser *p, unsigned int n,
 		l->type = CONF_LUN_BLOCKIO;
 	} else if (strcasecmp(a->type, "nullio") == 0) {
 		l->type = CONF_LUN_NULLIO;
+	} else if (strcasecmp(a->type, "rbd") == 0) {
+		l->type = CONF_LUN_RBD;
 	} else {
 		conf_parser_error(p,
 		    "Lun %u: unknown Type %s (expected "
-		    "fileio, blockio or nullio)",
+		    "fileio, blockio, nullio or rbd)",
 		    n, conf_show(show, a->type));
 		return false;
 	}
@@ -424,6 +501,18 @@ conf_lun_fill(struct conf_parser *p, unsigned int n,
 	if (a->scsi_sn != NULL &&
 	    !conf_lun_id_check(p, n, "ScsiSN", a->scsi_sn))
 		ok = false;
+	if (l->type != CONF_LUN_RBD) {
+		const char *k = a->ceph_conf != NULL ? "CephConf"
+		    : a->ceph_user != NULL           ? "CephUser"
+		    : a->ceph_keyring != NULL        ? "CephKeyring"
+						     : NULL;
+
+		if (k != NULL) {
+			conf_parser_error(p,
+			    "Lun %u: %s is only valid with Type=rbd", n, k);
+			ok = false;
+		}
+	}
 	if (l->type == CONF_LUN_NULLIO) {
 		if (a->path != NULL) {
 			conf_parser_error(p,
@@ -456,9 +545,13 @@ conf_lun_fill(struct conf_parser *p, unsigned int n,
 	}
 	if (a->path == NULL) {
 		conf_parser_error(p, "Lun %u: Path is required with Type=%s", n,
-		    l->type == CONF_LUN_BLOCKIO ? "blockio" : "fileio");
+		    l->type == CONF_LUN_BLOCKIO   ? "blockio"
+			: l->type == CONF_LUN_RBD ? "rbd"
+						  : "fileio");
 		return false;
 	}
+	if (l->type == CONF_LUN_RBD)
+		return conf_lun_rbd_check(p, n, a) && ok;
 	/* Checked now so a typo fails the load, not the first login. */
 	if (access(a->path, l->iomode == CONF_IOMODE_RO ? R_OK : R_OK | W_OK) !=
 	    0) {
@@ -525,6 +618,9 @@ conf_parser_lun(struct conf_parser *p, char **tok, int ntok)
 	l->path = conf_strdup_opt(a.path, &fail);
 	l->scsi_id = conf_strdup_opt(a.scsi_id, &fail);
 	l->scsi_sn = conf_strdup_opt(a.scsi_sn, &fail);
+	l->ceph_conf = conf_strdup_opt(a.ceph_conf, &fail);
+	l->ceph_user = conf_strdup_opt(a.ceph_user, &fail);
+	l->ceph_keyring = conf_strdup_opt(a.ceph_keyring, &fail);
 	if (fail) {
 		conf_lun_free(l);
 		conf_parser_oom(p);

@@ -56,7 +56,8 @@ conf_write_accounts(FILE *f, const char *indent,
 static void
 conf_write_lun(FILE *f, const struct conf_lun *l)
 {
-	static const char *const types[] = {"fileio", "blockio", "nullio"};
+	static const char *const types[] = {"fileio", "blockio", "nullio",
+	    "rbd"};
 	static const char *const modes[] = {"wt", "wb", "ro"};
 
 	fprintf(f, "\tLun %u ", l->lun);
@@ -69,6 +70,12 @@ conf_write_lun(FILE *f, const struct conf_lun *l)
 		fprintf(f, ",ScsiId=%s", l->scsi_id);
 	if (l->scsi_sn != NULL)
 		fprintf(f, ",ScsiSN=%s", l->scsi_sn);
+	if (l->ceph_conf != NULL)
+		fprintf(f, ",CephConf=%s", l->ceph_conf);
+	if (l->ceph_user != NULL)
+		fprintf(f, ",CephUser=%s", l->ceph_user);
+	if (l->ceph_keyring != NULL)
+		fprintf(f, ",CephKeyring=%s", l->ceph_keyring);
 	fprintf(f, ",IOMode=%s,BlockSize=%u", modes[l->iomode], l->block_size);
 	/* Only when set, so a plain IET file writes back as IET reads it. */
 	if (l->phys_block_size != l->block_size)

@@ -110,6 +110,8 @@ ctl_status_iotype(enum conf_lun_type type)
 		return "blockio";
 	case CONF_LUN_NULLIO:
 		return "nullio";
+	case CONF_LUN_RBD:
+		return "rbd";
 	}
 	return "unknown";
 }

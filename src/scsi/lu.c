@@ -101,6 +101,9 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	    .size = p->store_bytes,
 	    .read_only = p->read_only,
 	    .write_through = p->write_through,
+	    .ceph_conf = p->ceph_conf,
+	    .ceph_user = p->ceph_user,
+	    .ceph_keyring = p->ceph_keyring,
 	};
 	struct scsi_lu *lu;
 	unsigned int bs = p->block_size ? p->block_size : 512;

@@ -188,6 +188,10 @@ struct scsi_lu_params {
 	unsigned int tid;
 	bool read_only;
 	bool write_cache; /* WCE reported on (IOMode=wb) */
+	/* Type=rbd: the cluster's conf, client id, keyring (NULL: default) */
+	const char *ceph_conf;
+	const char *ceph_user;
+	const char *ceph_keyring;
 };
 
 /*

@@ -359,6 +359,9 @@ target_admin_lun_del(unsigned int tid, unsigned int lun, char *why,
 			mem_free(cl->path);
 			mem_free(cl->scsi_id);
 			mem_free(cl->scsi_sn);
+			mem_free(cl->ceph_conf);
+			mem_free(cl->ceph_user);
+			mem_free(cl->ceph_keyring);
 			mem_free(cl);
 			found = true;
 			break;

@@ -34,7 +34,10 @@ target_lun_def_eq(const struct conf_lun *a, const struct conf_lun *b)
 	    a->phys_block_size == b->phys_block_size &&
 	    a->sectors == b->sectors && target_str_eq(a->path, b->path) &&
 	    target_str_eq(a->scsi_id, b->scsi_id) &&
-	    target_str_eq(a->scsi_sn, b->scsi_sn);
+	    target_str_eq(a->scsi_sn, b->scsi_sn) &&
+	    target_str_eq(a->ceph_conf, b->ceph_conf) &&
+	    target_str_eq(a->ceph_user, b->ceph_user) &&
+	    target_str_eq(a->ceph_keyring, b->ceph_keyring);
 }
 
 static int
@@ -46,6 +49,7 @@ target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
 	    [CONF_LUN_FILEIO] = "fileio",
 	    [CONF_LUN_BLOCKIO] = "blockio",
 	    [CONF_LUN_NULLIO] = "nullio",
+	    [CONF_LUN_RBD] = "rbd",
 	};
 	struct scsi_lu_params p = {
 	    .lun = cl->lun,
@@ -57,6 +61,9 @@ target_lu_open(const struct conf_target *ct, const struct conf_lun *cl,
 	    .phys_block_size = cl->phys_block_size,
 	    .scsi_id = cl->scsi_id,
 	    .scsi_sn = cl->scsi_sn,
+	    .ceph_conf = cl->ceph_conf,
+	    .ceph_user = cl->ceph_user,
+	    .ceph_keyring = cl->ceph_keyring,
 	    .target_name = ct->name,
 	    .tid = ct->tid,
 	    .read_only = cl->iomode == CONF_IOMODE_RO,

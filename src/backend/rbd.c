@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The ietd authors */
+/*
+ * The Ceph RBD store (Type=rbd, Path=POOL[/NAMESPACE]/IMAGE): every
+ * request goes to librbd's asynchronous C API, and its completion, which
+ * librbd runs on one of its own threads, is handed to the submitter's
+ * queue with backend_cq_post(). So no thread waits per command and done()
+ * runs on the event thread as for every other store.
+ *
+ * Durability: the librbd cache is forced off (rbd_cache=false after the
+ * conf file is read), so librbd acknowledges a write only once the OSDs
+ * have it on every replica, as Ceph's documentation of the RBD cache
+ * settings says ("If the RBD cache is disabled, ... writes return only
+ * when the data is on disk on all replicas"). A FUA write is therefore a
+ * plain write, no volatile cache is reported, and FLUSH is librbd's flush
+ * (cheap without a cache).
+ *
+ * Bounded waits: librados waits forever for an OSD or a monitor by
+ * default. Unless the conf file sets them, rados_osd_op_timeout and
+ * rados_mon_op_timeout are RBD_DEFAULT_TIMEOUT seconds and
+ * client_mount_timeout too, so a cluster that stops answering fails the
+ * I/O with -ETIMEDOUT (a SCSI error upstream) instead of holding it.
+ *
+ * Size: librbd tells of a changed header (rbd resize elsewhere) through
+ * rbd_update_watch() on its own thread, where calling back into librbd
+ * could deadlock; the callback only queues the LU for one refresher
+ * thread, which re-reads the size. size() returns that cached value and
+ * never blocks an event thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/rbd_int.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+/* Seconds an OSD or monitor request may take (unless CephConf says). */
+#define RBD_DEFAULT_TIMEOUT 30
+
+/* Connected clusters, the refresher's queue; all under rbd_lock. */
+static pthread_mutex_t rbd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rbd_cond = PTHREAD_COND_INITIALIZER;
+static struct list_node rbd_clusters = LIST_HEAD_INIT(rbd_clusters);
+static struct list_node rbd_stale = LIST_HEAD_INIT(rbd_stale);
+static bool rbd_refresher_started;
+static struct rbd_lu *rbd_refreshing; /* the LU being re-read, or NULL */
+
+struct rbd_lu *
+backend_rbd(struct backend *be)
+{
+	return be != NULL && be->type == &backend_rbd_ops ? be->priv : NULL;
+}
+
+static bool
+rbd_str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Set a timeout option to RBD_DEFAULT_TIMEOUT seconds when it still has
+ * librados' own default (lib_default: 0, "forever", for the op timeouts,
+ * 300 for the mount): a value the conf file sets wins.
+ */
+static int
+rbd_conf_timeout(rados_t r, const char *opt, double lib_default)
+{
+	char buf[64], val[16];
+
+	if (rados_conf_get(r, opt, buf, sizeof(buf)) == 0 &&
+	    strtod(buf, NULL) != lib_default)
+		return 0;
+	snprintf(val, sizeof(val), "%d", RBD_DEFAULT_TIMEOUT);
+	return rados_conf_set(r, opt, val);
+}
+
+static void
+rbd_cluster_free(struct rbd_cluster *c)
+{
+	mem_free(c->conf);
+	mem_free(c->user);
+	mem_free(c->keyring);
+	mem_free(c);
+}
+
+static int
+rbd_cluster_connect(struct rbd_cluster *c, char *why, size_t whylen)
+{
+	const char *conf = c->conf != NULL ? c->conf : "the default ceph.conf";
+	int rc;
+
+	rc = rados_create(&c->rados, c->user);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot create a RADOS client %s: %s",
+		    c->user, strerror(-rc));
+		return rc;
+	}
+	/* NULL: librados' search ($CEPH_CONF, /etc/ceph/ceph.conf, ...). */
+	rc = rados_conf_read_file(c->rados, c->conf);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot read %s: %s", conf,
+		    strerror(-rc));
+		goto fail;
+	}
+	if ((rc = rbd_conf_timeout(c->rados, "rados_osd_op_timeout", 0)) < 0 ||
+	    (rc = rbd_conf_timeout(c->rados, "rados_mon_op_timeout", 0)) < 0 ||
+	    (rc = rbd_conf_timeout(c->rados, "client_mount_timeout", 300)) <
+		0 ||
+	    /* After the file: no setting of it turns the cache back on. */
+	    (rc = rados_conf_set(c->rados, "rbd_cache", "false")) < 0 ||
+	    (c->keyring != NULL &&
+		(rc = rados_conf_set(c->rados, "keyring", c->keyring)) < 0)) {
+		snprintf(why, whylen, "cannot configure the RADOS client: %s",
+		    strerror(-rc));
+		goto fail;
+	}
+	rc = rados_connect(c->rados);
+	if (rc < 0) {
+		snprintf(why, whylen,
+		    "cannot connect to the Ceph cluster of %s as client.%s: %s",
+		    conf, c->user, strerror(-rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	rados_shutdown(c->rados);
+	return rc;
+}
+
+int
+rbd_cluster_get(const char *conf, const char *user, const char *keyring,
+    struct rbd_cluster **out, char *why, size_t whylen)
+{
+	struct rbd_cluster *c;
+	struct list_node *pos;
+	bool fail = false;
+	int rc;
+
+	if (user == NULL)
+		user = "admin";
+	*out = NULL;
+	/*
+	 * Held while connecting: a second LU of the same cluster waits for
+	 * this one to share it rather than open its own.
+	 */
+	pthread_mutex_lock(&rbd_lock);
+	list_for_each(pos, &rbd_clusters) {
+		c = list_entry(pos, struct rbd_cluster, node);
+		if (rbd_str_eq(c->conf, conf) && strcmp(c->user, user) == 0 &&
+		    rbd_str_eq(c->keyring, keyring)) {
+			c->refs++;
+			pthread_mutex_unlock(&rbd_lock);
+			*out = c;
+			return 0;
+		}
+	}
+	c = mem_zalloc(sizeof(*c));
+	if (c != NULL) {
+		c->user = mem_strdup(user);
+		fail = c->user == NULL;
+		if (conf != NULL)
+			fail |= (c->conf = mem_strdup(conf)) == NULL;
+		if (keyring != NULL)
+			fail |= (c->keyring = mem_strdup(keyring)) == NULL;
+	}
+	if (c == NULL || fail) {
+		if (c != NULL)
+			rbd_cluster_free(c);
+		pthread_mutex_unlock(&rbd_lock);
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = rbd_cluster_connect(c, why, whylen);
+	if (rc < 0) {
+		rbd_cluster_free(c);
+		pthread_mutex_unlock(&rbd_lock);
+		return rc;
+	}
+	c->refs = 1;
+	list_add_tail(&rbd_clusters, &c->node);
+	pthread_mutex_unlock(&rbd_lock);
+	log_info("rbd: connected to the Ceph cluster of %s as client.%s",
+	    conf != NULL ? conf : "the default ceph.conf", user);
+	*out = c;
+	return 0;
+}
+
+void
+rbd_cluster_put(struct rbd_cluster *c)
+{
+	bool last;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&rbd_lock);
+	last = --c->refs == 0;
+	if (last)
+		list_remove(&c->node);
+	pthread_mutex_unlock(&rbd_lock);
+	if (!last)
+		return;
+	/* Joins librados' threads; nothing of ours uses the handle now. */
+	rados_shutdown(c->rados);
+	rbd_cluster_free(c);
+}
+
+/*
+ * The refresher: re-reads the size of images whose header changed. One
+ * thread for all RBD LUs, started with the first watch; rbd_get_size()
+ * may wait for an OSD (at most the op timeout), which must not happen on
+ * librbd's notification thread or an event thread.
+ */
+static void *
+rbd_refresher(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&rbd_lock);
+	for (;;) {
+		struct rbd_lu *lu;
+		uint64_t bytes, old;
+		int rc;
+
+		while (list_empty(&rbd_stale))
+			pthread_cond_wait(&rbd_cond, &rbd_lock);
+		lu = list_first_entry(&rbd_stale, struct rbd_lu, stale_node);
+		list_remove(&lu->stale_node);
+		lu->stale = false;
+		rbd_refreshing = lu;
+		pthread_mutex_unlock(&rbd_lock);
+		rc = rbd_get_size(lu->image, &bytes);
+		old = __atomic_load_n(&lu->size, __ATOMIC_RELAXED);
+		if (rc < 0)
+			log_warning("rbd: %s/%s: cannot read the image size: "
+				    "%s",
+			    lu->pool, lu->name, strerror(-rc));
+		else if (bytes != old) {
+			__atomic_store_n(&lu->size, bytes, __ATOMIC_RELAXED);
+			log_notice("rbd: %s/%s: size changed from %llu to %llu "
+				   "bytes",
+			    lu->pool, lu->name, (unsigned long long)old,
+			    (unsigned long long)bytes);
+		}
+		pthread_mutex_lock(&rbd_lock);
+		rbd_refreshing = NULL;
+		pthread_cond_broadcast(&rbd_cond);
+	}
+	return NULL;
+}
+
+/* librbd's thread: the image header changed. Never calls librbd. */
+static void
+rbd_update_cb(void *arg)
+{
+	struct rbd_lu *lu = arg;
+
+	pthread_mutex_lock(&rbd_lock);
+	if (!lu->stale) {
+		lu->stale = true;
+		list_add_tail(&rbd_stale, &lu->stale_node);
+		pthread_cond_broadcast(&rbd_cond);
+	}
+	pthread_mutex_unlock(&rbd_lock);
+}
+
+static int
+rbd_refresher_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = 0;
+
+	pthread_mutex_lock(&rbd_lock);
+	if (!rbd_refresher_started) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = -pthread_create(&t, &attr, rbd_refresher, NULL);
+		pthread_attr_destroy(&attr);
+		if (rc == 0) {
+			pthread_setname_np(t, "rbd-refresh");
+			rbd_refresher_started = true;
+		}
+	}
+	pthread_mutex_unlock(&rbd_lock);
+	return rc;
+}
+
+/* Split POOL[/NAMESPACE]/IMAGE (the parser checked its form). */
+static int
+rbd_path_split(struct rbd_lu *lu, const char *path)
+{
+	const char *a = strchr(path, '/'), *b;
+
+	if (a == NULL)
+		return -EINVAL;
+	b = strchr(a + 1, '/');
+	lu->pool = mem_strndup(path, (size_t)(a - path));
+	if (b != NULL) {
+		lu->ns = mem_strndup(a + 1, (size_t)(b - a - 1));
+		lu->name = mem_strdup(b + 1);
+	} else {
+		lu->ns = mem_strdup("");
+		lu->name = mem_strdup(a + 1);
+	}
+	if (lu->pool == NULL || lu->ns == NULL || lu->name == NULL)
+		return -ENOMEM;
+	if (*lu->pool == '\0' || *lu->name == '\0' || strchr(lu->name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static void
+rbd_lu_free(struct rbd_lu *lu)
+{
+	mem_free(lu->pool);
+	mem_free(lu->ns);
+	mem_free(lu->name);
+	mem_free(lu);
+}
+
+/*
+ * An image whose metadata turns the librbd cache on (rbd image-meta set
+ * IMAGE conf_rbd_cache true) overrides our setting at open: refuse it
+ * rather than acknowledge writes that sit in a volatile cache.
+ */
+static int
+rbd_check_cache(struct rbd_lu *lu, char *why, size_t whylen)
+{
+	rbd_config_option_t opts[512];
+	int n = (int)(sizeof(opts) / sizeof(opts[0]));
+	int rc = rbd_config_image_list(lu->image, opts, &n);
+	bool on = false;
+
+	if (rc < 0)
+		return 0; /* cannot tell: the cluster-wide setting is ours */
+	for (int i = 0; i < n; i++)
+		if (strcmp(opts[i].name, "rbd_cache") == 0 &&
+		    strcmp(opts[i].value, "false") != 0)
+			on = true;
+	rbd_config_image_list_cleanup(opts, n);
+	if (on) {
+		snprintf(why, whylen,
+		    "image %s/%s turns the librbd cache on in its metadata "
+		    "(conf_rbd_cache); remove that with rbd image-meta remove",
+		    lu->pool, lu->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+rbd_open_store(struct backend *be, const struct backend_open_params *p,
+    char *why, size_t whylen)
+{
+	struct rbd_lu *lu;
+	uint64_t bytes;
+	int rc;
+
+	if (p->path == NULL) {
+		snprintf(why, whylen, "Type=rbd needs Path=POOL/IMAGE");
+		return -EINVAL;
+	}
+	lu = mem_zalloc(sizeof(*lu));
+	if (lu == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	lu->be = be;
+	list_init(&lu->stale_node);
+	rc = rbd_path_split(lu, p->path);
+	if (rc < 0) {
+		snprintf(why, whylen, "%s: %s", p->path,
+		    rc == -ENOMEM ? "out of memory"
+				  : "not POOL/IMAGE or POOL/NAMESPACE/IMAGE");
+		rbd_lu_free(lu);
+		return rc;
+	}
+	rc = rbd_cluster_get(p->ceph_conf, p->ceph_user, p->ceph_keyring,
+	    &lu->cluster, why, whylen);
+	if (rc < 0) {
+		rbd_lu_free(lu);
+		return rc;
+	}
+	rc = rados_ioctx_create(lu->cluster->rados, lu->pool, &lu->ioctx);
+	if (rc < 0) {
+		snprintf(why, whylen, "%s: cannot use pool %s: %s", p->path,
+		    lu->pool, strerror(-rc));
+		goto fail_cluster;
+	}
+	rados_ioctx_set_namespace(lu->ioctx, lu->ns);
+	rc = p->read_only
+	    ? rbd_open_read_only(lu->ioctx, lu->name, &lu->image, NULL)
+	    : rbd_open(lu->ioctx, lu->name, &lu->image, NULL);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot open RBD image %s: %s", p->path,
+		    strerror(-rc));
+		goto fail_ioctx;
+	}
+	rc = rbd_check_cache(lu, why, whylen);
+	if (rc < 0)
+		goto fail_image;
+	rc = rbd_get_size(lu->image, &bytes);
+	if (rc < 0) {
+		snprintf(why, whylen, "RBD image %s: cannot read its size: %s",
+		    p->path, strerror(-rc));
+		goto fail_image;
+	}
+	lu->size = bytes;
+	rc = rbd_refresher_start();
+	if (rc == 0)
+		rc = rbd_update_watch(lu->image, &lu->watch_handle,
+		    rbd_update_cb, lu);
+	if (rc < 0) {
+		snprintf(why, whylen,
+		    "RBD image %s: cannot watch it for resizes: %s", p->path,
+		    strerror(-rc));
+		goto fail_image;
+	}
+	lu->watching = true;
+	be->priv = lu;
+	be->path = mem_strdup(p->path);
+	be->align = 1;
+	be->can_discard = !p->read_only;
+	be->discard_zeroes = be->can_discard;
+	be->volatile_cache = false;
+	return 0;
+fail_image:
+	rbd_close(lu->image);
+fail_ioctx:
+	rados_ioctx_destroy(lu->ioctx);
+fail_cluster:
+	rbd_cluster_put(lu->cluster);
+	rbd_lu_free(lu);
+	return rc;
+}
+
+static void
+rbd_close_store(struct backend *be)
+{
+	struct rbd_lu *lu = be->priv;
+
+	if (lu == NULL)
+		return;
+	/* No callback runs after the unwatch returns... */
+	if (lu->watching)
+		rbd_update_unwatch(lu->image, lu->watch_handle);
+	/* ...and the refresher lets go of lu before the image closes. */
+	pthread_mutex_lock(&rbd_lock);
+	if (lu->stale) {
+		list_remove(&lu->stale_node);
+		lu->stale = false;
+	}
+	while (rbd_refreshing == lu)
+		pthread_cond_wait(&rbd_cond, &rbd_lock);
+	pthread_mutex_unlock(&rbd_lock);
+	/* Waits for requests in flight (the SCSI layer drained its own). */
+	rbd_close(lu->image);
+	rados_ioctx_destroy(lu->ioctx);
+	rbd_cluster_put(lu->cluster);
+	rbd_lu_free(lu);
+	be->priv = NULL;
+}
+
+static uint64_t
+rbd_size(struct backend *be)
+{
+	struct rbd_lu *lu = be->priv;
+
+	return __atomic_load_n(&lu->size, __ATOMIC_RELAXED);
+}
+
+/*
+ * ietadm --op update --params Size=BYTES, on the main thread: grows the
+ * image (cheap: a header update). Shrinking would drop data, as for
+ * fileio; that is `rbd resize --allow-shrink`'s to do.
+ */
+static int
+rbd_resize_store(struct backend *be, uint64_t bytes, char *why, size_t whylen)
+{
+	struct rbd_lu *lu = be->priv;
+	uint64_t old = rbd_size(be);
+	int rc;
+
+	if (bytes < old) {
+		snprintf(why, whylen,
+		    "RBD image %s/%s is %llu bytes: ietd only grows it (shrink "
+		    "it with rbd resize --allow-shrink)",
+		    lu->pool, lu->name, (unsigned long long)old);
+		return -EINVAL;
+	}
+	if (bytes == old)
+		return 0;
+	rc = rbd_resize2(lu->image, bytes, false, NULL, NULL);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot resize RBD image %s/%s: %s",
+		    lu->pool, lu->name, strerror(-rc));
+		return rc;
+	}
+	__atomic_store_n(&lu->size, bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* librbd's thread: hand the result to the submitter's queue. */
+static void
+rbd_io_done(rbd_completion_t c, void *arg)
+{
+	struct backend_io *io = arg;
+	ssize_t r = rbd_aio_get_return_value(c);
+
+	rbd_aio_release(c);
+	if (r < 0)
+		io->result = (int)r;
+	else if (io->op == BACKEND_OP_READ && (uint64_t)r != io->len)
+		io->result = -EIO; /* inside the image a read is whole */
+	else
+		io->result = 0;
+	backend_cq_post(io->cq, io);
+}
+
+static void
+rbd_submit(struct backend *be, struct backend_io *io)
+{
+	struct rbd_lu *lu = be->priv;
+	rbd_completion_t c;
+	int rc;
+
+	rc = rbd_aio_create_completion(io, rbd_io_done, &c);
+	if (rc < 0) {
+		io->result = rc;
+		backend_cq_push(io->cq, io);
+		return;
+	}
+	switch (io->op) {
+	case BACKEND_OP_READ:
+		rc = rbd_aio_readv(lu->image, io->iov, io->iovcnt, io->offset,
+		    c);
+		break;
+	case BACKEND_OP_WRITE:
+		/* FUA needs nothing more: no cache (see the top). */
+		rc = rbd_aio_writev(lu->image, io->iov, io->iovcnt, io->offset,
+		    c);
+		break;
+	case BACKEND_OP_FLUSH:
+		rc = rbd_aio_flush(lu->image, c);
+		break;
+	case BACKEND_OP_DISCARD:
+	case BACKEND_OP_WRITE_ZEROES:
+		/*
+		 * Not rbd_aio_discard(): by default (rbd_skip_partial_discard)
+		 * it leaves the partial objects of a range as they were. Write
+		 * zeroes frees whole objects and zeroes the rest, so a
+		 * discarded range reads back as zeros, as we report.
+		 */
+		rc = rbd_aio_write_zeroes(lu->image, io->offset, io->len, c, 0,
+		    0);
+		break;
+	default:
+		rc = -EOPNOTSUPP;
+		break;
+	}
+	if (rc < 0) {
+		rbd_aio_release(c);
+		io->result = rc;
+		backend_cq_push(io->cq, io);
+	}
+}
+
+const struct backend_ops backend_rbd_ops = {
+    .name = "rbd",
+    .open = rbd_open_store,
+    .close = rbd_close_store,
+    .size = rbd_size,
+    .resize = rbd_resize_store,
+    .submit = rbd_submit,
+};

@@ -1,0 +1,102 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The ietd authors
+# Type=rbd (ietd issue 21, item 1): an RBD image of a throwaway Ceph
+# cluster as LUN 0 beside a file as LUN 1. Checked: bad Type=rbd keys are
+# refused by ietd -t; every data command against a model of the image,
+# whose bytes `rbd export` then shows are in Ceph (0850-rbd.py data);
+# `rbd resize` seen by a logged-in initiator as CAPACITY DATA HAS CHANGED
+# and the new READ CAPACITY; a stopped OSD turns an RBD READ into a CHECK
+# CONDITION within a bound while the file LU answers. About 40 s, most
+# of it the cluster's start and the stalled read.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ceph.sh"
+py=$(dirname "$0")/0850-rbd.py
+
+# The rados timeouts of the LU's own conf (3 s) win over ietd's default.
+STALL_TIMEOUT=3
+STALL_BOUND=15
+
+ceph_start || {
+	not_ok "the Ceph cluster starts"
+	finish
+	exit 1
+}
+ok "the Ceph cluster starts"
+check "rbd create rbd/lu0" ceph_image lu0 16M
+short=$T/ceph-short.conf
+sed -e "s/^rados osd op timeout = .*/rados osd op timeout = $STALL_TIMEOUT/" \
+	-e "s/^rados mon op timeout = .*/rados mon op timeout = $STALL_TIMEOUT/" \
+	"$CEPH_CONF" >"$short"
+img=$(make_image file.img 4M)
+
+# ietd -t refuses what it cannot use, with the reason.
+bad() { # bad NAME EXPECTED-TEXT LUN-PARAMS
+	printf 'Target %s:bad\n\tLun 0 %s\n' "$IQN_BASE" "$3" >"$T/bad.conf"
+	if timeout 60 "$IETD" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1; then
+		not_ok "ietd -t refuses $1" "accepted: $3"
+	elif grep -qF -- "$2" "$T/bad.out"; then
+		ok "ietd -t refuses $1"
+	else
+		not_ok "ietd -t refuses $1" "$(cat "$T/bad.out")"
+	fi
+}
+bad "a Path without a pool" "is not POOL/IMAGE or POOL/NAMESPACE/IMAGE" \
+	"Type=rbd,Path=lu0"
+bad "a Path with four parts" "is not POOL/IMAGE" "Type=rbd,Path=a/b/c/d"
+bad "an empty pool" "is not POOL/IMAGE" "Type=rbd,Path=/lu0"
+bad "a snapshot" "is not POOL/IMAGE" "Type=rbd,Path=rbd/lu0@snap"
+bad "a missing CephConf" "cannot use CephConf $T/nope.conf" \
+	"Type=rbd,Path=rbd/lu0,CephConf=$T/nope.conf"
+bad "a missing CephKeyring" "cannot use CephKeyring $T/nope" \
+	"Type=rbd,Path=rbd/lu0,CephKeyring=$T/nope"
+bad "CephConf on a file LU" "CephConf is only valid with Type=rbd" \
+	"Type=fileio,Path=$img,CephConf=$CEPH_CONF"
+bad "a missing image" "cannot open RBD image rbd/nope" \
+	"Type=rbd,Path=rbd/nope,CephConf=$CEPH_CONF"
+bad "a missing pool" "cannot use pool nopool" \
+	"Type=rbd,Path=nopool/lu0,CephConf=$CEPH_CONF"
+bad "an unknown client" "cannot connect to the Ceph cluster" \
+	"Type=rbd,Path=rbd/lu0,CephConf=$CEPH_CONF,CephUser=nobody"
+
+cat >"$T/ietd.conf" <<CONF
+Target $IQN_BASE:rbd
+	Lun 0 Type=rbd,Path=rbd/lu0,CephConf=$short,CephUser=admin,CephKeyring=$CEPH_KEYRING
+	Lun 1 Path=$img,Type=fileio
+CONF
+check "ietd -t accepts the RBD LU" timeout 60 "$IETD" -t -c "$T/ietd.conf"
+ietd_start || {
+	not_ok "ietd starts"
+	finish
+	exit 1
+}
+grep -q "connected to the Ceph cluster" "$IETD_LOG" &&
+	ok "ietd connected to the cluster" ||
+	not_ok "ietd connected to the cluster" "$(tail -n 5 "$IETD_LOG")"
+
+timeout 120 python3 "$py" "$PORT" "$IQN_BASE:rbd" data "$T/expect.img" \
+	>"$T/py.out" 2>&1
+tap_import "$T/py.out" $? "data path tester"
+timeout 60 rbd export rbd/lu0 "$T/export.img" >/dev/null 2>&1
+check "rbd export shows exactly the bytes written over iSCSI" \
+	cmp "$T/expect.img" "$T/export.img"
+
+timeout 120 python3 "$py" "$PORT" "$IQN_BASE:rbd" resize rbd/lu0 24M \
+	>"$T/py.out" 2>&1
+tap_import "$T/py.out" $? "resize tester"
+
+timeout 180 python3 "$py" "$PORT" "$IQN_BASE:rbd" stall "$CEPH_OSD_PID" \
+	"$STALL_BOUND" >"$T/py.out" 2>&1
+tap_import "$T/py.out" $? "stalled cluster tester"
+
+check "ietd still running" kill -0 "$IETD_PID"
+timeout 60 bash -c "kill -TERM $IETD_PID; while kill -0 $IETD_PID 2>/dev/null; do sleep 0.1; done"
+check "ietd stops within 60 s" test $? -eq 0
+wait "$IETD_PID"
+rc=$?
+IETD_PID=
+[ $rc -eq 0 ] && ok "ietd exits 0 on SIGTERM" || not_ok "ietd exits 0 on SIGTERM" "exit $rc"
+grep -E 'AddressSanitizer|runtime error|LeakSanitizer' "$IETD_LOG" &&
+	not_ok "no sanitizer report" "see above"
+ceph_stop
+finish
