@@ -136,6 +136,12 @@ backend_discard_zeroes(const struct backend *be)
 }
 
 bool
+backend_can_compare_write(const struct backend *be)
+{
+	return be->can_compare_write;
+}
+
+bool
 backend_write_cache(const struct backend *be)
 {
 	return be->volatile_cache;
@@ -159,8 +165,14 @@ backend_submit(struct backend *be, struct backend_io *io)
 	io->commit_done = NULL; /* commit.c's, set when it takes io */
 	if (be->read_only &&
 	    (io->op == BACKEND_OP_WRITE || io->op == BACKEND_OP_DISCARD ||
-		io->op == BACKEND_OP_WRITE_ZEROES)) {
+		io->op == BACKEND_OP_WRITE_ZEROES ||
+		io->op == BACKEND_OP_COMPARE_WRITE)) {
 		io->result = -EROFS;
+		backend_cq_push(io->cq, io);
+		return;
+	}
+	if (io->op == BACKEND_OP_COMPARE_WRITE && !be->can_compare_write) {
+		io->result = -EOPNOTSUPP;
 		backend_cq_push(io->cq, io);
 		return;
 	}

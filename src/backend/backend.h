@@ -32,6 +32,17 @@ enum backend_op {
 	BACKEND_OP_FLUSH,
 	BACKEND_OP_DISCARD, /* punch a hole / discard; reads zeros after */
 	BACKEND_OP_WRITE_ZEROES,
+	/*
+	 * Atomically compare the len bytes at offset with the first half of
+	 * iov (2 * len bytes: the compare data, then the write data) and,
+	 * only when they are equal, write the second half there. -EILSEQ
+	 * when they differ, with the offset of the first differing byte
+	 * (from offset) in miscompare_off, or UINT64_MAX when the store
+	 * cannot tell. Only for stores that
+	 * backend_can_compare_write() (rbd: done by the OSD, so atomic
+	 * across every client of the image).
+	 */
+	BACKEND_OP_COMPARE_WRITE,
 };
 
 struct backend_cq;
@@ -42,8 +53,9 @@ struct backend_io {
 	uint64_t len;      /* bytes; for READ/WRITE the sum of iov */
 	struct iovec *iov; /* borrowed until done() */
 	int iovcnt;
-	bool fua;   /* WRITE: durable before done() */
-	int result; /* set before done(): 0 or -errno */
+	bool fua;                /* WRITE: durable before done() */
+	int result;              /* set before done(): 0 or -errno */
+	uint64_t miscompare_off; /* COMPARE_WRITE's -EILSEQ: where */
 	void (*done)(struct backend_io *io);
 	void *arg;             /* the submitter's */
 	struct backend_cq *cq; /* where done() runs; set by submitter */
@@ -94,6 +106,8 @@ int backend_resize(struct backend *be, uint64_t bytes, char *why,
 /* Can DISCARD free space, and do discarded ranges read back as zeros? */
 bool backend_can_discard(const struct backend *be);
 bool backend_discard_zeroes(const struct backend *be);
+/* Does the store do BACKEND_OP_COMPARE_WRITE (atomically, itself)? */
+bool backend_can_compare_write(const struct backend *be);
 /* Is a volatile write cache in front of the medium (wb mode)? */
 bool backend_write_cache(const struct backend *be);
 

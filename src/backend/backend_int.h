@@ -129,7 +129,8 @@ struct backend {
 	uint64_t null_bytes; /* nullio: its size (atomic: resized online) */
 	bool can_discard;
 	bool discard_zeroes;
-	bool volatile_cache; /* acknowledged writes may sit in a cache */
+	bool volatile_cache;    /* acknowledged writes may sit in a cache */
+	bool can_compare_write; /* takes BACKEND_OP_COMPARE_WRITE */
 	/*
 	 * Buffered file on tmpfs/ramfs: a read or write is a memory copy
 	 * that never waits for a disk, so it runs on the submitting thread.

@@ -46,6 +46,7 @@ struct rbd_lu {
 	char *name;
 	/* Bytes, as last read from the image header (atomic). */
 	uint64_t size;
+	uint64_t obj_size; /* bytes of each RADOS object of the image */
 	/* rbd_update_watch()'s handle; watching when the watch is set. */
 	uint64_t watch_handle;
 	bool watching;

@@ -400,10 +400,26 @@ scsi_sbc_caw_read_done(struct scsi_cmd *cmd)
 	    scsi_sbc_caw_write_done);
 }
 
+/* The store's own compare-and-write finished (or found a difference). */
+static void
+scsi_sbc_caw_atomic_done(struct scsi_cmd *cmd)
+{
+	if (cmd->io.result == -EILSEQ && cmd->io.miscompare_off < cmd->io.len)
+		scsi_task_sense_info(cmd->task, SK_MISCOMPARE,
+		    ASC_MISCOMPARE_DURING_VERIFY, cmd->io.miscompare_off);
+	else if (cmd->io.result == -EILSEQ) /* where is not known */
+		scsi_task_set_sense(cmd->task, SK_MISCOMPARE,
+		    ASC_MISCOMPARE_DURING_VERIFY);
+	else if (cmd->io.result < 0)
+		scsi_sbc_fail_io(cmd, true);
+	scsi_cmd_complete(cmd);
+}
+
 /*
  * COMPARE AND WRITE (SBC-4 5.3): the data holds the compare blocks then
  * the write blocks. Atomic against other commands because the task set
- * never runs overlapping writes side by side.
+ * never runs overlapping writes side by side; a store shared with other
+ * gateways (rbd) compares and writes itself, atomically for all of them.
  */
 void
 scsi_sbc_compare_write(struct scsi_cmd *cmd)
@@ -438,6 +454,15 @@ scsi_sbc_compare_write(struct scsi_cmd *cmd)
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_FIELD_IN_IU);
 		goto done;
+	}
+	if (backend_can_compare_write(cmd->lu->be)) {
+		if (scsi_task_data_out_short(task, 2 * bytes))
+			goto done;
+		scsi_cmd_submit(cmd, BACKEND_OP_COMPARE_WRITE,
+		    cmd->lba << cmd->lu->block_shift, bytes, task->data,
+		    scsi_sbc_fua(cmd, task->cdb[1] & CDB_FUA),
+		    scsi_sbc_caw_atomic_done);
+		return;
 	}
 	if (scsi_sbc_read_medium(cmd, bytes, 2 * bytes, scsi_sbc_caw_read_done))
 		return;

@@ -628,11 +628,14 @@ scsi_cmd_submit(struct scsi_cmd *cmd, enum backend_op op, uint64_t off,
 {
 	memset(&cmd->io, 0, sizeof(cmd->io));
 	cmd->iov.iov_base = buf;
-	cmd->iov.iov_len = (size_t)len;
+	/* COMPARE_WRITE: buf holds the compare data, then the write data. */
+	cmd->iov.iov_len =
+	    (size_t)(op == BACKEND_OP_COMPARE_WRITE ? 2 * len : len);
 	cmd->io.op = op;
 	cmd->io.offset = off;
 	cmd->io.len = len;
-	if (op == BACKEND_OP_READ || op == BACKEND_OP_WRITE) {
+	if (op == BACKEND_OP_READ || op == BACKEND_OP_WRITE ||
+	    op == BACKEND_OP_COMPARE_WRITE) {
 		cmd->io.iov = &cmd->iov;
 		cmd->io.iovcnt = 1;
 	}

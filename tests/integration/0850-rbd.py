@@ -10,6 +10,12 @@ Usage: 0850-rbd.py PORT TARGET PHASE ARGS...
                   `rbd export` (the bytes really are in Ceph)
   resize IMAGE NEWSIZE   `rbd resize` while logged in: UNIT ATTENTION
                   CAPACITY DATA HAS CHANGED, then READ CAPACITY the new size
+  race PORT2 ROUNDS     two ietd processes serve the image (PORT and
+                  PORT2): an initiator on each increments a counter block
+                  with READ then COMPARE AND WRITE, retrying on
+                  MISCOMPARE; no increment is lost, which holds only if
+                  the compare and the write are one step in Ceph (each
+                  ietd's own task set orders only its own commands)
   stall OSDPID BOUND    SIGSTOP the OSD: a READ of LUN 0 ends in a CHECK
                   CONDITION within BOUND seconds while LUN 1 answers at
                   once; then SIGCONT and LUN 0 answers again
@@ -144,6 +150,17 @@ def phase_data(expect_path):
            and s[0] & 0x80 and info == 77,
            "status %r sense %s" % (st, s.hex()))
     read_check(700, 1, "a miscompared CAW wrote nothing")
+    # In the second object, the last byte: INFORMATION stays relative.
+    lba = OBJ_BLOCKS + 5
+    cdb = struct.pack(">BBQ3xBBB", 0x89, 0, lba, 1, 0, 0)
+    bad = bytearray(model[lba * BS:(lba + 1) * BS])
+    bad[511] ^= 0x01
+    st, _, p = c.scsi(cdb, write_data=bytes(bad) + pattern(lba, 1, b"Y"))
+    s = p.sense() if st == pt.SCSI_CHECK_CONDITION else b""
+    info = struct.unpack(">I", s[3:7])[0] if len(s) > 13 else None
+    result("a miscompare in the second object says byte 511",
+           len(s) > 13 and s[2] & 0x0F == SK_MISCOMPARE and info == 511,
+           "status %r sense %s" % (st, s.hex()))
     # The file LU beside it is untouched by all this.
     st, d, _ = c.scsi(pt.cdb_read10(100, 8), lun=1, read_len=8 * BS)
     result("the file LU reads its own (zero) blocks",
@@ -179,6 +196,72 @@ def phase_resize(image, new_size):
     result("READ CAPACITY(16) then says the new size",
            st == pt.SCSI_GOOD and after is not None and after * BS == want,
            "blocks %r before %r, want %d bytes" % (after, before, want))
+    c.logout()
+    c.close()
+
+
+def counter_block(value, who):
+    head = b"CAW-COUNTER %012d by %s\n" % (value, who)
+    return (head * (BS // len(head) + 1))[:BS]
+
+
+def racer(port, name, rounds, wrote, errors, stats):
+    c = pt.Connection(port=port, timeout=60.0, isid=b"\x80" + os.urandom(5))
+    c.login("iqn.2026-12.org.example:race-" + name, TARGET)
+    pt.clear_unit_attention(c)
+    cdb = struct.pack(">BBQ3xBBB", 0x89, 0, 9, 1, 0, 0)
+    done = misses = 0
+    while done < rounds:
+        st, cur, _ = c.scsi(pt.cdb_read10(9, 1), read_len=BS)
+        if st != pt.SCSI_GOOD:
+            errors.append("%s: READ status %r" % (name, st))
+            return
+        v = int(cur[12:24]) + 1
+        st, _, p = c.scsi(cdb, write_data=cur + counter_block(
+            v, name.encode()))
+        if st == pt.SCSI_GOOD:
+            wrote.append(v)
+            done += 1
+        elif sense_of(st, p) == (SK_MISCOMPARE, 0x1D, 0x00):
+            misses += 1
+        else:
+            errors.append("%s: CAW status %r sense %r" %
+                          (name, st, sense_of(st, p)))
+            return
+    stats[name] = misses
+    c.logout()
+    c.close()
+
+
+def phase_race(port2, rounds):
+    c = connect("race")
+    st, _, _ = c.scsi(pt.cdb_write10(9, 1), write_data=counter_block(0, b"-"))
+    result("the counter block starts at 0", st == pt.SCSI_GOOD,
+           "status %r" % st)
+    wrote = {"a": [], "b": []}
+    errors, stats = [], {}
+    threads = [threading.Thread(target=racer, args=(
+        port, k, rounds, wrote[k], errors, stats))
+        for port, k in ((PORT, "a"), (port2, "b"))]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    n = len(wrote["a"]) + len(wrote["b"])
+    print("# %d CAWs through two ietd in %.1f s, miscompares %r" %
+          (n, time.monotonic() - t0, stats), flush=True)
+    result("every CAW through either ietd ends GOOD or MISCOMPARE",
+           not errors, "; ".join(errors))
+    result("the two gateways raced (some CAWs miscompared)",
+           sum(stats.values()) > 0, "never overlapped")
+    result("no increment lost or doubled across the two gateways",
+           sorted(wrote["a"] + wrote["b"]) == list(range(1, n + 1)),
+           "values %r" % sorted(wrote["a"] + wrote["b"])[:20])
+    st, d, _ = c.scsi(pt.cdb_read10(9, 1), read_len=BS)
+    result("the counter equals the successful CAWs",
+           st == pt.SCSI_GOOD and int(d[12:24]) == n,
+           "status %r value %r, want %d" % (st, d[:24], n))
     c.logout()
     c.close()
 
@@ -234,6 +317,8 @@ if PHASE == "data":
     phase_data(ARGS[0])
 elif PHASE == "resize":
     phase_resize(ARGS[0], ARGS[1])
+elif PHASE == "race":
+    phase_race(int(ARGS[0]), int(ARGS[1]))
 elif PHASE == "stall":
     phase_stall(int(ARGS[0]), int(ARGS[1]))
 else:

@@ -85,6 +85,27 @@ timeout 120 python3 "$py" "$PORT" "$IQN_BASE:rbd" resize rbd/lu0 24M \
 	>"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "resize tester"
 
+# A second ietd on the same image: COMPARE AND WRITE is atomic across
+# both only because Ceph does the compare and the write in one step.
+port2=$(free_port)
+mkdir -p "$T/b"
+"$IETD" -f -c "$T/ietd.conf" -a 127.0.0.1 -p "$port2" \
+	--pid-file "$T/b/ietd.pid" --control="$T/b/ctl.sock" \
+	--status-dir="$T/b/status" --state-dir="$T/b/state" \
+	>"$T/b/ietd.log" 2>&1 &
+pid2=$!
+track_pid "$pid2"
+if wait_port 127.0.0.1 "$port2"; then
+	timeout 300 python3 "$py" "$PORT" "$IQN_BASE:rbd" race "$port2" \
+		"${RACE_ROUNDS:-100}" >"$T/py.out" 2>&1
+	tap_import "$T/py.out" $? "two-gateway CAW race tester"
+else
+	not_ok "a second ietd on the same image starts" "$(tail -n 5 "$T/b/ietd.log")"
+fi
+kill -TERM "$pid2"
+wait "$pid2"
+check "the second ietd exits 0" test $? -eq 0
+
 timeout 180 python3 "$py" "$PORT" "$IQN_BASE:rbd" stall "$CEPH_OSD_PID" \
 	"$STALL_BOUND" >"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "stalled cluster tester"
