@@ -56,6 +56,12 @@ bad "a missing image" "cannot open RBD image rbd/nope" \
 	"Type=rbd,Path=rbd/nope,CephConf=$CEPH_CONF"
 bad "a missing pool" "cannot use pool nopool" \
 	"Type=rbd,Path=nopool/lu0,CephConf=$CEPH_CONF"
+check "rbd create rbd/cached with conf_rbd_cache true" bash -c \
+	"timeout 30 rbd create --size 8M rbd/cached &&
+	 timeout 30 rbd image-meta set rbd/cached conf_rbd_cache true"
+bad "an image whose metadata turns the cache on" \
+	"turns the librbd cache on in its metadata" \
+	"Type=rbd,Path=rbd/cached,CephConf=$CEPH_CONF"
 bad "an unknown client" "cannot connect to the Ceph cluster" \
 	"Type=rbd,Path=rbd/lu0,CephConf=$CEPH_CONF,CephUser=nobody"
 
@@ -84,6 +90,32 @@ check "rbd export shows exactly the bytes written over iSCSI" \
 timeout 120 python3 "$py" "$PORT" "$IQN_BASE:rbd" resize rbd/lu0 24M \
 	>"$T/py.out" 2>&1
 tap_import "$T/py.out" $? "resize tester"
+
+# ietadm: Size= grows the image (never shrinks it); a new RBD LUN opens.
+IETADM=${IETADM:-$(cd "$(dirname "$0")/../.." && pwd)/build/ietadm}
+adm() { timeout 60 "$IETADM" --control="$T/ctl.sock" "$@"; }
+check "ietadm Size=32M grows the image" adm --op update --tid=1 --lun=0 \
+	--params Size=32M
+rbd_bytes=$(timeout 30 rbd info --format json rbd/lu0 |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["size"])')
+check "rbd info says 32 MiB" test "$rbd_bytes" = $((32 << 20))
+if adm --op update --tid=1 --lun=0 --params Size=8M >"$T/adm.out" 2>&1; then
+	not_ok "ietadm refuses to shrink the image" "accepted"
+else
+	grep -q "ietd only grows it" "$T/adm.out" &&
+		ok "ietadm refuses to shrink the image" ||
+		not_ok "ietadm refuses to shrink the image" "$(cat "$T/adm.out")"
+fi
+check "rbd create rbd/lu2" ceph_image lu2 8M
+check "ietadm adds an RBD LUN" adm --op new --tid=1 --lun=2 \
+	--params "Type=rbd,Path=rbd/lu2,CephConf=$short"
+for i in $(seq 30); do
+	grep -q "lun:2 .*iotype:rbd.*path:rbd/lu2" "$T/status/volume" && break
+	sleep 0.1
+done
+check "the volume status file lists it as rbd" \
+	grep -q "lun:2 .*iotype:rbd.*path:rbd/lu2" "$T/status/volume"
+check "ietadm deletes it" adm --op delete --tid=1 --lun=2
 
 # A second ietd on the same image: COMPARE AND WRITE is atomic across
 # both only because Ceph does the compare and the write in one step.
