@@ -7,13 +7,13 @@
  * queue with backend_cq_post(). So no thread waits per command and done()
  * runs on the event thread as for every other store.
  *
- * Durability: the librbd cache is forced off (rbd_cache=false after the
- * conf file is read), so librbd acknowledges a write only once the OSDs
- * have it on every replica, as Ceph's documentation of the RBD cache
- * settings says ("If the RBD cache is disabled, ... writes return only
- * when the data is on disk on all replicas"). A FUA write is therefore a
- * plain write, no volatile cache is reported, and FLUSH is librbd's flush
- * (cheap without a cache).
+ * Durability: the librbd caches are forced off (rbd_cache=false,
+ * rbd_persistent_cache_mode=disabled after the conf file is read), so librbd
+ * acknowledges a write only once the OSDs have it on every replica, as Ceph's
+ * documentation of the RBD cache settings says ("If the RBD cache is disabled,
+ * ... writes return only when the data is on disk on all replicas"). A FUA
+ * write is therefore a plain write, no volatile cache is reported, and FLUSH is
+ * librbd's flush (cheap without a cache).
  *
  * Bounded waits: librados waits forever for an OSD or a monitor by
  * default. Unless the conf file sets them, rados_osd_op_timeout and
@@ -109,8 +109,15 @@ rbd_cluster_connect(struct rbd_cluster *c, char *why, size_t whylen)
 	    (rc = rbd_conf_timeout(c->rados, "rados_mon_op_timeout", 0)) < 0 ||
 	    (rc = rbd_conf_timeout(c->rados, "client_mount_timeout", 300)) <
 		0 ||
-	    /* After the file: no setting of it turns the cache back on. */
+	    /*
+	     * After the file: no setting of it turns a cache back on, the
+	     * in-memory one or the persistent write-back log (which in its
+	     * persistent-on-flush mode acknowledges writes it only has in
+	     * memory).
+	     */
 	    (rc = rados_conf_set(c->rados, "rbd_cache", "false")) < 0 ||
+	    (rc = rados_conf_set(c->rados, "rbd_persistent_cache_mode",
+		 "disabled")) < 0 ||
 	    (c->keyring != NULL &&
 		(rc = rados_conf_set(c->rados, "keyring", c->keyring)) < 0)) {
 		snprintf(why, whylen, "cannot configure the RADOS client: %s",
@@ -335,15 +342,20 @@ rbd_check_cache(struct rbd_lu *lu, char *why, size_t whylen)
 
 	if (rc < 0)
 		return 0; /* cannot tell: the cluster-wide setting is ours */
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (strcmp(opts[i].name, "rbd_cache") == 0 &&
 		    strcmp(opts[i].value, "false") != 0)
 			on = true;
+		if (strcmp(opts[i].name, "rbd_persistent_cache_mode") == 0 &&
+		    strcmp(opts[i].value, "disabled") != 0)
+			on = true;
+	}
 	rbd_config_image_list_cleanup(opts, n);
 	if (on) {
 		snprintf(why, whylen,
 		    "image %s/%s turns the librbd cache on in its metadata "
-		    "(conf_rbd_cache); remove that with rbd image-meta remove",
+		    "(conf_rbd_cache or conf_rbd_persistent_cache_mode); "
+		    "remove that with rbd image-meta remove",
 		    lu->pool, lu->name);
 		return -EINVAL;
 	}
