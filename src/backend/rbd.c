@@ -40,10 +40,15 @@
 /* Seconds an OSD or monitor request may take (unless CephConf says). */
 #define RBD_DEFAULT_TIMEOUT 30
 
-/* Connected clusters, the refresher's queue; all under rbd_lock. */
+/*
+ * Connected clusters, under rbd_lock (held while connecting); the
+ * refresher's queue under rbd_refresh_lock, which librbd's notification
+ * thread takes and must never wait behind a connect.
+ */
 static pthread_mutex_t rbd_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t rbd_cond = PTHREAD_COND_INITIALIZER;
 static struct list_node rbd_clusters = LIST_HEAD_INIT(rbd_clusters);
+static pthread_mutex_t rbd_refresh_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rbd_cond = PTHREAD_COND_INITIALIZER;
 static struct list_node rbd_stale = LIST_HEAD_INIT(rbd_stale);
 static bool rbd_refresher_started;
 static struct rbd_lu *rbd_refreshing; /* the LU being re-read, or NULL */
@@ -118,6 +123,9 @@ rbd_cluster_connect(struct rbd_cluster *c, char *why, size_t whylen)
 	    (rc = rados_conf_set(c->rados, "rbd_cache", "false")) < 0 ||
 	    (rc = rados_conf_set(c->rados, "rbd_persistent_cache_mode",
 		 "disabled")) < 0 ||
+	    /* librbd queues aio rather than wait in the caller (default). */
+	    (rc = rados_conf_set(c->rados, "rbd_non_blocking_aio", "true")) <
+		0 ||
 	    (c->keyring != NULL &&
 		(rc = rados_conf_set(c->rados, "keyring", c->keyring)) < 0)) {
 		snprintf(why, whylen, "cannot configure the RADOS client: %s",
@@ -224,19 +232,19 @@ static void *
 rbd_refresher(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&rbd_lock);
+	pthread_mutex_lock(&rbd_refresh_lock);
 	for (;;) {
 		struct rbd_lu *lu;
 		uint64_t bytes, old;
 		int rc;
 
 		while (list_empty(&rbd_stale))
-			pthread_cond_wait(&rbd_cond, &rbd_lock);
+			pthread_cond_wait(&rbd_cond, &rbd_refresh_lock);
 		lu = list_first_entry(&rbd_stale, struct rbd_lu, stale_node);
 		list_remove(&lu->stale_node);
 		lu->stale = false;
 		rbd_refreshing = lu;
-		pthread_mutex_unlock(&rbd_lock);
+		pthread_mutex_unlock(&rbd_refresh_lock);
 		rc = rbd_get_size(lu->image, &bytes);
 		old = __atomic_load_n(&lu->size, __ATOMIC_RELAXED);
 		if (rc < 0)
@@ -250,7 +258,7 @@ rbd_refresher(void *arg)
 			    lu->pool, lu->name, (unsigned long long)old,
 			    (unsigned long long)bytes);
 		}
-		pthread_mutex_lock(&rbd_lock);
+		pthread_mutex_lock(&rbd_refresh_lock);
 		rbd_refreshing = NULL;
 		pthread_cond_broadcast(&rbd_cond);
 	}
@@ -263,13 +271,13 @@ rbd_update_cb(void *arg)
 {
 	struct rbd_lu *lu = arg;
 
-	pthread_mutex_lock(&rbd_lock);
+	pthread_mutex_lock(&rbd_refresh_lock);
 	if (!lu->stale) {
 		lu->stale = true;
 		list_add_tail(&rbd_stale, &lu->stale_node);
 		pthread_cond_broadcast(&rbd_cond);
 	}
-	pthread_mutex_unlock(&rbd_lock);
+	pthread_mutex_unlock(&rbd_refresh_lock);
 }
 
 static int
@@ -279,7 +287,7 @@ rbd_refresher_start(void)
 	pthread_t t;
 	int rc = 0;
 
-	pthread_mutex_lock(&rbd_lock);
+	pthread_mutex_lock(&rbd_refresh_lock);
 	if (!rbd_refresher_started) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -290,7 +298,7 @@ rbd_refresher_start(void)
 			rbd_refresher_started = true;
 		}
 	}
-	pthread_mutex_unlock(&rbd_lock);
+	pthread_mutex_unlock(&rbd_refresh_lock);
 	return rc;
 }
 
@@ -468,14 +476,14 @@ rbd_close_store(struct backend *be)
 	if (lu->watching)
 		rbd_update_unwatch(lu->image, lu->watch_handle);
 	/* ...and the refresher lets go of lu before the image closes. */
-	pthread_mutex_lock(&rbd_lock);
+	pthread_mutex_lock(&rbd_refresh_lock);
 	if (lu->stale) {
 		list_remove(&lu->stale_node);
 		lu->stale = false;
 	}
 	while (rbd_refreshing == lu)
-		pthread_cond_wait(&rbd_cond, &rbd_lock);
-	pthread_mutex_unlock(&rbd_lock);
+		pthread_cond_wait(&rbd_cond, &rbd_refresh_lock);
+	pthread_mutex_unlock(&rbd_refresh_lock);
 	/* Waits for requests in flight (the SCSI layer drained its own). */
 	rbd_close(lu->image);
 	rados_ioctx_destroy(lu->ioctx);
