@@ -268,6 +268,7 @@ def phase_race(port2, rounds):
 
 def phase_stall(osd_pid, bound):
     c = connect("stall")
+    w = connect("stall-write")
     other = connect("file")
     os.kill(osd_pid, signal.SIGSTOP)
     try:
@@ -278,8 +279,16 @@ def phase_stall(osd_pid, bound):
             st, _, p = c.scsi(pt.cdb_read10(5000, 8), read_len=8 * BS)
             out["rbd"] = (st, sense_of(st, p), time.monotonic() - t0)
 
+        def slow_write():
+            t0 = time.monotonic()
+            st, _, p = w.scsi(pt.cdb_write10(5100, 8),
+                              write_data=pattern(5100, 8, b"T"))
+            out["write"] = (st, sense_of(st, p), time.monotonic() - t0)
+
         t = threading.Thread(target=slow)
         t.start()
+        tw = threading.Thread(target=slow_write)
+        tw.start()
         time.sleep(0.5)
         t0 = time.monotonic()
         st, _, _ = other.scsi(pt.cdb_read10(0, 8), lun=1, read_len=8 * BS)
@@ -298,6 +307,15 @@ def phase_stall(osd_pid, bound):
                sense[0] in (0x03, 0x04, 0x0B),
                "status %r sense %r" % (st, sense))
         result("... within %d s" % bound, 0 <= dt <= bound, "%.1f s" % dt)
+        tw.join(bound + 30)
+        st, sense, dt = out.get("write", (None, None, -1))
+        print("# RBD WRITE with the OSD stopped: status %r sense %r after "
+              "%.1f s" % (st, sense, dt), flush=True)
+        result("an RBD WRITE with the OSD stopped ends in CHECK CONDITION "
+               "within %d s" % bound,
+               st == pt.SCSI_CHECK_CONDITION and sense is not None and
+               0 <= dt <= bound, "status %r sense %r after %.1f s" %
+               (st, sense, dt))
     finally:
         os.kill(osd_pid, signal.SIGCONT)
     ok, t0 = False, time.monotonic()
@@ -308,7 +326,7 @@ def phase_stall(osd_pid, bound):
             time.sleep(0.5)
     result("after SIGCONT the RBD LU reads again", ok,
            "status %r sense %r" % (st, sense_of(st, p)))
-    for x in (c, other):
+    for x in (c, w, other):
         x.logout()
         x.close()
 
