@@ -137,6 +137,8 @@ fi
 kill -TERM "$pid2"
 wait "$pid2"
 check "the second ietd exits 0" test $? -eq 0
+grep -E 'AddressSanitizer|runtime error|LeakSanitizer' "$T/b/ietd.log" &&
+	not_ok "no sanitizer report from the second ietd" "see above"
 
 timeout 180 python3 "$py" "$PORT" "$IQN_BASE:rbd" stall "$CEPH_OSD_PID" \
 	"$STALL_BOUND" >"$T/py.out" 2>&1
