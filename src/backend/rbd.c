@@ -68,7 +68,7 @@ rbd_str_eq(const char *a, const char *b)
 /*
  * Set a timeout option to RBD_DEFAULT_TIMEOUT seconds when it still has
  * librados' own default (lib_default: 0, "forever", for the op timeouts,
- * 300 for the mount): a value the conf file sets wins.
+ * 300 for the mount): another value the conf file sets wins.
  */
 static int
 rbd_conf_timeout(rados_t r, const char *opt, double lib_default)
@@ -80,6 +80,16 @@ rbd_conf_timeout(rados_t r, const char *opt, double lib_default)
 		return 0;
 	snprintf(val, sizeof(val), "%d", RBD_DEFAULT_TIMEOUT);
 	return rados_conf_set(r, opt, val);
+}
+
+/* An option's value in seconds, for the log; -1 when unreadable. */
+static double
+rbd_conf_seconds(rados_t r, const char *opt)
+{
+	char buf[64];
+
+	return rados_conf_get(r, opt, buf, sizeof(buf)) == 0 ? strtod(buf, NULL)
+							     : -1;
 }
 
 static void
@@ -197,8 +207,11 @@ rbd_cluster_get(const char *conf, const char *user, const char *keyring,
 	c->refs = 1;
 	list_add_tail(&rbd_clusters, &c->node);
 	pthread_mutex_unlock(&rbd_lock);
-	log_info("rbd: connected to the Ceph cluster of %s as client.%s",
-	    conf != NULL ? conf : "the default ceph.conf", user);
+	log_info("rbd: connected to the Ceph cluster of %s as client.%s "
+		 "(OSD timeout %.0f s, monitor timeout %.0f s)",
+	    conf != NULL ? conf : "the default ceph.conf", user,
+	    rbd_conf_seconds(c->rados, "rados_osd_op_timeout"),
+	    rbd_conf_seconds(c->rados, "rados_mon_op_timeout"));
 	*out = c;
 	return 0;
 }

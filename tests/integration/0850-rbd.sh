@@ -71,6 +71,19 @@ Target $IQN_BASE:rbd
 	Lun 1 Path=$img,Type=fileio
 CONF
 check "ietd -t accepts the RBD LU" timeout 60 "$IETD" -t -c "$T/ietd.conf"
+cp "$T/check.out" "$T/t.out"
+# Timeouts: the conf file's win; without them ietd's 30 s default holds.
+check "the LU's CephConf sets a ${STALL_TIMEOUT} s OSD timeout" \
+	grep -q "(OSD timeout $STALL_TIMEOUT s, monitor timeout $STALL_TIMEOUT s)" \
+	"$T/t.out"
+grep -v "timeout" "$CEPH_CONF" >"$T/plain.conf"
+printf 'Target %s:plain
+	Lun 0 Type=rbd,Path=rbd/lu0,CephConf=%s
+' \
+	"$IQN_BASE" "$T/plain.conf" >"$T/plain-ietd.conf"
+timeout 60 "$IETD" -t -c "$T/plain-ietd.conf" >"$T/plain.out" 2>&1
+check "without timeouts in CephConf ietd's default is 30 s" \
+	grep -q "(OSD timeout 30 s, monitor timeout 30 s)" "$T/plain.out"
 ietd_start || {
 	not_ok "ietd starts"
 	finish
