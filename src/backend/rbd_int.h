@@ -53,6 +53,14 @@ struct rbd_lu {
 	/* The refresher's: the header changed, re-read the size. */
 	bool stale;
 	struct list_node stale_node; /* on the refresher's list while stale */
+	/*
+	 * Free for the gateway code (the image's exclusive lock, ALUA) and
+	 * the reservation store (a RADOS object next to the image): their
+	 * own per-LU state, set up after rbd.c opened the image and torn
+	 * down before it closes it.
+	 */
+	void *gateway;
+	void *reservations;
 };
 
 /* The rbd_lu of a Type=rbd backend, NULL for any other store. */
