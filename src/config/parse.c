@@ -409,6 +409,15 @@ conf_lun_rbd_check(struct conf_parser *p, unsigned int n,
 		    "blanks, at most %d characters)",
 		    n, conf_show(show, a->ceph_user), CONF_RBD_NAME_MAX);
 		ok = false;
+	} else if (a->ceph_user != NULL &&
+	    strncasecmp(a->ceph_user, "client.", 7) == 0) {
+		/* librados adds the type itself: client.client.x never exists.
+		 */
+		conf_parser_error(p,
+		    "Lun %u: CephUser %s: give the id without \"client.\" "
+		    "(CephUser=%s)",
+		    n, conf_show(show, a->ceph_user), a->ceph_user + 7);
+		ok = false;
 	}
 	/* Checked now so a typo fails the load, not the first login. */
 	if (a->ceph_conf != NULL && access(a->ceph_conf, R_OK) != 0) {
