@@ -133,6 +133,43 @@ void backend_map_put(struct backend_map *m);
  */
 void backend_submit(struct backend *be, struct backend_io *io);
 
+/*
+ * rbd_lock.c: the exclusive lock of a store that several ietd gateways
+ * serve at once (Type=rbd: the image's exclusive lock). Whoever holds it
+ * is the gateway that may do I/O; the others wait as standby. A gateway
+ * that follows the lock learns who holds it, takes it over (fencing the
+ * holder first) when asked or when the holder is dead, and hears through
+ * cb, on a thread of the backend's, each time that changes.
+ */
+enum backend_lock_state {
+	BACKEND_LOCK_UNKNOWN, /* not known yet, or changing hands */
+	BACKEND_LOCK_MINE,    /* this gateway holds it */
+	BACKEND_LOCK_OTHER,   /* another gateway: tags are its groups */
+	BACKEND_LOCK_NONE,    /* nobody holds it */
+	BACKEND_LOCK_FENCED,  /* this gateway's cluster client is fenced */
+};
+#define BACKEND_LOCK_TAGS_MAX 8
+struct backend_lock_view {
+	enum backend_lock_state state;
+	unsigned int ntags;
+	uint16_t tags[BACKEND_LOCK_TAGS_MAX]; /* OTHER: the holder's groups */
+};
+typedef void (
+    *backend_lock_cb)(void *arg, const struct backend_lock_view *view);
+/*
+ * Follow the lock of be; this gateway's portal groups are tags (at most
+ * BACKEND_LOCK_TAGS_MAX; published for the other gateways to read).
+ * Again on a followed store: only the tags change. 0, or -EOPNOTSUPP for
+ * a store without such a lock, or -errno.
+ */
+int backend_lock_follow(struct backend *be, const uint16_t *tags,
+    unsigned int ntags, backend_lock_cb cb, void *arg);
+/* Take the lock, fencing its holder; or let it go. Asynchronous. */
+void backend_lock_take(struct backend *be);
+void backend_lock_give(struct backend *be);
+/* Stop following (no cb after it returns); before backend_close(). */
+void backend_lock_unfollow(struct backend *be);
+
 /* aio.c: the completion queue of one thread. */
 struct backend_cq *backend_cq_new(void);
 void backend_cq_free(struct backend_cq *cq);

@@ -51,6 +51,11 @@ struct conf_portal_group {
 	unsigned int naddr;
 	char *addr[CONF_PG_ADDRS_MAX]; /* host, without brackets */
 	uint16_t port[CONF_PG_ADDRS_MAX];
+	/*
+	 * "PortalGroup TAG Remote ADDRESS...": another gateway's group,
+	 * reported in REPORT TARGET PORT GROUPS but not listened on here.
+	 */
+	bool remote;
 };
 
 /* A target's "PortalGroup TAG [STATE]": offered there, in that state. */
@@ -59,6 +64,8 @@ struct conf_tpg {
 	unsigned int tag;
 	unsigned int line;
 	enum conf_alua_state state;
+	/* "PortalGroup TAG auto": the state follows the RBD exclusive lock */
+	bool follow_lock;
 };
 
 enum conf_lun_type {

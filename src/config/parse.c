@@ -21,7 +21,7 @@
 
 #define CONF_MSG_MAX 1024         /* one reported message */
 #define CONF_SHOW_MAX 256         /* a quoted value inside a message */
-#define CONF_TOKENS_MAX 8         /* more than any keyword takes */
+#define CONF_TOKENS_MAX 9         /* more than any keyword takes */
 #define CONF_FILE_MAX (16u << 20) /* refuse absurd config files */
 #define CONF_BLOCK_SIZE_MAX 4096
 /* SBC-4 6.1 (READ CAPACITY (16)): a 4-bit exponent; ietd allows 2^6. */

@@ -227,6 +227,7 @@ conf_portal_groups_copy(struct conf *dst, const struct conf *src)
 		list_init(&d->node);
 		d->tag = s->tag;
 		d->line = s->line;
+		d->remote = s->remote;
 		for (unsigned int i = 0; i < s->naddr; i++) {
 			d->addr[i] = conf_strdup_opt(s->addr[i], &fail);
 			d->port[i] = s->port[i];
@@ -252,7 +253,7 @@ conf_portal_groups_equal(const struct conf *a, const struct conf *b)
 		    conf_portal_group_find(b, g->tag);
 
 		na++;
-		if (h == NULL || h->naddr != g->naddr)
+		if (h == NULL || h->naddr != g->naddr || h->remote != g->remote)
 			return false;
 		for (unsigned int i = 0; i < g->naddr; i++)
 			if (strcmp(g->addr[i], h->addr[i]) != 0 ||
@@ -359,13 +360,20 @@ conf_portal_parse_global(struct conf *conf, char **tok, int ntok,
 	struct conf_portal_group *g, *old;
 	struct list_node *n;
 	unsigned int tag;
+	bool remote = false;
+	int first = 2;
 
-	if (ntok < 3) {
+	/* "PortalGroup TAG Remote ADDRESS...": another gateway's group. */
+	if (ntok >= 3 && strcasecmp(tok[2], "remote") == 0) {
+		remote = true;
+		first = 3;
+	}
+	if (ntok < first + 1) {
 		snprintf(why, whylen,
 		    "PortalGroup needs a tag and at least one address");
 		return false;
 	}
-	if ((unsigned int)ntok - 2 > CONF_PG_ADDRS_MAX) {
+	if ((unsigned int)(ntok - first) > CONF_PG_ADDRS_MAX) {
 		snprintf(why, whylen, "PortalGroup takes at most %u addresses",
 		    CONF_PG_ADDRS_MAX);
 		return false;
@@ -401,7 +409,8 @@ conf_portal_parse_global(struct conf *conf, char **tok, int ntok,
 	list_init(&g->node);
 	g->tag = tag;
 	g->line = line;
-	for (int i = 2; i < ntok; i++)
+	g->remote = remote;
+	for (int i = first; i < ntok; i++)
 		if (!conf_portal_addr(g, tok[i], why, whylen)) {
 			conf_portal_group_free(g);
 			return false;
@@ -440,6 +449,7 @@ conf_portal_parse(struct conf *conf, struct conf_target *t, char **tok,
 	enum conf_alua_state st = CONF_ALUA_OPTIMIZED;
 	struct conf_tpg *old;
 	unsigned int tag;
+	bool follow = false;
 
 	if (t == NULL)
 		return conf_portal_parse_global(conf, tok, ntok, line, why,
@@ -447,15 +457,19 @@ conf_portal_parse(struct conf *conf, struct conf_target *t, char **tok,
 	if (ntok < 2 || ntok > 3) {
 		snprintf(why, whylen,
 		    "PortalGroup inside a Target takes a tag and an optional "
-		    "state (optimized, nonoptimized, standby, unavailable)");
+		    "state (optimized, nonoptimized, standby, unavailable, "
+		    "auto)");
 		return false;
 	}
 	if (!conf_portal_tag(tok[1], 1, &tag, why, whylen))
 		return false;
-	if (ntok == 3 && conf_alua_state_parse(tok[2], &st) != 0) {
+	if (ntok == 3 && strcasecmp(tok[2], "auto") == 0) {
+		follow = true;
+		st = CONF_ALUA_STANDBY;
+	} else if (ntok == 3 && conf_alua_state_parse(tok[2], &st) != 0) {
 		snprintf(why, whylen,
 		    "PortalGroup %u: unknown state %.64s (optimized, "
-		    "nonoptimized, standby or unavailable)",
+		    "nonoptimized, standby, unavailable or auto)",
 		    tag, tok[2]);
 		return false;
 	}
@@ -472,6 +486,7 @@ conf_portal_parse(struct conf *conf, struct conf_target *t, char **tok,
 		return false;
 	}
 	conf_tpg_find(t, tag)->line = line;
+	conf_tpg_find(t, tag)->follow_lock = follow;
 	return true;
 }
 
@@ -513,7 +528,8 @@ conf_portal_write(const struct conf *conf, FILE *f)
 		const struct conf_portal_group *g =
 		    list_entry(n, const struct conf_portal_group, node);
 
-		fprintf(f, "PortalGroup %u", g->tag);
+		fprintf(f, "PortalGroup %u%s", g->tag,
+		    g->remote ? " Remote" : "");
 		for (unsigned int i = 0; i < g->naddr; i++)
 			fprintf(f,
 			    strchr(g->addr[i], ':') ? " [%s]:%u" : " %s:%u",
@@ -534,6 +550,6 @@ conf_tpgs_write(const struct conf_target *t, FILE *f)
 		    list_entry(n, const struct conf_tpg, node);
 
 		fprintf(f, "\tPortalGroup %u %s\n", g->tag,
-		    conf_alua_state_name(g->state));
+		    g->follow_lock ? "auto" : conf_alua_state_name(g->state));
 	}
 }

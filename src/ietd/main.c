@@ -545,6 +545,13 @@ main_portal_groups_open(const struct conf *conf)
 		const struct conf_portal_group *g =
 		    list_entry(n, const struct conf_portal_group, node);
 
+		if (g->remote) {
+			/* Another gateway's: only reported (ALUA). */
+			log_notice("portal group %u: another gateway's "
+				   "(Remote), not listened on",
+			    g->tag);
+			continue;
+		}
 		for (unsigned int a = 0; a < g->naddr; a++) {
 			if (ietd.listeners.n == LISTEN_MAX) {
 				log_error("PortalGroup %u: more than %u "

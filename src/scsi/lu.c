@@ -200,6 +200,8 @@ scsi_lu_put(struct scsi_lu *lu)
 	scsi_lu_list_lock();
 	list_remove(&lu->node);
 	scsi_lu_list_unlock();
+	/* No lock news for this LU after it (alua.c's callback). */
+	backend_lock_unfollow(lu->be);
 	list_for_each_safe(pos, tmp, &lu->itls) {
 		list_remove(pos);
 		mem_free(list_entry(pos, struct scsi_itl, node));

@@ -260,6 +260,15 @@ int scsi_pr_store_set_dir(const char *dir);
 #define SCSI_ALUA_NONOPTIMIZED 0x1
 #define SCSI_ALUA_STANDBY 0x2
 #define SCSI_ALUA_UNAVAILABLE 0x3
+#define SCSI_ALUA_TRANSITIONING 0xf
+#define SCSI_ALUA_STATE_MASK 0x0f
+/*
+ * Or'ed into a state given to scsi_tpg_set_update(): the group's state
+ * follows the exclusive lock of the target's shared LUs (Type=rbd), and
+ * the group is another gateway's (not listened on by this ietd).
+ */
+#define SCSI_ALUA_F_AUTO 0x80
+#define SCSI_ALUA_F_REMOTE 0x40
 struct scsi_tpg_set;
 /* A set with no group for target tid; NULL on no memory. */
 struct scsi_tpg_set *scsi_tpg_set_new(unsigned int tid);
@@ -283,6 +292,14 @@ int scsi_tpg_set_state(struct scsi_tpg_set *s, uint16_t tag, uint8_t state);
 int scsi_tpg_set_read(struct scsi_tpg_set *s, uint16_t tag, uint8_t *state);
 /* Group tag with a reference (scsi_tpg_put()), or NULL. */
 struct scsi_tpg *scsi_tpg_set_find(struct scsi_tpg_set *s, uint16_t tag);
+/*
+ * Group tag is SCSI_ALUA_F_AUTO: make its gateway the lock holder
+ * (optimized: this gateway takes the lock, fencing the holder; standby or
+ * unavailable: it lets the lock go). 0, -ENOENT (no such group), -EINVAL
+ * (a group of another gateway: only that gateway can take the lock).
+ */
+int scsi_tpg_set_lock_request(struct scsi_tpg_set *s, uint16_t tag,
+    uint8_t state);
 void scsi_tpg_get(struct scsi_tpg *g);
 void scsi_tpg_put(struct scsi_tpg *g);
 

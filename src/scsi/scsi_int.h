@@ -124,6 +124,12 @@ struct scsi_lu {
 	uint8_t naa[SCSI_NAA_LEN];
 	char target_name[224];
 	unsigned int tid;
+	/*
+	 * alua.c: the backend's lock (Type=rbd) as last heard, when the
+	 * target has groups that follow it (under alua.c's view lock).
+	 */
+	bool lock_followed;
+	struct backend_lock_view lock_view;
 	struct list_node itls;
 	/* Every command looks its nexus up: hundreds of sessions share LUs. */
 	struct scsi_itl *itl_hash[SCSI_ITL_HASH];

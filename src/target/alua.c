@@ -34,11 +34,15 @@ target_alua_desired(const struct conf_target *ct, uint16_t *tags,
 		if (target_alua_pgs == NULL)
 			return k;
 		list_for_each(n, &target_alua_pgs->portal_groups) {
+			const struct conf_portal_group *pg =
+			    list_entry(n, const struct conf_portal_group, node);
+
 			if (k == TARGET_ALUA_MAX)
 				break;
-			tags[k] = (uint16_t)list_entry(n,
-			    const struct conf_portal_group, node)
-				      ->tag;
+			/* Another gateway's offers only what it names. */
+			if (pg->remote)
+				continue;
+			tags[k] = (uint16_t)pg->tag;
 			states[k++] = SCSI_ALUA_OPTIMIZED;
 		}
 		return k;
@@ -46,11 +50,19 @@ target_alua_desired(const struct conf_target *ct, uint16_t *tags,
 	list_for_each(n, &ct->tpgs) {
 		const struct conf_tpg *g =
 		    list_entry(n, const struct conf_tpg, node);
+		const struct conf_portal_group *pg = target_alua_pgs != NULL
+		    ? conf_portal_group_find(target_alua_pgs, g->tag)
+		    : NULL;
 
 		if (k == TARGET_ALUA_MAX)
 			break;
 		tags[k] = (uint16_t)g->tag;
-		states[k++] = (uint8_t)g->state;
+		states[k] = (uint8_t)g->state;
+		if (g->follow_lock)
+			states[k] |= SCSI_ALUA_F_AUTO;
+		if (pg != NULL && pg->remote)
+			states[k] |= SCSI_ALUA_F_REMOTE;
+		k++;
 	}
 	return k;
 }
@@ -121,7 +133,10 @@ target_alua_sync(struct target *t)
 		if (was != want[i] && t->alua != NULL)
 			log_notice("target %u: portal group %u %s", t->tid,
 			    tags[i],
-			    conf_alua_state_name((enum conf_alua_state)now[i]));
+			    now[i] & SCSI_ALUA_F_AUTO
+				? "auto (follows the exclusive lock)"
+				: conf_alua_state_name((enum conf_alua_state)(
+				      now[i] & SCSI_ALUA_STATE_MASK)));
 	}
 	pthread_rwlock_wrlock(&target_registry.lock);
 	if (t->alua != s)
@@ -213,6 +228,7 @@ target_admin_alua(unsigned int tid, unsigned int tag, const char *state,
 	struct conf_target *ct;
 	struct target *t;
 	unsigned int n;
+	bool follow;
 	int err = 0;
 
 	if (conf_alua_state_parse(state, &st) != 0) {
@@ -239,6 +255,32 @@ target_admin_alua(unsigned int tid, unsigned int tag, const char *state,
 		snprintf(why, whylen,
 		    "target %u is not offered on portal group %u", tid, tag);
 		err = -ENOENT;
+		goto out;
+	}
+	/*
+	 * A group that follows the lock keeps doing so: optimized asks this
+	 * gateway to take the lock (fencing the holder), standby or
+	 * unavailable to let it go.
+	 */
+	pthread_rwlock_rdlock(&target_registry.lock);
+	follow = conf_tpg_find(t->ct, tag) != NULL &&
+	    conf_tpg_find(t->ct, tag)->follow_lock;
+	pthread_rwlock_unlock(&target_registry.lock);
+	if (follow) {
+		err = scsi_tpg_set_lock_request(t->alua, (uint16_t)tag,
+		    (uint8_t)st);
+		if (err == -EINVAL)
+			snprintf(why, whylen,
+			    "portal group %u is another gateway's: ask that "
+			    "gateway to take the lock",
+			    tag);
+		else if (err != 0)
+			snprintf(why, whylen, "no portal group %u", tag);
+		else
+			log_notice("target %u: portal group %u: ietadm asks "
+				   "this gateway to %s the exclusive lock",
+			    tid, tag,
+			    st <= CONF_ALUA_NONOPTIMIZED ? "take" : "give up");
 		goto out;
 	}
 	/*
