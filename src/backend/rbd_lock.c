@@ -298,6 +298,7 @@ rbd_lock_got(struct rbd_lock *l, const char *how)
 static void
 rbd_lock_takeover(struct rbd_lock *l, const char *owner, const char *why)
 {
+	char addr[128];
 	int r;
 
 	rbd_lock_tell(l, BACKEND_LOCK_UNKNOWN, NULL, 0);
@@ -305,6 +306,27 @@ rbd_lock_takeover(struct rbd_lock *l, const char *owner, const char *why)
 		log_warning("rbd %s: fencing the lock holder %s (%s): "
 			    "blocklisting its client, then taking the lock",
 		    rbd_lock_name(l), owner, why);
+		/*
+		 * Blocklist it ourselves first: rbd_lock_break() does so
+		 * only while rbd_blocklist_on_break_lock is true, and a
+		 * conf file may have turned that off. Without the fence
+		 * nothing takes over (a stale write could land after).
+		 */
+		snprintf(addr, sizeof(addr), "%s", owner);
+		r = rados_blocklist_add(l->lu->cluster->rados, addr, 0);
+		if (r == 0)
+			r = rados_wait_for_latest_osdmap(l->lu->cluster->rados);
+		if (rbd_lock_fenced_err(r)) {
+			rbd_lock_fence_self(l, "blocklisted");
+			return;
+		}
+		if (r < 0) {
+			log_error("rbd %s: cannot blocklist the lock holder "
+				  "%s (%s); not taking over",
+			    rbd_lock_name(l), owner, strerror(-r));
+			rbd_lock_tell(l, BACKEND_LOCK_UNKNOWN, NULL, 0);
+			return;
+		}
 		r = rbd_lock_break(l->lu->image, RBD_LOCK_MODE_EXCLUSIVE,
 		    owner);
 		if (rbd_lock_fenced_err(r)) {

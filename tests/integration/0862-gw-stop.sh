@@ -7,7 +7,8 @@
 # takes over once the stopped one's watch expires and writes the block;
 # SIGCONT: the woken gateway's WRITE fails (its client is blocklisted),
 # its group turns unavailable, and rbd export shows the new holder's
-# block. About 25 s.
+# block. librbd's rbd_blocklist_on_break_lock is off for this one: the
+# fence is ietd's own blocklisting. About 25 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ceph.sh"
 

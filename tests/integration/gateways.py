@@ -32,7 +32,9 @@ Scenarios:
   stop    SIGSTOP A, a WRITE queued on A's socket, B takes over by
           itself (A's watch expires), B writes the block; SIGCONT A: A's
           queued WRITE fails, A's group goes unavailable, and the image
-          (rbd export) holds B's block, not A's
+          (rbd export) holds B's block, not A's. Run with librbd's
+          rbd_blocklist_on_break_lock off: ietd's own blocklisting is
+          what fences (with neither, A's stale WRITE lands: checked)
 """
 
 import os
@@ -70,7 +72,7 @@ def free_port():
 
 class Gateway:
     def __init__(self, name, ietd, d, iqn, image, tag, port, other_tag,
-                 other_port):
+                 other_port, ceph_conf):
         self.name, self.ietd, self.d = name, ietd, d
         self.tag, self.port = tag, port
         self.sock = os.path.join(d, name + ".sock")
@@ -83,7 +85,7 @@ class Gateway:
                     (other_tag, other_port))
             f.write("Target %s\n" % iqn)
             f.write("\tLun 0 Type=rbd,Path=rbd/%s,CephConf=%s\n" %
-                    (image, os.environ["CEPH_CONF"]))
+                    (image, ceph_conf))
             f.write("\tPortalGroup %d auto\n" % min(tag, other_tag))
             f.write("\tPortalGroup %d auto\n" % max(tag, other_tag))
 
@@ -110,6 +112,24 @@ class Gateway:
     def signal(self, sig):
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
+
+    def wait_stopped(self, bound=10.0):
+        """Until every thread of the process is stopped (SIGSTOP is
+        delivered to each thread when it next runs)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < bound:
+            states = []
+            try:
+                for tid in os.listdir("/proc/%d/task" % self.proc.pid):
+                    with open("/proc/%d/task/%s/stat" %
+                              (self.proc.pid, tid)) as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+            if states and all(st in ("T", "t") for st in states):
+                return True
+            time.sleep(0.05)
+        return False
 
     def kill(self):
         if self.proc is not None:
@@ -454,6 +474,7 @@ def scenario_stop(a, b, iqn, image, ietadm):
            st == pt.SCSI_GOOD, "status %r" % st)
     a.signal(signal.SIGSTOP)
     t0 = time.monotonic()
+    result("every thread of A is stopped", a.wait_stopped(), "")
     # A WRITE that waits in A's socket while A is stopped.
     itt = ca.next_itt()
     data = blk("A-stale", lba)
@@ -504,8 +525,17 @@ def main():
     scen, ietd, ietadm, d, iqn, image = sys.argv[1:7]
     os.environ["T_DIR"] = d
     pa, pb = free_port(), free_port()
-    a = Gateway("gwA", ietd, d, iqn, image, 2, pa, 3, pb)
-    b = Gateway("gwB", ietd, d, iqn, image, 3, pb, 2, pa)
+    conf = os.environ["CEPH_CONF"]
+    if scen == "stop":
+        # The fence must not hang on librbd's rbd_blocklist_on_break_lock
+        # (a conf file may turn it off): ietd blocklists by itself.
+        with open(conf) as f:
+            text = f.read()
+        conf = os.path.join(d, "ceph-nobreakfence.conf")
+        with open(conf, "w") as f:
+            f.write(text + "rbd blocklist on break lock = false\n")
+    a = Gateway("gwA", ietd, d, iqn, image, 2, pa, 3, pb, conf)
+    b = Gateway("gwB", ietd, d, iqn, image, 3, pb, 2, pa, conf)
     try:
         if not a.start():
             result("gateway A starts", False, a.logtext()[-2000:])
