@@ -298,11 +298,12 @@ rbd_lock_got(struct rbd_lock *l, const char *how)
 static void
 rbd_lock_takeover(struct rbd_lock *l, const char *owner, const char *why)
 {
-	char addr[128];
 	int r;
 
 	rbd_lock_tell(l, BACKEND_LOCK_UNKNOWN, NULL, 0);
 	if (owner[0] != '\0') {
+		char addr[128];
+
 		log_warning("rbd %s: fencing the lock holder %s (%s): "
 			    "blocklisting its client, then taking the lock",
 		    rbd_lock_name(l), owner, why);
