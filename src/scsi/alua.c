@@ -662,7 +662,15 @@ scsi_alua_standby_ok(const uint8_t *cdb)
 	case SCSI_OP_SEND_DIAGNOSTIC:
 	case SCSI_OP_PERSISTENT_RESERVE_IN:
 	case SCSI_OP_PERSISTENT_RESERVE_OUT:
+	/*
+	 * Not in SPC-4's list, but no medium access, and Linux sizes each
+	 * path's disk with it: a standby path of size 0 cannot join a
+	 * dm-multipath table (LIO answers it in standby too).
+	 */
+	case SCSI_OP_READ_CAPACITY_10:
 		return true;
+	case SCSI_OP_SERVICE_ACTION_IN_16:
+		return (cdb[1] & 0x1f) == SCSI_SAI_READ_CAPACITY_16;
 	default:
 		return scsi_alua_always_ok(cdb);
 	}

@@ -165,7 +165,8 @@ kmods=$work/k/lib/modules/$kver
 # modules that are not there.
 wanted="virtio_pci virtio_net e1000 scsi_transport_iscsi libiscsi
 libiscsi_tcp iscsi_tcp sd_mod crc32c-intel crc32c_generic libcrc32c
-crct10dif_generic crc64_rocksoft_generic dm_mod dm_multipath dm_round_robin"
+crct10dif_generic crc64_rocksoft_generic dm_mod dm_multipath dm_round_robin
+scsi_dh_alua"
 
 # modules.dep lines are "path.ko: dep.ko dep.ko"; the name in a path may use
 # '-' where the module name has '_'.
