@@ -17,6 +17,8 @@
 vm_build
 
 MB=4
+# kill (this script) or stop (0864-gw-vm-stop.sh)
+MODE=${GW_VM_MODE:-kill}
 ceph_start || {
 	not_ok "the Ceph cluster starts"
 	finish
@@ -63,22 +65,37 @@ for _ in $(seq 100); do
 done
 check "gateway B sees A hold it" grep -q "held by another gateway" "$T/B.log"
 
-VM_IQN=$IQN_BASE:gw VM_PORT2=$PB VM_MPATH_MB=$MB \
+VM_IQN=$IQN_BASE:gw VM_PORT2=$PB VM_MPATH_MB=$MB VM_GW_MODE=$MODE \
 	"$VM/run.sh" "$PA" "$VM/guest-gw.sh" >"$T/vm.out" 2>&1 &
 vm_pid=$!
 track_pid "$vm_pid"
 killed=0
+stopped=0
+woken=0
 while kill -0 "$vm_pid" 2>/dev/null; do
 	if [ $killed -eq 0 ] && grep -q "^IETD-GW-KILL" "$T/vm.out"; then
 		kill -9 "$gw_pid_A"
 		killed=1
 	fi
+	if [ $stopped -eq 0 ] && grep -q "^IETD-GW-STOP" "$T/vm.out"; then
+		kill -STOP "$gw_pid_A"
+		stopped=1
+	fi
+	if [ $woken -eq 0 ] && grep -q "^IETD-GW-CONT" "$T/vm.out"; then
+		kill -CONT "$gw_pid_A"
+		woken=1
+	fi
 	sleep 0.2
 done
 wait "$vm_pid"
 rc=$?
-[ $killed -eq 1 ] && ok "gateway A SIGKILLed mid-run" ||
-	not_ok "gateway A SIGKILLed mid-run" "the guest never asked"
+if [ "$MODE" = stop ]; then
+	[ $stopped -eq 1 ] && [ $woken -eq 1 ] && ok "gateway A SIGSTOPped and SIGCONTed mid-run" ||
+		not_ok "gateway A SIGSTOPped and SIGCONTed mid-run" "the guest never asked"
+else
+	[ $killed -eq 1 ] && ok "gateway A SIGKILLed mid-run" ||
+		not_ok "gateway A SIGKILLed mid-run" "the guest never asked"
+fi
 vm_results "linux gw" "$T/vm.out"
 [ $rc -eq 0 ] && ok "guest exits 0" || {
 	not_ok "guest exits 0" "exit $rc"
@@ -91,7 +108,13 @@ grep -E "exclusive lock|SET TARGET PORT GROUPS|fencing" "$T/B.log" |
 check "B took the lock" grep -q "this gateway holds the exclusive lock" "$T/B.log"
 check "B fenced A first" grep -q "fencing the lock holder" "$T/B.log"
 # The image holds exactly what the guest wrote.
-awk -v n=$((MB * 2048)) 'BEGIN { for (i = 0; i < n; i++) printf "ietd-gw block %08d %-488s\n", i, "x" }' >"$T/pat"
+if [ "$MODE" = stop ]; then
+	awk -v n=$((MB * 2048)) 'BEGIN { for (i = 0; i < n; i++) printf "ietd-gw P3 block %08d %-485s\n", i, "x" }' >"$T/pat"
+	check "the woken A found itself fenced" grep -q "this gateway is fenced" "$T/A.log"
+	grep -E "exclusive lock|fenced" "$T/A.log" | sed 's/^/# A: /'
+else
+	awk -v n=$((MB * 2048)) 'BEGIN { for (i = 0; i < n; i++) printf "ietd-gw block %08d %-488s\n", i, "x" }' >"$T/pat"
+fi
 if timeout 60 rbd export rbd/gw "$T/export.img" >/dev/null 2>&1 &&
 	cmp -s -n $((MB * 1048576)) "$T/pat" "$T/export.img"; then
 	ok "rbd export holds the guest's $MB MiB"

@@ -10,7 +10,10 @@
 # prints IETD-GW-KILL so the host SIGKILLs gateway A, and the rest is
 # written: dm-multipath fails A's path, activates B's (scsi_dh_alua sends
 # SET TARGET PORT GROUPS, gateway B fences A and takes the lock), and all
-# of it reads back through B. ok / not ok lines as guest-test.sh prints.
+# of it reads back through B. With VM_GW_MODE=stop the host SIGSTOPs A
+# instead and SIGCONTs it once B has taken over and new data is written:
+# what reads back must be that data (A's stale writes landed nowhere).
+# ok / not ok lines as guest-test.sh prints.
 H=${VM_HOST:-10.0.2.2}
 PA=$H:${VM_PORT:?VM_PORT not set}
 PB=$H:${VM_PORT2:?VM_PORT2 not set}
@@ -111,6 +114,51 @@ else
 	done_
 fi
 note "dm status: $(dmsetup status mp)"
+
+if [ "${VM_GW_MODE:-kill}" = stop ]; then
+	# SIGSTOP/SIGCONT: P1 through A; the host stops A; P2 (its first
+	# writes wait in the stopped A, the rest go through B once the
+	# path failed over); P3 through B; the host wakes A, whose stale P2
+	# writes must land nowhere: P3 is what reads back.
+	pat() { # pat TAG FILE
+		awk -v n=$((MB * 2048)) -v t="$1" 'BEGIN { for (i = 0; i < n; i++) printf "ietd-gw %s block %08d %-485s\n", t, i, "x" }' >"$2"
+	}
+	pat P1 /tmp/p1
+	pat P2 /tmp/p2
+	pat P3 /tmp/p3
+	wr() { dd if="$1" of=/dev/mapper/mp bs=64k count=$((MB * 16)) oflag=direct conv=notrunc 2>/tmp/dd.err; }
+	wr /tmp/p1 && ok "P1 written through A" ||
+		not_ok "P1 written through A" "$(tr '\n' ' ' </tmp/dd.err)"
+	echo "IETD-GW-STOP"
+	sleep 2
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	wr /tmp/p2 && ok "P2 written while A is stopped (through B in the end)" ||
+		not_ok "P2 written while A is stopped" "$(tr '\n' ' ' </tmp/dd.err)"
+	note "P2 took $(echo "$(cut -d' ' -f1 /proc/uptime) $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
+	wr /tmp/p3 && ok "P3 written through B" ||
+		not_ok "P3 written through B" "$(tr '\n' ' ' </tmp/dd.err)"
+	echo "IETD-GW-CONT"
+	# The host wakes A; give its stale writes time to fail.
+	sleep 10
+	if [ "$(dd if=/dev/mapper/mp bs=64k count=$((MB * 16)) iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" = \
+		"$(md5sum </tmp/p3 | cut -d' ' -f1)" ]; then
+		ok "after A woke up, all $MB MiB read back as P3"
+	else
+		not_ok "after A woke up, all $MB MiB read back as P3"
+	fi
+	st=$(dmsetup status mp)
+	note "dm status: $st"
+	case $st in
+	*" $(cat /sys/block/$a/dev) F "*) ok "dm-multipath: A's path ($a) failed" ;;
+	*) not_ok "dm-multipath: A's path ($a) failed" "$st" ;;
+	esac
+	sb=$(cat "/sys/block/$b/device/access_state" 2>/dev/null)
+	[ "$sb" = "active/optimized" ] && ok "scsi_dh_alua: B's path now active/optimized" ||
+		not_ok "scsi_dh_alua: B's path now active/optimized" "'$sb'"
+	dmsetup remove mp >/dev/null 2>&1
+	adm -m node -T "$IQN" -p "$PB" -u >/dev/null 2>&1
+	done_
+fi
 
 # The pattern: MB MiB of numbered 512-byte records.
 awk -v n=$((MB * 2048)) 'BEGIN { for (i = 0; i < n; i++) printf "ietd-gw block %08d %-488s\n", i, "x" }' >/tmp/pat
