@@ -481,6 +481,13 @@ rbd_lock_main(void *arg)
 		give = l->give;
 		l->take = l->give = false;
 		pthread_mutex_unlock(&l->mu);
+		/*
+		 * The SCSI layer showed our groups transitioning when it
+		 * asked: tell it the outcome even if it is what it last
+		 * heard.
+		 */
+		if (take || give)
+			l->told_once = false;
 		rbd_lock_step(l, take, give);
 	}
 	/*

@@ -200,10 +200,13 @@ scsi_tpg_lookup(struct scsi_tpg_set *s, uint16_t tag)
 	return NULL;
 }
 
-/* What a group following the lock shows, given who holds the lock. */
+/*
+ * What a group following the lock shows, given who holds the lock;
+ * nremote is how many groups of other gateways follow it.
+ */
 static uint8_t
 scsi_alua_auto_state(const struct backend_lock_view *v,
-    const struct scsi_tpg *g)
+    const struct scsi_tpg *g, unsigned int nremote)
 {
 	bool remote = (g->flags & SCSI_ALUA_F_REMOTE) != 0;
 
@@ -221,18 +224,40 @@ scsi_alua_auto_state(const struct backend_lock_view *v,
 	case BACKEND_LOCK_FENCED:
 		/*
 		 * Our client is blocklisted: nothing here may be served,
-		 * and who took over is not known from here.
+		 * and RADOS no longer tells us who took over. Another
+		 * gateway did: with one other gateway, that one. Linux
+		 * takes the states of every group from any path's REPORT
+		 * TARGET PORT GROUPS, so a wrong word here would stall the
+		 * good path.
 		 */
-		return remote ? SCSI_ALUA_TRANSITIONING : SCSI_ALUA_UNAVAILABLE;
+		if (!remote)
+			return SCSI_ALUA_UNAVAILABLE;
+		return nremote == 1 ? SCSI_ALUA_OPTIMIZED
+				    : SCSI_ALUA_TRANSITIONING;
 	default:
 		return SCSI_ALUA_TRANSITIONING;
 	}
+}
+
+/* How many groups of other gateways follow the lock; under s->lock. */
+static unsigned int
+scsi_alua_nremote(const struct scsi_tpg_set *s)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < s->n; i++)
+		if ((s->g[i]->flags &
+			(SCSI_ALUA_F_AUTO | SCSI_ALUA_F_REMOTE)) ==
+		    (SCSI_ALUA_F_AUTO | SCSI_ALUA_F_REMOTE))
+			n++;
+	return n;
 }
 
 /* Bring the groups that follow the lock to s->view; under s->lock. */
 static bool
 scsi_alua_view_apply(struct scsi_tpg_set *s, uint8_t status)
 {
+	unsigned int nremote = scsi_alua_nremote(s);
 	bool changed = false;
 
 	for (unsigned int i = 0; i < s->n; i++) {
@@ -241,7 +266,7 @@ scsi_alua_view_apply(struct scsi_tpg_set *s, uint8_t status)
 
 		if (!(g->flags & SCSI_ALUA_F_AUTO))
 			continue;
-		st = scsi_alua_auto_state(&s->view, g);
+		st = scsi_alua_auto_state(&s->view, g, nremote);
 		if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == st)
 			continue;
 		__atomic_store_n(&g->state, st, __ATOMIC_RELEASE);
@@ -432,7 +457,9 @@ scsi_alua_lock_want(struct scsi_tpg_set *s, const struct scsi_tpg *g,
 	bool take = st == SCSI_ALUA_OPTIMIZED || st == SCSI_ALUA_NONOPTIMIZED;
 
 	if (take) {
-		if (s->view.state == BACKEND_LOCK_MINE)
+		/* Fenced: nothing to take with (restart ietd). */
+		if (s->view.state == BACKEND_LOCK_MINE ||
+		    s->view.state == BACKEND_LOCK_FENCED)
 			return 0;
 		s->view.state = BACKEND_LOCK_UNKNOWN;
 		*changed |= scsi_alua_view_apply(s, ALUA_STATUS_BY_STPG);
@@ -498,7 +525,7 @@ scsi_tpg_set_update(struct scsi_tpg_set *s, const uint16_t *tags,
 			g->flags =
 			    states[i] & (SCSI_ALUA_F_AUTO | SCSI_ALUA_F_REMOTE);
 			g->state = g->flags & SCSI_ALUA_F_AUTO
-			    ? scsi_alua_auto_state(&s->view, g)
+			    ? scsi_alua_auto_state(&s->view, g, 0)
 			    : states[i] & SCSI_ALUA_STATE_MASK;
 			__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 		}

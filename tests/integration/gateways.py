@@ -339,9 +339,15 @@ def scenario_switch(a, b, iqn, image, ietadm):
     took = time.monotonic() - t0
     result("A reports group 2 optimized within %.0f s (took %.1f s)" %
            (EXPLICIT_BOUND, took), t is not None, repr(last))
-    t, last = wait_states([cb], {2: TRANS, 3: UNAV}, 10)
-    result("B, fenced, reports its group unavailable",
+    t, last = wait_states([cb], {2: AO, 3: UNAV}, 10)
+    result("B, fenced, reports its group unavailable and A's optimized",
            t is not None, repr(last))
+    st, sense = stpg(cb, 3, AO)
+    time.sleep(2.5)
+    got = states(cb)
+    result("SET TARGET PORT GROUPS through fenced B changes nothing",
+           st == pt.SCSI_GOOD and got == {2: AO, 3: UNAV},
+           "status %r sense %r states %r" % (st, sense, got))
     st, sense = write(cb, 13, blk("B", 13))
     result("WRITE through fenced B: 04h/0Ch", sense == (2, 0x04, 0x0C),
            "status %r sense %r" % (st, sense))
@@ -505,7 +511,7 @@ def scenario_stop(a, b, iqn, image, ietadm):
         status = ("connection", repr(e))
     result("the woken A does not acknowledge its queued WRITE",
            status is not None and status[0] != pt.SCSI_GOOD, repr(status))
-    t, last = wait_states([ca], {2: UNAV, 3: TRANS}, 15)
+    t, last = wait_states([ca], {2: UNAV, 3: AO}, 15)
     result("the woken A reports its group unavailable (fenced)",
            t is not None, repr(last))
     st, data, _ = read(cb, lba)
