@@ -35,6 +35,9 @@ Scenarios:
           (rbd export) holds B's block, not A's. Run with librbd's
           rbd_blocklist_on_break_lock off: ietd's own blocklisting is
           what fences (with neither, A's stale WRITE lands: checked)
+  caw     fixed states, both gateways optimized: READ + COMPARE AND
+          WRITE increments of one counter race through A and B; no
+          increment lost or applied twice (librbd's compare-and-write)
 """
 
 import os
@@ -72,7 +75,7 @@ def free_port():
 
 class Gateway:
     def __init__(self, name, ietd, d, iqn, image, tag, port, other_tag,
-                 other_port, ceph_conf):
+                 other_port, ceph_conf, state="auto"):
         self.name, self.ietd, self.d = name, ietd, d
         self.tag, self.port = tag, port
         self.sock = os.path.join(d, name + ".sock")
@@ -86,8 +89,8 @@ class Gateway:
             f.write("Target %s\n" % iqn)
             f.write("\tLun 0 Type=rbd,Path=rbd/%s,CephConf=%s\n" %
                     (image, ceph_conf))
-            f.write("\tPortalGroup %d auto\n" % min(tag, other_tag))
-            f.write("\tPortalGroup %d auto\n" % max(tag, other_tag))
+            f.write("\tPortalGroup %d %s\n" % (min(tag, other_tag), state))
+            f.write("\tPortalGroup %d %s\n" % (max(tag, other_tag), state))
 
     def start(self):
         self.pg1 = free_port()
@@ -170,11 +173,11 @@ def session(gw, iqn, timeout=15.0):
     c = pt.Connection(port=gw.port, timeout=timeout,
                       isid=b"\x80" + os.urandom(5))
     c.login(INIT, iqn)
-    # The power-on unit attention, through INQUIRY (served in every
-    # state) so a standby port does not make it fail.
+    # The power-on unit attention (TEST UNIT READY until it is not one;
+    # a standby port then answers NOT READY, which is fine here).
     for _ in range(4):
-        st, _, _ = c.scsi(bytes([0x12, 0, 0, 0, 36, 0]), read_len=36)
-        if st == pt.SCSI_GOOD:
+        st, _, p = c.scsi(bytes(6))
+        if st == pt.SCSI_GOOD or sense_of(p) is None or sense_of(p)[0] != 6:
             break
     return c
 
@@ -527,6 +530,83 @@ def scenario_stop(a, b, iqn, image, ietadm):
     result("and nothing of it lands", got != blk("A-late", lba + 1), "")
 
 
+CAW_LBA = 7
+
+
+def caw_block(value, who):
+    head = b"CAW-COUNTER %012d by %s\n" % (value, who)
+    return (head * (BS // len(head) + 1))[:BS]
+
+
+def caw_racer(gw, iqn, name, rounds, wrote, errors, stats):
+    """READ the counter, COMPARE AND WRITE it to the next value, again
+    on MISCOMPARE (what VMware's ATS locking does)."""
+    try:
+        c = session(gw, iqn, timeout=60.0)
+        done = misses = 0
+        cdb = struct.pack(">BBQ3xBBB", 0x89, 0, CAW_LBA, 1, 0, 0)
+        while done < rounds:
+            st, cur, _ = read(c, CAW_LBA)
+            if st != pt.SCSI_GOOD:
+                errors.append("%s: READ status %r" % (name, st))
+                return
+            v = int(cur[12:24]) + 1
+            st, _, p = c.scsi(cdb, write_data=cur + caw_block(
+                v, name.encode()))
+            if st == pt.SCSI_GOOD:
+                wrote.append(v)
+                done += 1
+                continue
+            if sense_of(p) is not None and sense_of(p)[:2] == (0x0E, 0x1D):
+                misses += 1
+                continue
+            errors.append("%s: CAW status %r sense %r" %
+                          (name, st, sense_of(p)))
+            return
+        stats[name] = misses
+    except Exception as e:  # noqa: BLE001 -- reported as the racer's
+        errors.append("%s: %r" % (name, e))
+
+
+def scenario_caw(a, b, iqn, image, ietadm):
+    """Both gateways optimized (fixed states, no lock following): librbd
+    hands the exclusive lock back and forth, and COMPARE AND WRITE is the
+    OSD's compare-and-write, atomic across the two."""
+    if not b.start():
+        result("gateway B starts", False, b.logtext()[-2000:])
+        return
+    ca, cb = session(a, iqn), session(b, iqn)
+    g = [states(ca), states(cb)]
+    result("fixed states: both gateways report both groups optimized",
+           g == [{2: AO, 3: AO}] * 2, repr(g))
+    st, _ = write(ca, CAW_LBA, caw_block(0, b"-"))
+    result("counter block starts at 0", st == pt.SCSI_GOOD, repr(st))
+    rounds = int(os.environ.get("CAW_ROUNDS", "150"))
+    wrote = {"a": [], "b": []}
+    errors, stats = [], {}
+    threads = [threading.Thread(target=caw_racer, args=(
+        gw, iqn, k, rounds, wrote[k], errors, stats))
+        for gw, k in ((a, "a"), (b, "b"))]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(150)
+    n = len(wrote["a"]) + len(wrote["b"])
+    print("# %d CAWs through two gateways in %.1f s, miscompares %r" %
+          (n, time.monotonic() - t0, stats), flush=True)
+    result("every CAW through either gateway ends GOOD or MISCOMPARE",
+           not errors, "; ".join(errors))
+    result("the two gateways raced (some CAWs miscompared)",
+           sum(stats.values()) > 0, "no miscompare: they never overlapped")
+    result("the values written are disjoint and exactly 1..N",
+           sorted(wrote["a"] + wrote["b"]) == list(range(1, n + 1)),
+           "an increment was lost or applied twice")
+    got = rbd_bytes(image, CAW_LBA * BS, BS)
+    result("the counter in the image (rbd export) equals the successful "
+           "CAWs", int(got[12:24]) == n, repr(got[:24]))
+
+
 def main():
     scen, ietd, ietadm, d, iqn, image = sys.argv[1:7]
     os.environ["T_DIR"] = d
@@ -540,14 +620,16 @@ def main():
         conf = os.path.join(d, "ceph-nobreakfence.conf")
         with open(conf, "w") as f:
             f.write(text + "rbd blocklist on break lock = false\n")
-    a = Gateway("gwA", ietd, d, iqn, image, 2, pa, 3, pb, conf)
-    b = Gateway("gwB", ietd, d, iqn, image, 3, pb, 2, pa, conf)
+    state = "optimized" if scen == "caw" else "auto"
+    a = Gateway("gwA", ietd, d, iqn, image, 2, pa, 3, pb, conf, state)
+    b = Gateway("gwB", ietd, d, iqn, image, 3, pb, 2, pa, conf, state)
     try:
         if not a.start():
             result("gateway A starts", False, a.logtext()[-2000:])
         else:
             {"switch": scenario_switch, "kill": scenario_kill,
-             "stop": scenario_stop}[scen](a, b, iqn, image, ietadm)
+             "stop": scenario_stop,
+             "caw": scenario_caw}[scen](a, b, iqn, image, ietadm)
     except Exception as e:
         result("scenario %s ran to its end" % scen, False, repr(e))
     finally:
