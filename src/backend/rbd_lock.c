@@ -373,23 +373,29 @@ rbd_lock_step(struct rbd_lock *l, bool take, bool give)
 		rbd_lock_fence_self(l, "its RADOS client is blocklisted");
 		return;
 	}
+	if (r < 0)
+		return; /* not known now: say nothing new, look again */
 	if (r == 0 && own && l->mine) {
 		/*
 		 * librbd learns of a lost lock only when its watch fails:
 		 * ask the OSD too, so a holder that was stopped and woke up
 		 * stops claiming the lock within one look.
 		 */
-		r = rbd_lock_owner(l, owner, sizeof(owner));
-		if (rbd_lock_fenced_err(r)) {
+		int r2 = rbd_lock_owner(l, owner, sizeof(owner));
+
+		if (rbd_lock_fenced_err(r2)) {
 			rbd_lock_fence_self(l,
 			    "its RADOS client is "
 			    "blocklisted");
 			return;
 		}
-		if (r == 0 && l->me[0] != '\0' && strcmp(owner, l->me) != 0) {
+		if (r2 == 0 && l->me[0] != '\0' && strcmp(owner, l->me) != 0) {
 			rbd_lock_fence_self(l, "another client holds the lock");
 			return;
 		}
+		/* Not reachable now: say nothing new, look again. */
+		if (r2 < 0)
+			return;
 	}
 	if (r == 0 && !own && l->mine) {
 		rbd_lock_fence_self(l,
