@@ -222,4 +222,54 @@ bool backend_cq_uring(const struct backend_cq *cq);
 int backend_workers_start(unsigned int nthreads);
 void backend_workers_stop(void);
 
+/*
+ * Shared state (state.c): one small blob per store that every gateway
+ * serving the same store sees, where the store type has such a place
+ * (Type=rbd: a RADOS object beside the image); other types have none.
+ * Persistent reservations of a LU several ietd processes export live
+ * there. Updates are compare-and-set: apply() gets the current blob,
+ * makes the new one, and is called again with the newer blob when
+ * another gateway wrote first. Once written, the other gateways are told
+ * (their changed() callbacks ran and returned) before done() runs, or
+ * the store's notify timeout passed.
+ */
+struct backend_state_op {
+	/* io.done, io.arg, io.cq: the caller's; io.result: 0 or -errno */
+	struct backend_io io;
+	/*
+	 * On the store's state thread: cur is the current blob (NULL, 0:
+	 * there is none yet). Return 0 with a new blob in *out (mem_alloc'd,
+	 * taken) and an optional note for the other gateways in *note
+	 * (likewise, NULL for none); 1: nothing to write (io.result 0);
+	 * -errno: fail with it. Called once per attempt.
+	 */
+	int (*apply)(struct backend_state_op *op, const uint8_t *cur,
+	    size_t curlen, uint8_t **out, size_t *outlen, uint8_t **note,
+	    size_t *notelen);
+	bool unacked; /* set: written, some gateway did not answer in time */
+};
+
+/*
+ * Told on the store's state thread when another gateway changed the
+ * blob: cur is the blob now (NULL: none, or it could not be read: then
+ * err is -errno), note what that gateway said (NULL after a lost watch
+ * was set up again, when changes may have been missed). The gateway that
+ * wrote waits until this returns.
+ */
+typedef void backend_state_changed_fn(void *arg, const uint8_t *cur,
+    size_t curlen, int err, const uint8_t *note, size_t notelen);
+
+/* Does the store have shared state? */
+bool backend_state_shared(const struct backend *be);
+/*
+ * Read the blob, blocking (LU creation); 0 with a mem_alloc'd copy in
+ * *out (NULL, 0: none), or -errno.
+ */
+int backend_state_read(struct backend *be, uint8_t **out, size_t *len);
+/* Start op; op->io.done runs on op->io.cq's thread. */
+void backend_state_update(struct backend *be, struct backend_state_op *op);
+/* Hear of other gateways' changes until backend_close(); 0 or -errno. */
+int backend_state_watch(struct backend *be, backend_state_changed_fn *fn,
+    void *arg);
+
 #endif /* IETD_BACKEND_BACKEND_H */

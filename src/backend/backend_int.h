@@ -71,6 +71,16 @@ struct backend_ops {
 	/* Optional: see backend_map() (NULL: the caller reads instead). */
 	const void *(*map)(struct backend *be, uint64_t off, uint64_t len,
 	    struct backend_map **ref);
+	/* Optional: shared state (see backend_state_update()). */
+	const struct backend_state_ops *state;
+};
+
+/* What a store type with shared state implements (backend.h, state.c). */
+struct backend_state_ops {
+	int (*read)(struct backend *be, uint8_t **out, size_t *len);
+	void (*update)(struct backend *be, struct backend_state_op *op);
+	int (*watch)(struct backend *be, backend_state_changed_fn *fn,
+	    void *arg);
 };
 
 extern const struct backend_ops backend_fileio_ops;

@@ -169,8 +169,12 @@ scsi_lu_new(const struct scsi_lu_params *p, struct scsi_lu **out, char *why,
 	list_init(&lu->pending);
 	list_init(&lu->pr_regs);
 	list_init(&lu->pr_store_q);
-	/* APTPL state saved under this LU's identity (pr_store.c). */
-	scsi_pr_store_load(lu);
+	/*
+	 * The state every gateway of a shared store sees (pr_shared.c), or
+	 * APTPL state saved under this LU's identity (pr_store.c).
+	 */
+	if (!scsi_pr_shared_open(lu))
+		scsi_pr_store_load(lu);
 	lu->blocks = scsi_lu_size(lu) >> lu->block_shift;
 	scsi_lu_list_lock();
 	list_add_tail(&scsi_lu_all, &lu->node);
@@ -206,8 +210,10 @@ scsi_lu_put(struct scsi_lu *lu)
 		list_remove(pos);
 		mem_free(list_entry(pos, struct scsi_itl, node));
 	}
-	scsi_pr_free(lu);
+	/* The store's state thread, which installs into lu, ends first. */
 	backend_close(lu->be);
+	scsi_pr_shared_close(lu);
+	scsi_pr_free(lu);
 	pthread_mutex_destroy(&lu->pr_store_lock);
 	pthread_mutex_destroy(&lu->lock);
 	mem_free(lu->path);

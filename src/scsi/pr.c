@@ -258,13 +258,19 @@ pr_nexus_of_reg(const struct scsi_nexus *nx, const void *r)
  * one registered by another's SPEC_I_PT or restored from the state file
  * may have none yet, and then its first command meets POWER ON anyway).
  */
-static void
-pr_ua(struct scsi_lu *lu, const struct scsi_pr_reg *r, uint8_t asc,
+void
+scsi_pr_ua(struct scsi_lu *lu, const struct scsi_pr_reg *r, uint8_t asc,
     uint8_t ascq)
 {
 	uint64_t ids[16];
-	unsigned int n = scsi_nexus_find(pr_nexus_of_reg, r, ids, 16);
+	unsigned int n;
 
+	if (lu->pr_rec != NULL) {
+		/* A copy changed for the shared state: said on install. */
+		scsi_pr_rec_add(lu->pr_rec, r, asc, ascq);
+		return;
+	}
+	n = scsi_nexus_find(pr_nexus_of_reg, r, ids, 16);
 	for (unsigned int i = 0; i < n; i++) {
 		struct scsi_itl *itl = scsi_itl_find(lu, ids[i], false);
 
@@ -285,7 +291,7 @@ pr_ua_others(struct scsi_lu *lu, const struct scsi_pr_reg *except, uint8_t asc,
 		    list_entry(pos, struct scsi_pr_reg, node);
 
 		if (o != except)
-			pr_ua(lu, o, asc, ascq);
+			scsi_pr_ua(lu, o, asc, ascq);
 	}
 }
 
@@ -768,13 +774,24 @@ pr_task_of_reg(const struct scsi_task *task, const void *r)
 	return scsi_pr_reg_matches(r, pr_iport(task), pr_tport(task));
 }
 
+void
+scsi_pr_abort_reg(struct scsi_lu *lu, const struct scsi_pr_reg *r,
+    struct scsi_abort_wait *w, struct list_node *stopped)
+{
+	if (lu->pr_rec != NULL)
+		scsi_pr_rec_add(lu->pr_rec, r, 0, 0); /* 0, 0: abort */
+	else
+		scsi_lu_abort_locked(lu, pr_task_of_reg, r, w, stopped);
+}
+
 /*
  * PREEMPT (SPC-4 5.13.11.4). With w (PREEMPT AND ABORT), the tasks of
  * the preempted nexuses are aborted too (see scsi_lu_abort_locked).
  */
 static struct pr_verdict
 pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
-    uint8_t type, struct scsi_abort_wait *w, struct list_node *stopped)
+    uint8_t type, bool abort, struct scsi_abort_wait *w,
+    struct list_node *stopped)
 {
 	struct list_node *pos, *tmp;
 	bool hit = false, take;
@@ -798,9 +815,9 @@ pr_out_preempt(struct scsi_lu *lu, struct scsi_pr_reg *me, uint64_t sakey,
 		if (sakey != 0 && r->key != sakey)
 			continue;
 		hit = true;
-		pr_ua(lu, r, ASC_REGISTRATIONS_PREEMPTED);
-		if (w != NULL)
-			scsi_lu_abort_locked(lu, pr_task_of_reg, r, w, stopped);
+		scsi_pr_ua(lu, r, ASC_REGISTRATIONS_PREEMPTED);
+		if (abort)
+			scsi_pr_abort_reg(lu, r, w, stopped);
 		if (lu->pr_holder == r)
 			lu->pr_holder = NULL;
 		list_remove(&r->node);
@@ -1010,7 +1027,7 @@ pr_out_clear(struct scsi_lu *lu, struct scsi_pr_reg *r)
 		    list_entry(pos, struct scsi_pr_reg, node);
 
 		if (o != r)
-			pr_ua(lu, o, ASC_RESERVATIONS_PREEMPTED);
+			scsi_pr_ua(lu, o, ASC_RESERVATIONS_PREEMPTED);
 		list_remove(pos);
 		mem_free(o);
 	}
@@ -1047,6 +1064,7 @@ struct pr_out_later {
 	struct pr_verdict v;
 	struct scsi_abort_wait *w;
 	struct list_node stopped; /* PREEMPT AND ABORT's, not yet ended */
+	uint64_t key;             /* the shared state's: RESERVATION KEY */
 };
 
 /*
@@ -1074,20 +1092,165 @@ pr_out_stored(void *arg, bool ok, bool inline_)
 	mem_free(x);
 }
 
+/*
+ * Apply task's PERSISTENT RESERVE OUT (checked by scsi_pr_out) to lu's
+ * state, or to a copy of the shared state; lu->lock held for the LU's
+ * own. *changed: the state changed (to be saved).
+ */
+static struct pr_verdict
+pr_out_apply(struct scsi_lu *lu, struct scsi_task *task, uint64_t key,
+    bool abort, struct scsi_abort_wait *w, struct list_node *stopped,
+    bool *changed)
+{
+	uint32_t plen = get_be32(task->cdb + 5);
+	uint8_t sa = task->cdb[1] & 0x1f, type = task->cdb[2] & 0x0f;
+	struct pr_verdict v = pr_status(SCSI_STATUS_GOOD);
+	const uint8_t *p = task->data;
+	uint64_t sakey = get_be64(p + 8);
+	struct scsi_pr_reg *r;
+
+	*changed = false;
+	r = pr_reg_find(lu, task);
+	if (sa != PR_OUT_REGISTER && sa != PR_OUT_REGISTER_IGNORE &&
+	    (r == NULL || r->key != key)) {
+		return pr_status(SCSI_STATUS_RESERVATION_CONFLICT);
+	}
+	switch (sa) {
+	case PR_OUT_REGISTER:
+	case PR_OUT_REGISTER_IGNORE: {
+		uint32_t gen = lu->pr_gen;
+
+		v = pr_out_register(lu, task, r, p, plen,
+		    sa == PR_OUT_REGISTER_IGNORE);
+		*changed = gen != lu->pr_gen;
+		break;
+	}
+	case PR_OUT_RESERVE:
+		if (!pr_type_valid(type)) {
+			v = (struct pr_verdict){.kind = PR_V_BAD_CDB,
+			    .byte = 2,
+			    .bit = 3};
+			break;
+		}
+		if (!lu->pr_held) {
+			lu->pr_held = true;
+			lu->pr_type = type;
+			lu->pr_holder = pr_type_all_reg(type) ? NULL : r;
+			*changed = true;
+		} else if (!pr_is_holder(lu, r) || lu->pr_type != type) {
+			v = pr_status(SCSI_STATUS_RESERVATION_CONFLICT);
+		}
+		break;
+	case PR_OUT_RELEASE:
+		*changed = lu->pr_held;
+		v = pr_out_release(lu, r, type);
+		*changed = *changed && !lu->pr_held;
+		break;
+	case PR_OUT_CLEAR:
+		pr_out_clear(lu, r);
+		*changed = true;
+		break;
+	case PR_OUT_PREEMPT:
+	case PR_OUT_PREEMPT_ABORT:
+		v = pr_out_preempt(lu, r, sakey, type, abort, w, stopped);
+		*changed = pr_good(v);
+		break;
+	case PR_OUT_REGISTER_MOVE:
+		v = pr_out_move(lu, task, r, p, plen);
+		*changed = pr_good(v);
+		break;
+	}
+	return v;
+}
+
+/* On the store's state thread: task's change, to a copy of the state. */
+static bool
+pr_shared_apply(void *arg, struct scsi_lu *copy)
+{
+	struct pr_out_later *x = arg;
+	bool changed;
+
+	x->v = pr_out_apply(copy, x->task, x->key,
+	    (x->task->cdb[1] & 0x1f) == PR_OUT_PREEMPT_ABORT, NULL, NULL,
+	    &changed);
+	return changed;
+}
+
+/*
+ * Back on the task's thread: the change is in the shared state and the
+ * other gateways know (or did not answer in time, see pr_shared.c), so
+ * it becomes this LU's state, with its unit attentions and aborts.
+ */
+static void
+pr_shared_done(void *arg, struct scsi_lu *copy, int err, bool unacked)
+{
+	struct pr_out_later *x = arg;
+	struct scsi_task *task = x->task;
+	struct scsi_lu *lu = task->lu;
+
+	(void)unacked;
+	if (err < 0) {
+		scsi_task_set_sense(task, SK_HARDWARE_ERROR,
+		    ASC_INTERNAL_TARGET_FAILURE);
+		if (x->w != NULL)
+			scsi_abort_wait_cancel(x->w);
+		scsi_task_finish_later(task);
+		mem_free(x);
+		return;
+	}
+	pthread_mutex_lock(&lu->lock);
+	if (copy != NULL)
+		scsi_pr_shared_install(lu, copy, x->w, &x->stopped);
+	pthread_mutex_unlock(&lu->lock);
+	pr_verdict_set(lu, task, x->v);
+	if (x->w != NULL && copy != NULL && pr_good(x->v)) {
+		/* completes_later stays: pr_preempt_abort_done() ends it. */
+		scsi_abort_wait_start(lu, x->w, &x->stopped);
+	} else {
+		if (x->w != NULL)
+			scsi_abort_wait_cancel(x->w);
+		scsi_task_finish_later(task);
+	}
+	mem_free(x);
+}
+
+/*
+ * A PERSISTENT RESERVE OUT of an LU whose state is shared by several
+ * gateways (pr_shared.c): applied to the current shared state off this
+ * thread, written there, then answered.
+ */
+static void
+pr_out_shared(struct scsi_task *task, struct pr_out_later *x)
+{
+	if (task->queue == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		goto fail;
+	}
+	task->completes_later = true;
+	if (scsi_pr_shared_update(task->lu, task, pr_shared_apply,
+		pr_shared_done, x) == 0)
+		return;
+	task->completes_later = false;
+	scsi_task_set_status(task, SCSI_STATUS_BUSY);
+fail:
+	if (x->w != NULL)
+		scsi_abort_wait_cancel(x->w);
+	mem_free(x);
+}
+
 void
 scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 {
 	struct scsi_lu *lu = task->lu;
 	uint32_t plen = get_be32(task->cdb + 5), have;
-	uint8_t sa = task->cdb[1] & 0x1f, type = task->cdb[2] & 0x0f;
-	struct pr_verdict v = pr_status(SCSI_STATUS_GOOD);
+	uint8_t sa = task->cdb[1] & 0x1f;
+	struct pr_verdict v;
 	const uint8_t *p = task->data;
-	struct scsi_pr_reg *r;
 	struct scsi_abort_wait *w = NULL;
 	struct pr_out_later *x;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	uint64_t key, sakey, seq = 0;
+	uint64_t key, seq = 0;
 	bool was_aptpl, changed = false, stored = true, persist = false;
 
 	(void)luns;
@@ -1119,7 +1282,6 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 		return;
 	}
 	key = get_be64(p);
-	sakey = get_be64(p + 8);
 	/*
 	 * PREEMPT AND ABORT also aborts the preempted nexuses' tasks (SPC-4
 	 * 5.13.11.2), and completes once they are gone: no command of theirs
@@ -1141,61 +1303,16 @@ scsi_pr_out(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 			return;
 		}
 	}
+	if (backend_state_shared(lu->be)) {
+		x->key = key;
+		x->w = w;
+		pr_out_shared(task, x);
+		return;
+	}
 
 	pthread_mutex_lock(&lu->lock);
 	was_aptpl = lu->pr_aptpl;
-	r = pr_reg_find(lu, task);
-	if (sa != PR_OUT_REGISTER && sa != PR_OUT_REGISTER_IGNORE &&
-	    (r == NULL || r->key != key)) {
-		v = pr_status(SCSI_STATUS_RESERVATION_CONFLICT);
-		goto out;
-	}
-	switch (sa) {
-	case PR_OUT_REGISTER:
-	case PR_OUT_REGISTER_IGNORE: {
-		uint32_t gen = lu->pr_gen;
-
-		v = pr_out_register(lu, task, r, p, plen,
-		    sa == PR_OUT_REGISTER_IGNORE);
-		changed = gen != lu->pr_gen;
-		break;
-	}
-	case PR_OUT_RESERVE:
-		if (!pr_type_valid(type)) {
-			v = (struct pr_verdict){.kind = PR_V_BAD_CDB,
-			    .byte = 2,
-			    .bit = 3};
-			break;
-		}
-		if (!lu->pr_held) {
-			lu->pr_held = true;
-			lu->pr_type = type;
-			lu->pr_holder = pr_type_all_reg(type) ? NULL : r;
-			changed = true;
-		} else if (!pr_is_holder(lu, r) || lu->pr_type != type) {
-			v = pr_status(SCSI_STATUS_RESERVATION_CONFLICT);
-		}
-		break;
-	case PR_OUT_RELEASE:
-		changed = lu->pr_held;
-		v = pr_out_release(lu, r, type);
-		changed = changed && !lu->pr_held;
-		break;
-	case PR_OUT_CLEAR:
-		pr_out_clear(lu, r);
-		changed = true;
-		break;
-	case PR_OUT_PREEMPT:
-	case PR_OUT_PREEMPT_ABORT:
-		v = pr_out_preempt(lu, r, sakey, type, w, &x->stopped);
-		changed = pr_good(v);
-		break;
-	case PR_OUT_REGISTER_MOVE:
-		v = pr_out_move(lu, task, r, p, plen);
-		changed = pr_good(v);
-		break;
-	}
-out:
+	v = pr_out_apply(lu, task, key, w != NULL, w, &x->stopped, &changed);
 	/*
 	 * With APTPL (or as it is cleared) the change is numbered and its
 	 * snapshot taken here, in the order of the changes; written off this

@@ -16,7 +16,9 @@
  *
  * Layout, big-endian: "ietd-pr\n", version (4), payload length (4),
  * CRC32C of the payload (4); the payload: NAA designator (8), generation
- * (4), reservation held (1), type (1), 0 (2), holder's index or ffffffffh
+ * (4), reservation held (1), type (1), flags (1: APTPL 01h; a state file
+ * always has APTPL, the shared state of pr_shared.c says), 0 (1),
+ * holder's index or ffffffffh
  * (4), registration count (4), then each registration: key (8), relative
  * target port (2), flags (1: ALL_TG_PT 01h, name-only 02h), 0 (1),
  * initiator and target port name lengths (2 each), the names.
@@ -44,6 +46,7 @@
 #define PR_STORE_NO_HOLDER 0xffffffffu
 #define PR_STORE_ALL_TG_PT 0x01
 #define PR_STORE_ANY_ISID 0x02
+#define PR_STORE_APTPL 0x01 /* payload byte 14 */
 /* The largest file SCSI_PR_REGS_MAX registrations make, and some. */
 #define PR_STORE_MAX                     \
 	(PR_STORE_HDR + PR_STORE_FIXED + \
@@ -122,6 +125,7 @@ scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len)
 	put_be32(b + off + 8, lu->pr_gen);
 	b[off + 12] = lu->pr_held;
 	b[off + 13] = lu->pr_type;
+	b[off + 14] = lu->pr_aptpl ? PR_STORE_APTPL : 0;
 	put_be32(b + off + 20, lu->pr_nregs);
 	off += PR_STORE_FIXED;
 	list_for_each(pos, &lu->pr_regs) {
@@ -344,6 +348,8 @@ pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
 	n = get_be32(p + 20);
 	if (p[12] > 1)
 		return "bad reservation flag";
+	if (p[14] & ~PR_STORE_APTPL)
+		return "unknown state flags";
 	if (n > SCSI_PR_REGS_MAX)
 		return "more registrations than ietd keeps";
 	if (*held && !(*type == 1 || *type == 3 || (*type >= 5 && *type <= 8)))
@@ -389,19 +395,79 @@ pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
 	return NULL;
 }
 
-void
-scsi_pr_store_load(struct scsi_lu *lu)
+const char *
+scsi_pr_store_parse(const struct scsi_lu *lu, const uint8_t *b, size_t len,
+    struct scsi_lu *into)
 {
-	char path[4096];
-	struct list_node regs, *pos, *tmp;
 	struct scsi_pr_reg *holder = NULL;
-	const char *why = NULL;
-	uint8_t *b;
-	size_t len = 0;
+	const char *why;
 	uint32_t gen = 0, plen;
 	unsigned int nregs = 0;
 	uint8_t type = 0;
 	bool held = false;
+
+	if (len < PR_STORE_HDR)
+		return "truncated: shorter than its header";
+	if (memcmp(b, PR_STORE_MAGIC, 8) != 0)
+		return "not an ietd state file (bad magic)";
+	if (get_be32(b + 8) != PR_STORE_VERSION)
+		return "unknown version";
+	if ((plen = get_be32(b + 12)) != len - PR_STORE_HDR)
+		return plen > len - PR_STORE_HDR
+		    ? "truncated: shorter than its header says"
+		    : "longer than its header says";
+	if (crc32c_final(crc32c_update(CRC32C_INIT, b + PR_STORE_HDR, plen)) !=
+	    get_be32(b + 16))
+		return "checksum mismatch (torn or corrupted)";
+	why = pr_store_decode(lu, b + PR_STORE_HDR, plen, &into->pr_regs, &gen,
+	    &held, &type, &holder, &nregs);
+	if (why != NULL) {
+		struct list_node *pos, *tmp;
+
+		list_for_each_safe(pos, tmp, &into->pr_regs) {
+			list_remove(pos);
+			mem_free(list_entry(pos, struct scsi_pr_reg, node));
+		}
+		return why;
+	}
+	into->pr_nregs = nregs;
+	into->pr_gen = gen;
+	into->pr_held = held;
+	into->pr_type = held ? type : 0;
+	into->pr_holder = holder;
+	into->pr_aptpl = b[PR_STORE_HDR + 14] & PR_STORE_APTPL;
+	return NULL;
+}
+
+void
+scsi_pr_state_move(struct scsi_lu *lu, struct scsi_lu *from)
+{
+	struct list_node *pos, *tmp;
+
+	scsi_pr_free(lu);
+	list_for_each_safe(pos, tmp, &from->pr_regs) {
+		list_remove(pos);
+		list_add_tail(&lu->pr_regs, pos);
+	}
+	lu->pr_nregs = from->pr_nregs;
+	lu->pr_gen = from->pr_gen;
+	lu->pr_held = from->pr_held;
+	lu->pr_type = from->pr_type;
+	lu->pr_holder = from->pr_holder;
+	lu->pr_aptpl = from->pr_aptpl;
+	from->pr_nregs = 0;
+	from->pr_held = false;
+	from->pr_holder = NULL;
+}
+
+void
+scsi_pr_store_load(struct scsi_lu *lu)
+{
+	char path[4096];
+	struct scsi_lu *tmp;
+	const char *why = NULL;
+	uint8_t *b;
+	size_t len = 0;
 	int err;
 
 	pr_store_path(lu, "", path, sizeof(path));
@@ -415,50 +481,34 @@ scsi_pr_store_load(struct scsi_lu *lu)
 		    err != 0 ? strerror(err) : "");
 		return;
 	}
-	list_init(&regs);
-	if (len < PR_STORE_HDR)
-		why = "truncated: shorter than its header";
-	else if (memcmp(b, PR_STORE_MAGIC, 8) != 0)
-		why = "not an ietd state file (bad magic)";
-	else if (get_be32(b + 8) != PR_STORE_VERSION)
-		why = "unknown version";
-	else if ((plen = get_be32(b + 12)) != len - PR_STORE_HDR)
-		why = plen > len - PR_STORE_HDR
-		    ? "truncated: shorter than its header says"
-		    : "longer than its header says";
-	else if (crc32c_final(crc32c_update(CRC32C_INIT, b + PR_STORE_HDR,
-		     plen)) != get_be32(b + 16))
-		why = "checksum mismatch (torn or corrupted)";
-	else
-		why = pr_store_decode(lu, b + PR_STORE_HDR, plen, &regs, &gen,
-		    &held, &type, &holder, &nregs);
+	tmp = mem_zalloc(sizeof(*tmp));
+	if (tmp == NULL) {
+		mem_free(b);
+		log_error("persistent reservations: state file %s: out of "
+			  "memory; the LU starts with no reservations",
+		    path);
+		return;
+	}
+	list_init(&tmp->pr_regs);
+	why = scsi_pr_store_parse(lu, b, len, tmp);
 	mem_free(b);
 	if (why != NULL) {
-		list_for_each_safe(pos, tmp, &regs) {
-			list_remove(pos);
-			mem_free(list_entry(pos, struct scsi_pr_reg, node));
-		}
+		mem_free(tmp);
 		log_error("persistent reservations: state file %s: %s; the "
 			  "LU starts with no reservations",
 		    path, why);
 		return;
 	}
 	pthread_mutex_lock(&lu->lock);
-	list_for_each_safe(pos, tmp, &regs) {
-		list_remove(pos);
-		list_add_tail(&lu->pr_regs, pos);
-	}
-	lu->pr_nregs = nregs;
-	lu->pr_gen = gen;
-	lu->pr_held = held;
-	lu->pr_type = held ? type : 0;
-	lu->pr_holder = holder;
+	scsi_pr_state_move(lu, tmp);
+	/* Files are written only with APTPL (earlier ones left it 0). */
 	lu->pr_aptpl = true;
 	pthread_mutex_unlock(&lu->lock);
 	log_info("persistent reservations: target %s lun %llu: %u "
 		 "registration(s)%s restored from %s",
-	    lu->target_name, (unsigned long long)lu->lun, nregs,
-	    held ? " and the reservation" : "", path);
+	    lu->target_name, (unsigned long long)lu->lun, lu->pr_nregs,
+	    lu->pr_held ? " and the reservation" : "", path);
+	mem_free(tmp);
 }
 
 /* One snapshot on its way to the disk (scsi_pr_store_async). */

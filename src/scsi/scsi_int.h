@@ -169,6 +169,15 @@ struct scsi_lu {
 	bool pr_held;
 	uint8_t pr_type;
 	struct scsi_pr_reg *pr_holder; /* NULL for all-registrants types */
+	/*
+	 * pr_shared.c: the state lives in the store's shared state (every
+	 * gateway of the LU sees it) when pr_shared is set; pr_rec is set on
+	 * a copy of the state a PERSISTENT RESERVE OUT changes there, and
+	 * collects the unit attentions and aborts it means instead of
+	 * delivering them.
+	 */
+	struct scsi_pr_shared *pr_shared;
+	struct scsi_pr_rec *pr_rec;
 	/* SANITIZE (sanitize.c). */
 	bool sanitizing;            /* atomic: one runs */
 	uint16_t sanitize_progress; /* atomic: of 65536 */
@@ -320,6 +329,51 @@ int scsi_pr_store_write(const struct scsi_lu *lu, const uint8_t *buf,
     size_t len);
 int scsi_pr_store_remove(const struct scsi_lu *lu);
 void scsi_pr_store_load(struct scsi_lu *lu);
+/*
+ * Check and decode a whole state (as encode() makes it, from a file or
+ * the shared state) into into's empty PR fields; NULL, or what is wrong
+ * with it (into is left empty).
+ */
+const char *scsi_pr_store_parse(const struct scsi_lu *lu, const uint8_t *b,
+    size_t len, struct scsi_lu *into);
+/* Move from's PR state into lu's (freeing lu's); lu->lock held. */
+void scsi_pr_state_move(struct scsi_lu *lu, struct scsi_lu *from);
+
+/*
+ * pr_shared.c: the PR state of an LU whose store has shared state
+ * (backend_state_shared): loaded and watched from scsi_pr_shared_open()
+ * at LU creation (false: the store has none, use pr_store.c), ended at
+ * LU free. A PERSISTENT RESERVE OUT is applied to a copy, on the store's
+ * state thread (scsi_pr_shared_update), the result written there and the
+ * other gateways told, then done() runs on the task's thread with the
+ * copy, and scsi_pr_shared_install() makes it the LU's state, delivering
+ * the unit attentions and aborts it recorded to this gateway's nexuses.
+ */
+struct scsi_pr_rec;
+bool scsi_pr_shared_open(struct scsi_lu *lu);
+void scsi_pr_shared_close(struct scsi_lu *lu);
+/*
+ * apply(arg, copy) changes copy and returns true when the change must be
+ * written; done(arg, copy, err) then runs on task's thread (copy NULL
+ * when nothing was written or err < 0).
+ */
+int scsi_pr_shared_update(struct scsi_lu *lu, struct scsi_task *task,
+    bool (*apply)(void *arg, struct scsi_lu *copy),
+    void (*done)(void *arg, struct scsi_lu *copy, int err, bool unacked),
+    void *arg);
+/* The aborts of copy's record go to w; lu->lock held. */
+void scsi_pr_shared_install(struct scsi_lu *lu, struct scsi_lu *copy,
+    struct scsi_abort_wait *w, struct list_node *stopped);
+void scsi_pr_shared_free_copy(struct scsi_lu *copy);
+/* pr.c: a unit attention for the nexuses of r here (lu->lock held). */
+void scsi_pr_ua(struct scsi_lu *lu, const struct scsi_pr_reg *r, uint8_t asc,
+    uint8_t ascq);
+/* pr_shared.c: record it on lu->pr_rec instead. */
+void scsi_pr_rec_add(struct scsi_pr_rec *rec, const struct scsi_pr_reg *r,
+    uint8_t asc, uint8_t ascq);
+/* pr.c: abort this gateway's tasks of r's nexuses (lu->lock held). */
+void scsi_pr_abort_reg(struct scsi_lu *lu, const struct scsi_pr_reg *r,
+    struct scsi_abort_wait *w, struct list_node *stopped);
 /*
  * Make snapshot seq durable off the caller's thread: buf (taken over;
  * NULL to remove the file) is written by a thread of its own, then
