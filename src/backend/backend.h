@@ -247,25 +247,49 @@ struct backend_state_op {
 	    size_t curlen, uint8_t **out, size_t *outlen, uint8_t **note,
 	    size_t *notelen);
 	bool unacked; /* set: written, some gateway did not answer in time */
+	/*
+	 * Set: the version of the blob the last apply() saw, or of the one
+	 * it wrote. Versions of one store's blob only grow.
+	 */
+	uint64_t version;
 };
 
 /*
  * Told on the store's state thread when another gateway changed the
- * blob: cur is the blob now (NULL: none, or it could not be read: then
- * err is -errno), note what that gateway said (NULL after a lost watch
- * was set up again, when changes may have been missed). The gateway that
- * wrote waits until this returns.
+ * blob: cur is the blob now, of that version (NULL: none, or it could
+ * not be read: then err is -errno), note what that gateway said (NULL after a
+ * lost watch was set up again, when changes may have been missed). The gateway
+ * that wrote waits until this returns.
  */
 typedef void backend_state_changed_fn(void *arg, const uint8_t *cur,
-    size_t curlen, int err, const uint8_t *note, size_t notelen);
+    size_t curlen, uint64_t version, int err, const uint8_t *note,
+    size_t notelen);
 
+/*
+ * What a store type with shared state implements (its backend_ops's
+ * state, state.c): read() as backend_state_read(); update() starts op
+ * and posts op->io to op->io.cq when done; watch() as
+ * backend_state_watch().
+ */
+struct backend_state_ops {
+	int (*read)(struct backend *be, uint8_t **out, size_t *len,
+	    uint64_t *version);
+	void (*update)(struct backend *be, struct backend_state_op *op);
+	int (*watch)(struct backend *be, backend_state_changed_fn *fn,
+	    void *arg);
+};
+
+/* Test hook: give be that shared state in place of its type's. */
+void backend_state_set_ops(struct backend *be,
+    const struct backend_state_ops *ops);
 /* Does the store have shared state? */
 bool backend_state_shared(const struct backend *be);
 /*
  * Read the blob, blocking (LU creation); 0 with a mem_alloc'd copy in
- * *out (NULL, 0: none), or -errno.
+ * *out (NULL, 0: none) and its version, or -errno.
  */
-int backend_state_read(struct backend *be, uint8_t **out, size_t *len);
+int backend_state_read(struct backend *be, uint8_t **out, size_t *len,
+    uint64_t *version);
 /* Start op; op->io.done runs on op->io.cq's thread. */
 void backend_state_update(struct backend *be, struct backend_state_op *op);
 /* Hear of other gateways' changes until backend_close(); 0 or -errno. */

@@ -75,14 +75,6 @@ struct backend_ops {
 	const struct backend_state_ops *state;
 };
 
-/* What a store type with shared state implements (backend.h, state.c). */
-struct backend_state_ops {
-	int (*read)(struct backend *be, uint8_t **out, size_t *len);
-	void (*update)(struct backend *be, struct backend_state_op *op);
-	int (*watch)(struct backend *be, backend_state_changed_fn *fn,
-	    void *arg);
-};
-
 extern const struct backend_ops backend_fileio_ops;
 extern const struct backend_ops backend_blockio_ops;
 extern const struct backend_ops backend_nullio_ops;
@@ -165,6 +157,8 @@ struct backend {
 	pthread_mutex_t map_lock;
 	struct backend_commit commit;
 	void *priv; /* the store type's own state (rbd.c: struct rbd_lu) */
+	/* Shared state given by backend_state_set_ops() (tests), or NULL. */
+	const struct backend_state_ops *state;
 };
 
 /*

@@ -8,20 +8,36 @@
 
 #include "backend/backend_int.h"
 
+static const struct backend_state_ops *
+backend_state_ops(const struct backend *be)
+{
+	if (be == NULL)
+		return NULL;
+	return be->state != NULL ? be->state : be->type->state;
+}
+
+void
+backend_state_set_ops(struct backend *be, const struct backend_state_ops *ops)
+{
+	be->state = ops;
+}
+
 bool
 backend_state_shared(const struct backend *be)
 {
-	return be != NULL && be->type->state != NULL;
+	return backend_state_ops(be) != NULL;
 }
 
 int
-backend_state_read(struct backend *be, uint8_t **out, size_t *len)
+backend_state_read(struct backend *be, uint8_t **out, size_t *len,
+    uint64_t *version)
 {
 	*out = NULL;
 	*len = 0;
+	*version = 0;
 	if (!backend_state_shared(be))
 		return -EOPNOTSUPP;
-	return be->type->state->read(be, out, len);
+	return backend_state_ops(be)->read(be, out, len, version);
 }
 
 void
@@ -32,7 +48,7 @@ backend_state_update(struct backend *be, struct backend_state_op *op)
 		backend_cq_post(op->io.cq, &op->io);
 		return;
 	}
-	be->type->state->update(be, op);
+	backend_state_ops(be)->update(be, op);
 }
 
 int
@@ -40,5 +56,5 @@ backend_state_watch(struct backend *be, backend_state_changed_fn *fn, void *arg)
 {
 	if (!backend_state_shared(be))
 		return -EOPNOTSUPP;
-	return be->type->state->watch(be, fn, arg);
+	return backend_state_ops(be)->watch(be, fn, arg);
 }

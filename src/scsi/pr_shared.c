@@ -70,11 +70,10 @@ struct scsi_pr_shared {
 	struct backend_cq *cq;
 	struct scsi_queue q;
 	/*
-	 * Copies installed keep the order the state thread saw them in:
-	 * seen is taken there when a state is read (atomic), installed
-	 * under lu->lock; an older one arriving late is not installed.
+	 * The version of the shared state installed (lu->lock): a copy of
+	 * an older one arriving late (the writer's own, after a newer change
+	 * through another gateway) is not installed.
 	 */
-	uint64_t seen;
 	uint64_t installed;
 	bool abort_done; /* the state thread's current remote abort ended */
 	struct log_ratelimit bad_rl;
@@ -244,12 +243,12 @@ scsi_pr_shared_free_copy(struct scsi_lu *copy)
 }
 
 /*
- * A copy of the state in cur (NULL: none yet, the empty state); NULL and
+ * A copy of the state in cur (NULL or empty: none yet); NULL and
  * *why when cur is not a state ietd wrote for this LU.
  */
 static struct scsi_lu *
 pr_copy_of(struct scsi_lu *lu, const uint8_t *cur, size_t curlen,
-    const char **why)
+    uint64_t version, const char **why)
 {
 	struct scsi_lu *c = pr_copy_new(lu);
 
@@ -258,15 +257,14 @@ pr_copy_of(struct scsi_lu *lu, const uint8_t *cur, size_t curlen,
 		*why = "out of memory";
 		return NULL;
 	}
-	if (cur != NULL)
+	if (cur != NULL && curlen > 0)
 		*why = scsi_pr_store_parse(lu, cur, curlen, c);
 	if (*why != NULL) {
 		mem_free(c);
 		return NULL;
 	}
-	/* A copy has no state file: the field numbers copies instead. */
-	c->pr_store_seq =
-	    __atomic_add_fetch(&lu->pr_shared->seen, 1, __ATOMIC_RELAXED);
+	/* A copy has no state file: the field holds its version instead. */
+	c->pr_store_seq = version;
 	return c;
 }
 
@@ -288,7 +286,7 @@ scsi_pr_shared_install(struct scsi_lu *lu, struct scsi_lu *copy,
 	struct scsi_pr_rec *rec = copy->pr_rec;
 
 	/* Older than what is installed: its events still count. */
-	if (copy->pr_store_seq > lu->pr_shared->installed) {
+	if (copy->pr_store_seq >= lu->pr_shared->installed) {
 		lu->pr_shared->installed = copy->pr_store_seq;
 		scsi_pr_state_move(lu, copy);
 	}
@@ -327,7 +325,7 @@ pr_shared_op_apply(struct backend_state_op *op, const uint8_t *cur,
 	int rc;
 
 	scsi_pr_shared_free_copy(s->copy);
-	s->copy = pr_copy_of(s->lu, cur, curlen, &why);
+	s->copy = pr_copy_of(s->lu, cur, curlen, 0, &why);
 	s->wrote = false;
 	if (s->copy == NULL) {
 		/* Never overwritten blindly: an administrator looks first. */
@@ -375,6 +373,7 @@ pr_shared_op_done(struct backend_io *io)
 				    "reservation change in time; it reloads "
 				    "the state when its watch comes back",
 			    lu->target_name, (unsigned long long)lu->lun);
+		s->copy->pr_store_seq = s->op.version;
 		s->done(s->arg, s->copy, 0, s->op.unacked);
 	}
 	scsi_pr_shared_free_copy(s->copy);
@@ -431,8 +430,8 @@ pr_now_ms(void)
  * here before we return (and the writer hears that we did).
  */
 static void
-pr_shared_changed(void *arg, const uint8_t *cur, size_t curlen, int err,
-    const uint8_t *note, size_t notelen)
+pr_shared_changed(void *arg, const uint8_t *cur, size_t curlen,
+    uint64_t version, int err, const uint8_t *note, size_t notelen)
 {
 	struct scsi_lu *lu = arg;
 	struct scsi_pr_shared *sh = lu->pr_shared;
@@ -447,7 +446,7 @@ pr_shared_changed(void *arg, const uint8_t *cur, size_t curlen, int err,
 		pr_shared_bad(lu, "cannot be read", strerror(-err));
 		return;
 	}
-	copy = pr_copy_of(lu, cur, curlen, &why);
+	copy = pr_copy_of(lu, cur, curlen, version, &why);
 	if (copy == NULL) {
 		/* Keep what we had: better than trusting a corrupted one. */
 		pr_shared_bad(lu, "as another gateway left it", why);
@@ -508,6 +507,7 @@ scsi_pr_shared_open(struct scsi_lu *lu)
 	const char *why;
 	uint8_t *b = NULL;
 	size_t len = 0;
+	uint64_t version = 0;
 	int rc;
 
 	if (!backend_state_shared(lu->be))
@@ -526,17 +526,17 @@ scsi_pr_shared_open(struct scsi_lu *lu)
 	sh->lu = lu;
 	sh->q.cq = sh->cq;
 	lu->pr_shared = sh;
-	rc = backend_state_read(lu->be, &b, &len);
+	rc = backend_state_read(lu->be, &b, &len, &version);
 	if (rc < 0) {
 		pr_shared_bad(lu, "cannot be read", strerror(-rc));
-	} else if ((copy = pr_copy_of(lu, b, len, &why)) == NULL) {
+	} else if ((copy = pr_copy_of(lu, b, len, version, &why)) == NULL) {
 		pr_shared_bad(lu, "at start", why);
 	} else {
 		pthread_mutex_lock(&lu->lock);
 		scsi_pr_shared_install(lu, copy, NULL, NULL);
 		pthread_mutex_unlock(&lu->lock);
 		scsi_pr_shared_free_copy(copy);
-		if (b != NULL)
+		if (len > 0)
 			log_info("persistent reservations: target %s lun %llu: "
 				 "%u registration(s)%s in the shared state",
 			    lu->target_name, (unsigned long long)lu->lun,
