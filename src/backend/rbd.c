@@ -485,6 +485,8 @@ rbd_close_store(struct backend *be)
 
 	if (lu == NULL)
 		return;
+	/* Its threads and watch use the image's pool and cluster. */
+	rbd_state_close(lu);
 	/* No callback runs after the unwatch returns... */
 	if (lu->watching)
 		rbd_update_unwatch(lu->image, lu->watch_handle);
@@ -654,4 +656,5 @@ const struct backend_ops backend_rbd_ops = {
     .size = rbd_size,
     .resize = rbd_resize_store,
     .submit = rbd_submit,
+    .state = &backend_rbd_state_ops,
 };

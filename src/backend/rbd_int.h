@@ -75,4 +75,12 @@ int rbd_cluster_get(const char *conf, const char *user, const char *keyring,
     struct rbd_cluster **out, char *why, size_t whylen);
 void rbd_cluster_put(struct rbd_cluster *c);
 
+/*
+ * rbd_state.c: the store's shared state (backend.h), a RADOS object
+ * beside the image, kept in the LU's reservations slot once used; close
+ * before the image and its pool context.
+ */
+extern const struct backend_state_ops backend_rbd_state_ops;
+void rbd_state_close(struct rbd_lu *rl);
+
 #endif /* IETD_BACKEND_RBD_INT_H */
