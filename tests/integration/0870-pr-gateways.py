@@ -22,6 +22,13 @@ processes exporting the same target and RBD image. Run by
            through either gateway, and a REGISTER fails (HARDWARE ERROR)
            instead of overwriting what an administrator must look at.
 
+0871-pr-gateways-hung.sh: pair (a registers through A, b through B);
+hung-peer (B stopped: a RESERVE through A answers GOOD within a bound);
+woken-peer (B continued: it reloads the reservation it missed);
+hung-cluster (the OSD stopped: a RELEASE through A fails with HARDWARE
+ERROR within a bound, PR IN answers from the gateway's copy);
+cluster-back (the OSD continued: RELEASE works, B sees it).
+
     0870-pr-gateways.py PHASE PORT_A PORT_B TARGET SAVED
 """
 
@@ -29,6 +36,7 @@ import json
 import os
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocol_tester as pt  # noqa: E402
@@ -214,6 +222,81 @@ def phase_corrupt():
     b.close()
 
 
-{"two": phase_two, "check": phase_check,
- "corrupt": phase_corrupt}[PHASE]()
+def phase_pair():
+    a, b = session("a", "A"), session("b", "B")
+    st, sense = prout(a, 0, 0, KEY["a"])
+    ok_status("a registers through A", st, sense)
+    st, sense = prout(b, 0, 0, KEY["b"])
+    ok_status("b registers through B", st, sense)
+    a.close()
+    b.close()
+
+
+def timed_prout(who, gw, sa, key, ptype, name, bound, want_good):
+    c = session(who, gw)
+    t0 = time.monotonic()
+    st, sense = prout(c, sa, key, ptype=ptype)
+    took = time.monotonic() - t0
+    print("# %s took %.1f s" % (name, took))
+    if want_good:
+        ok_status(name, st, sense)
+    else:
+        result(name, st == pt.SCSI_CHECK_CONDITION and len(sense) > 13 and
+               sense[2] & 0x0F == 0x4 and sense[12] == 0x44,
+               "status %r sense %s" % (st, sense.hex()))
+    result("%s within %d s" % (name, bound), took < bound, "%.1f s" % took)
+    return c
+
+
+def phase_hung_peer():
+    """B is stopped: a RESERVE through A still answers, in bounded time."""
+    c = timed_prout("a", "A", 1, KEY["a"], 1,
+                    "a reserves through A while B is stopped", 15, True)
+    c.close()
+
+
+def phase_woken_peer():
+    """B woke up: it reloads the state it missed."""
+    b = session("b", "B")
+    res = None
+    for _ in range(100):
+        res = reservation_of(b)
+        if res == (KEY["a"], 1):
+            break
+        time.sleep(0.2)
+    result("B, woken, sees the reservation made while it was stopped",
+           res == (KEY["a"], 1), repr(res))
+    st = write(b, 9, 0xBB)
+    result("b's WRITE through B conflicts", st == RESERVATION_CONFLICT,
+           "status %r" % st)
+    b.close()
+
+
+def phase_hung_cluster():
+    """The OSD is stopped: PR OUT fails in bounded time, PR IN answers."""
+    c = timed_prout("a", "A", 2, KEY["a"], 1,
+                    "a RELEASE through A with the OSD stopped fails", 15,
+                    False)
+    t0 = time.monotonic()
+    res = reservation_of(c)
+    result("READ RESERVATION answers from the gateway's copy",
+           res == (KEY["a"], 1) and time.monotonic() - t0 < 2, repr(res))
+    c.close()
+
+
+def phase_cluster_back():
+    c = session("a", "A")
+    st, sense = prout(c, 2, KEY["a"], ptype=1)
+    ok_status("a RELEASE through A once the OSD is back", st, sense)
+    b = session("b", "B")
+    result("B sees the reservation released", reservation_of(b) is None,
+           repr(reservation_of(b)))
+    b.close()
+    c.close()
+
+
+{"two": phase_two, "check": phase_check, "corrupt": phase_corrupt,
+ "pair": phase_pair, "hung-peer": phase_hung_peer,
+ "woken-peer": phase_woken_peer, "hung-cluster": phase_hung_cluster,
+ "cluster-back": phase_cluster_back}[PHASE]()
 sys.exit(1 if result.failures else 0)
