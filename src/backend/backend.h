@@ -234,7 +234,10 @@ void backend_workers_stop(void);
  * the store's notify timeout passed.
  */
 struct backend_state_op {
-	/* io.done, io.arg, io.cq: the caller's; io.result: 0 or -errno */
+	/*
+	 * io.done, io.arg, io.cq: the caller's (io.cq NULL: done() runs on
+	 * the store's state thread); io.result: 0 or -errno
+	 */
 	struct backend_io io;
 	/*
 	 * On the store's state thread: cur is the current blob (NULL, 0:

@@ -214,7 +214,10 @@ rbd_state_do_update(struct rbd_state *st, struct backend_state_op *op)
 		break;
 	}
 	op->io.result = rc;
-	backend_cq_post(op->io.cq, &op->io);
+	if (op->io.cq != NULL)
+		backend_cq_post(op->io.cq, &op->io);
+	else
+		op->io.done(&op->io);
 }
 
 /* (Re)establish the watch: the object must exist for it. */
@@ -450,7 +453,10 @@ rbd_state_update(struct backend *be, struct backend_state_op *op)
 	}
 	if (rc < 0) {
 		op->io.result = rc;
-		backend_cq_post(op->io.cq, &op->io);
+		if (op->io.cq != NULL)
+			backend_cq_post(op->io.cq, &op->io);
+		else
+			op->io.done(&op->io);
 		return;
 	}
 	it->kind = RBD_STATE_UPDATE;

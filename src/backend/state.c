@@ -45,7 +45,10 @@ backend_state_update(struct backend *be, struct backend_state_op *op)
 {
 	if (!backend_state_shared(be)) {
 		op->io.result = -EOPNOTSUPP;
-		backend_cq_post(op->io.cq, &op->io);
+		if (op->io.cq != NULL)
+			backend_cq_post(op->io.cq, &op->io);
+		else
+			op->io.done(&op->io);
 		return;
 	}
 	backend_state_ops(be)->update(be, op);

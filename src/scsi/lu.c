@@ -341,14 +341,23 @@ void
 scsi_lu_nexus_gone(struct scsi_lu *lu, uint64_t nexus_id)
 {
 	struct scsi_itl *itl;
+	char iport[256], tport[256];
+	bool shared = false;
 
 	pthread_mutex_lock(&lu->lock);
 	itl = scsi_itl_find(lu, nexus_id, false);
 	if (itl != NULL)
 		scsi_itl_remove(lu, itl);
-	if (lu->reserved && lu->reserve_holder == nexus_id)
+	if (lu->reserved && lu->reserve_holder == nexus_id) {
 		lu->reserved = false;
+		shared = lu->reserve_shared;
+		memcpy(iport, lu->reserve_iport, sizeof(iport));
+		memcpy(tport, lu->reserve_tport, sizeof(tport));
+	}
 	pthread_mutex_unlock(&lu->lock);
+	/* Every gateway's: it ends in the shared state too. */
+	if (shared)
+		scsi_pr_shared_release(lu, iport, tport);
 }
 
 /*
@@ -360,7 +369,10 @@ scsi_lu_nexus_gone(struct scsi_lu *lu, uint64_t nexus_id)
 void
 scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by)
 {
+	bool shared;
+
 	pthread_mutex_lock(&lu->lock);
+	shared = lu->reserve_shared && lu->reserved;
 	lu->reserved = false;
 	__atomic_store_n(&lu->wce, lu->wce_default, __ATOMIC_RELAXED);
 	__atomic_store_n(&lu->d_sense, false, __ATOMIC_RELAXED);
@@ -368,6 +380,8 @@ scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *by)
 	(void)by;
 	scsi_lu_ua_all(lu, 0, false, ASC_BUS_DEVICE_RESET);
 	pthread_mutex_unlock(&lu->lock);
+	if (shared)
+		scsi_pr_shared_release(lu, NULL, NULL);
 }
 
 /* The I_T nexus loss / reset of one nexus as seen by this LU. */
@@ -375,12 +389,17 @@ void
 scsi_lu_nexus_reset(struct scsi_lu *lu, const struct scsi_nexus *nx)
 {
 	struct scsi_itl *itl;
+	bool shared = false;
 
 	pthread_mutex_lock(&lu->lock);
-	if (lu->reserved && lu->reserve_holder == nx->id)
+	if (lu->reserved && lu->reserve_holder == nx->id) {
 		lu->reserved = false;
+		shared = lu->reserve_shared;
+	}
 	itl = scsi_itl_find(lu, nx->id, false);
 	if (itl != NULL)
 		scsi_itl_ua_add(itl, ASC_POWER_ON_RESET);
 	pthread_mutex_unlock(&lu->lock);
+	if (shared)
+		scsi_pr_shared_release(lu, nx->initiator_port, nx->target_port);
 }

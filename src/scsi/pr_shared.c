@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "scsi/scsi_int.h"
@@ -223,6 +224,7 @@ pr_copy_new(const struct scsi_lu *lu)
 	if (c == NULL)
 		return NULL;
 	c->lun = lu->lun;
+	c->reserve_shared = true;
 	memcpy(c->naa, lu->naa, sizeof(c->naa));
 	memcpy(c->target_name, lu->target_name, sizeof(c->target_name));
 	list_init(&c->pr_regs);
@@ -279,6 +281,29 @@ pr_shared_bad(struct scsi_lu *lu, const char *what, const char *why)
 		    lu->target_name, (unsigned long long)lu->lun, what, why);
 }
 
+static bool
+pr_nexus_named(const struct scsi_nexus *nx, const void *ctx)
+{
+	const struct scsi_lu *lu = ctx;
+
+	return strcasecmp(nx->initiator_port, lu->reserve_iport) == 0 &&
+	    strcasecmp(nx->target_port, lu->reserve_tport) == 0;
+}
+
+/*
+ * The SPC-2 holder's nexus here, if it is one of ours, so its loss ends
+ * the reservation (scsi_lu_nexus_gone); 0 (no nexus has it) otherwise.
+ */
+static void
+pr_resv_holder_id(struct scsi_lu *lu)
+{
+	uint64_t id = 0;
+
+	if (!lu->reserved || scsi_nexus_find(pr_nexus_named, lu, &id, 1) != 1)
+		id = 0;
+	lu->reserve_holder = id;
+}
+
 void
 scsi_pr_shared_install(struct scsi_lu *lu, struct scsi_lu *copy,
     struct scsi_abort_wait *w, struct list_node *stopped)
@@ -289,6 +314,7 @@ scsi_pr_shared_install(struct scsi_lu *lu, struct scsi_lu *copy,
 	if (copy->pr_store_seq >= lu->pr_shared->installed) {
 		lu->pr_shared->installed = copy->pr_store_seq;
 		scsi_pr_state_move(lu, copy);
+		pr_resv_holder_id(lu);
 	}
 	if (rec == NULL)
 		return;
@@ -313,6 +339,7 @@ struct pr_shared_op {
 	void *arg;
 	struct scsi_lu *copy; /* the last attempt's */
 	bool wrote;
+	bool ref; /* holds a reference to lu */
 };
 
 static int
@@ -377,7 +404,8 @@ pr_shared_op_done(struct backend_io *io)
 		s->done(s->arg, s->copy, 0, s->op.unacked);
 	}
 	scsi_pr_shared_free_copy(s->copy);
-	scsi_lu_put(lu);
+	if (s->ref)
+		scsi_lu_put(lu);
 	mem_free(s);
 }
 
@@ -394,7 +422,14 @@ scsi_pr_shared_update(struct scsi_lu *lu, struct scsi_task *task,
 	s = mem_zalloc(sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	scsi_lu_get(lu);
+	/*
+	 * Without a task (a nexus lost, an LU reset) done() runs on the
+	 * store's thread, which the LU's end waits for: no reference, as
+	 * the last one dropped there would wait for itself.
+	 */
+	if (task != NULL)
+		scsi_lu_get(lu);
+	s->ref = task != NULL;
 	s->lu = lu;
 	s->apply = apply;
 	s->done = done;
@@ -402,9 +437,123 @@ scsi_pr_shared_update(struct scsi_lu *lu, struct scsi_task *task,
 	s->op.apply = pr_shared_op_apply;
 	s->op.io.done = pr_shared_op_done;
 	s->op.io.arg = s;
-	s->op.io.cq = task->queue->cq;
+	s->op.io.cq = task != NULL ? task->queue->cq : NULL;
 	backend_state_update(lu->be, &s->op);
 	return 0;
+}
+
+/* SPC-2 RESERVE or RELEASE (reserve.c) through the shared state. */
+struct pr_resv_op {
+	struct scsi_lu *lu;
+	struct scsi_task *task; /* NULL: release for a lost nexus, a reset */
+	bool reserve;
+	bool conflict;
+	char iport[256], tport[256]; /* the nexus ("": any, a reset) */
+};
+
+static bool
+pr_resv_apply(void *arg, struct scsi_lu *copy)
+{
+	struct pr_resv_op *x = arg;
+	bool mine = copy->reserved &&
+	    (x->iport[0] == '\0' ||
+		(strcasecmp(copy->reserve_iport, x->iport) == 0 &&
+		    strcasecmp(copy->reserve_tport, x->tport) == 0));
+
+	x->conflict = false;
+	if (!x->reserve) {
+		/* SPC-2 7.17: releasing another's reservation does nothing. */
+		if (!mine)
+			return false;
+		copy->reserved = false;
+		return true;
+	}
+	/* SPC-4 5.13.3: not while persistent registrations exist. */
+	if ((copy->reserved && !mine) || !list_empty(&copy->pr_regs)) {
+		x->conflict = true;
+		return false;
+	}
+	if (mine)
+		return false;
+	copy->reserved = true;
+	snprintf(copy->reserve_iport, sizeof(copy->reserve_iport), "%s",
+	    x->iport);
+	snprintf(copy->reserve_tport, sizeof(copy->reserve_tport), "%s",
+	    x->tport);
+	return true;
+}
+
+static void
+pr_resv_done(void *arg, struct scsi_lu *copy, int err, bool unacked)
+{
+	struct pr_resv_op *x = arg;
+	struct scsi_task *task = x->task;
+
+	(void)unacked;
+	if (copy != NULL) {
+		pthread_mutex_lock(&x->lu->lock);
+		scsi_pr_shared_install(x->lu, copy, NULL, NULL);
+		pthread_mutex_unlock(&x->lu->lock);
+	}
+	if (task != NULL) {
+		if (err < 0)
+			scsi_task_set_sense(task, SK_HARDWARE_ERROR,
+			    ASC_INTERNAL_TARGET_FAILURE);
+		else if (x->conflict)
+			scsi_task_set_status(task,
+			    SCSI_STATUS_RESERVATION_CONFLICT);
+		scsi_task_finish_later(task);
+	}
+	mem_free(x);
+}
+
+void
+scsi_pr_shared_reserve(struct scsi_task *task, bool reserve)
+{
+	struct pr_resv_op *x;
+
+	if (task->queue == NULL || (x = mem_zalloc(sizeof(*x))) == NULL) {
+		scsi_task_set_status(task, SCSI_STATUS_BUSY);
+		return;
+	}
+	x->lu = task->lu;
+	x->task = task;
+	x->reserve = reserve;
+	if (task->nexus != NULL) {
+		snprintf(x->iport, sizeof(x->iport), "%s",
+		    task->nexus->initiator_port);
+		snprintf(x->tport, sizeof(x->tport), "%s",
+		    task->nexus->target_port);
+	}
+	task->completes_later = true;
+	if (scsi_pr_shared_update(task->lu, task, pr_resv_apply, pr_resv_done,
+		x) == 0)
+		return;
+	task->completes_later = false;
+	mem_free(x);
+	scsi_task_set_status(task, SCSI_STATUS_BUSY);
+}
+
+void
+scsi_pr_shared_release(struct scsi_lu *lu, const char *iport, const char *tport)
+{
+	struct pr_resv_op *x = mem_zalloc(sizeof(*x));
+
+	if (x == NULL) {
+		log_error("persistent reservations: target %s lun %llu: out of "
+			  "memory to end an SPC-2 reservation in the shared "
+			  "state",
+		    lu->target_name, (unsigned long long)lu->lun);
+		return;
+	}
+	x->lu = lu;
+	if (iport != NULL) {
+		snprintf(x->iport, sizeof(x->iport), "%s", iport);
+		snprintf(x->tport, sizeof(x->tport), "%s", tport);
+	}
+	if (scsi_pr_shared_update(lu, NULL, pr_resv_apply, pr_resv_done, x) !=
+	    0)
+		mem_free(x);
 }
 
 static void
@@ -525,6 +674,7 @@ scsi_pr_shared_open(struct scsi_lu *lu)
 	}
 	sh->lu = lu;
 	sh->q.cq = sh->cq;
+	lu->reserve_shared = true;
 	lu->pr_shared = sh;
 	rc = backend_state_read(lu->be, &b, &len, &version);
 	if (rc < 0) {

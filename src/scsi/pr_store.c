@@ -21,7 +21,10 @@
  * holder's index or ffffffffh
  * (4), registration count (4), then each registration: key (8), relative
  * target port (2), flags (1: ALL_TG_PT 01h, name-only 02h), 0 (1),
- * initiator and target port name lengths (2 each), the names.
+ * initiator and target port name lengths (2 each), the names. With flag
+ * 02h (shared state only: SPC-2 RESERVE of an LU several gateways
+ * export) the holder's initiator and target port name lengths (2 each)
+ * and names follow.
  */
 #include <sys/stat.h>
 
@@ -47,6 +50,7 @@
 #define PR_STORE_ALL_TG_PT 0x01
 #define PR_STORE_ANY_ISID 0x02
 #define PR_STORE_APTPL 0x01 /* payload byte 14 */
+#define PR_STORE_SPC2 0x02  /* payload byte 14: an SPC-2 RESERVE holder */
 /* The largest file SCSI_PR_REGS_MAX registrations make, and some. */
 #define PR_STORE_MAX                     \
 	(PR_STORE_HDR + PR_STORE_FIXED + \
@@ -98,6 +102,8 @@ pr_store_path(const struct scsi_lu *lu, const char *suffix, char *out,
 int
 scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len)
 {
+	/* Only a shared state carries it: SPC-2 reservations end at reset. */
+	bool spc2 = lu->reserve_shared && lu->reserved;
 	const struct list_node *pos;
 	size_t n = PR_STORE_HDR + PR_STORE_FIXED, off;
 	uint32_t idx = 0, holder = PR_STORE_NO_HOLDER;
@@ -110,6 +116,8 @@ scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len)
 		n += PR_STORE_REG + strlen(r->initiator_port) +
 		    strlen(r->target_port);
 	}
+	if (spc2)
+		n += 4 + strlen(lu->reserve_iport) + strlen(lu->reserve_tport);
 	b = mem_zalloc(n);
 	if (b == NULL) {
 		log_error("persistent reservations: target %s lun %llu: no "
@@ -125,7 +133,8 @@ scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len)
 	put_be32(b + off + 8, lu->pr_gen);
 	b[off + 12] = lu->pr_held;
 	b[off + 13] = lu->pr_type;
-	b[off + 14] = lu->pr_aptpl ? PR_STORE_APTPL : 0;
+	b[off + 14] =
+	    (lu->pr_aptpl ? PR_STORE_APTPL : 0) | (spc2 ? PR_STORE_SPC2 : 0);
 	put_be32(b + off + 20, lu->pr_nregs);
 	off += PR_STORE_FIXED;
 	list_for_each(pos, &lu->pr_regs) {
@@ -146,6 +155,15 @@ scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len)
 		memcpy(b + off + PR_STORE_REG + il, r->target_port, tl);
 		off += PR_STORE_REG + il + tl;
 		idx++;
+	}
+	if (spc2) {
+		size_t il = strlen(lu->reserve_iport);
+		size_t tl = strlen(lu->reserve_tport);
+
+		put_be16(b + off, (uint16_t)il);
+		put_be16(b + off + 2, (uint16_t)tl);
+		memcpy(b + off + 4, lu->reserve_iport, il);
+		memcpy(b + off + 4 + il, lu->reserve_tport, tl);
 	}
 	put_be32(b + PR_STORE_HDR + 16, holder);
 	put_be32(b + 16,
@@ -332,7 +350,7 @@ pr_store_name(const uint8_t *p, size_t len, char *out, size_t outlen)
 static const char *
 pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
     struct list_node *regs, uint32_t *gen, bool *held, uint8_t *type,
-    struct scsi_pr_reg **holder, unsigned int *nregs)
+    struct scsi_pr_reg **holder, unsigned int *nregs, struct scsi_lu *into)
 {
 	uint32_t n, hidx;
 	size_t off = PR_STORE_FIXED;
@@ -348,7 +366,7 @@ pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
 	n = get_be32(p + 20);
 	if (p[12] > 1)
 		return "bad reservation flag";
-	if (p[14] & ~PR_STORE_APTPL)
+	if (p[14] & ~(PR_STORE_APTPL | PR_STORE_SPC2))
 		return "unknown state flags";
 	if (n > SCSI_PR_REGS_MAX)
 		return "more registrations than ietd keeps";
@@ -389,6 +407,23 @@ pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
 			*holder = r;
 		off += PR_STORE_REG + il + tl;
 	}
+	if (p[14] & PR_STORE_SPC2) {
+		size_t il, tl;
+
+		if (len - off < 4)
+			return "SPC-2 reservation cut short";
+		il = get_be16(p + off);
+		tl = get_be16(p + off + 2);
+		if (len - off - 4 < il + tl)
+			return "SPC-2 reservation names cut short";
+		if (!pr_store_name(p + off + 4, il, into->reserve_iport,
+			sizeof(into->reserve_iport)) ||
+		    !pr_store_name(p + off + 4 + il, tl, into->reserve_tport,
+			sizeof(into->reserve_tport)))
+			return "bad port name in the SPC-2 reservation";
+		into->reserved = true;
+		off += 4 + il + tl;
+	}
 	if (off != len)
 		return "bytes after the last registration";
 	*nregs = n;
@@ -420,7 +455,7 @@ scsi_pr_store_parse(const struct scsi_lu *lu, const uint8_t *b, size_t len,
 	    get_be32(b + 16))
 		return "checksum mismatch (torn or corrupted)";
 	why = pr_store_decode(lu, b + PR_STORE_HDR, plen, &into->pr_regs, &gen,
-	    &held, &type, &holder, &nregs);
+	    &held, &type, &holder, &nregs, into);
 	if (why != NULL) {
 		struct list_node *pos, *tmp;
 
@@ -428,6 +463,7 @@ scsi_pr_store_parse(const struct scsi_lu *lu, const uint8_t *b, size_t len,
 			list_remove(pos);
 			mem_free(list_entry(pos, struct scsi_pr_reg, node));
 		}
+		into->reserved = false;
 		return why;
 	}
 	into->pr_nregs = nregs;
@@ -455,6 +491,13 @@ scsi_pr_state_move(struct scsi_lu *lu, struct scsi_lu *from)
 	lu->pr_type = from->pr_type;
 	lu->pr_holder = from->pr_holder;
 	lu->pr_aptpl = from->pr_aptpl;
+	if (lu->reserve_shared) {
+		lu->reserved = from->reserved;
+		memcpy(lu->reserve_iport, from->reserve_iport,
+		    sizeof(lu->reserve_iport));
+		memcpy(lu->reserve_tport, from->reserve_tport,
+		    sizeof(lu->reserve_tport));
+	}
 	from->pr_nregs = 0;
 	from->pr_held = false;
 	from->pr_holder = NULL;

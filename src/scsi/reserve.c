@@ -4,7 +4,11 @@
  * SPC-2 RESERVE and RELEASE (6 and 10): one whole-LU reservation held by
  * one I_T nexus. Other nexuses get RESERVATION CONFLICT for commands not
  * allowed by SPC-2 5.5.1. Persistent reservations are not done here.
+ * An LU several gateways export (pr_shared.c) keeps it in the shared
+ * state, its holder named by its initiator and target port names.
  */
+#include <strings.h>
+
 #include "scsi/scsi_int.h"
 #include "scsi/scsi_proto.h"
 
@@ -26,6 +30,17 @@ scsi_resv_start_only(const struct scsi_task *task)
 	    (task->cdb[4] & SSU_POWER_CONDITION) == 0;
 }
 
+/* Is task's I_T nexus the holder of the SPC-2 reservation? */
+static bool
+scsi_resv_is_holder(const struct scsi_lu *lu, const struct scsi_task *task)
+{
+	if (!lu->reserve_shared)
+		return lu->reserve_holder == scsi_task_nexus_id(task);
+	return task->nexus != NULL &&
+	    strcasecmp(lu->reserve_iport, task->nexus->initiator_port) == 0 &&
+	    strcasecmp(lu->reserve_tport, task->nexus->target_port) == 0;
+}
+
 bool
 scsi_resv_conflict(struct scsi_lu *lu, const struct scsi_task *task,
     const struct scsi_op *op)
@@ -33,7 +48,7 @@ scsi_resv_conflict(struct scsi_lu *lu, const struct scsi_task *task,
 	if (op != NULL && scsi_resv_start_only(task))
 		return false;
 	if ((op == NULL || !(op->flags & SCSI_F_RESV_OK)) && lu->reserved &&
-	    lu->reserve_holder != scsi_task_nexus_id(task))
+	    !scsi_resv_is_holder(lu, task))
 		return true;
 	/*
 	 * SPC-4 5.13.3: while persistent reservation registrations exist,
@@ -65,6 +80,10 @@ scsi_spc_reserve(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 		scsi_task_sense_invalid_field(task, true, 1, -1);
 		return;
 	}
+	if (lu->reserve_shared) {
+		scsi_pr_shared_reserve(task, true);
+		return;
+	}
 	pthread_mutex_lock(&lu->lock);
 	if (lu->reserved && lu->reserve_holder != id) {
 		pthread_mutex_unlock(&lu->lock);
@@ -87,6 +106,10 @@ scsi_spc_release(struct scsi_task *task, const uint64_t *luns, unsigned int n)
 	 * SPC-2 7.17: a RELEASE from a nexus that holds no reservation is
 	 * not an error, and leaves another's reservation alone.
 	 */
+	if (lu->reserve_shared) {
+		scsi_pr_shared_reserve(task, false);
+		return;
+	}
 	pthread_mutex_lock(&lu->lock);
 	if (lu->reserved && lu->reserve_holder == scsi_task_nexus_id(task))
 		lu->reserved = false;

@@ -135,6 +135,14 @@ struct scsi_lu {
 	struct scsi_itl *itl_hash[SCSI_ITL_HASH];
 	bool reserved; /* SPC-2 RESERVE */
 	uint64_t reserve_holder;
+	/*
+	 * A shared state's LU (pr_shared.c) and its copies name the SPC-2
+	 * holder by its port names, which every gateway can compare; nexus
+	 * ids are one process's.
+	 */
+	bool reserve_shared;
+	char reserve_iport[256];
+	char reserve_tport[256];
 	struct list_node tasks; /* media tasks in arrival order */
 	/*
 	 * Counts over lu->tasks, so the common case (simple reads, nothing
@@ -355,7 +363,7 @@ void scsi_pr_shared_close(struct scsi_lu *lu);
 /*
  * apply(arg, copy) changes copy and returns true when the change must be
  * written; done(arg, copy, err) then runs on task's thread (copy NULL
- * when nothing was written or err < 0).
+ * when err < 0), or with no task on the store's thread.
  */
 int scsi_pr_shared_update(struct scsi_lu *lu, struct scsi_task *task,
     bool (*apply)(void *arg, struct scsi_lu *copy),
@@ -365,6 +373,18 @@ int scsi_pr_shared_update(struct scsi_lu *lu, struct scsi_task *task,
 void scsi_pr_shared_install(struct scsi_lu *lu, struct scsi_lu *copy,
     struct scsi_abort_wait *w, struct list_node *stopped);
 void scsi_pr_shared_free_copy(struct scsi_lu *copy);
+/*
+ * SPC-2 RESERVE (reserve) or RELEASE of task's nexus in the shared state
+ * (reserve.c, for an LU with reserve_shared); task completes later.
+ */
+void scsi_pr_shared_reserve(struct scsi_task *task, bool reserve);
+/*
+ * End the SPC-2 reservation of the nexus of those port names (NULL: of
+ * anyone, an LU reset) in the shared state, in the background (lu.c,
+ * lu->lock not held).
+ */
+void scsi_pr_shared_release(struct scsi_lu *lu, const char *iport,
+    const char *tport);
 /* pr.c: a unit attention for the nexuses of r here (lu->lock held). */
 void scsi_pr_ua(struct scsi_lu *lu, const struct scsi_pr_reg *r, uint8_t asc,
     uint8_t ascq);

@@ -7,6 +7,8 @@ Gateway A (portal group 1) and gateway B (portal group 2) are two ietd
 processes exporting the same target and RBD image. Run by
 0870-pr-gateways.sh once per phase:
 
+  spc2     c's SPC-2 RESERVE through A holds off b's WRITE and RESERVE
+           through B; c's logout from A ends it for B too.
   two      a registers through A; b registers and reserves WRITE
            EXCLUSIVE through B; through A, c (unregistered) and a
            (registered, not the holder) get RESERVATION CONFLICT for a
@@ -222,6 +224,30 @@ def phase_corrupt():
     b.close()
 
 
+def phase_spc2():
+    c, b = session("c", "A"), session("b", "B")
+    st, _, p = c.scsi(bytes([0x16, 0, 0, 0, 0, 0]), lun=LUN)
+    ok_status("c RESERVE (6) through A", st, p.sense())
+    st = write(b, 8, 0xBB)
+    result("b's WRITE through B conflicts with c's RESERVE",
+           st == RESERVATION_CONFLICT, "status %r" % st)
+    st, _, _ = b.scsi(bytes([0x16, 0, 0, 0, 0, 0]), lun=LUN)
+    result("b's RESERVE (6) through B conflicts",
+           st == RESERVATION_CONFLICT, "status %r" % st)
+    st = write(c, 8, 0xCC)
+    result("c writes through A", st == pt.SCSI_GOOD, "status %r" % st)
+    c.logout()
+    c.close()
+    for _ in range(50):
+        st = write(b, 8, 0xBB)
+        if st == pt.SCSI_GOOD:
+            break
+        time.sleep(0.1)
+    result("c's logout from A ends its reservation for B too",
+           st == pt.SCSI_GOOD, "status %r" % st)
+    b.close()
+
+
 def phase_pair():
     a, b = session("a", "A"), session("b", "B")
     st, sense = prout(a, 0, 0, KEY["a"])
@@ -295,7 +321,7 @@ def phase_cluster_back():
     c.close()
 
 
-{"two": phase_two, "check": phase_check, "corrupt": phase_corrupt,
+{"spc2": phase_spc2, "two": phase_two, "check": phase_check, "corrupt": phase_corrupt,
  "pair": phase_pair, "hung-peer": phase_hung_peer,
  "woken-peer": phase_woken_peer, "hung-cluster": phase_hung_cluster,
  "cluster-back": phase_cluster_back}[PHASE]()

@@ -4,7 +4,8 @@
 # One persistent reservation state for two gateways (ietd issue 21, item
 # 4): two ietd processes export the same target and RBD image of a
 # throwaway Ceph cluster, A through portal group 1 and B through portal
-# group 2 (pr_gateways.sh). Checked (0870-pr-gateways.py): a registration
+# group 2 (pr_gateways.sh). Checked (0870-pr-gateways.py): an SPC-2
+# RESERVE through A holds for B until its nexus logs out; a registration
 # through A and a reservation through B give the same conflicts as on one
 # box, the PR IN data is the same through both, PREEMPT AND ABORT through
 # B ends a command on A; the state lives in one RADOS object (no state
@@ -24,6 +25,7 @@ ok "the Ceph cluster starts"
 check "rbd create rbd/lu0" ceph_image lu0 16M
 gw_setup
 gw_start
+gw_phase spc2
 gw_phase two
 size=$(timeout 30 rados -p rbd stat "$OID" 2>/dev/null |
 	sed -n 's/.* size \([0-9]*\)$/\1/p')

@@ -86,7 +86,10 @@ fk_update(struct backend *be, struct backend_state_op *op)
 		op->io.result = 0;
 		break;
 	}
-	backend_cq_post(op->io.cq, &op->io);
+	if (op->io.cq != NULL)
+		backend_cq_post(op->io.cq, &op->io);
+	else
+		op->io.done(&op->io);
 }
 
 static int
@@ -281,6 +284,74 @@ test_two_gateways(void **state)
 	scsi_lu_put(b);
 	mem_free(fk_blob);
 	fk_blob = NULL;
+	fk_len = 0;
+}
+
+/*
+ * SPC-2 RESERVE through one gateway holds off the other; RELEASE, the
+ * holder's nexus going away and a LOGICAL UNIT RESET end it for both.
+ */
+static void
+test_spc2(void **state)
+{
+	static const uint8_t rsv[6] = {0x16, 0, 0, 0, 0, 0};
+	static const uint8_t rel[6] = {0x17, 0, 0, 0, 0, 0};
+	struct scsi_lu *a, *b;
+
+	(void)state;
+	a = gateway();
+	b = gateway();
+	nexus(&a1, 321, "i1,i,0x1", 1);
+	nexus(&a3, 323, "i3,i,0x3", 1);
+	nexus(&b2, 322, "i2,i,0x2", 2);
+	h_drain_ua(a, &a1);
+	h_drain_ua(a, &a3);
+	h_drain_ua(b, &b2);
+
+	h_expect_good(h_exec(a, rsv, NULL, 0, 0, false, &a1));
+	assert_int_equal(write1(b, &b2), H_CONFLICT);
+	assert_int_equal(h_exec(b, rsv, NULL, 0, 0, false, &b2)->task.status,
+	    H_CONFLICT);
+	assert_int_equal(write1(a, &a3), H_CONFLICT);
+	assert_int_equal(write1(a, &a1), H_GOOD);
+	/* Another's RELEASE leaves it (SPC-2 7.17); the holder's ends it. */
+	h_expect_good(h_exec(b, rel, NULL, 0, 0, false, &b2));
+	assert_int_equal(write1(b, &b2), H_CONFLICT);
+	h_expect_good(h_exec(a, rel, NULL, 0, 0, false, &a1));
+	assert_int_equal(write1(b, &b2), H_GOOD);
+
+	/* B's nexus reserves; A's refuse; its loss on B frees A's. */
+	h_expect_good(h_exec(b, rsv, NULL, 0, 0, false, &b2));
+	assert_int_equal(write1(a, &a1), H_CONFLICT);
+	scsi_nexus_unregister(&b2);
+	assert_int_equal(write1(a, &a1), H_GOOD);
+
+	/* A LOGICAL UNIT RESET through A ends one held through B. */
+	nexus(&b2, 324, "i2,i,0x2", 2);
+	h_drain_ua(b, &b2);
+	h_expect_good(h_exec(b, rsv, NULL, 0, 0, false, &b2));
+	assert_int_equal(write1(a, &a3), H_CONFLICT);
+	scsi_lu_reset(a, &a3);
+	h_drain_ua(a, &a1);
+	h_drain_ua(a, &a3);
+	h_drain_ua(b, &b2);
+	assert_int_equal(write1(a, &a3), H_GOOD);
+	assert_int_equal(write1(b, &b2), H_GOOD);
+
+	/* No RESERVE while persistent registrations exist, on any gateway. */
+	h_expect_good(prout(a, &a1, 0x00, 0, 0, 0xa1, 0));
+	assert_int_equal(h_exec(b, rsv, NULL, 0, 0, false, &b2)->task.status,
+	    H_CONFLICT);
+
+	scsi_nexus_unregister(&a1);
+	scsi_nexus_unregister(&a3);
+	scsi_nexus_unregister(&b2);
+	fk_nwatch = 0;
+	scsi_lu_put(a);
+	scsi_lu_put(b);
+	mem_free(fk_blob);
+	fk_blob = NULL;
+	fk_len = 0;
 }
 
 int
@@ -288,6 +359,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_gateways),
+	    cmocka_unit_test(test_spc2),
 	};
 
 	return cmocka_run_group_tests(tests, h_setup, h_teardown);
