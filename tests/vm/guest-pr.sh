@@ -9,7 +9,8 @@
 # is refused a RESERVE and then preempts the first. One "ok - NAME" /
 # "not ok - NAME -- WHY" line per step.
 #
-# Settings: VM_HOST (10.0.2.2), VM_PORT, VM_IQN, VM_LUN (0).
+# Settings: VM_HOST (10.0.2.2), VM_PORT, VM_IQN, VM_LUN (0); VM_PORT2:
+# the second session through that port instead (a second gateway).
 
 H=${VM_HOST:-10.0.2.2}
 P=${VM_PORT:?VM_PORT not set}
@@ -62,11 +63,23 @@ finish() {
 	exit $?
 }
 
-adm -m node -o new -T "$IQN" -p "$PORTAL" >/dev/null 2>&1
-adm -m node -T "$IQN" -p "$PORTAL" -o update -n node.session.nr_sessions -v 2 >/dev/null
-if ! adm -m node -T "$IQN" -p "$PORTAL" -l >/tmp/login.out 2>&1; then
-	not_ok "two sessions log in" "$(tail -n 3 /tmp/login.out | tr '\n' ' ')"
-	finish
+if [ -n "${VM_PORT2:-}" ]; then
+	# Two gateways: one session through each portal (ietd issue 21).
+	for p in "$PORTAL" "$H:$VM_PORT2"; do
+		adm -m node -o new -T "$IQN" -p "$p" >/dev/null 2>&1
+		if ! adm -m node -T "$IQN" -p "$p" -l >/tmp/login.out 2>&1; then
+			not_ok "a session logs in through $p" \
+				"$(tail -n 3 /tmp/login.out | tr '\n' ' ')"
+			finish
+		fi
+	done
+else
+	adm -m node -o new -T "$IQN" -p "$PORTAL" >/dev/null 2>&1
+	adm -m node -T "$IQN" -p "$PORTAL" -o update -n node.session.nr_sessions -v 2 >/dev/null
+	if ! adm -m node -T "$IQN" -p "$PORTAL" -l >/tmp/login.out 2>&1; then
+		not_ok "two sessions log in" "$(tail -n 3 /tmp/login.out | tr '\n' ' ')"
+		finish
+	fi
 fi
 i=0
 while [ "$(disks | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do
@@ -118,6 +131,6 @@ fi
 pr "the first, preempted, is no longer registered" 24 "$A" --out \
 	--register --param-rk=0x1111 --param-sark=0x3333
 
-adm -m node -T "$IQN" -p "$PORTAL" -u >/dev/null 2>&1 ||
+adm -m node -T "$IQN" -u >/dev/null 2>&1 ||
 	not_ok "logout"
 finish
