@@ -487,18 +487,32 @@ rbd_state_close(struct rbd_lu *rl)
 		return;
 	ts[0] = &st->writer;
 	ts[1] = &st->watcher;
-	/* No callback after these: then the threads end their queues. */
-	if (st->watching)
-		rados_unwatch2(st->watcher.io, st->cookie);
-	rados_watch_flush(rl->cluster->rados);
+	/*
+	 * The threads first (they end their queues), so none sets the watch
+	 * up again behind the unwatch; then no callback runs after the
+	 * flush, and what they queued meanwhile is dropped.
+	 */
 	pthread_mutex_lock(&st->lock);
 	st->stop = true;
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
+	for (unsigned int i = 0; i < 2; i++)
+		if (ts[i]->running)
+			pthread_join(ts[i]->th, NULL);
+	if (st->watching)
+		rados_unwatch2(st->watcher.io, st->cookie);
+	rados_watch_flush(rl->cluster->rados);
 	for (unsigned int i = 0; i < 2; i++) {
 		if (!ts[i]->running)
 			continue;
-		pthread_join(ts[i]->th, NULL);
+		while (!list_empty(&ts[i]->q)) {
+			struct rbd_state_item *it = list_entry(ts[i]->q.next,
+			    struct rbd_state_item, node);
+
+			list_remove(&it->node);
+			mem_free(it->data);
+			mem_free(it);
+		}
 		rados_ioctx_destroy(ts[i]->io);
 	}
 	pthread_cond_destroy(&st->cond);

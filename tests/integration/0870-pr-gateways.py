@@ -25,6 +25,8 @@ processes exporting the same target and RBD image. Run by
            instead of overwriting what an administrator must look at.
 
 0871-pr-gateways-hung.sh: pair (a registers through A, b through B);
+race (eight initiators register at once through both gateways: every
+key is kept, and no notification waits for its timeout);
 hung-peer (B stopped: a RESERVE through A answers GOOD within a bound);
 woken-peer (B continued: it reloads the reservation it missed);
 hung-cluster (the OSD stopped: a RELEASE through A fails with HARDWARE
@@ -38,6 +40,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -258,6 +261,47 @@ def phase_pair():
     b.close()
 
 
+def phase_race():
+    """Eight initiators register at once, half through each gateway:
+    compare-and-set loses none, and two gateways writing at once each
+    acknowledge the other's notification (no notify timeout)."""
+    n = 8
+    conns = []
+    for i in range(n):
+        c = pt.Connection(port=PORTS["AB"[i % 2]], timeout=30.0,
+                          isid=bytes([0x80, 0, 0, 0, 1, i]))
+        c.login(NODE + "r%d" % i, TARGET, immediate_data=True,
+                initial_r2t=True)
+        pt.clear_unit_attention(c, lun=LUN)
+        conns.append(c)
+    go = threading.Barrier(n)
+    got = [None] * n
+
+    def reg(i):
+        go.wait()
+        got[i] = prout(conns[i], 0, 0, 0x100 + i)[0]
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=reg, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    took = time.monotonic() - t0
+    print("# %d concurrent REGISTERs took %.1f s" % (n, took))
+    result("%d REGISTERs at once through both gateways are GOOD" % n,
+           got == [pt.SCSI_GOOD] * n, repr(got))
+    result("they do not wait for a notify timeout", took < 8,
+           "%.1f s" % took)
+    want = sorted([KEY["a"], KEY["b"]] + [0x100 + i for i in range(n)])
+    for gw, c in (("A", conns[0]), ("B", conns[1])):
+        result("every key through %s" % gw, keys_of(c) == want,
+               repr([hex(k) for k in keys_of(c)]))
+    for i, c in enumerate(conns):
+        prout(c, 0, 0x100 + i, 0)
+        c.close()
+
+
 def timed_prout(who, gw, sa, key, ptype, name, bound, want_good):
     c = session(who, gw)
     t0 = time.monotonic()
@@ -322,7 +366,7 @@ def phase_cluster_back():
 
 
 {"spc2": phase_spc2, "two": phase_two, "check": phase_check, "corrupt": phase_corrupt,
- "pair": phase_pair, "hung-peer": phase_hung_peer,
+ "pair": phase_pair, "race": phase_race, "hung-peer": phase_hung_peer,
  "woken-peer": phase_woken_peer, "hung-cluster": phase_hung_cluster,
  "cluster-back": phase_cluster_back}[PHASE]()
 sys.exit(1 if result.failures else 0)

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: ISC
 # Copyright (c) 2026 The ietd authors
 # Shared persistent reservations (ietd issue 21, item 4) when something
-# stops answering (pr_gateways.sh, 0870-pr-gateways.py's phases): with
+# stops answering (pr_gateways.sh, 0870-pr-gateways.py's phases): eight
+# initiators registering at once through both gateways all stay (lost
+# compare-and-set races applied again) without waiting for a notify
+# timeout; with
 # gateway B stopped (SIGSTOP), a RESERVE through A still answers GOOD
 # within a bound (the notification times out); B, continued, reloads the
 # reservation it missed and enforces it; with the OSD stopped, a RELEASE
@@ -27,6 +30,7 @@ sed -e "s/^rados osd op timeout = .*/rados osd op timeout = 3/" \
 gw_setup "$short"
 gw_start
 gw_phase pair
+gw_phase race
 
 kill -STOP "$B_PID"
 gw_phase hung-peer
