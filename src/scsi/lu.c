@@ -206,13 +206,16 @@ scsi_lu_put(struct scsi_lu *lu)
 	scsi_lu_list_unlock();
 	/* No lock news for this LU after it (alua.c's callback). */
 	backend_lock_unfollow(lu->be);
+	/*
+	 * The store's state thread ends first: another gateway's change it
+	 * installs until then raises unit attentions on lu's I_T_Ls.
+	 */
+	backend_close(lu->be);
+	scsi_pr_shared_close(lu);
 	list_for_each_safe(pos, tmp, &lu->itls) {
 		list_remove(pos);
 		mem_free(list_entry(pos, struct scsi_itl, node));
 	}
-	/* The store's state thread, which installs into lu, ends first. */
-	backend_close(lu->be);
-	scsi_pr_shared_close(lu);
 	scsi_pr_free(lu);
 	pthread_mutex_destroy(&lu->pr_store_lock);
 	pthread_mutex_destroy(&lu->lock);
