@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/rbd_int.h"
 #include "util/alloc.h"
@@ -42,6 +43,8 @@
 #define RBD_STATE_MAX (1024 * 1024)
 /* How long a writer waits for the other gateways' acknowledgements. */
 #define RBD_STATE_NOTIFY_MS 10000
+/* Seconds between attempts to set up a watch that failed. */
+#define RBD_STATE_REWATCH_S 5
 /* Lost compare-and-set races before an update gives up (-EBUSY). */
 #define RBD_STATE_TRIES 32
 
@@ -80,7 +83,9 @@ struct rbd_state {
 	struct rbd_state_thread writer, watcher;
 	/* The watch (watcher thread and close; the cookie is read by the
 	 * callbacks, which librados runs only while the watch exists). */
-	bool watching;
+	bool watching;   /* written under lock */
+	bool want_watch; /* lock: the first attempt was made; retry it */
+	bool watch_said; /* the watcher's: its failure is in the log */
 	uint64_t cookie;
 	backend_state_changed_fn *fn;
 	void *arg;
@@ -236,17 +241,25 @@ rbd_state_do_changed(struct rbd_state *st, struct rbd_state_item *it)
 	if (it->kind == RBD_STATE_REWATCH) {
 		if (st->watching) {
 			rados_unwatch2(io, st->cookie);
+			pthread_mutex_lock(&st->lock);
 			st->watching = false;
+			pthread_mutex_unlock(&st->lock);
 		}
 		rc = rbd_state_watch_start(st);
-		if (rc < 0)
-			log_error("rbd %s/%s: cannot watch the shared state "
-				  "again: %s; retried on the next error",
-			    st->rl->pool, st->rl->name, strerror(-rc));
-		else
-			log_notice("rbd %s/%s: watching the shared state "
-				   "again; reloading it",
-			    st->rl->pool, st->rl->name);
+		if (rc < 0) {
+			/* Once per outage: it is tried every few seconds. */
+			if (!st->watch_said)
+				log_error("rbd %s/%s: cannot watch the shared "
+					  "state: %s; tried again every %d s",
+				    st->rl->pool, st->rl->name, strerror(-rc),
+				    RBD_STATE_REWATCH_S);
+			st->watch_said = true;
+			return;
+		}
+		st->watch_said = false;
+		log_notice("rbd %s/%s: watching the shared state again; "
+			   "reloading it",
+		    st->rl->pool, st->rl->name);
 	}
 	rc = rbd_state_get(io, st->oid, &cur, &curlen, &ver);
 	if (st->fn != NULL)
@@ -268,10 +281,35 @@ rbd_state_thread(void *arg)
 
 	for (;;) {
 		struct rbd_state_item *it;
+		bool retry = false;
 
 		pthread_mutex_lock(&st->lock);
-		while (list_empty(&t->q) && !st->stop)
-			pthread_cond_wait(&st->cond, &st->lock);
+		while (list_empty(&t->q) && !st->stop) {
+			struct timespec ts;
+
+			if (t != &st->watcher || !st->want_watch ||
+			    st->watching) {
+				pthread_cond_wait(&st->cond, &st->lock);
+				continue;
+			}
+			/* No watch: try again now and then (and reload). */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += RBD_STATE_REWATCH_S;
+			if (pthread_cond_timedwait(&st->cond, &st->lock, &ts) ==
+				ETIMEDOUT &&
+			    list_empty(&t->q) && !st->stop && !st->watching) {
+				retry = true;
+				break;
+			}
+		}
+		if (retry) {
+			struct rbd_state_item again = {
+			    .kind = RBD_STATE_REWATCH};
+
+			pthread_mutex_unlock(&st->lock);
+			rbd_state_do_changed(st, &again);
+			continue;
+		}
 		if (list_empty(&t->q)) {
 			pthread_mutex_unlock(&st->lock);
 			return NULL;
@@ -357,8 +395,11 @@ rbd_state_watch_start(struct rbd_state *st)
 		return rc;
 	rc = rados_watch2(st->watcher.io, st->oid, &st->cookie,
 	    rbd_state_notified, rbd_state_watch_error, st);
-	if (rc == 0)
+	if (rc == 0) {
+		pthread_mutex_lock(&st->lock);
 		st->watching = true;
+		pthread_mutex_unlock(&st->lock);
+	}
 	return rc;
 }
 
@@ -474,7 +515,14 @@ rbd_state_watch(struct backend *be, backend_state_changed_fn *fn, void *arg)
 		return rc;
 	st->fn = fn;
 	st->arg = arg;
-	return rbd_state_watch_start(st);
+	rc = rbd_state_watch_start(st);
+	/* From now on the watcher tries again while there is no watch. */
+	pthread_mutex_lock(&st->lock);
+	st->want_watch = true;
+	st->watch_said = rc < 0;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 void

@@ -697,9 +697,9 @@ scsi_pr_shared_open(struct scsi_lu *lu)
 	rc = backend_state_watch(lu->be, pr_shared_changed, lu);
 	if (rc < 0)
 		log_error("persistent reservations: target %s lun %llu: "
-			  "cannot watch the shared state: %s; changes through "
-			  "other gateways are seen at the next PERSISTENT "
-			  "RESERVE OUT here",
+			  "cannot watch the shared state: %s; tried again "
+			  "every few seconds, other gateways' changes unseen "
+			  "here until then",
 		    lu->target_name, (unsigned long long)lu->lun,
 		    strerror(-rc));
 	return true;
