@@ -41,7 +41,7 @@
 #include "util/log.h"
 
 #define PR_NOTE_HDR 4
-#define PR_NOTE_ENT 12
+#define PR_NOTE_ENT 10
 #define PR_NOTE_ALL_TG_PT 0x01
 #define PR_NOTE_ANY_ISID 0x02
 /* A change touches each registration at most twice (UA and abort). */
