@@ -157,7 +157,7 @@ fail:
 
 int
 rbd_cluster_get(const char *conf, const char *user, const char *keyring,
-    struct rbd_cluster **out, char *why, size_t whylen)
+    bool for_state, struct rbd_cluster **out, char *why, size_t whylen)
 {
 	struct rbd_cluster *c;
 	struct list_node *pos;
@@ -175,7 +175,8 @@ rbd_cluster_get(const char *conf, const char *user, const char *keyring,
 	list_for_each(pos, &rbd_clusters) {
 		c = list_entry(pos, struct rbd_cluster, node);
 		if (rbd_str_eq(c->conf, conf) && strcmp(c->user, user) == 0 &&
-		    rbd_str_eq(c->keyring, keyring)) {
+		    rbd_str_eq(c->keyring, keyring) &&
+		    c->for_state == for_state) {
 			c->refs++;
 			pthread_mutex_unlock(&rbd_lock);
 			*out = c;
@@ -184,6 +185,7 @@ rbd_cluster_get(const char *conf, const char *user, const char *keyring,
 	}
 	c = mem_zalloc(sizeof(*c));
 	if (c != NULL) {
+		c->for_state = for_state;
 		c->user = mem_strdup(user);
 		fail = c->user == NULL;
 		if (conf != NULL)
@@ -205,11 +207,13 @@ rbd_cluster_get(const char *conf, const char *user, const char *keyring,
 		return rc;
 	}
 	c->refs = 1;
+	c->listed = true;
 	list_add_tail(&rbd_clusters, &c->node);
 	pthread_mutex_unlock(&rbd_lock);
-	log_info("rbd: connected to the Ceph cluster of %s as client.%s "
+	log_info("rbd: connected to the Ceph cluster of %s as client.%s%s "
 		 "(OSD timeout %.0f s, monitor timeout %.0f s)",
 	    conf != NULL ? conf : "the default ceph.conf", user,
+	    for_state ? " for the shared reservations" : "",
 	    rbd_conf_seconds(c->rados, "rados_osd_op_timeout"),
 	    rbd_conf_seconds(c->rados, "rados_mon_op_timeout"));
 	*out = c;
@@ -225,14 +229,27 @@ rbd_cluster_put(struct rbd_cluster *c)
 		return;
 	pthread_mutex_lock(&rbd_lock);
 	last = --c->refs == 0;
-	if (last)
+	if (last && c->listed)
 		list_remove(&c->node);
+	if (last)
+		c->listed = false;
 	pthread_mutex_unlock(&rbd_lock);
 	if (!last)
 		return;
 	/* Joins librados' threads; nothing of ours uses the handle now. */
 	rados_shutdown(c->rados);
 	rbd_cluster_free(c);
+}
+
+/* Blocklisted: no LU opened or rejoining from now on shares it. */
+static void
+rbd_cluster_retire(struct rbd_cluster *c)
+{
+	pthread_mutex_lock(&rbd_lock);
+	if (c->listed)
+		list_remove(&c->node);
+	c->listed = false;
+	pthread_mutex_unlock(&rbd_lock);
 }
 
 /*
@@ -258,7 +275,12 @@ rbd_refresher(void *arg)
 		lu->stale = false;
 		rbd_refreshing = lu;
 		pthread_mutex_unlock(&rbd_refresh_lock);
-		rc = rbd_get_size(lu->image, &bytes);
+		/* Dropped (fenced) meanwhile: the reopen reads the size. */
+		pthread_rwlock_rdlock(&lu->swap);
+		rc = lu->image != NULL ? rbd_get_size(lu->image, &bytes) : 1;
+		pthread_rwlock_unlock(&lu->swap);
+		if (rc == 1)
+			bytes = __atomic_load_n(&lu->size, __ATOMIC_RELAXED);
 		old = __atomic_load_n(&lu->size, __ATOMIC_RELAXED);
 		if (rc < 0)
 			log_warning("rbd: %s/%s: cannot read the image size: "
@@ -342,6 +364,7 @@ rbd_path_split(struct rbd_lu *lu, const char *path)
 static void
 rbd_lu_free(struct rbd_lu *lu)
 {
+	pthread_rwlock_destroy(&lu->swap);
 	mem_free(lu->pool);
 	mem_free(lu->ns);
 	mem_free(lu->name);
@@ -354,11 +377,11 @@ rbd_lu_free(struct rbd_lu *lu)
  * rather than acknowledge writes that sit in a volatile cache.
  */
 static int
-rbd_check_cache(struct rbd_lu *lu, char *why, size_t whylen)
+rbd_check_cache(struct rbd_lu *lu, rbd_image_t image, char *why, size_t whylen)
 {
 	rbd_config_option_t opts[512];
 	int n = (int)(sizeof(opts) / sizeof(opts[0]));
-	int rc = rbd_config_image_list(lu->image, opts, &n);
+	int rc = rbd_config_image_list(image, opts, &n);
 	bool on = false;
 
 	if (rc < 0)
@@ -383,13 +406,89 @@ rbd_check_cache(struct rbd_lu *lu, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Open the image of lu through cluster c and watch it; on success lu's
+ * ioctx, image, size and watch are set (image last, under the write side
+ * of swap). lu->name etc. must be set. 0, or -errno with one line in why.
+ */
+static int
+rbd_image_attach(struct rbd_lu *lu, struct rbd_cluster *c, char *why,
+    size_t whylen)
+{
+	rados_ioctx_t ioctx;
+	rbd_image_t image;
+	rbd_image_info_t st;
+	uint64_t bytes;
+	int rc;
+
+	rc = rados_ioctx_create(c->rados, lu->pool, &ioctx);
+	if (rc < 0) {
+		snprintf(why, whylen, "%s/%s: cannot use pool %s: %s", lu->pool,
+		    lu->name, lu->pool, strerror(-rc));
+		return rc;
+	}
+	rados_ioctx_set_namespace(ioctx, lu->ns);
+	rc = lu->read_only ? rbd_open_read_only(ioctx, lu->name, &image, NULL)
+			   : rbd_open(ioctx, lu->name, &image, NULL);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot open RBD image %s/%s: %s",
+		    lu->pool, lu->name, strerror(-rc));
+		goto fail_ioctx;
+	}
+	rc = rbd_check_cache(lu, image, why, whylen);
+	if (rc < 0)
+		goto fail_image;
+	rc = rbd_get_size(image, &bytes);
+	if (rc < 0) {
+		snprintf(why, whylen,
+		    "RBD image %s/%s: cannot read its size: %s", lu->pool,
+		    lu->name, strerror(-rc));
+		goto fail_image;
+	}
+	rc = rbd_stat(image, &st, sizeof(st));
+	if (rc < 0) {
+		snprintf(why, whylen, "RBD image %s/%s: cannot stat it: %s",
+		    lu->pool, lu->name, strerror(-rc));
+		goto fail_image;
+	}
+	lu->obj_size = st.obj_size != 0 ? st.obj_size : 1;
+	__atomic_store_n(&lu->size, bytes, __ATOMIC_RELAXED);
+	rc = rbd_refresher_start();
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot start the refresher: %s",
+		    strerror(-rc));
+		goto fail_image;
+	}
+	/* The image before the watch: its callback may run at once. */
+	pthread_rwlock_wrlock(&lu->swap);
+	lu->cluster = c;
+	lu->ioctx = ioctx;
+	lu->image = image;
+	pthread_rwlock_unlock(&lu->swap);
+	rc = rbd_update_watch(image, &lu->watch_handle, rbd_update_cb, lu);
+	if (rc < 0) {
+		snprintf(why, whylen,
+		    "RBD image %s/%s: cannot watch it for resizes: %s",
+		    lu->pool, lu->name, strerror(-rc));
+		pthread_rwlock_wrlock(&lu->swap);
+		lu->image = NULL;
+		pthread_rwlock_unlock(&lu->swap);
+		goto fail_image;
+	}
+	lu->watching = true;
+	return 0;
+fail_image:
+	rbd_close(image);
+fail_ioctx:
+	rados_ioctx_destroy(ioctx);
+	return rc;
+}
+
 static int
 rbd_open_store(struct backend *be, const struct backend_open_params *p,
     char *why, size_t whylen)
 {
 	struct rbd_lu *lu;
-	rbd_image_info_t st;
-	uint64_t bytes;
 	int rc;
 
 	if (p->path == NULL) {
@@ -403,6 +502,7 @@ rbd_open_store(struct backend *be, const struct backend_open_params *p,
 	}
 	lu->be = be;
 	list_init(&lu->stale_node);
+	pthread_rwlock_init(&lu->swap, NULL);
 	rc = rbd_path_split(lu, p->path);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s: %s", p->path,
@@ -411,55 +511,20 @@ rbd_open_store(struct backend *be, const struct backend_open_params *p,
 		rbd_lu_free(lu);
 		return rc;
 	}
-	rc = rbd_cluster_get(p->ceph_conf, p->ceph_user, p->ceph_keyring,
+	rc = rbd_cluster_get(p->ceph_conf, p->ceph_user, p->ceph_keyring, false,
 	    &lu->cluster, why, whylen);
 	if (rc < 0) {
 		rbd_lu_free(lu);
 		return rc;
 	}
-	rc = rados_ioctx_create(lu->cluster->rados, lu->pool, &lu->ioctx);
+	lu->read_only = p->read_only;
+	lu->serving = true;
+	rc = rbd_image_attach(lu, lu->cluster, why, whylen);
 	if (rc < 0) {
-		snprintf(why, whylen, "%s: cannot use pool %s: %s", p->path,
-		    lu->pool, strerror(-rc));
-		goto fail_cluster;
+		rbd_cluster_put(lu->cluster);
+		rbd_lu_free(lu);
+		return rc;
 	}
-	rados_ioctx_set_namespace(lu->ioctx, lu->ns);
-	rc = p->read_only
-	    ? rbd_open_read_only(lu->ioctx, lu->name, &lu->image, NULL)
-	    : rbd_open(lu->ioctx, lu->name, &lu->image, NULL);
-	if (rc < 0) {
-		snprintf(why, whylen, "cannot open RBD image %s: %s", p->path,
-		    strerror(-rc));
-		goto fail_ioctx;
-	}
-	rc = rbd_check_cache(lu, why, whylen);
-	if (rc < 0)
-		goto fail_image;
-	rc = rbd_get_size(lu->image, &bytes);
-	if (rc < 0) {
-		snprintf(why, whylen, "RBD image %s: cannot read its size: %s",
-		    p->path, strerror(-rc));
-		goto fail_image;
-	}
-	lu->size = bytes;
-	rc = rbd_stat(lu->image, &st, sizeof(st));
-	if (rc < 0) {
-		snprintf(why, whylen, "RBD image %s: cannot stat it: %s",
-		    p->path, strerror(-rc));
-		goto fail_image;
-	}
-	lu->obj_size = st.obj_size != 0 ? st.obj_size : 1;
-	rc = rbd_refresher_start();
-	if (rc == 0)
-		rc = rbd_update_watch(lu->image, &lu->watch_handle,
-		    rbd_update_cb, lu);
-	if (rc < 0) {
-		snprintf(why, whylen,
-		    "RBD image %s: cannot watch it for resizes: %s", p->path,
-		    strerror(-rc));
-		goto fail_image;
-	}
-	lu->watching = true;
 	be->priv = lu;
 	be->path = mem_strdup(p->path);
 	be->align = 1;
@@ -468,14 +533,72 @@ rbd_open_store(struct backend *be, const struct backend_open_params *p,
 	be->volatile_cache = false;
 	be->can_compare_write = !p->read_only;
 	return 0;
-fail_image:
-	rbd_close(lu->image);
-fail_ioctx:
+}
+
+/*
+ * Close lu's image and pool context. The image pointer goes first (under
+ * the write side of swap: no submit, refresher or resize is inside
+ * librbd with it after that); then no watch callback runs after the
+ * unwatch returns, the refresher lets go of lu, and rbd_close() waits
+ * for the requests of the old handle in flight: their completions reach
+ * rbd_io_done() and the submitters' queues before it returns.
+ */
+static void
+rbd_image_detach(struct rbd_lu *lu)
+{
+	rbd_image_t image;
+
+	pthread_rwlock_wrlock(&lu->swap);
+	image = lu->image;
+	lu->image = NULL;
+	__atomic_store_n(&lu->serving, false, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&lu->swap);
+	if (image == NULL)
+		return;
+	if (lu->watching)
+		rbd_update_unwatch(image, lu->watch_handle);
+	lu->watching = false;
+	pthread_mutex_lock(&rbd_refresh_lock);
+	if (lu->stale) {
+		list_remove(&lu->stale_node);
+		lu->stale = false;
+	}
+	while (rbd_refreshing == lu)
+		pthread_cond_wait(&rbd_cond, &rbd_refresh_lock);
+	pthread_mutex_unlock(&rbd_refresh_lock);
+	rbd_close(image);
 	rados_ioctx_destroy(lu->ioctx);
-fail_cluster:
-	rbd_cluster_put(lu->cluster);
-	rbd_lu_free(lu);
-	return rc;
+}
+
+void
+rbd_lu_drop(struct rbd_lu *lu)
+{
+	rbd_image_detach(lu);
+	/* Keeps its reference (the conf, id and keyring to reconnect). */
+	rbd_cluster_retire(lu->cluster);
+}
+
+int
+rbd_lu_reopen(struct rbd_lu *lu, char *why, size_t whylen)
+{
+	struct rbd_cluster *old = lu->cluster, *c;
+	int rc;
+
+	if (lu->image != NULL)
+		return 0;
+	/* Not the retired one: a fresh client, or another LU's fresh one. */
+	rc = rbd_cluster_get(old->conf, old->user, old->keyring, false, &c, why,
+	    whylen);
+	if (rc < 0)
+		return rc;
+	rc = rbd_image_attach(lu, c, why, whylen);
+	if (rc < 0) {
+		rbd_cluster_put(c);
+		return rc;
+	}
+	/* The last LU of the fenced client shuts it down. */
+	rbd_cluster_put(old);
+	return 0;
 }
 
 static void
@@ -487,21 +610,8 @@ rbd_close_store(struct backend *be)
 		return;
 	/* Its threads and watch use the image's pool and cluster. */
 	rbd_state_close(lu);
-	/* No callback runs after the unwatch returns... */
-	if (lu->watching)
-		rbd_update_unwatch(lu->image, lu->watch_handle);
-	/* ...and the refresher lets go of lu before the image closes. */
-	pthread_mutex_lock(&rbd_refresh_lock);
-	if (lu->stale) {
-		list_remove(&lu->stale_node);
-		lu->stale = false;
-	}
-	while (rbd_refreshing == lu)
-		pthread_cond_wait(&rbd_cond, &rbd_refresh_lock);
-	pthread_mutex_unlock(&rbd_refresh_lock);
-	/* Waits for requests in flight (the SCSI layer drained its own). */
-	rbd_close(lu->image);
-	rados_ioctx_destroy(lu->ioctx);
+	/* The SCSI layer drained its own commands. */
+	rbd_image_detach(lu);
 	rbd_cluster_put(lu->cluster);
 	rbd_lu_free(lu);
 	be->priv = NULL;
@@ -536,7 +646,11 @@ rbd_resize_store(struct backend *be, uint64_t bytes, char *why, size_t whylen)
 	}
 	if (bytes == old)
 		return 0;
-	rc = rbd_resize2(lu->image, bytes, false, NULL, NULL);
+	pthread_rwlock_rdlock(&lu->swap);
+	rc = lu->image != NULL
+	    ? rbd_resize2(lu->image, bytes, false, NULL, NULL)
+	    : -ENOTCONN; /* fenced, reconnecting */
+	pthread_rwlock_unlock(&lu->swap);
 	if (rc < 0) {
 		snprintf(why, whylen, "cannot resize RBD image %s/%s: %s",
 		    lu->pool, lu->name, strerror(-rc));
@@ -601,6 +715,21 @@ rbd_submit(struct backend *be, struct backend_io *io)
 		backend_cq_push(io->cq, io);
 		return;
 	}
+	/*
+	 * The read side across the submission only (rbd_non_blocking_aio:
+	 * librbd queues, it does not wait): a rejoin cannot close the image
+	 * under us, and once it dropped it we fail at once with -ENOTCONN
+	 * (the SCSI layer answers that as the unavailable port it is).
+	 */
+	pthread_rwlock_rdlock(&lu->swap);
+	if (lu->image == NULL ||
+	    !__atomic_load_n(&lu->serving, __ATOMIC_ACQUIRE)) {
+		pthread_rwlock_unlock(&lu->swap);
+		rbd_aio_release(c);
+		io->result = -ENOTCONN;
+		backend_cq_push(io->cq, io);
+		return;
+	}
 	switch (io->op) {
 	case BACKEND_OP_READ:
 		rc = rbd_aio_readv(lu->image, io->iov, io->iovcnt, io->offset,
@@ -642,6 +771,7 @@ rbd_submit(struct backend *be, struct backend_io *io)
 		rc = -EOPNOTSUPP;
 		break;
 	}
+	pthread_rwlock_unlock(&lu->swap);
 	if (rc < 0) {
 		rbd_aio_release(c);
 		io->result = rc;

@@ -32,15 +32,42 @@ struct rbd_cluster {
 	char *user;            /* CephUser (client id, "admin" by default) */
 	char *keyring;         /* CephKeyring, or NULL: as the conf says */
 	unsigned int refs;     /* under rbd.c's lock */
+	bool listed;           /* on the list: new LUs may share it */
+	/*
+	 * The shared state's client (rbd_state.c), never the one images do
+	 * I/O through: fencing a gateway blocklists its image client, and
+	 * the reservations must outlive that (a standby or rejoined gateway
+	 * still serves PERSISTENT RESERVE IN/OUT and must hear the others'
+	 * changes). Their updates are compare-and-set, so a late one from a
+	 * fenced gateway applies to the current state, as a late command.
+	 */
+	bool for_state;
 	rados_t rados;
 };
 
 /* One open image (struct backend's priv for Type=rbd). */
 struct rbd_lu {
 	struct backend *be;
+	/*
+	 * cluster, ioctx and image change when a fenced gateway rejoins
+	 * (rbd_lu_drop, rbd_lu_reopen): image is NULL in between. Event
+	 * threads (submit), the refresher and resize use image under the
+	 * read side of swap; the swaps take its write side only to set the
+	 * pointers, never across a call into librbd.
+	 */
+	pthread_rwlock_t swap;
 	struct rbd_cluster *cluster;
 	rados_ioctx_t ioctx; /* the pool, set to the namespace if given */
 	rbd_image_t image;
+	bool read_only;
+	/*
+	 * Atomic. False from a drop until the lock follower holds the lock
+	 * again: the SCSI layer admits a command by the port's state when it
+	 * arrives, and a WRITE admitted while we held the lock with the
+	 * fenced client (waiting for its data) must not go out through the
+	 * fresh client, which is not blocklisted; it fails with -ENOTCONN.
+	 */
+	bool serving;
 	char *pool;
 	char *ns; /* "" for the default namespace */
 	char *name;
@@ -67,12 +94,12 @@ struct rbd_lu {
 struct rbd_lu *backend_rbd(struct backend *be);
 
 /*
- * Connect (or share) the cluster of that conf, id and keyring; blocks
- * for at most the mount timeout. 0 and *out, or -errno with one line in
- * why.
+ * Connect (or share) the cluster of that conf, id and keyring, as the
+ * image client or (for_state) the shared state's; blocks for at most the
+ * mount timeout. 0 and *out, or -errno with one line in why.
  */
 int rbd_cluster_get(const char *conf, const char *user, const char *keyring,
-    struct rbd_cluster **out, char *why, size_t whylen);
+    bool for_state, struct rbd_cluster **out, char *why, size_t whylen);
 void rbd_cluster_put(struct rbd_cluster *c);
 
 /*
@@ -82,5 +109,19 @@ void rbd_cluster_put(struct rbd_cluster *c);
  */
 extern const struct backend_state_ops backend_rbd_state_ops;
 void rbd_state_close(struct rbd_lu *rl);
+
+/*
+ * The LU's RADOS client was blocklisted (fenced). rbd_lu_drop() closes
+ * its image (commands submitted from then on fail with -ENOTCONN, those
+ * of the old handle in flight complete first, as blocklisted) and takes
+ * its cluster off the shared list, so no LU shares a fenced client again.
+ * rbd_lu_reopen() connects a fresh client (or shares one another fenced
+ * LU of the same cluster already made), reopens the image and watches it;
+ * 0, or -errno with one line in why (the LU stays dropped; call again).
+ * Both block (bounded by the Ceph timeouts): the lock follower's thread
+ * only.
+ */
+void rbd_lu_drop(struct rbd_lu *lu);
+int rbd_lu_reopen(struct rbd_lu *lu, char *why, size_t whylen);
 
 #endif /* IETD_BACKEND_RBD_INT_H */

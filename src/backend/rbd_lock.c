@@ -29,9 +29,14 @@
  * (30 s by default) without a ping from it.
  *
  * A gateway that finds itself fenced (its client blocklisted, or the lock
- * gone from under it) says FENCED and stays so: every RADOS request of a
- * blocklisted client fails, so nothing stale can be served, and it takes
- * a restart of ietd (a fresh RADOS client) to serve as a standby again.
+ * gone from under it) says FENCED, then rejoins by itself: it drops the
+ * image handle of the fenced client (rbd_lu_drop: every request of that
+ * handle already fails as blocklisted, and none is submitted after the
+ * drop), connects a fresh RADOS client (a new instance, not on the
+ * blocklist), reopens the image and follows the lock again as a standby
+ * that never took it (a look at once, then every second). It says FENCED
+ * until then; a reconnect that fails is tried again after 1, 2, 4 ... up
+ * to RBD_LOCK_REJOIN_MAX_S seconds.
  *
  * The calls here block (bounded by rados_osd_op_timeout); they run on
  * this file's threads only, never on an event thread.
@@ -53,6 +58,7 @@
 #define RBD_LOCK_WATCHERS_MAX 64
 #define RBD_LOCK_OID_MAX 512
 #define RBD_LOCK_KEY "holder"
+#define RBD_LOCK_REJOIN_MAX_S 30 /* longest wait between reconnects */
 
 #ifndef EBLOCKLISTED
 #define EBLOCKLISTED ESHUTDOWN /* librados' value for a blocklisted client */
@@ -73,9 +79,13 @@ struct rbd_lock {
 	/* The thread's own. */
 	struct backend_lock_view told;
 	bool told_once;
-	bool mine;    /* held at the last look */
-	bool passive; /* gave it up: do not take a free lock by itself */
-	bool fenced;  /* for good: restart ietd */
+	bool mine;          /* held at the last look */
+	bool passive;       /* gave it up: do not take a free lock by itself */
+	bool fenced;        /* blocklisted: rejoining */
+	bool dropped;       /* the fenced client's image is closed */
+	bool rejoin_logged; /* a failed reconnect was logged */
+	unsigned int backoff_s;
+	struct timespec fenced_at, next_try;
 	char me[128]; /* our lock owner string, once known */
 	char oid[RBD_LOCK_OID_MAX];
 };
@@ -125,10 +135,17 @@ rbd_lock_tell(struct rbd_lock *l, enum backend_lock_state st,
 static void
 rbd_lock_fence_self(struct rbd_lock *l, const char *why)
 {
-	if (!l->fenced)
+	if (!l->fenced) {
 		log_error("rbd %s: this gateway is fenced (%s): its portal "
-			  "groups are unavailable until ietd is restarted",
+			  "groups are unavailable until it rejoins with a "
+			  "fresh RADOS client",
 		    rbd_lock_name(l), why);
+		clock_gettime(CLOCK_MONOTONIC, &l->fenced_at);
+		l->next_try = l->fenced_at;
+		l->backoff_s = 1;
+		l->dropped = false;
+		l->rejoin_logged = false;
+	}
 	l->fenced = true;
 	l->mine = false;
 	rbd_lock_tell(l, BACKEND_LOCK_FENCED, NULL, 0);
@@ -279,6 +296,8 @@ rbd_lock_got(struct rbd_lock *l, const char *how)
 
 	l->mine = true;
 	l->passive = false;
+	/* Held through this client: what the SCSI layer admits may go. */
+	__atomic_store_n(&l->lu->serving, true, __ATOMIC_RELEASE);
 	r = rbd_lock_publish(l);
 	if (rbd_lock_fenced_err(r)) {
 		rbd_lock_fence_self(l, "blocklisted while publishing");
@@ -354,6 +373,62 @@ rbd_lock_takeover(struct rbd_lock *l, const char *owner, const char *why)
 	rbd_lock_got(l, why);
 }
 
+static double
+rbd_lock_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	    (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Fenced: drop the blocklisted client's image (once), then reconnect
+ * when the back-off allows. True when the LU serves through a fresh
+ * client again (a standby: it takes the lock only as at start).
+ */
+static bool
+rbd_lock_rejoin(struct rbd_lock *l)
+{
+	char why[256];
+	int r;
+
+	if (!l->dropped) {
+		rbd_lu_drop(l->lu);
+		l->dropped = true;
+		log_notice("rbd %s: closed the fenced client's image handle; "
+			   "reconnecting with a fresh RADOS client",
+		    rbd_lock_name(l));
+	}
+	if (rbd_lock_since(&l->next_try) < 0)
+		return false;
+	r = rbd_lu_reopen(l->lu, why, sizeof(why));
+	if (r < 0) {
+		if (!l->rejoin_logged)
+			log_warning("rbd %s: cannot rejoin yet (%s); trying "
+				    "again with a back-off of up to %d s",
+			    rbd_lock_name(l), why, RBD_LOCK_REJOIN_MAX_S);
+		l->rejoin_logged = true;
+		clock_gettime(CLOCK_MONOTONIC, &l->next_try);
+		l->next_try.tv_sec += l->backoff_s;
+		l->backoff_s = l->backoff_s * 2 > RBD_LOCK_REJOIN_MAX_S
+		    ? RBD_LOCK_REJOIN_MAX_S
+		    : l->backoff_s * 2;
+		return false;
+	}
+	log_notice("rbd %s: rejoined with a fresh RADOS client %.1f s after "
+		   "the fencing; following the lock as a standby",
+	    rbd_lock_name(l), rbd_lock_since(&l->fenced_at));
+	l->fenced = false;
+	l->dropped = false;
+	l->mine = false;
+	l->passive = false; /* as at start: a free lock is taken */
+	l->me[0] = '\0';
+	l->told_once = false;
+	return true;
+}
+
 /* One look, and what it asks for. */
 static void
 rbd_lock_step(struct rbd_lock *l, bool take, bool give)
@@ -366,7 +441,10 @@ rbd_lock_step(struct rbd_lock *l, bool take, bool give)
 
 	if (l->fenced) {
 		rbd_lock_tell(l, BACKEND_LOCK_FENCED, NULL, 0);
-		return;
+		if (!rbd_lock_rejoin(l))
+			return;
+		/* What was asked while fenced is not done now. */
+		take = give = false;
 	}
 	r = rbd_is_exclusive_lock_owner(l->lu->image, &own);
 	if (rbd_lock_fenced_err(r)) {
@@ -405,6 +483,7 @@ rbd_lock_step(struct rbd_lock *l, bool take, bool give)
 	}
 	if (r == 0 && own) {
 		l->mine = true;
+		__atomic_store_n(&l->lu->serving, true, __ATOMIC_RELEASE);
 		if (!give) {
 			rbd_lock_tell(l, BACKEND_LOCK_MINE, NULL, 0);
 			return;

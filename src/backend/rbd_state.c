@@ -75,6 +75,8 @@ struct rbd_state_thread {
 
 struct rbd_state {
 	struct rbd_lu *rl;
+	/* Its own client, which fencing leaves alone (rbd_int.h). */
+	struct rbd_cluster *cluster;
 	char oid[160];
 	uint64_t self; /* our RADOS instance id: our own notifications */
 	pthread_mutex_t lock;
@@ -410,7 +412,7 @@ rbd_state_thread_start(struct rbd_state *st, struct rbd_state_thread *t)
 
 	t->st = st;
 	list_init(&t->q);
-	rc = rados_ioctx_create2(st->rl->cluster->rados,
+	rc = rados_ioctx_create2(st->cluster->rados,
 	    rados_ioctx_get_id(st->rl->ioctx), &t->io);
 	if (rc < 0)
 		return rc;
@@ -430,7 +432,7 @@ rbd_state_get_st(struct backend *be, struct rbd_state **out)
 {
 	struct rbd_lu *rl = be->priv;
 	struct rbd_state *st;
-	char id[96];
+	char id[96], why[256];
 	int rc;
 
 	if (rl->reservations != NULL) {
@@ -444,8 +446,17 @@ rbd_state_get_st(struct backend *be, struct rbd_state **out)
 	if (st == NULL)
 		return -ENOMEM;
 	st->rl = rl;
+	rc = rbd_cluster_get(rl->cluster->conf, rl->cluster->user,
+	    rl->cluster->keyring, true, &st->cluster, why, sizeof(why));
+	if (rc < 0) {
+		log_error("rbd %s/%s: no client for the shared reservations: "
+			  "%s",
+		    rl->pool, rl->name, why);
+		mem_free(st);
+		return rc;
+	}
 	snprintf(st->oid, sizeof(st->oid), "ietd.state.%s", id);
-	st->self = rados_get_instance_id(rl->cluster->rados);
+	st->self = rados_get_instance_id(st->cluster->rados);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
 	rc = rbd_state_thread_start(st, &st->writer);
@@ -460,6 +471,7 @@ rbd_state_get_st(struct backend *be, struct rbd_state **out)
 	if (rc < 0) {
 		pthread_cond_destroy(&st->cond);
 		pthread_mutex_destroy(&st->lock);
+		rbd_cluster_put(st->cluster);
 		mem_free(st);
 		return rc;
 	}
@@ -549,7 +561,7 @@ rbd_state_close(struct rbd_lu *rl)
 			pthread_join(ts[i]->th, NULL);
 	if (st->watching)
 		rados_unwatch2(st->watcher.io, st->cookie);
-	rados_watch_flush(rl->cluster->rados);
+	rados_watch_flush(st->cluster->rados);
 	for (unsigned int i = 0; i < 2; i++) {
 		if (!ts[i]->running)
 			continue;
@@ -565,6 +577,7 @@ rbd_state_close(struct rbd_lu *rl)
 	}
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->lock);
+	rbd_cluster_put(st->cluster);
 	mem_free(st);
 	rl->reservations = NULL;
 }

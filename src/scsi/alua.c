@@ -457,7 +457,7 @@ scsi_alua_lock_want(struct scsi_tpg_set *s, const struct scsi_tpg *g,
 	bool take = st == SCSI_ALUA_OPTIMIZED || st == SCSI_ALUA_NONOPTIMIZED;
 
 	if (take) {
-		/* Fenced: nothing to take with (restart ietd). */
+		/* Fenced: nothing to take with until it rejoins. */
 		if (s->view.state == BACKEND_LOCK_MINE ||
 		    s->view.state == BACKEND_LOCK_FENCED)
 			return 0;

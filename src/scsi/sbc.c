@@ -140,6 +140,16 @@ scsi_sbc_xfer_ok(struct scsi_cmd *cmd, uint64_t *bytes)
 static void
 scsi_sbc_fail_io(struct scsi_cmd *cmd, bool write)
 {
+	/*
+	 * A store that lost its connection to the shared image (an RBD
+	 * gateway that was fenced and is reconnecting) is this port being
+	 * unavailable (SPC-4 5.15.2.6), not a medium error.
+	 */
+	if (cmd->io.result == -ENOTCONN) {
+		scsi_task_set_sense(cmd->task, SK_NOT_READY,
+		    ASC_ALUA_UNAVAILABLE);
+		return;
+	}
 	/* SBC-4 4.18: the first failing LBA goes in INFORMATION. */
 	if (write)
 		scsi_task_sense_info(cmd->task, SK_MEDIUM_ERROR,

@@ -6,8 +6,10 @@
 # Both report both portal groups alike, the lock holder optimized and the
 # other standby (I/O refused 04h/0Bh); ietadm State=standby hands the lock
 # over without fencing; SET TARGET PORT GROUPS through the standby takes
-# it by fencing the holder (blocklisted, its group unavailable, the bytes
-# in the image those of the new holder). About 20 s.
+# it by fencing the holder (blocklisted, the bytes in the image those of
+# the new holder); the fenced gateway rejoins as standby by itself within
+# 10 s, takes the lock back the same way (serving what the other wrote),
+# and the other rejoins in turn. About 35 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ceph.sh"
 

@@ -6,7 +6,7 @@
 # SIGSTOP of the holder with a WRITE waiting in its socket: the other
 # takes over once the stopped one's watch expires and writes the block;
 # SIGCONT: the woken gateway's WRITE fails (its client is blocklisted),
-# its group turns unavailable, and rbd export shows the new holder's
+# it is fenced and rejoins as standby, and rbd export shows the new holder's
 # block. librbd's rbd_blocklist_on_break_lock is off for this one: the
 # fence is ietd's own blocklisting. About 25 s.
 . "$(dirname "$0")/lib.sh"
