@@ -361,6 +361,22 @@ rbd_path_split(struct rbd_lu *lu, const char *path)
 	return 0;
 }
 
+/*
+ * Writer first: event threads submitting back to back on the read side
+ * must not starve a drop; they wait only while it swaps a pointer.
+ */
+static void
+rbd_swap_init(pthread_rwlock_t *rw)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(rw, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
 static void
 rbd_lu_free(struct rbd_lu *lu)
 {
@@ -502,7 +518,7 @@ rbd_open_store(struct backend *be, const struct backend_open_params *p,
 	}
 	lu->be = be;
 	list_init(&lu->stale_node);
-	pthread_rwlock_init(&lu->swap, NULL);
+	rbd_swap_init(&lu->swap);
 	rc = rbd_path_split(lu, p->path);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s: %s", p->path,

@@ -143,9 +143,11 @@ scsi_sbc_fail_io(struct scsi_cmd *cmd, bool write)
 	/*
 	 * A store that lost its connection to the shared image (an RBD
 	 * gateway that was fenced and is reconnecting) is this port being
-	 * unavailable (SPC-4 5.15.2.6), not a medium error.
+	 * unavailable (SPC-4 5.15.2.6), not a medium error; so is one whose
+	 * client the cluster refuses (librados' -EBLOCKLISTED is
+	 * -ESHUTDOWN: another gateway fenced this one).
 	 */
-	if (cmd->io.result == -ENOTCONN) {
+	if (cmd->io.result == -ENOTCONN || cmd->io.result == -ESHUTDOWN) {
 		scsi_task_set_sense(cmd->task, SK_NOT_READY,
 		    ASC_ALUA_UNAVAILABLE);
 		return;

@@ -71,6 +71,7 @@ EXPLICIT_BOUND = 3.0 + 2.0
 # notice, closing the fenced handle and connecting afresh (about 1 s
 # here), one look; with slack for a loaded machine.
 REJOIN_BOUND = 10.0
+IQN_OF = {}
 
 
 def free_port():
@@ -366,6 +367,30 @@ def scenario_switch(a, b, iqn, image, ietadm):
     rejoin(a, b, ca, cb, image, t0)
 
 
+class Reader(threading.Thread):
+    """READs LBA lba through its own session to gw until told; counts
+    the outcomes ("good", a sense triple, or "bad data")."""
+
+    def __init__(self, gw, iqn, lba, want):
+        super().__init__(daemon=True)
+        self.c = session(gw, IQN_OF[gw.name])
+        self.lba, self.want = lba, want
+        self.stop = threading.Event()
+        self.seen, self.alive_err = {}, None
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                st, data, sense = read(self.c, self.lba)
+                if st == pt.SCSI_GOOD:
+                    k = "good" if data == self.want else "bad data"
+                else:
+                    k = sense
+                self.seen[k] = self.seen.get(k, 0) + 1
+        except Exception as e:
+            self.alive_err = repr(e)
+
+
 def rejoin_time(gw, nth):
     """The seconds of gw's nth "rejoined" log line, or None."""
     got = re.findall(r"rejoined with a fresh RADOS client ([0-9.]+) s",
@@ -392,7 +417,11 @@ def rejoin(a, b, ca, cb, image, t0):
     ok, why = write_retry(ca, 13, blk("A3", 13))
     result("WRITE through A, still the holder", ok, repr(why))
 
-    # SET TARGET PORT GROUPS through B: B takes the lock back, fencing A.
+    # SET TARGET PORT GROUPS through B: B takes the lock back, fencing A,
+    # while READs go through A back to back: they meet the old handle,
+    # the drop, the swap and the fresh one.
+    hammer = Reader(a, None, 10, blk("A", 10))
+    hammer.start()
     t1 = time.monotonic()
     st, sense = stpg(cb, 3, AO)
     result("SET TARGET PORT GROUPS through rejoined B (group 3 "
@@ -419,6 +448,17 @@ def rejoin(a, b, ca, cb, image, t0):
            "%.1f s, A logs %r s)" % (REJOIN_BOUND, time.monotonic() - t1,
                                       rejoin_time(a, 0)),
            t is not None, repr(last))
+    hammer.stop.set()
+    hammer.join(30)
+    bad = {k: v for k, v in hammer.seen.items()
+           if k not in ("good", (2, 4, 0x0B), (2, 4, 0x0C), (2, 4, 0x0A),
+                        (6, 0x2A, 0x06))}
+    result("READs through A during its fencing and rejoin: GOOD with A's "
+           "bytes, 04h/0Ah, 04h/0Bh, 04h/0Ch or the state change's unit "
+           "attention only (%r)" % hammer.seen,
+           not hammer.alive_err and not bad and
+           hammer.seen.get("good", 0) > 0 and len(hammer.seen) > 1,
+           "error %r other %r" % (hammer.alive_err, bad))
     st, sense = write(ca, 15, blk("A", 15))
     result("WRITE through rejoined A, a standby: 04h/0Bh",
            sense == (2, 0x04, 0x0B), "status %r sense %r" % (st, sense))
@@ -682,6 +722,7 @@ def main():
         with open(conf, "w") as f:
             f.write(text + "rbd blocklist on break lock = false\n")
     state = "optimized" if scen == "caw" else "auto"
+    IQN_OF["gwA"] = IQN_OF["gwB"] = iqn
     a = Gateway("gwA", ietd, d, iqn, image, 2, pa, 3, pb, conf, state)
     b = Gateway("gwB", ietd, d, iqn, image, 3, pb, 2, pa, conf, state)
     try:
