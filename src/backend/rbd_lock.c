@@ -34,9 +34,9 @@
  * handle already fails as blocklisted, and none is submitted after the
  * drop), connects a fresh RADOS client (a new instance, not on the
  * blocklist), reopens the image and follows the lock again as a standby
- * that never took it (a look at once, then every second). It says FENCED
- * until then; a reconnect that fails is tried again after 1, 2, 4 ... up
- * to RBD_LOCK_REJOIN_MAX_S seconds.
+ * that never took it (at once when it finds itself fenced, then a look
+ * every second). It says FENCED until then; a reconnect that fails is
+ * tried again after 1, 2, 4 ... up to RBD_LOCK_REJOIN_MAX_S seconds.
  *
  * The calls here block (bounded by rados_osd_op_timeout); they run on
  * this file's threads only, never on an event thread.
@@ -574,6 +574,9 @@ rbd_lock_main(void *arg)
 		if (take || give)
 			l->told_once = false;
 		rbd_lock_step(l, take, give);
+		/* Just found fenced: rejoin now, not a look later. */
+		if (l->fenced && !l->dropped)
+			rbd_lock_step(l, false, false);
 	}
 	/*
 	 * The LU is closing (its last command is done): let the lock go so
