@@ -17,6 +17,8 @@ py=$(dirname "$0")/0850-rbd.py
 STALL_TIMEOUT=3
 STALL_BOUND=15
 
+# Two ietd write one image: no lock break of a slow live holder.
+CEPH_WATCH_TIMEOUT=30
 ceph_start || {
 	not_ok "the Ceph cluster starts"
 	finish

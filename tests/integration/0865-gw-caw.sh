@@ -12,6 +12,8 @@
 . "$(dirname "$0")/ceph.sh"
 
 IETADM=${IETADM:-$(cd "$(dirname "$0")/../.." && pwd)/build/ietadm}
+# Two ietd write one image: no lock break of a slow live holder.
+CEPH_WATCH_TIMEOUT=30
 ceph_start || {
 	not_ok "the Ceph cluster starts"
 	finish

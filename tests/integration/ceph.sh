@@ -70,9 +70,13 @@ osd data = $d/osd
 mon data = $d/mon
 osd max object name len = 256
 osd max object namespace len = 64
-# A watch of a client that stopped answering expires after 5 s (default
-# 30): the failover tests wait for it.
-osd client watch timeout = 5
+# A watch of a client that stopped answering expires after 5 s (Ceph's
+# default is 30): the failover tests wait for it. Tests where several
+# clients write one image without failing any of them over set
+# CEPH_WATCH_TIMEOUT=30: librbd breaks (and blocklists) the exclusive
+# lock of a holder whose watch expired, which a loaded machine (the
+# sanitizer build) can make happen to a live one within 5 s.
+osd client watch timeout = ${CEPH_WATCH_TIMEOUT:-5}
 rados osd op timeout = 10
 rados mon op timeout = 10
 client mount timeout = 10
