@@ -133,6 +133,14 @@ rbd_cluster_connect(struct rbd_cluster *c, char *why, size_t whylen)
 	    (rc = rados_conf_set(c->rados, "rbd_cache", "false")) < 0 ||
 	    (rc = rados_conf_set(c->rados, "rbd_persistent_cache_mode",
 		 "disabled")) < 0 ||
+	    /*
+	     * librbd breaking the lock of a holder it finds dead (a write
+	     * reaching a gateway in its automatic lock mode) must fence it
+	     * too, whatever the file says: else the woken holder's writes
+	     * could land.
+	     */
+	    (rc = rados_conf_set(c->rados, "rbd_blocklist_on_break_lock",
+		 "true")) < 0 ||
 	    /* librbd queues aio rather than wait in the caller (default). */
 	    (rc = rados_conf_set(c->rados, "rbd_non_blocking_aio", "true")) <
 		0 ||
@@ -400,8 +408,18 @@ rbd_check_cache(struct rbd_lu *lu, rbd_image_t image, char *why, size_t whylen)
 	int rc = rbd_config_image_list(image, opts, &n);
 	bool on = false;
 
-	if (rc < 0)
-		return 0; /* cannot tell: the cluster-wide setting is ours */
+	if (rc < 0) {
+		/*
+		 * Cannot tell whether the image's metadata turns a cache on
+		 * (those settings win over ours): refuse rather than risk
+		 * acknowledging writes from memory.
+		 */
+		snprintf(why, whylen,
+		    "cannot read the metadata of image %s/%s to check its "
+		    "cache settings: %s",
+		    lu->pool, lu->name, strerror(-rc));
+		return rc;
+	}
 	for (int i = 0; i < n; i++) {
 		if (strcmp(opts[i].name, "rbd_cache") == 0 &&
 		    strcmp(opts[i].value, "false") != 0)

@@ -7,8 +7,9 @@
 # takes over once the stopped one's watch expires and writes the block;
 # SIGCONT: the woken gateway's WRITE fails (its client is blocklisted),
 # it is fenced and rejoins as standby, and rbd export shows the new holder's
-# block. librbd's rbd_blocklist_on_break_lock is off for this one: the
-# fence is ietd's own blocklisting. About 25 s.
+# block. The conf file turns librbd's rbd_blocklist_on_break_lock off for
+# this one, which ietd must override (and it blocklists by itself first).
+# About 25 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ceph.sh"
 

@@ -16,8 +16,6 @@
 . "$(dirname "$0")/ceph.sh"
 . "$(dirname "$0")/pr_gateways.sh"
 
-# Two ietd write one image: no lock break of a slow live holder.
-CEPH_WATCH_TIMEOUT=30
 ceph_start || {
 	not_ok "the Ceph cluster starts"
 	finish
