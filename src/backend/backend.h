@@ -53,8 +53,13 @@ struct backend_io {
 	uint64_t len;      /* bytes; for READ/WRITE the sum of iov */
 	struct iovec *iov; /* borrowed until done() */
 	int iovcnt;
-	bool fua;                /* WRITE: durable before done() */
-	int result;              /* set before done(): 0 or -errno */
+	bool fua; /* WRITE: durable before done() */
+	/*
+	 * Set before done(): 0 or -errno. Besides the usual ones: -ENOTCONN
+	 * or -ESHUTDOWN, the store lost (or was fenced off) its shared
+	 * image; -ENOLCK, another gateway holds the image's lock.
+	 */
+	int result;
 	uint64_t miscompare_off; /* COMPARE_WRITE's -EILSEQ: where */
 	void (*done)(struct backend_io *io);
 	void *arg;             /* the submitter's */

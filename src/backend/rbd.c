@@ -727,7 +727,13 @@ rbd_io_done(rbd_completion_t c, void *arg)
 		rbd_miscompare_rel(io->be->priv, io);
 
 	rbd_aio_release(c);
-	if (r < 0)
+	if (r == -EROFS)
+		/*
+		 * librbd refuses because another gateway holds the image's
+		 * exclusive lock: not a read-only medium (backend.h).
+		 */
+		io->result = -ENOLCK;
+	else if (r < 0)
 		io->result = (int)r;
 	else if (io->op == BACKEND_OP_READ && (uint64_t)r != io->len)
 		io->result = -EIO; /* inside the image a read is whole */

@@ -152,6 +152,18 @@ scsi_sbc_fail_io(struct scsi_cmd *cmd, bool write)
 		    ASC_ALUA_UNAVAILABLE);
 		return;
 	}
+	/*
+	 * The store refused because another gateway holds the image's lock
+	 * now (-ENOLCK, backend.h): the lock, and with it the optimized port,
+	 * is moving. NOT READY, ASYMMETRIC ACCESS STATE TRANSITION is what
+	 * an initiator retries (on another path); a MEDIUM ERROR would end
+	 * the I/O above the multipath layer.
+	 */
+	if (cmd->io.result == -ENOLCK) {
+		scsi_task_set_sense(cmd->task, SK_NOT_READY,
+		    ASC_ALUA_TRANSITION);
+		return;
+	}
 	/* SBC-4 4.18: the first failing LBA goes in INFORMATION. */
 	if (write)
 		scsi_task_sense_info(cmd->task, SK_MEDIUM_ERROR,
