@@ -52,6 +52,7 @@ enum rbd_state_kind {
 	RBD_STATE_UPDATE,
 	RBD_STATE_NOTIFY,
 	RBD_STATE_REWATCH,
+	RBD_STATE_RELOAD, /* read it again: the watch began after a read */
 };
 
 struct rbd_state_item {
@@ -528,6 +529,19 @@ rbd_state_watch(struct backend *be, backend_state_changed_fn *fn, void *arg)
 	st->fn = fn;
 	st->arg = arg;
 	rc = rbd_state_watch_start(st);
+	if (rc == 0) {
+		/*
+		 * The state was read before the watch began (LU creation): a
+		 * change made in between, or a first read that failed, would
+		 * go unseen until the next change. Read it once more.
+		 */
+		struct rbd_state_item *it = mem_zalloc(sizeof(*it));
+
+		if (it != NULL) {
+			it->kind = RBD_STATE_RELOAD;
+			rbd_state_post(&st->watcher, it);
+		}
+	}
 	/* From now on the watcher tries again while there is no watch. */
 	pthread_mutex_lock(&st->lock);
 	st->want_watch = true;
