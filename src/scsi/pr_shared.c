@@ -158,20 +158,6 @@ pr_note_encode(const struct scsi_pr_rec *rec, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
-/* A port name of len bytes at p: printable, no blank, fits. */
-static bool
-pr_note_name(const uint8_t *p, size_t len, char *out, size_t outlen)
-{
-	if (len == 0 || len >= outlen)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (p[i] <= 0x20 || p[i] >= 0x7f)
-			return false;
-	memcpy(out, p, len);
-	out[len] = '\0';
-	return true;
-}
-
 /* Decode another gateway's note into rec; NULL, or what is wrong. */
 static const char *
 pr_note_decode(const uint8_t *b, size_t len, struct scsi_pr_rec *rec)
@@ -200,10 +186,10 @@ pr_note_decode(const uint8_t *b, size_t len, struct scsi_pr_rec *rec)
 		r.all_tg_pt = b[off + 2] & PR_NOTE_ALL_TG_PT;
 		r.any_isid = b[off + 2] & PR_NOTE_ANY_ISID;
 		r.rel_port_id = get_be16(b + off + 4);
-		if (!pr_note_name(b + off + PR_NOTE_ENT, il, r.initiator_port,
-			sizeof(r.initiator_port)) ||
-		    !pr_note_name(b + off + PR_NOTE_ENT + il, tl, r.target_port,
-			sizeof(r.target_port)))
+		if (!scsi_pr_name_decode(b + off + PR_NOTE_ENT, il,
+			r.initiator_port, sizeof(r.initiator_port)) ||
+		    !scsi_pr_name_decode(b + off + PR_NOTE_ENT + il, tl,
+			r.target_port, sizeof(r.target_port)))
 			return "bad port name in an entry";
 		scsi_pr_rec_add(rec, &r, b[off], b[off + 1]);
 		if (rec->overflow)

@@ -329,9 +329,8 @@ pr_store_read(const char *path, size_t *len, const char **why, int *err)
 	return b;
 }
 
-/* A name of len bytes at p: printable, no NUL, fits the field. */
-static bool
-pr_store_name(const uint8_t *p, size_t len, char *out, size_t outlen)
+bool
+scsi_pr_name_decode(const uint8_t *p, size_t len, char *out, size_t outlen)
 {
 	if (len == 0 || len >= outlen)
 		return false;
@@ -396,9 +395,9 @@ pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
 		r->rel_port_id = get_be16(p + off + 8);
 		r->all_tg_pt = p[off + 10] & PR_STORE_ALL_TG_PT;
 		r->any_isid = p[off + 10] & PR_STORE_ANY_ISID;
-		if (!pr_store_name(p + off + PR_STORE_REG, il,
+		if (!scsi_pr_name_decode(p + off + PR_STORE_REG, il,
 			r->initiator_port, sizeof(r->initiator_port)) ||
-		    !pr_store_name(p + off + PR_STORE_REG + il, tl,
+		    !scsi_pr_name_decode(p + off + PR_STORE_REG + il, tl,
 			r->target_port, sizeof(r->target_port)))
 			return "bad port name in a registration";
 		if (r->key == 0)
@@ -416,10 +415,10 @@ pr_store_decode(const struct scsi_lu *lu, const uint8_t *p, size_t len,
 		tl = get_be16(p + off + 2);
 		if (len - off - 4 < il + tl)
 			return "SPC-2 reservation names cut short";
-		if (!pr_store_name(p + off + 4, il, into->reserve_iport,
+		if (!scsi_pr_name_decode(p + off + 4, il, into->reserve_iport,
 			sizeof(into->reserve_iport)) ||
-		    !pr_store_name(p + off + 4 + il, tl, into->reserve_tport,
-			sizeof(into->reserve_tport)))
+		    !scsi_pr_name_decode(p + off + 4 + il, tl,
+			into->reserve_tport, sizeof(into->reserve_tport)))
 			return "bad port name in the SPC-2 reservation";
 		into->reserved = true;
 		off += 4 + il + tl;

@@ -336,6 +336,13 @@ int scsi_pr_store_encode(const struct scsi_lu *lu, uint8_t **out, size_t *len);
 int scsi_pr_store_write(const struct scsi_lu *lu, const uint8_t *buf,
     size_t len);
 int scsi_pr_store_remove(const struct scsi_lu *lu);
+/*
+ * A port name of len bytes at p, from a state file or another gateway's
+ * note: printable, no blank, shorter than outlen; copied into out with
+ * its NUL. false when it is none of those.
+ */
+bool scsi_pr_name_decode(const uint8_t *p, size_t len, char *out,
+    size_t outlen);
 void scsi_pr_store_load(struct scsi_lu *lu);
 /*
  * Check and decode a whole state (as encode() makes it, from a file or
