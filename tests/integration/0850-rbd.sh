@@ -19,12 +19,7 @@ STALL_BOUND=15
 
 # Two ietd write one image: no lock break of a slow live holder.
 CEPH_WATCH_TIMEOUT=30
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
-ok "the Ceph cluster starts"
+ceph_up
 check "rbd create rbd/lu0" ceph_image lu0 16M
 short=$T/ceph-short.conf
 sed -e "s/^rados osd op timeout = .*/rados osd op timeout = $STALL_TIMEOUT/" \

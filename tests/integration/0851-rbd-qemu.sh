@@ -17,11 +17,7 @@ for t in qemu-img; do
 		exit 1
 	}
 done
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
+ceph_up
 check "rbd create rbd/q512" ceph_image q512 ${SIZE_MB}M
 check "rbd create rbd/q4k" ceph_image q4k ${SIZE_MB}M
 head -c $((SIZE_MB << 20)) /dev/urandom >"$T/src.bin"

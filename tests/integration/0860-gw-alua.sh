@@ -14,11 +14,7 @@
 . "$(dirname "$0")/ceph.sh"
 
 IETADM=${IETADM:-$(cd "$(dirname "$0")/../.." && pwd)/build/ietadm}
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
+ceph_up
 ceph_image gw 64M || not_ok "rbd create rbd/gw"
 timeout 240 python3 "$(dirname "$0")/gateways.py" switch "$IETD" "$IETADM" \
 	"$T" "$IQN_BASE:gw" gw >"$T/py.out" 2>&1

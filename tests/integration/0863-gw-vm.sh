@@ -19,11 +19,7 @@ vm_build
 MB=4
 # kill (this script) or stop (0864-gw-vm-stop.sh)
 MODE=${GW_VM_MODE:-kill}
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
+ceph_up
 ceph_image gw 64M || not_ok "rbd create rbd/gw"
 PA=$(free_port)
 PB=$(free_port)

@@ -16,12 +16,7 @@
 . "$(dirname "$0")/ceph.sh"
 . "$(dirname "$0")/pr_gateways.sh"
 
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
-ok "the Ceph cluster starts"
+ceph_up
 check "rbd create rbd/lu0" ceph_image lu0 16M
 gw_setup
 gw_start

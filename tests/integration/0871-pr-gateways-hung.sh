@@ -16,12 +16,7 @@
 . "$(dirname "$0")/ceph.sh"
 . "$(dirname "$0")/pr_gateways.sh"
 
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
-ok "the Ceph cluster starts"
+ceph_up
 check "rbd create rbd/lu0" ceph_image lu0 16M
 short=$T/ceph-short.conf
 sed -e "s/^rados osd op timeout = .*/rados osd op timeout = 3/" \

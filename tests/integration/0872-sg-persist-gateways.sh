@@ -15,12 +15,7 @@
 . "$(dirname "$0")/pr_gateways.sh"
 
 vm_build
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
-ok "the Ceph cluster starts"
+ceph_up
 check "rbd create rbd/lu0" ceph_image lu0 64M
 gw_setup
 gw_start

@@ -49,12 +49,7 @@ refused "an empty namespace" "POOL/IMAGE" rbd//img "$c" randread 1 1
 refused "four path parts" "POOL/IMAGE" rbd/a/b/c "$c" randread 1 1
 refused "an empty image name" "empty image name" rbd/ns/ "$c" randread 1 1
 
-ceph_start || {
-	not_ok "the Ceph cluster starts"
-	finish
-	exit 1
-}
-ok "the Ceph cluster starts"
+ceph_up
 check "rbd create rbd/load" ceph_image load 8M
 
 timeout 60 "$load" rbd/nope "$CEPH_CONF" randread 1 0.2 >"$T/out" 2>&1

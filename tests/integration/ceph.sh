@@ -6,6 +6,8 @@
 #   ceph_start      start the cluster under $T/ceph, make pool "rbd";
 #                   sets CEPH_CONF (exported: the ceph and rbd commands
 #                   and librados read it) and CEPH_KEYRING (client.admin)
+#   ceph_up         ceph_start as a test's first check: "ok", or
+#                   "not ok" and the test ends there
 #   ceph_stop       kill both daemons (by pid) and wait for them
 #   ceph_image NAME SIZE   create rbd/NAME of SIZE (rbd's units: 64M, 1G)
 #
@@ -128,6 +130,15 @@ EOF
 	done
 	echo "ceph_start: pool rbd not usable (see $d/osd.0.log)" >&2
 	return 1
+}
+
+ceph_up() {
+	if ! ceph_start; then
+		not_ok "the Ceph cluster starts"
+		finish
+		exit 1
+	fi
+	ok "the Ceph cluster starts"
 }
 
 ceph_image() {
