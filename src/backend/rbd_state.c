@@ -433,7 +433,10 @@ rbd_state_thread_start(struct rbd_state *st, struct rbd_state_thread *t)
 	return 0;
 }
 
-/* The store's state, made on first use (LU creation, main thread). */
+/*
+ * The store's state, made on first use: LU creation, on the main thread
+ * (it may connect the state's client, see rbd_state_update()).
+ */
 static int
 rbd_state_get_st(struct backend *be, struct rbd_state **out)
 {
@@ -503,9 +506,14 @@ rbd_state_read(struct backend *be, uint8_t **out, size_t *len,
 static void
 rbd_state_update(struct backend *be, struct backend_state_op *op)
 {
-	struct rbd_state *st;
+	struct rbd_lu *rl = be->priv;
+	/*
+	 * Made at LU creation (read, watch) on the main thread; never here,
+	 * on an event thread, where connecting its client could block.
+	 */
+	struct rbd_state *st = rl->reservations;
 	struct rbd_state_item *it = NULL;
-	int rc = rbd_state_get_st(be, &st);
+	int rc = st != NULL ? 0 : -ENOTCONN;
 
 	if (rc == 0) {
 		it = mem_zalloc(sizeof(*it));
