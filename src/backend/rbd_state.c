@@ -166,6 +166,34 @@ rbd_state_put(rados_ioctx_t io, const char *oid, bool exists, uint64_t version,
 }
 
 /* One update, on the writer thread. */
+/*
+ * A write that timed out may still have been applied by the OSD: does
+ * the object hold exactly what we wrote? (Then the change stands, and the
+ * other gateways and the initiator must hear of it; answering an error
+ * would leave every copy but the object's behind.)
+ */
+static bool
+rbd_state_landed(struct rbd_state *st, rados_ioctx_t io, const uint8_t *out,
+    size_t outlen)
+{
+	uint8_t *cur = NULL;
+	size_t curlen = 0;
+	uint64_t ver;
+	bool same;
+
+	if (rbd_state_get(io, st->oid, &cur, &curlen, &ver) < 0)
+		return false;
+	same =
+	    curlen == outlen && (outlen == 0 || memcmp(cur, out, outlen) == 0);
+	mem_free(cur);
+	if (same)
+		log_notice("rbd %s/%s: a state change whose write timed out "
+			   "was "
+			   "applied; answering it as done",
+		    st->rl->pool, st->rl->name);
+	return same;
+}
+
 static void
 rbd_state_do_update(struct rbd_state *st, struct backend_state_op *op)
 {
@@ -192,6 +220,9 @@ rbd_state_do_update(struct rbd_state *st, struct backend_state_op *op)
 			break;
 		}
 		rc = rbd_state_put(io, st->oid, exists, ver, out, outlen);
+		if (rc == -ETIMEDOUT && rbd_state_landed(st, io, out, outlen))
+			rc = 0; /* it was applied: notify and answer as written
+				 */
 		mem_free(out);
 		if (rc == -ERANGE || rc == -EOVERFLOW || rc == -EEXIST) {
 			/* Another gateway wrote first: again, on its state. */
