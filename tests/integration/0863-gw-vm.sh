@@ -14,6 +14,9 @@
 . "$(dirname "$0")/vm.sh"
 . "$(dirname "$0")/ceph.sh"
 
+# Under the sanitizers: 0860-0862 run the same ietd paths (ALUA from the
+# lock, fencing takeover, SIGKILL and SIGSTOP failover) with libiscsi.
+vm_plain_build_only "the gateway failover VM scenarios (see 0860-0862)"
 vm_build
 
 MB=4

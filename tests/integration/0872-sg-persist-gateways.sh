@@ -12,6 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm.sh"
 . "$(dirname "$0")/ceph.sh"
+# Under the sanitizers: 0870 and 0871 run the same shared-reservation
+# paths through both gateways with libiscsi.
+vm_plain_build_only "sg_persist across gateways in the VM (see 0870, 0871)"
 . "$(dirname "$0")/pr_gateways.sh"
 
 vm_build
