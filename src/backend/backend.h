@@ -265,8 +265,7 @@ struct backend_state_op {
 /*
  * Told on the store's state thread when another gateway changed the
  * blob: cur is the blob now, of that version (NULL: none, or it could
- * not be read: then err is -errno; -ENOTCONN: the watch is lost, changes go
- * unheard until the next call), note what that gateway said (NULL after a
+ * not be read: then err is -errno), note what that gateway said (NULL after a
  * lost watch was set up again, when changes may have been missed). The gateway
  * that wrote waits until this returns.
  */

@@ -273,12 +273,6 @@ rbd_state_do_changed(struct rbd_state *st, struct rbd_state_item *it)
 	int rc;
 
 	if (it->kind == RBD_STATE_REWATCH) {
-		/*
-		 * Until the watch is back, other gateways' changes go unheard:
-		 * the copy upstairs is not known to be current (-ENOTCONN).
-		 */
-		if (st->fn != NULL)
-			st->fn(st->arg, NULL, 0, 0, -ENOTCONN, NULL, 0);
 		if (st->watching) {
 			rados_unwatch2(io, st->cookie);
 			pthread_mutex_lock(&st->lock);

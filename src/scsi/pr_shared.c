@@ -267,30 +267,6 @@ pr_shared_bad(struct scsi_lu *lu, const char *what, const char *why)
 		    lu->target_name, (unsigned long long)lu->lun, what, why);
 }
 
-/* Mark lu's copy (not) known to be current; said once per change. */
-static void
-pr_shared_set_unknown(struct scsi_lu *lu, bool unknown)
-{
-	bool was;
-
-	pthread_mutex_lock(&lu->lock);
-	was = lu->pr_unknown;
-	lu->pr_unknown = unknown;
-	pthread_mutex_unlock(&lu->lock);
-	if (was == unknown)
-		return;
-	if (unknown)
-		log_warning("persistent reservations: target %s lun %llu: the "
-			    "shared state is not known to be current; media "
-			    "commands get NOT READY until it is read again",
-		    lu->target_name, (unsigned long long)lu->lun);
-	else
-		log_notice("persistent reservations: target %s lun %llu: the "
-			   "shared state is current again; serving media "
-			   "commands",
-		    lu->target_name, (unsigned long long)lu->lun);
-}
-
 static bool
 pr_nexus_named(const struct scsi_nexus *nx, const void *ctx)
 {
@@ -602,20 +578,13 @@ pr_shared_changed(void *arg, const uint8_t *cur, size_t curlen,
 	uint64_t until;
 
 	if (err < 0) {
-		/* -ENOTCONN: the watch is lost (the store said so once). */
-		if (err != -ENOTCONN)
-			pr_shared_bad(lu, "cannot be read", strerror(-err));
-		pr_shared_set_unknown(lu, true);
+		pr_shared_bad(lu, "cannot be read", strerror(-err));
 		return;
 	}
 	copy = pr_copy_of(lu, cur, curlen, version, &why);
 	if (copy == NULL) {
-		/*
-		 * Not trusted, and what we had may be out of date: refuse
-		 * media commands until a good state is installed.
-		 */
+		/* Keep what we had: better than trusting a corrupted one. */
 		pr_shared_bad(lu, "as another gateway left it", why);
-		pr_shared_set_unknown(lu, true);
 		return;
 	}
 	rec = mem_zalloc(sizeof(*rec));
@@ -627,7 +596,6 @@ pr_shared_changed(void *arg, const uint8_t *cur, size_t curlen,
 		}
 	}
 	copy->pr_rec = rec;
-	pr_shared_set_unknown(lu, false);
 	list_init(&stopped);
 	if (rec != NULL)
 		for (unsigned int i = 0; i < rec->n && w == NULL; i++)
@@ -697,10 +665,8 @@ scsi_pr_shared_open(struct scsi_lu *lu)
 	rc = backend_state_read(lu->be, &b, &len, &version);
 	if (rc < 0) {
 		pr_shared_bad(lu, "cannot be read", strerror(-rc));
-		pr_shared_set_unknown(lu, true);
 	} else if ((copy = pr_copy_of(lu, b, len, version, &why)) == NULL) {
 		pr_shared_bad(lu, "at start", why);
-		pr_shared_set_unknown(lu, true);
 	} else {
 		pthread_mutex_lock(&lu->lock);
 		scsi_pr_shared_install(lu, copy, NULL, NULL);

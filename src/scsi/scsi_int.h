@@ -141,14 +141,6 @@ struct scsi_lu {
 	 * ids are one process's.
 	 */
 	bool reserve_shared;
-	/*
-	 * A shared state's LU whose copy is not known to be current (the
-	 * state could not be read or was corrupt, or the watch that tells of
-	 * other gateways' changes is lost): media commands are refused with
-	 * NOT READY until a state is installed, rather than let through
-	 * against reservations made elsewhere (pr_shared.c; lock).
-	 */
-	bool pr_unknown;
 	char reserve_iport[256];
 	char reserve_tport[256];
 	struct list_node tasks; /* media tasks in arrival order */

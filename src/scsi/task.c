@@ -752,7 +752,7 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 	const struct scsi_op *op;
 	struct scsi_itl *itl;
 	struct scsi_ua ua = {0, 0};
-	bool have_ua = false, conflict = false, pr_unknown = false, sanitize;
+	bool have_ua = false, conflict = false, sanitize;
 	struct scsi_cmd *spare = NULL;
 
 	if (task->announced) {
@@ -793,9 +793,6 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		have_ua = scsi_itl_ua_pop(itl, &ua);
 	if (!sanitize && !have_ua)
 		conflict = scsi_resv_conflict(lu, task, op);
-	/* Reservations made elsewhere may be unknown here (pr_shared.c). */
-	pr_unknown = !sanitize && !have_ua && !conflict && lu->pr_unknown &&
-	    op != NULL && op->start != NULL;
 	pthread_mutex_unlock(&lu->lock);
 
 	if (sanitize) {
@@ -804,9 +801,6 @@ scsi_task_exec(struct scsi_lu *lu, struct scsi_task *task, const uint64_t *luns,
 		scsi_task_set_sense(task, SK_UNIT_ATTENTION, ua.asc, ua.ascq);
 	} else if (conflict) {
 		scsi_task_set_status(task, SCSI_STATUS_RESERVATION_CONFLICT);
-	} else if (pr_unknown) {
-		/* An initiator retries it (on another path). */
-		scsi_task_set_sense(task, SK_NOT_READY, ASC_ALUA_TRANSITION);
 	} else if (op == NULL) {
 		scsi_task_set_sense(task, SK_ILLEGAL_REQUEST,
 		    ASC_INVALID_OPCODE);

@@ -21,10 +21,8 @@ processes exporting the same target and RBD image. Run by
   check    after both gateways were killed and started again: the same
            keys and reservation through both (APTPL in RADOS).
   corrupt  the RADOS object was overwritten with junk: no reservation
-           through either gateway, a WRITE gets NOT READY (reservations
-           it cannot read may exist), and a REGISTER fails (HARDWARE
-           ERROR) instead of overwriting what an administrator must look
-           at.
+           through either gateway, and a REGISTER fails (HARDWARE ERROR)
+           instead of overwriting what an administrator must look at.
 
 0871-pr-gateways-hung.sh: pair (a registers through A, b through B);
 race (eight initiators register at once through both gateways: every
@@ -220,16 +218,6 @@ def phase_corrupt():
         result("a corrupted state is not trusted through %s" % name,
                keys_of(c) == [] and reservation_of(c) is None,
                repr((keys_of(c), reservation_of(c))))
-    # Reservations it cannot read may exist: no media access meanwhile.
-    st, _, p = a.scsi(pt.cdb_write10(8, 1), lun=LUN,
-                      write_data=bytes([0xCC]) * BS)
-    sense = p.sense()
-    result("a WRITE through A gets NOT READY 04h/0Ah while the state is "
-           "not known",
-           st == pt.SCSI_CHECK_CONDITION and len(sense) > 13 and
-           sense[2] & 0x0F == 0x2 and sense[12] == 0x04 and
-           sense[13] == 0x0A,
-           "status %r sense %s" % (st, sense.hex()))
     st, sense = prout(a, 0, 0, KEY["a"])
     result("a REGISTER through A fails with HARDWARE ERROR",
            st == pt.SCSI_CHECK_CONDITION and len(sense) > 13 and
