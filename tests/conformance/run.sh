@@ -21,6 +21,8 @@ ro=$(make_image ro.img 64M)
 # more than one logical block per physical block (README.md).
 pbs=$(make_image pbs.img 64M)
 # The RBD twins of the three: images of the same sizes.
+# Not a failover test: a loaded machine must not expire ietd's watches.
+CEPH_WATCH_TIMEOUT=30
 ceph_start || { echo "conformance: the Ceph cluster did not start"; exit 1; }
 for i in rw:256M ro:64M pbs:64M; do
 	ceph_image "cu-${i%%:*}" "${i#*:}" ||
