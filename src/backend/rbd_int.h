@@ -81,12 +81,9 @@ struct rbd_lu {
 	bool stale;
 	struct list_node stale_node; /* on the refresher's list while stale */
 	/*
-	 * Free for the gateway code (the image's exclusive lock, ALUA) and
-	 * the reservation store (a RADOS object next to the image): their
-	 * own per-LU state, set up after rbd.c opened the image and torn
-	 * down before it closes it.
+	 * The shared reservation state (rbd_state.c), a RADOS object next to
+	 * the image: set up at LU creation, torn down before the image closes.
 	 */
-	void *gateway;
 	void *reservations;
 };
 
